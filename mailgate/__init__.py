@@ -1,0 +1,3 @@
+"""mailgate: a privacy-respecting webmail session backend."""
+
+__version__ = "0.1.0"

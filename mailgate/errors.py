@@ -1,0 +1,121 @@
+"""One exception type per API error code; the error middleware maps them to HTTP.
+
+Messages are fixed, readable sentences chosen by us. They never carry user data,
+upstream server text or secrets, so they are safe to show and to log.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "AuthFailed",
+    "AuthRequired",
+    "BadRequest",
+    "CsrfFailed",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "StaleMessage",
+    "StorageFull",
+    "StoreUnavailable",
+    "TooManyRequests",
+    "UnsupportedMediaType",
+    "UpstreamRejected",
+    "UpstreamTlsFailed",
+    "UpstreamUnavailable",
+]
+
+
+class ApiError(Exception):
+    """An error a client can cause or be told about; never a 500."""
+
+    status: int = 500
+    code: str = "internal_error"
+    default_message: str = "Something went wrong on the server."
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+        self.message = message or self.default_message
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class BadRequest(ApiError):
+    status, code = 400, "bad_request"
+    default_message = "The request is not valid."
+
+
+class AuthRequired(ApiError):
+    status, code = 401, "auth_required"
+    default_message = "Sign in first; there is no live session."
+
+
+class AuthFailed(ApiError):
+    status, code = 401, "auth_failed"
+    default_message = "The mail server did not accept that e-mail address and password."
+
+
+class CsrfFailed(ApiError):
+    status, code = 403, "csrf_failed"
+    default_message = "The request did not come from this site or lacks its CSRF token."
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+    default_message = "There is nothing here."
+
+
+class MethodNotAllowed(ApiError):
+    status, code = 405, "method_not_allowed"
+    default_message = "This method is not allowed here."
+
+
+class StaleMessage(ApiError):
+    status, code = 409, "stale_message"
+    default_message = "That message id is no longer valid; reload the list."
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "payload_too_large"
+    default_message = "The request is larger than the limit."
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "unsupported_media_type"
+    default_message = "The request body has a media type this endpoint does not take."
+
+
+class TooManyRequests(ApiError):
+    status, code = 429, "too_many_requests"
+    default_message = "Too many attempts; wait a while and try again."
+
+    def __init__(self, retry_after: int, message: str | None = None):
+        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after)))})
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(ApiError):
+    status, code = 502, "upstream_unavailable"
+    default_message = "The mail server could not be reached."
+
+
+class UpstreamTlsFailed(ApiError):
+    status, code = 502, "upstream_tls_failed"
+    default_message = "The mail server could not be reached over a verified TLS connection."
+
+
+class UpstreamRejected(ApiError):
+    status, code = 502, "upstream_rejected"
+    default_message = "The mail server refused the request."
+
+
+class StoreUnavailable(ApiError):
+    status, code = 503, "store_unavailable"
+    default_message = "The session store is unavailable; try again in a moment."
+
+
+class StorageFull(ApiError):
+    status, code = 507, "storage_full"
+    default_message = "The server has no room to store this right now."
