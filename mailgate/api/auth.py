@@ -1,0 +1,37 @@
+"""Loading the session a request belongs to: cookie only, CSRF on unsafe methods."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mailgate.errors import AuthRequired, CsrfFailed
+from mailgate.http.middlewares import UNSAFE_METHODS
+from mailgate.logs import log_event
+from mailgate.services import services
+from mailgate.session.manager import Session
+from mailgate.session.tokens import COOKIE_NAME, SessionToken, parse_token
+
+__all__ = ["cookie_token", "require_session"]
+
+
+def cookie_token(request: web.Request) -> SessionToken | None:
+    """The token from the Cookie header, and from nowhere else (SEC-05)."""
+    return parse_token(request.cookies.get(COOKIE_NAME))
+
+
+async def require_session(request: web.Request, *, activity: bool = True) -> Session:
+    token = cookie_token(request)
+    if token is None:
+        raise AuthRequired()
+    svc = services(request)
+    session = await svc.sessions.resume(token)
+    if session is None:
+        raise AuthRequired()
+    if request.method in UNSAFE_METHODS and not session.keys.csrf_matches(
+        request.headers.get("X-CSRF-Token")
+    ):
+        log_event("csrf_refused", reason="token")
+        raise CsrfFailed()
+    if activity:
+        await svc.sessions.touch(session)
+    return session

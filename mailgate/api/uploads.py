@@ -1,0 +1,127 @@
+"""POST /api/uploads and DELETE /api/uploads/{id}: attachments held encrypted for a session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import BodyPartReader, web
+
+from mailgate.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
+from mailgate.http.json_io import json_response
+from mailgate.mail.mime_read import safe_filename
+from mailgate.services import Services, services
+from mailgate.vault.files import FileVault
+from mailgate.vault.interface import Vault
+
+from .auth import require_session
+
+__all__ = ["VAULT", "setup", "vault_of"]
+
+VAULT = "vault"
+_MULTIPART_OVERHEAD = 64 * 1024
+_CONTENT_TYPE_OK = set("abcdefghijklmnopqrstuvwxyz0123456789!#$&-^_.+/")
+
+
+def vault_of(svc: Services) -> Vault:
+    return svc.extra[VAULT]
+
+
+def _content_type(value: str | None) -> str:
+    value = (value or "application/octet-stream").split(";")[0].strip().lower()
+    if value.count("/") != 1 or len(value) > 100 or not set(value) <= _CONTENT_TYPE_OK:
+        return "application/octet-stream"
+    return value
+
+
+async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
+    while True:
+        chunk = await part.read_chunk(64 * 1024)
+        if not chunk:
+            return
+        yield chunk
+
+
+async def upload(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    svc = services(request)
+    limits = svc.config.limits
+    if request.content_type != "multipart/form-data":
+        raise UnsupportedMediaType("Send the file as multipart/form-data.")
+    vault = vault_of(svc)
+    count, used = await vault.usage(session.lookup)
+    if count >= limits.session_upload_max_files:
+        raise PayloadTooLarge("This session holds as many files as it may.")
+    room = min(limits.upload_max_bytes, limits.session_upload_max_bytes - used)
+    if room <= 0:
+        raise PayloadTooLarge("This session's upload space is used up.")
+    if request.content_length is not None and request.content_length > room + _MULTIPART_OVERHEAD:
+        raise PayloadTooLarge("The file is larger than the upload limit.")
+    try:
+        reader = await request.multipart()
+        part = await reader.next()
+    except (ValueError, AssertionError, KeyError):
+        raise BadRequest("The multipart body is not valid.") from None
+    if not isinstance(part, BodyPartReader) or part.name != "file":
+        raise BadRequest("Send one multipart field named 'file'.")
+    content_type = _content_type(part.headers.get("Content-Type"))
+    filename = safe_filename(part.filename, content_type)
+    try:
+        info = await vault.put(
+            session.lookup,
+            session.keys.upload_key,
+            filename,
+            content_type,
+            _chunks(part),
+            max_bytes=room,
+        )
+    except ValueError:
+        raise BadRequest("The multipart body is not valid.") from None
+    return json_response(info.as_json(), status=201)
+
+
+async def delete_upload(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    if not await vault_of(services(request)).delete(
+        session.lookup, request.match_info["upload_id"]
+    ):
+        raise NotFound()
+    return web.Response(status=204)
+
+
+async def list_uploads(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    items = await vault_of(services(request)).list(session.lookup, session.keys.upload_key)
+    return json_response({"uploads": [i.as_json() for i in items]})
+
+
+def setup(app: web.Application) -> None:
+    from mailgate.services import SERVICES
+
+    svc = app[SERVICES]
+    if svc.config.store.backend == "redis":
+        from mailgate.vault.redis import RedisVault
+
+        vault: Vault = RedisVault(svc.config.store.redis_url)
+    else:
+        vault = FileVault()
+    svc.extra[VAULT] = vault
+
+    async def wipe(lookup: str, reason: str) -> None:
+        await vault.wipe(lookup)
+
+    svc.sessions.wipe_hooks.append(wipe)
+
+    async def startup(app: web.Application) -> None:
+        if svc.config.store.backend == "memory":
+            await vault.wipe_all()  # leftovers from a crash
+
+    async def cleanup(app: web.Application) -> None:
+        if isinstance(vault, FileVault):
+            await vault.wipe_all()
+            vault.root.rmdir()
+
+    app.on_startup.append(startup)
+    app.on_cleanup.append(cleanup)
+    app.router.add_post("/api/uploads", upload)
+    app.router.add_get("/api/uploads", list_uploads, allow_head=False)
+    app.router.add_delete("/api/uploads/{upload_id}", delete_upload)

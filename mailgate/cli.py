@@ -1,0 +1,97 @@
+"""The `mailgate` command: serve, demo, check."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+
+from mailgate import __version__
+from mailgate.config import ConfigError, load_config
+
+__all__ = ["main"]
+
+
+def _fail(message: str) -> int:
+    print(f"mailgate: {message}", file=sys.stderr)
+    return 2
+
+
+def _harden_process() -> None:
+    """No core dumps: they would hold decrypted credentials (SEC-52)."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_DUMPABLE = 4
+        libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mailgate.app import run_server
+    from mailgate.logs import configure_logging
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    for name in ("cert_file", "key_file"):
+        path = getattr(config.tls, name)
+        if not os.path.isfile(path):
+            return _fail(f"tls.{name} (MAILGATE_TLS_{name.upper()}): file not found")
+    configure_logging(config.log.level)
+    _harden_process()
+    try:
+        asyncio.run(run_server(config))
+    except OSError as exc:
+        return _fail(f"server.host/server.port: cannot listen ({exc.strerror or exc})")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from mailgate.sandbox.demo import run_demo
+
+    _harden_process()
+    return asyncio.run(run_demo(port=args.port, host=args.host))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from mailgate.check import run_check
+
+    return asyncio.run(run_check(args.config))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="mailgate", description="A private webmail session backend."
+    )
+    parser.add_argument("--version", action="version", version=f"mailgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve HTTPS with a configuration file")
+    serve.add_argument("--config", help="TOML configuration file (environment variables win)")
+    serve.set_defaults(func=cmd_serve)
+    demo = sub.add_parser("demo", help="run a sandbox mail server and mailgate with its UI")
+    demo.add_argument(
+        "--port", type=int, default=int(os.environ.get("MAILGATE_SERVER_PORT", "8443"))
+    )
+    demo.add_argument("--host", default=os.environ.get("MAILGATE_SERVER_HOST", "127.0.0.1"))
+    demo.set_defaults(func=cmd_demo)
+    check = sub.add_parser("check", help="validate a configuration and reach the upstream servers")
+    check.add_argument("--config", help="TOML configuration file (environment variables win)")
+    check.set_defaults(func=cmd_check)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,326 @@
+"""Settings: a TOML file with one section per concern, overridden by environment variables.
+
+Every setting `[section] key` can also come from `MAILGATE_<SECTION>_<KEY>` and the
+environment wins. A variable ending in `_FILE` (for example `MAILGATE_STORE_REDIS_URL_FILE`)
+reads the value from that file, for Docker secrets. Invalid settings raise `ConfigError`
+whose message is one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "ImapConfig",
+    "LimitsConfig",
+    "LogConfig",
+    "MetricsConfig",
+    "ProxyConfig",
+    "ServerConfig",
+    "SessionConfig",
+    "SmtpConfig",
+    "StoreConfig",
+    "ThrottleConfig",
+    "load_config",
+]
+
+Security = Literal["tls", "starttls"]
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8443
+    # The origin browsers use, e.g. "https://mail.example.org". Requests whose Host or
+    # Origin differ are refused. Empty: localhost and the listen address on `port`.
+    public_url: str = ""
+    # Peers whose X-Forwarded-For is believed (a reverse proxy); empty: nobody's.
+    trusted_proxies: tuple[str, ...] = ()
+    # Seconds a request may take to send its headers (slowloris bound).
+    request_header_timeout_s: float = 10.0
+    shutdown_timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    cert_file: str = ""
+    key_file: str = ""
+
+
+@dataclass(frozen=True)
+class ImapConfig:
+    host: str = ""
+    port: int = 993
+    security: Security = "tls"
+    timeout_s: float = 15.0
+    # An upstream connection unused this long is closed; it reopens on demand.
+    idle_close_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = ""
+    port: int = 465
+    security: Security = "tls"
+    timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class UpstreamConfig:
+    ca_file: str = ""
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    idle_timeout_s: int = 1200
+    absolute_timeout_s: int = 43200
+    # How often the reaper looks for expired sessions.
+    reap_interval_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str = ""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    # Holds the server secret and the preference database. Empty: a per-user default.
+    dir: str = ""
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    json_max_bytes: int = 1024 * 1024
+    upload_max_bytes: int = 25 * 1024 * 1024
+    session_upload_max_bytes: int = 100 * 1024 * 1024
+    session_upload_max_files: int = 50
+    recipients_max: int = 100
+
+
+@dataclass(frozen=True)
+class ThrottleConfig:
+    # Failed logins per account before back-off starts, and the hard cap per hour.
+    account_free_failures: int = 5
+    account_max_failures_per_hour: int = 100
+    # Failed logins from one client address within `window_s`.
+    client_max_failures: int = 20
+    # Failed logins against the upstream server within `window_s`, from all clients.
+    upstream_max_failures: int = 200
+    window_s: int = 600
+
+
+@dataclass(frozen=True)
+class UiConfig:
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    enabled: bool = False
+    # A separate listen address for /metrics; empty: served on the main listener.
+    host: str = ""
+    port: int = 0
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    enabled: bool = False
+    max_bytes: int = 5 * 1024 * 1024
+    timeout_s: float = 10.0
+    # Test-only escape hatch: addresses the proxy may reach despite being private.
+    allow_private_addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PreferencesConfig:
+    retention_days: float = 60.0
+    max_bytes: int = 16 * 1024
+
+
+@dataclass(frozen=True)
+class LogConfig:
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@dataclass(frozen=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    imap: ImapConfig = field(default_factory=ImapConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    preferences: PreferencesConfig = field(default_factory=PreferencesConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def replace(self, **sections: dict[str, Any]) -> Config:
+        """A copy with some settings changed: `cfg.replace(session={"idle_timeout_s": 2})`."""
+        changes = {
+            name: dataclasses.replace(getattr(self, name), **values)
+            for name, values in sections.items()
+        }
+        return dataclasses.replace(self, **changes)
+
+
+def _env_name(section: str, key: str) -> str:
+    return f"MAILGATE_{section}_{key}".upper()
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        choices = typing.get_args(hint)
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ConfigError(f"{where}: must be one of {', '.join(choices)}")
+        return text
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ConfigError(f"{where}: must be true or false")
+    if hint is int or hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: must be a number")
+        try:
+            number = hint(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: must be a number") from None
+        if number < 0:
+            raise ConfigError(f"{where}: must not be negative")
+        return number
+    if origin is tuple:
+        if isinstance(value, str):
+            items = [v.strip() for v in value.split(",") if v.strip()]
+        elif isinstance(value, list):
+            items = [str(v) for v in value]
+        else:
+            raise ConfigError(f"{where}: must be a list")
+        return tuple(items)
+    if hint is str:
+        if not isinstance(value, str | int | float):
+            raise ConfigError(f"{where}: must be a string")
+        return str(value)
+    raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover
+
+
+def _section_values(
+    name: str, cls: type, file_values: dict[str, Any], environ: typing.Mapping[str, str]
+) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(file_values) - known
+    if unknown:
+        raise ConfigError(f"[{name}] {sorted(unknown)[0]}: unknown setting")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        env = _env_name(name, f.name)
+        where = f"{name}.{f.name} ({env})"
+        if env in environ:
+            raw: Any = environ[env]
+        elif env + "_FILE" in environ:
+            try:
+                raw = Path(environ[env + "_FILE"]).read_text().strip()
+            except OSError:
+                raise ConfigError(f"{where}_FILE: cannot read the file") from None
+        elif f.name in file_values:
+            raw = file_values[f.name]
+        else:
+            continue
+        values[f.name] = _coerce(raw, hints[f.name], where)
+    return cls(**values)
+
+
+def load_config(
+    path: str | Path | None = None, environ: typing.Mapping[str, str] | None = None
+) -> Config:
+    """Read a TOML file (optional) and apply the environment on top, then validate."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path}: not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: not valid TOML ({exc})") from None
+    sections: dict[str, Any] = {}
+    for f in dataclasses.fields(Config):
+        cls = typing.get_type_hints(Config)[f.name]
+        file_values = data.pop(f.name, {})
+        if not isinstance(file_values, dict):
+            raise ConfigError(f"[{f.name}]: must be a table")
+        sections[f.name] = _section_values(f.name, cls, file_values, environ)
+    if data:
+        raise ConfigError(f"[{sorted(data)[0]}]: unknown section")
+    config = Config(**sections)
+    validate(config)
+    return config
+
+
+def validate(config: Config, *, need_upstream: bool = True) -> None:
+    """Checks that span settings; raises ConfigError naming the first bad one."""
+    s = config.session
+    if s.idle_timeout_s <= 0:
+        raise ConfigError("session.idle_timeout_s: must be positive")
+    if s.absolute_timeout_s < s.idle_timeout_s:
+        raise ConfigError("session.absolute_timeout_s: must be at least idle_timeout_s")
+    if not 0 < config.server.port < 65536:
+        raise ConfigError("server.port (MAILGATE_SERVER_PORT): must be 1-65535")
+    if config.server.public_url and not config.server.public_url.startswith("https://"):
+        raise ConfigError("server.public_url: must start with https://")
+    if need_upstream:
+        for name in ("imap", "smtp"):
+            up = getattr(config, name)
+            if not up.host:
+                raise ConfigError(f"{name}.host ({_env_name(name, 'host')}): is required")
+            if not 0 < up.port < 65536:
+                raise ConfigError(f"{name}.port ({_env_name(name, 'port')}): must be 1-65535")
+            if _is_ip_literal(up.host):
+                # Certificates are checked against a host name (RFC 7817).
+                raise ConfigError(f"{name}.host: must be a host name, not an IP address")
+        if not config.tls.cert_file or not config.tls.key_file:
+            raise ConfigError(
+                "tls.cert_file / tls.key_file (MAILGATE_TLS_CERT_FILE, MAILGATE_TLS_KEY_FILE): "
+                "are required; mailgate only serves HTTPS"
+            )
+    if config.store.backend == "redis" and not config.store.redis_url:
+        raise ConfigError("store.redis_url (MAILGATE_STORE_REDIS_URL): is required for redis")
+    if config.limits.upload_max_bytes > config.limits.session_upload_max_bytes:
+        raise ConfigError("limits.upload_max_bytes: must not exceed session_upload_max_bytes")
+
+
+def _is_ip_literal(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,69 @@
+"""JSON in and out: strict parsing with limits, and the one error body shape."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from mailgate.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+__all__ = ["json_response", "read_json", "reject_unknown"]
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=_dumps(data).encode(),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+        charset="utf-8",
+    )
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise BadRequest("The JSON body has a duplicate key.")
+        result[key] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise BadRequest("The JSON body has a value that is not valid JSON.")
+
+
+async def read_json(request: web.Request, max_bytes: int) -> dict[str, Any]:
+    """A JSON object from the body: right media type, within the size limit, no
+    duplicate keys; anything else is a 4xx."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("Send the body as application/json.")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise PayloadTooLarge("The JSON body is larger than the limit.")
+    chunks = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge("The JSON body is larger than the limit.")
+        chunks.append(chunk)
+    try:
+        text = b"".join(chunks).decode("utf-8")
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BadRequest("The body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return data
+
+
+def reject_unknown(data: dict[str, Any], allowed: set[str]) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        raise BadRequest("The body has a field this endpoint does not take.")

@@ -1,0 +1,117 @@
+"""Request guards and error mapping. Every error body has the API.md shape."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from mailgate.errors import ApiError, CsrfFailed
+from mailgate.http.json_io import json_response
+from mailgate.logs import log_event
+
+__all__ = ["error_middleware", "make_guard_middleware"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+_HTTP_CODES = {
+    400: ("bad_request", "The request is not valid."),
+    404: ("not_found", "There is nothing here."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    408: ("request_timeout", "The request took too long to arrive."),
+    411: ("length_required", "The request needs a Content-Length."),
+    413: ("payload_too_large", "The request is larger than the limit."),
+    414: ("uri_too_long", "The URL is too long."),
+    415: (
+        "unsupported_media_type",
+        "The request body has a media type this endpoint does not take.",
+    ),
+    421: ("misdirected_request", "This server does not answer for that host name."),
+    431: ("headers_too_large", "The request headers are too large."),
+}
+
+
+def _error(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    return json_response({"error": {"code": code, "message": message}}, status, headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        if exc.status in (403, 429) or exc.status >= 500:
+            log_event("request_refused", logging.INFO, code=exc.code, route=_route(request))
+        return _error(exc.status, exc.code, exc.message, exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code, message = _HTTP_CODES.get(exc.status, ("bad_request", "The request is not valid."))
+        headers = {}
+        if exc.status == 405 and "Allow" in exc.headers:
+            headers["Allow"] = exc.headers["Allow"]
+        return _error(exc.status, code, message, headers)
+    except (ConnectionResetError, OSError) as exc:
+        if request.transport is None or request.transport.is_closing():
+            raise  # the client went away; nothing to answer
+        log_event(
+            "unhandled_error", logging.ERROR, route=_route(request), error_class=type(exc).__name__
+        )
+        return _error(500, "internal_error", "Something went wrong on the server.")
+    except Exception as exc:  # the last resort: a 500 is a bug, but never a traceback
+        log_event(
+            "unhandled_error", logging.ERROR, route=_route(request), error_class=type(exc).__name__
+        )
+        return _error(500, "internal_error", "Something went wrong on the server.")
+
+
+def _route(request: web.Request) -> str:
+    info = request.match_info.route.resource if request.match_info.route else None
+    return info.canonical if info is not None else "unmatched"
+
+
+def make_guard_middleware(allowed_hosts: frozenset[str] | None) -> Callable:
+    """Host allow-list (SEC-64), no TRACE (SEC-16), and origin checks on unsafe
+    methods, login included (SEC-17). The per-session CSRF token is checked where the
+    session is loaded (api/auth.py)."""
+
+    @web.middleware
+    async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        host = (request.headers.get("Host") or "").lower()
+        if allowed_hosts is not None and host not in allowed_hosts:
+            return _error(
+                421, "misdirected_request", "This server does not answer for that host name."
+            )
+        if request.method in ("TRACE", "TRACK", "CONNECT"):
+            return _error(405, "method_not_allowed", "This method is not allowed here.")
+        if request.method in UNSAFE_METHODS:
+            _check_origin(request, host)
+        return await handler(request)
+
+    return guard_middleware
+
+
+def _check_origin(request: web.Request, host: str) -> None:
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        log_event("csrf_refused", reason="fetch_site")
+        raise CsrfFailed()
+    own = f"https://{host}"
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        if origin.lower() != own:
+            log_event("csrf_refused", reason="origin")
+            raise CsrfFailed()
+        return
+    referer = request.headers.get("Referer")
+    if referer is not None:
+        parts = urlsplit(referer)
+        if f"{parts.scheme}://{parts.netloc}".lower() != own:
+            log_event("csrf_refused", reason="referer")
+            raise CsrfFailed()

@@ -1,0 +1,682 @@
+"""High-level mailbox operations on one logged-in :class:`ImapConnection`.
+
+Every operation that addresses a message uses UID commands. User-supplied strings (mailbox
+names, search terms) travel only as quoted strings or literals, and CR/LF/NUL are refused.
+Operations on one mailbox SELECT it once and re-use the selection while it stays current.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from . import utf7
+from .errors import ImapNoError, ImapStale, ImapUnsupported
+from .parse import (
+    BodyPart,
+    Envelope,
+    has_attachments,
+    parse_bodystructure,
+    parse_envelope,
+    parse_internaldate,
+    parse_list,
+    parse_status,
+    text,
+)
+from .protocol import (
+    DEFAULT_CHUNK,
+    ImapConnection,
+    LiteralArg,
+    QuotedArg,
+    Response,
+    SectionStream,
+    Untagged,
+    fetch_items,
+    quote,
+    raise_for_status,
+)
+
+__all__ = [
+    "FetchedMessage",
+    "MailClient",
+    "Mailbox",
+    "Page",
+    "SelectState",
+    "Sort",
+    "Summary",
+    "uid_set",
+]
+
+Sort = Literal["date_desc", "date_asc"]
+
+_ROLE_FLAGS = {
+    "\\sent": "sent",
+    "\\drafts": "drafts",
+    "\\trash": "trash",
+    "\\junk": "junk",
+    "\\archive": "archive",
+}
+_ROLE_NAMES = {
+    "sent": "sent",
+    "sent items": "sent",
+    "sent messages": "sent",
+    "sent mail": "sent",
+    "drafts": "drafts",
+    "draft": "drafts",
+    "trash": "trash",
+    "deleted items": "trash",
+    "deleted messages": "trash",
+    "junk": "junk",
+    "junk e-mail": "junk",
+    "junk email": "junk",
+    "spam": "junk",
+    "archive": "archive",
+    "archives": "archive",
+}
+_SECTION = re.compile(r"(?:[1-9][0-9]*(?:\.[1-9][0-9]*)*)?(?:\.?(?:HEADER|TEXT|MIME))?", re.I)
+_FLAG = re.compile(r"\\?[A-Za-z0-9$_.\-]{1,64}")
+_SKIP_STATUS = ("\\noselect", "\\nonexistent")
+
+
+@dataclass(frozen=True, slots=True)
+class Mailbox:
+    """A mailbox: full ``path`` (decoded), last component ``name``, role and counts."""
+
+    path: str
+    name: str
+    delimiter: str | None
+    role: str | None
+    flags: frozenset[str]
+    total: int
+    unread: int
+
+
+@dataclass(frozen=True, slots=True)
+class SelectState:
+    uidvalidity: int
+    exists: int
+    uidnext: int | None
+    highestmodseq: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    uid: int
+    flags: frozenset[str]
+    internaldate: datetime | None
+    size: int
+    envelope: Envelope
+    has_attachments: bool
+    preview: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    uidvalidity: int
+    total: int
+    summaries: list[Summary]
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMessage:
+    """``raw`` is the whole message when it fits ``max_inline``, else None (fetch sections)."""
+
+    uid: int
+    flags: frozenset[str]
+    size: int
+    internaldate: datetime | None
+    raw: bytes | None
+    bodystructure: BodyPart
+    header: bytes
+
+
+@dataclass(slots=True)
+class _Selected:
+    path: str
+    readonly: bool
+    state: SelectState
+
+
+def uid_set(uids: Iterable[int]) -> str:
+    """Compress UIDs into an IMAP set: ``1:3,7,9:10`` (order does not matter to servers)."""
+    ordered = sorted(set(uids))
+    if not ordered:
+        raise ValueError("empty UID set")
+    runs: list[str] = []
+    start = prev = ordered[0]
+    for uid in ordered[1:]:
+        if uid == prev + 1:
+            prev = uid
+            continue
+        runs.append(f"{start}:{prev}" if prev != start else str(start))
+        start = prev = uid
+    runs.append(f"{start}:{prev}" if prev != start else str(start))
+    return ",".join(runs)
+
+
+def _uid(uid: int) -> str:
+    if not isinstance(uid, int) or isinstance(uid, bool) or not 0 < uid < 2**32:
+        raise ValueError("a UID is a positive 32-bit integer")
+    return str(uid)
+
+
+def _check_text(value: str) -> str:
+    if any(ch in value for ch in "\0\r\n"):
+        raise ValueError("text sent to the mail server cannot contain NUL, CR or LF")
+    return value
+
+
+def _flags(tok: Any) -> frozenset[str]:
+    return frozenset(text(f) or "" for f in tok) if isinstance(tok, list) else frozenset()
+
+
+def _int_or_none(tok: Any) -> int | None:
+    try:
+        return int(text(tok) or "")
+    except ValueError:
+        return None
+
+
+def _name_role(name: str) -> str | None:
+    low = name.lower()
+    return _ROLE_NAMES.get(low) or ("archive" if low.startswith("archive") else None)
+
+
+def _fetch_uid(u: Untagged) -> tuple[int | None, dict[str, Any]]:
+    items = fetch_items(u)
+    return _int_or_none(items.get("UID")), items
+
+
+class MailClient:
+    """Mailbox operations on one logged-in connection (one operation at a time per link)."""
+
+    def __init__(self, conn: ImapConnection) -> None:
+        self._conn = conn
+        self._selected: _Selected | None = None
+        self._dirty = False
+        self._wire: dict[str, str] = {}  # decoded path → wire name as the server listed it
+
+    @property
+    def connection(self) -> ImapConnection:
+        return self._conn
+
+    @property
+    def closed(self) -> bool:
+        return self._conn.closed
+
+    async def logout(self) -> None:
+        await self._conn.logout()
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _mailbox_arg(self, path: str) -> QuotedArg | LiteralArg:
+        _check_text(path)
+        if not path:
+            raise ValueError("empty mailbox name")
+        if path.upper() == "INBOX":
+            return quote("INBOX")
+        return quote(self._wire.get(path) or utf7.encode(path))
+
+    def _note(self, resp: Response, fetched: set[int] | None = None) -> None:
+        """Remember that the selected mailbox changed under us (cached state is stale)."""
+        for u in resp.untagged:
+            if u.kind in ("EXISTS", "EXPUNGE", "VANISHED"):
+                self._dirty = True
+            elif u.kind == "FETCH":
+                uid, _ = _fetch_uid(u)
+                if fetched is None or uid not in fetched:
+                    self._dirty = True
+
+    # -- mailboxes ------------------------------------------------------------------------------
+
+    async def mailboxes(self) -> list[Mailbox]:
+        """All mailboxes with role and MESSAGES/UNSEEN counts (\\Noselect ones count 0)."""
+        conn = self._conn
+        special = conn.has("SPECIAL-USE")
+        counts: dict[str, dict[str, int]] = {}
+        if conn.has("LIST-STATUS"):
+            ret = (
+                "(SPECIAL-USE STATUS (MESSAGES UNSEEN))"
+                if special
+                else "(STATUS (MESSAGES UNSEEN))"
+            )
+            resp = await conn.command("LIST", '""', '"*"', "RETURN", ret)
+            for u in resp.of_kind("STATUS"):
+                raw, values = parse_status(u.data)
+                counts[raw] = values
+        elif special and conn.has("LIST-EXTENDED"):
+            resp = await conn.command("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE)")
+        else:
+            resp = await conn.command("LIST", '""', '"*"')
+        entries = [parse_list(u.data) for u in resp.of_kind("LIST")]
+        self._wire = {e.path: e.raw for e in entries}
+        selectable = [e for e in entries if not {f.lower() for f in e.flags} & set(_SKIP_STATUS)]
+        missing = [e for e in selectable if e.raw not in counts]
+        if missing:
+            replies = await conn.pipeline(
+                *(("STATUS", quote(e.raw), "(MESSAGES UNSEEN)") for e in missing)
+            )
+            for reply in replies:
+                if reply.status != "OK":
+                    continue  # vanished meanwhile, or not ours to read: count 0
+                for u in reply.of_kind("STATUS"):
+                    raw, values = parse_status(u.data)
+                    counts[raw] = values
+        result: list[Mailbox] = []
+        taken: set[str] = set()
+        roles: dict[str, str | None] = {}
+        for e in entries:
+            role = None
+            if e.path.upper() == "INBOX":
+                role = "inbox"
+            elif special:
+                role = next(
+                    (_ROLE_FLAGS[f.lower()] for f in e.flags if f.lower() in _ROLE_FLAGS), None
+                )
+            roles[e.raw] = role
+            if role:
+                taken.add(role)
+        if not special:
+            # Well-known names at any level; the shallowest mailbox wins each role.
+            by_depth = sorted(entries, key=lambda e: e.path.count(e.delimiter or "\0"))
+            for e in by_depth:
+                if roles[e.raw]:
+                    continue
+                last = e.path.rsplit(e.delimiter, 1)[-1] if e.delimiter else e.path
+                role = _name_role(last)
+                if role and role not in taken:
+                    roles[e.raw] = role
+                    taken.add(role)
+        for e in entries:
+            name = e.path.rsplit(e.delimiter, 1)[-1] if e.delimiter else e.path
+            values = counts.get(e.raw, {})
+            result.append(
+                Mailbox(
+                    path=e.path,
+                    name=name,
+                    delimiter=e.delimiter,
+                    role=roles[e.raw],
+                    flags=e.flags,
+                    total=values.get("MESSAGES", 0),
+                    unread=values.get("UNSEEN", 0),
+                )
+            )
+        result.sort(key=lambda m: m.role != "inbox")  # stable: INBOX first, server order else
+        return result
+
+    # -- selection ------------------------------------------------------------------------------
+
+    async def select(
+        self, path: str, *, readonly: bool = False, uidvalidity: int | None = None
+    ) -> SelectState:
+        """SELECT (or EXAMINE) ``path`` unless it is already selected and unchanged.
+
+        A read-write selection also serves read-only callers (we only ever use ``.PEEK``).
+        With ``uidvalidity`` given, a different UIDVALIDITY raises :class:`ImapStale`.
+        """
+        state = await self._select(path, readonly)
+        if uidvalidity is not None and state.uidvalidity != uidvalidity:
+            raise ImapStale("uidvalidity")
+        return state
+
+    async def _select(self, path: str, readonly: bool) -> SelectState:
+        arg = self._mailbox_arg(path)
+        cur = self._selected
+        if cur and cur.path == path and (readonly or not cur.readonly) and not self._dirty:
+            resp = await self._conn.command("NOOP")
+            self._note(resp)
+            if not self._dirty:
+                return cur.state
+        self._selected = None  # a failed SELECT leaves no mailbox selected
+        self._dirty = False
+        parts: list[object] = ["EXAMINE" if readonly else "SELECT", arg]
+        if self._conn.has("CONDSTORE"):
+            parts.append("(CONDSTORE)")
+        resp = await self._conn.command(*parts)
+        exists = 0
+        codes: dict[str, Any] = {}
+        for u in resp.untagged:
+            if u.kind == "EXISTS" and u.number is not None:
+                exists = u.number
+            elif u.kind == "OK" and u.code:
+                codes[u.code] = u.data[1] if len(u.data) > 1 else None
+        validity = _int_or_none(codes.get("UIDVALIDITY"))
+        if validity is None:
+            raise ImapNoError("no_uidvalidity")
+        state = SelectState(
+            uidvalidity=validity,
+            exists=exists,
+            uidnext=_int_or_none(codes.get("UIDNEXT")),
+            highestmodseq=None if "NOMODSEQ" in codes else _int_or_none(codes.get("HIGHESTMODSEQ")),
+        )
+        self._selected = _Selected(path, readonly, state)
+        return state
+
+    # -- listing --------------------------------------------------------------------------------
+
+    def _criteria(self, query: str | None) -> list[object]:
+        if not query:
+            return ["ALL"]
+        term = LiteralArg(_check_text(query).encode("utf-8"))
+        # sender, recipients, subject and body (API.md)
+        return [
+            "OR OR OR OR FROM",
+            term,
+            "TO",
+            term,
+            "CC",
+            term,
+            "SUBJECT",
+            term,
+            "BODY",
+            term,
+        ]
+
+    async def list_page(
+        self,
+        path: str,
+        *,
+        offset: int = 0,
+        limit: int = 50,
+        sort: Sort = "date_desc",
+        query: str | None = None,
+        uidvalidity: int | None = None,
+    ) -> Page:
+        """One page of summaries, newest first (``date_desc``) or oldest first.
+
+        With SORT the order is the server's DATE sort. Without SORT (pymap) the order is UID
+        order, i.e. arrival order, which approximates INTERNALDATE: fetching INTERNALDATE for
+        every match would cost a full-mailbox FETCH per page (see the module tests).
+        """
+        if sort not in ("date_desc", "date_asc"):
+            raise ValueError("sort must be date_desc or date_asc")
+        if offset < 0 or limit < 1:
+            raise ValueError("offset must be >= 0 and limit >= 1")
+        query = query.strip() if query else None
+        state = await self.select(path, uidvalidity=uidvalidity)
+        conn = self._conn
+        criteria = self._criteria(query)
+        if conn.has("SORT"):
+            order = "(REVERSE DATE)" if sort == "date_desc" else "(DATE)"
+            resp = await conn.command("UID SORT", order, "UTF-8", *criteria)
+            uids = [int(t) for u in resp.of_kind("SORT") for t in u.data if str(t).isdigit()]
+        else:
+            charset: list[object] = ["CHARSET", "UTF-8"] if query else []
+            resp = await conn.command("UID SEARCH", *charset, *criteria)
+            uids = sorted(
+                {int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()}
+            )
+            if sort == "date_desc":
+                uids.reverse()
+        self._note(resp)
+        page = uids[offset : offset + limit]
+        return Page(state.uidvalidity, len(uids), await self._summaries(page))
+
+    async def _summaries(self, uids: Sequence[int]) -> list[Summary]:
+        if not uids:
+            return []
+        conn = self._conn
+        items = "UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE"
+        if conn.has("PREVIEW"):
+            items += " PREVIEW"
+        elif conn.has("SNIPPET=FUZZY"):
+            items += " SNIPPET (FUZZY)"
+        resp = await conn.command("UID FETCH", uid_set(uids), f"({items})")
+        wanted = set(uids)
+        self._note(resp, wanted)
+        found: dict[int, Summary] = {}
+        for u in resp.of_kind("FETCH"):
+            uid, it = _fetch_uid(u)
+            if uid is None or uid not in wanted or "ENVELOPE" not in it:
+                continue
+            body = parse_bodystructure(it.get("BODYSTRUCTURE"))
+            preview = it.get("PREVIEW")
+            snippet = it.get("SNIPPET")
+            if preview is None and isinstance(snippet, list) and len(snippet) > 1:
+                preview = snippet[1]
+            found[uid] = Summary(
+                uid=uid,
+                flags=_flags(it.get("FLAGS")),
+                internaldate=parse_internaldate(it.get("INTERNALDATE")),
+                size=_int_or_none(it.get("RFC822.SIZE")) or 0,
+                envelope=parse_envelope(it.get("ENVELOPE")),
+                has_attachments=has_attachments(body),
+                preview=text(preview),
+            )
+        return [found[uid] for uid in uids if uid in found]
+
+    # -- one message ----------------------------------------------------------------------------
+
+    async def fetch_message(
+        self,
+        path: str,
+        uid: int,
+        *,
+        peek: bool,
+        max_inline: int = 256 * 1024,
+        uidvalidity: int | None = None,
+    ) -> FetchedMessage | None:
+        """Flags, structure and (when small) the whole message in one round trip.
+
+        Unless ``peek``, ``\\Seen`` is set in the same round trip (a pipelined STORE).
+        Returns None when the UID does not exist.
+        """
+        suid = _uid(uid)
+        if max_inline < 1:
+            raise ValueError("max_inline must be positive")
+        await self.select(path, uidvalidity=uidvalidity)
+        items = f"(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[]<0.{max_inline}>)"
+        commands: list[tuple[object, ...]] = [("UID FETCH", suid, items)]
+        if not peek:
+            commands.append(("UID STORE", suid, "+FLAGS.SILENT", "(\\Seen)"))
+        replies = await self._conn.pipeline(*commands)
+        for reply in replies:
+            raise_for_status(reply)
+        self._note(replies[0], {uid})
+        if not peek:
+            self._dirty = True  # our flag change moved HIGHESTMODSEQ
+        it = next(
+            (
+                i
+                for u in replies[0].of_kind("FETCH")
+                for i in [fetch_items(u)]
+                if _int_or_none(i.get("UID")) == uid
+            ),
+            None,
+        )
+        if it is None:
+            return None
+        size = _int_or_none(it.get("RFC822.SIZE")) or 0
+        data = it.get("BODY[]<0>")
+        data = data if isinstance(data, bytes) else b""
+        whole = len(data) < max_inline or size <= len(data)
+        flags = _flags(it.get("FLAGS"))
+        if not peek:
+            flags |= {"\\Seen"}
+        header = _header_of(data)
+        if header is None and whole:
+            header = data  # a message without a body
+        if header is None:
+            header = (await self.fetch_sections(path, uid, ["HEADER"])).get("HEADER", b"")
+        return FetchedMessage(
+            uid=uid,
+            flags=flags,
+            size=size,
+            internaldate=parse_internaldate(it.get("INTERNALDATE")),
+            raw=data if whole else None,
+            bodystructure=parse_bodystructure(it.get("BODYSTRUCTURE")),
+            header=header,
+        )
+
+    async def fetch_sections(
+        self, path: str, uid: int, sections: Sequence[str], *, uidvalidity: int | None = None
+    ) -> dict[str, bytes]:
+        """Several ``BODY.PEEK[section]`` in one FETCH; {} when the UID does not exist."""
+        suid = _uid(uid)
+        if not sections:
+            return {}
+        for section in sections:
+            if not _SECTION.fullmatch(section):
+                raise ValueError("invalid section")
+        await self.select(path, uidvalidity=uidvalidity)
+        items = " ".join(f"BODY.PEEK[{s}]" for s in sections)
+        resp = await self._conn.command("UID FETCH", suid, f"(UID {items})")
+        self._note(resp, {uid})
+        out: dict[str, bytes] = {}
+        for u in resp.of_kind("FETCH"):
+            got, it = _fetch_uid(u)
+            if got != uid:
+                continue
+            for section in sections:
+                value = it.get(f"BODY[{section.upper()}]")
+                if value is not None or f"BODY[{section.upper()}]" in it:
+                    out[section] = value if isinstance(value, bytes) else b""
+        return out
+
+    async def stream_section(
+        self,
+        path: str,
+        uid: int,
+        section: str,
+        *,
+        binary: bool = True,
+        chunk_size: int = DEFAULT_CHUNK,
+        uidvalidity: int | None = None,
+    ) -> SectionStream:
+        """Select ``path`` and start streaming one section (``""`` = the raw message)."""
+        _uid(uid)
+        await self.select(path, uidvalidity=uidvalidity)
+        return await self._conn.fetch_section_stream(
+            uid, section, binary=binary, chunk_size=chunk_size
+        )
+
+    # -- changes ----------------------------------------------------------------------------------
+
+    async def store_flags(
+        self,
+        path: str,
+        uid: int,
+        *,
+        seen: bool | None = None,
+        flagged: bool | None = None,
+        uidvalidity: int | None = None,
+    ) -> frozenset[str] | None:
+        """Set or clear \\Seen / \\Flagged; returns the new flags (None: no such UID)."""
+        suid = _uid(uid)
+        await self.select(path, uidvalidity=uidvalidity)
+        add = [f for f, v in (("\\Seen", seen), ("\\Flagged", flagged)) if v is True]
+        remove = [f for f, v in (("\\Seen", seen), ("\\Flagged", flagged)) if v is False]
+        commands: list[tuple[object, ...]] = []
+        if add:
+            commands.append(("UID STORE", suid, "+FLAGS.SILENT", f"({' '.join(add)})"))
+        if remove:
+            commands.append(("UID STORE", suid, "-FLAGS.SILENT", f"({' '.join(remove)})"))
+        commands.append(("UID FETCH", suid, "(UID FLAGS)"))
+        replies = await self._conn.pipeline(*commands)
+        for reply in replies:
+            raise_for_status(reply)
+        if add or remove:
+            self._dirty = True
+        for u in replies[-1].of_kind("FETCH"):
+            got, it = _fetch_uid(u)
+            if got == uid:
+                return _flags(it.get("FLAGS"))
+        return None
+
+    async def move(
+        self, path: str, uid: int, dest: str, *, uidvalidity: int | None = None
+    ) -> int | None:
+        """Move one message; the new UID when the server reports COPYUID (UIDPLUS).
+
+        Without MOVE: UID COPY, flag \\Deleted, then UID EXPUNGE of this UID only (UIDPLUS).
+        Without UIDPLUS the original is only flagged \\Deleted: a bare EXPUNGE could remove
+        other messages.
+        """
+        suid = _uid(uid)
+        dest_arg = self._mailbox_arg(dest)
+        await self.select(path, uidvalidity=uidvalidity)
+        conn = self._conn
+        self._dirty = True
+        if conn.has("MOVE"):
+            resp = await conn.command("UID MOVE", suid, dest_arg)
+        else:
+            resp = await conn.command("UID COPY", suid, dest_arg)
+            cmds: list[tuple[object, ...]] = [("UID STORE", suid, "+FLAGS.SILENT", "(\\Deleted)")]
+            if conn.has("UIDPLUS"):
+                cmds.append(("UID EXPUNGE", suid))
+            for reply in await conn.pipeline(*cmds):
+                raise_for_status(reply)
+        return _copied_uid(resp, uid)
+
+    async def expunge_uid(self, path: str, uid: int, *, uidvalidity: int | None = None) -> None:
+        """Delete one message for good: \\Deleted + ``UID EXPUNGE uid`` (needs UIDPLUS)."""
+        suid = _uid(uid)
+        if not self._conn.has("UIDPLUS"):
+            raise ImapUnsupported("uidplus_required")
+        await self.select(path, uidvalidity=uidvalidity)
+        self._dirty = True
+        replies = await self._conn.pipeline(
+            ("UID STORE", suid, "+FLAGS.SILENT", "(\\Deleted)"), ("UID EXPUNGE", suid)
+        )
+        for reply in replies:
+            raise_for_status(reply)
+
+    async def append(self, path: str, message: bytes, *, flags: Iterable[str] = ()) -> int | None:
+        """APPEND a message; its UID when the server reports APPENDUID (UIDPLUS)."""
+        flag_list = list(flags)
+        for flag in flag_list:
+            if not _FLAG.fullmatch(flag):
+                raise ValueError("invalid flag")
+        if b"\0" in message:
+            raise ValueError("NUL cannot be sent to an IMAP server")
+        parts: list[object] = ["APPEND", self._mailbox_arg(path)]
+        if flag_list:
+            parts.append(f"({' '.join(flag_list)})")
+        parts.append(LiteralArg(bytes(message)))
+        if self._selected and self._selected.path == path:
+            self._dirty = True
+        resp = await self._conn.command(*parts)
+        for data in resp.codes("APPENDUID"):
+            if len(data) >= 3:
+                return _int_or_none(data[2])
+        return None
+
+
+def _header_of(data: bytes) -> bytes | None:
+    """The header block (with its blank line) of a message prefix; None if not complete."""
+    for sep in (b"\r\n\r\n", b"\n\n"):
+        end = data.find(sep)
+        if end >= 0:
+            return data[: end + len(sep)]
+    return None
+
+
+def _copied_uid(resp: Response, uid: int) -> int | None:
+    """The destination UID for ``uid`` from ``[COPYUID validity src dst]``."""
+    for data in resp.codes("COPYUID"):
+        if len(data) < 4:
+            continue
+        src, dst = _expand(text(data[2]) or ""), _expand(text(data[3]) or "")
+        if uid in src and len(src) == len(dst):
+            return dst[src.index(uid)]
+    return None
+
+
+def _expand(value: str) -> list[int]:
+    out: list[int] = []
+    for piece in value.split(","):
+        lo, _, hi = piece.partition(":")
+        if not lo.isdigit() or (hi and not hi.isdigit()):
+            return []
+        a, b = int(lo), int(hi or lo)
+        if abs(b - a) > 10_000:
+            return []
+        step = 1 if b >= a else -1
+        out.extend(range(a, b + step, step))
+    return out

@@ -1,0 +1,175 @@
+"""One authenticated IMAP connection per live session, reused across requests.
+
+A connection is opened at login and kept; it is closed after `imap.idle_close_s`
+without use and reopened on demand with credentials decrypted for that request only.
+If the server drops it (a restart), the next operation reconnects once and retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from mailgate.config import ImapConfig
+from mailgate.errors import (
+    ApiError,
+    AuthRequired,
+    UpstreamRejected,
+    UpstreamTlsFailed,
+    UpstreamUnavailable,
+)
+from mailgate.logs import log_event
+from mailgate.mail.imap.client import MailClient
+from mailgate.mail.imap.errors import (
+    ImapAuthError,
+    ImapError,
+    ImapNoError,
+    ImapStale,
+    ImapTlsError,
+    ImapUnavailable,
+)
+from mailgate.mail.imap.protocol import ImapConnection
+
+__all__ = ["Credentials", "ImapPool", "map_imap_error"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, repr=False)
+class Credentials:
+    username: str
+    password: str
+
+    def __repr__(self) -> str:
+        return "Credentials(<redacted>)"
+
+
+@dataclass
+class _Slot:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    client: MailClient | None = None
+    last_used: float = 0.0
+
+
+def map_imap_error(exc: ImapError, *, at_login: bool = False) -> ApiError:
+    """One place that turns IMAP failures into API errors. Messages are ours, never
+    the server's text."""
+    reason = getattr(exc, "reason", type(exc).__name__)
+    log_event(
+        "upstream_error", logging.WARNING, protocol="imap", kind=type(exc).__name__, reason=reason
+    )
+    if isinstance(exc, ImapStale):
+        return StaleMessage()
+    if isinstance(exc, ImapAuthError):
+        return AuthRequired("The mail server no longer accepts this session's login.")
+    if at_login and isinstance(exc, ImapTlsError | ImapUnavailable):
+        # Refused, timed out and TLS-failed look the same to the client (SEC-13, SEC-63).
+        return UpstreamTlsFailed()
+    if isinstance(exc, ImapTlsError):
+        return UpstreamTlsFailed()
+    if isinstance(exc, ImapUnavailable):
+        return UpstreamUnavailable()
+    if isinstance(exc, ImapNoError):
+        return UpstreamRejected()
+    return UpstreamUnavailable()
+
+
+class ImapPool:
+    def __init__(self, config: ImapConfig, ssl_context: ssl.SSLContext):
+        self._config = config
+        self._ssl = ssl_context
+        self._slots: dict[str, _Slot] = {}
+
+    async def connect(self, credentials: Credentials) -> MailClient:
+        """Open a connection over verified TLS and log in; raises ImapError."""
+        conn = await ImapConnection.open(
+            self._config.host,
+            self._config.port,
+            self._config.security,
+            self._ssl,
+            timeout=self._config.timeout_s,
+        )
+        try:
+            async with asyncio.timeout(self._config.timeout_s):
+                await conn.login(credentials.username, credentials.password)
+        except TimeoutError:
+            conn.close()
+            raise ImapUnavailable("login timed out") from None
+        except BaseException:
+            conn.close()
+            raise
+        return MailClient(conn)
+
+    def adopt(self, key: str, client: MailClient) -> None:
+        """Keep a logged-in connection for a session (the one made at login)."""
+        slot = self._slots.setdefault(key, _Slot())
+        slot.client = client
+        slot.last_used = time.monotonic()
+
+    async def run(
+        self,
+        key: str,
+        credentials: Callable[[], Credentials],
+        operation: Callable[[MailClient], Awaitable[T]],
+    ) -> T:
+        """Run one operation on the session's connection, serialised with the
+        session's other requests; reconnect once if the server went away."""
+        slot = self._slots.setdefault(key, _Slot())
+        async with slot.lock:
+            for attempt in (1, 2):
+                try:
+                    if slot.client is None or slot.client.closed:
+                        slot.client = await self.connect(credentials())
+                    slot.last_used = time.monotonic()
+                    return await operation(slot.client)
+                except ImapUnavailable as exc:
+                    if slot.client is not None:
+                        slot.client.close()
+                    slot.client = None
+                    if attempt == 2:
+                        raise map_imap_error(exc) from None
+                except ImapError as exc:
+                    raise map_imap_error(exc) from None
+                except TimeoutError:
+                    if slot.client is not None:
+                        slot.client.close()
+                    slot.client = None
+                    raise map_imap_error(ImapUnavailable("timeout")) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def lock(self, key: str) -> asyncio.Lock:
+        return self._slots.setdefault(key, _Slot()).lock
+
+    async def close(self, key: str) -> None:
+        slot = self._slots.pop(key, None)
+        if slot is not None and slot.client is not None:
+            await _logout_quietly(slot.client)
+
+    async def close_idle(self) -> None:
+        horizon = time.monotonic() - self._config.idle_close_s
+        for slot in list(self._slots.values()):
+            if slot.client is not None and slot.last_used < horizon and not slot.lock.locked():
+                client, slot.client = slot.client, None
+                await _logout_quietly(client)
+
+    async def close_all(self) -> None:
+        for key in list(self._slots):
+            await self.close(key)
+
+    def open_count(self) -> int:
+        return sum(1 for s in self._slots.values() if s.client is not None and not s.client.closed)
+
+
+async def _logout_quietly(client: MailClient) -> None:
+    try:
+        async with asyncio.timeout(2):
+            await client.logout()
+    except (ImapError, TimeoutError, OSError):
+        pass
+    finally:
+        client.close()

@@ -1,0 +1,175 @@
+"""Session lifecycle: log in, resume from the cookie, record activity, wipe.
+
+Features that keep per-session data (uploads, caches, push streams) register a wipe
+hook, so logout, expiry and shutdown remove everything in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from mailgate.config import Config
+from mailgate.errors import AuthFailed, StoreUnavailable, TooManyRequests
+from mailgate.logs import log_event
+from mailgate.mail.imap.errors import ImapAuthError, ImapError
+from mailgate.mail.pool import Credentials, ImapPool, map_imap_error
+from mailgate.session.crypto import SealError, SessionKeys
+from mailgate.session.throttle import LoginThrottle
+from mailgate.session.tokens import SessionToken, new_token
+from mailgate.store.interface import SessionRecord, SessionStore, StoreError
+
+__all__ = ["Session", "SessionManager", "WipeHook"]
+
+WipeHook = Callable[[str, str], Awaitable[None]]
+
+
+@dataclass(repr=False)
+class Session:
+    """A live session as seen by one request. Holds the keys only for that request."""
+
+    lookup: str
+    token: SessionToken
+    keys: SessionKeys
+    record: SessionRecord
+
+    def _account(self) -> dict[str, str]:
+        return json.loads(self.keys.open(self.record.sealed, b"account"))
+
+    @property
+    def email(self) -> str:
+        return self._account()["email"]
+
+    def credentials(self) -> Credentials:
+        """Decrypted just in time for an upstream login; not kept."""
+        account = self._account()
+        return Credentials(account["email"], account["password"])
+
+    def idle_expires_in(self, now: float | None = None) -> int:
+        return int(self.record.ttl(now if now is not None else time.time()))
+
+
+class SessionManager:
+    def __init__(
+        self, config: Config, store: SessionStore, pool: ImapPool, throttle: LoginThrottle
+    ):
+        self.config = config
+        self.store = store
+        self.pool = pool
+        self.throttle = throttle
+        self.wipe_hooks: list[WipeHook] = []
+        self.counters: dict[str, int] = {}
+
+    def _count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    async def login(
+        self, email: str, password: str, client: str, previous: SessionToken | None
+    ) -> Session:
+        """Verify the account against the upstream IMAP server and open a session."""
+        wait = self.throttle.retry_after(email, client)
+        if wait:
+            log_event("login_throttled", logging.WARNING)
+            self._count("login_throttled")
+            raise TooManyRequests(wait)
+        credentials = Credentials(email, password)
+        try:
+            mail_client = await self.pool.connect(credentials)
+        except ImapAuthError:
+            self.throttle.failed(email, client)
+            log_event("login_failed", logging.INFO, reason="auth", upstream="imap")
+            self._count("login_failed")
+            raise AuthFailed() from None
+        except ImapError as exc:
+            self._count("login_upstream_error")
+            raise map_imap_error(exc, at_login=True) from None
+        self.throttle.succeeded(email)
+        if previous is not None:
+            await self.wipe(previous.lookup, "relogin")
+        token = new_token()
+        keys = SessionKeys(token.key, token.lookup)
+        now = time.time()
+        account = json.dumps({"email": email, "password": password}).encode()
+        record = SessionRecord(
+            created=now,
+            last_seen=now,
+            idle_timeout_s=self.config.session.idle_timeout_s,
+            absolute_deadline=now + self.config.session.absolute_timeout_s,
+            sealed=keys.seal(account, b"account"),
+        )
+        try:
+            await self.store.create(token.lookup, record)
+        except StoreError:
+            mail_client.close()
+            raise StoreUnavailable() from None
+        self.pool.adopt(token.lookup, mail_client)
+        log_event("login", logging.INFO, upstream="imap")
+        self._count("login")
+        return Session(token.lookup, token, keys, record)
+
+    async def resume(self, token: SessionToken) -> Session | None:
+        """The live session the cookie names, or None (unknown, expired or forged)."""
+        try:
+            record = await self.store.get(token.lookup)
+        except StoreError:
+            raise StoreUnavailable() from None
+        if record is None:
+            return None
+        keys = SessionKeys(token.key, token.lookup)
+        session = Session(token.lookup, token, keys, record)
+        try:
+            keys.open(record.sealed, b"account")
+        except SealError:
+            # A cookie whose id matches but whose key does not: not this session's owner.
+            return None
+        return session
+
+    async def touch(self, session: Session) -> None:
+        now = time.time()
+        session.record.last_seen = now
+        try:
+            await self.store.touch(session.lookup, now)
+        except StoreError:
+            raise StoreUnavailable() from None
+
+    async def logout(self, session: Session) -> None:
+        await self.wipe(session.lookup, "logout")
+
+    async def wipe(self, lookup: str, reason: str) -> None:
+        """Delete the record and everything hooked to it; safe to call twice."""
+        try:
+            existed = await self.store.delete(lookup)
+        except StoreError:
+            raise StoreUnavailable() from None
+        await self.pool.close(lookup)
+        for hook in self.wipe_hooks:
+            try:
+                await hook(lookup, reason)
+            except Exception as exc:  # one failing hook must not stop the others
+                log_event("wipe_hook_failed", logging.ERROR, error_class=type(exc).__name__)
+        if existed:
+            log_event("session_wiped", logging.INFO, reason=reason)
+            self._count(f"wipe_{reason}")
+
+    async def reap(self) -> int:
+        """Wipe every session past a deadline; returns how many."""
+        try:
+            expired = await self.store.expired(time.time())
+        except StoreError:
+            return 0
+        for lookup, reason in expired:
+            await self.wipe(lookup, reason)
+        await self.pool.close_idle()
+        return len(expired)
+
+    async def wipe_all(self, reason: str) -> None:
+        try:
+            lookups = await self.store.lookups()
+        except StoreError:
+            lookups = []
+        for lookup in lookups:
+            await self.wipe(lookup, reason)
+        await self.pool.close_all()

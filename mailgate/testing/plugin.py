@@ -1,0 +1,1 @@
+"""Pytest plugin entry point (registered as `mailgate`); fixtures are defined in fixtures.py."""

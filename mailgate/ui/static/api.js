@@ -1,0 +1,199 @@
+// HTTP client for the mailgate API (see API.md). Holds the CSRF token in memory only.
+
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** An error answer from the API, or a network failure (status 0). */
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter = null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+}
+
+let csrfToken = null;
+let controller = new AbortController();
+const hooks = { onActivity: () => {}, onUnauthorized: () => {} };
+
+/** Register callbacks: onActivity() after each activity-counting answer, onUnauthorized() on 401. */
+export function configure({ onActivity, onUnauthorized }) {
+  if (onActivity) hooks.onActivity = onActivity;
+  if (onUnauthorized) hooks.onUnauthorized = onUnauthorized;
+}
+
+export function setCsrfToken(token) {
+  csrfToken = typeof token === "string" ? token : null;
+}
+
+/** Forget the token and abort every request still in flight (logout, 401). */
+export function resetSession() {
+  csrfToken = null;
+  controller.abort();
+  controller = new AbortController();
+}
+
+/** True for errors that only mean "the session was reset while this ran". */
+export function isAborted(err) {
+  return err?.name === "AbortError" || err?.code === "aborted";
+}
+
+/** Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or null. */
+export function parseRetryAfter(value) {
+  if (!value) return null;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+  const when = Date.parse(value);
+  if (Number.isNaN(when)) return null;
+  return Math.max(0, Math.ceil((when - Date.now()) / 1000));
+}
+
+function errorFrom(status, data, retryAfter) {
+  const err = data && typeof data === "object" ? data.error : null;
+  const code = typeof err?.code === "string" ? err.code : `http_${status}`;
+  const message =
+    typeof err?.message === "string" && err.message
+      ? err.message
+      : `The server answered with status ${status}.`;
+  return new ApiError(status, code, message, parseRetryAfter(retryAfter));
+}
+
+function unsafeHeaders(method) {
+  const headers = {};
+  if (UNSAFE.has(method)) {
+    headers["X-Mailgate"] = "1";
+    if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  }
+  return headers;
+}
+
+/**
+ * Call the API. `auth: false` for calls where 401 is an expected answer (login,
+ * the start-up session probe); `activity: false` for calls the server does not
+ * count as activity.
+ */
+export async function request(method, path, body, { auth = true, activity = true } = {}) {
+  const headers = { Accept: "application/json", ...unsafeHeaders(method) };
+  const init = {
+    method,
+    headers,
+    credentials: "same-origin",
+    cache: "no-store",
+    referrerPolicy: "no-referrer",
+    signal: controller.signal,
+  };
+  if (body !== undefined) {
+    headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    if (isAborted(e)) throw new ApiError(0, "aborted", "Cancelled.");
+    throw new ApiError(0, "network", "Cannot reach the server. Check your connection.");
+  }
+  if (res.status === 401 && auth) {
+    hooks.onUnauthorized();
+    throw new ApiError(0, "aborted", "Signed out.");
+  }
+  if (auth && activity) hooks.onActivity();
+  if (res.status === 204) return null;
+  const type = res.headers.get("Content-Type") || "";
+  const data = type.includes("json") ? await res.json().catch(() => null) : null;
+  if (!res.ok) throw errorFrom(res.status, data, res.headers.get("Retry-After"));
+  return data;
+}
+
+export const get = (path, opts) => request("GET", path, undefined, opts);
+export const post = (path, body, opts) => request("POST", path, body, opts);
+export const patch = (path, body, opts) => request("PATCH", path, body, opts);
+export const del = (path, opts) => request("DELETE", path, undefined, opts);
+
+/** Fetch a same-origin resource as a Blob (used to forward attachments). */
+export async function getBlob(path) {
+  let res;
+  try {
+    res = await fetch(path, {
+      credentials: "same-origin",
+      cache: "no-store",
+      referrerPolicy: "no-referrer",
+      signal: controller.signal,
+    });
+  } catch (e) {
+    if (isAborted(e)) throw new ApiError(0, "aborted", "Cancelled.");
+    throw new ApiError(0, "network", "Cannot reach the server. Check your connection.");
+  }
+  if (res.status === 401) {
+    hooks.onUnauthorized();
+    throw new ApiError(0, "aborted", "Signed out.");
+  }
+  hooks.onActivity();
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    throw errorFrom(res.status, data, res.headers.get("Retry-After"));
+  }
+  return res.blob();
+}
+
+/**
+ * Upload one file to POST /api/uploads with XMLHttpRequest so that progress can
+ * be shown. Returns {promise, abort}; onProgress gets a fraction 0..1 or null.
+ */
+export function upload(file, onProgress) {
+  const xhr = new XMLHttpRequest();
+  const signal = controller.signal;
+  const promise = new Promise((resolve, reject) => {
+    const aborted = () => reject(new ApiError(0, "aborted", "Upload cancelled."));
+    xhr.open("POST", "/api/uploads");
+    xhr.withCredentials = true;
+    xhr.setRequestHeader("Accept", "application/json");
+    for (const [k, v] of Object.entries(unsafeHeaders("POST"))) xhr.setRequestHeader(k, v);
+    xhr.upload.addEventListener("progress", (e) => {
+      onProgress?.(e.lengthComputable && e.total > 0 ? e.loaded / e.total : null);
+    });
+    xhr.addEventListener("load", () => {
+      let data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch {
+        data = null;
+      }
+      if (xhr.status === 401) {
+        hooks.onUnauthorized();
+        aborted();
+        return;
+      }
+      hooks.onActivity();
+      if (xhr.status >= 200 && xhr.status < 300 && data) resolve(data);
+      else reject(errorFrom(xhr.status, data, xhr.getResponseHeader("Retry-After")));
+    });
+    xhr.addEventListener("error", () =>
+      reject(new ApiError(0, "network", "The upload failed. Check your connection.")),
+    );
+    xhr.addEventListener("abort", aborted);
+    signal.addEventListener("abort", () => xhr.abort(), { once: true });
+    const form = new FormData();
+    form.append("file", file, file.name);
+    xhr.send(form);
+  });
+  return { promise, abort: () => xhr.abort() };
+}
+
+/** Build an API path from fixed segments and opaque ids (ids are only percent-encoded). */
+export function path(strings, ...ids) {
+  return strings.reduce((acc, s, i) => acc + s + (i < ids.length ? encodeURIComponent(ids[i]) : ""), "");
+}
+
+/** Accept a URL from the server only when it is a same-origin API path. */
+export function safeApiUrl(url, fallback) {
+  if (typeof url === "string" && url.startsWith("/api/") && !url.startsWith("//")) {
+    try {
+      const u = new URL(url, window.location.origin);
+      if (u.origin === window.location.origin) return u.pathname + u.search;
+    } catch {
+      // fall through to the fallback
+    }
+  }
+  return fallback;
+}

@@ -1,0 +1,454 @@
+// mailgate webmail: entry module. Session start/end, the app shell, keyboard
+// shortcuts and live updates. All state lives in memory (state.js).
+
+import * as api from "./api.js";
+import { closeCompose, initCompose, openCompose } from "./compose.js";
+import { initIdle, setIdleTimeout, stopIdle, touch } from "./idle.js";
+import {
+  buildListPane,
+  focusRow,
+  loadList,
+  moveSelection,
+  onOpenMessage,
+  renderList,
+} from "./list.js";
+import { onSelectMailbox, refreshMailboxes, renderMailboxes, setCounts } from "./mailboxes.js";
+import { closeReader, initReader, openMessage } from "./reader.js";
+import { announce, reportError, resetState, state } from "./state.js";
+import { $, h, isTypingTarget } from "./util.js";
+
+const NARROW = window.matchMedia("(max-width: 799.98px)");
+// Live events refresh the open list only if someone used the page this recently;
+// otherwise a button offers the refresh, so arriving mail does not keep an idle session alive.
+const PRESENCE_MS = 120_000;
+
+let sessionGen = 0;
+let events = null;
+let idleCheckPending = false;
+
+const loginView = $("#login-view");
+const loginForm = $("#login-form");
+const emailInput = $("#login-email");
+const passwordInput = $("#login-password");
+const loginSubmit = $("#login-submit");
+const appRoot = $("#app");
+
+// ---------------------------------------------------------------- login screen
+
+function setLoginMessage(id, text) {
+  const el = $(id);
+  el.textContent = text || "";
+  el.hidden = !text;
+}
+
+function waitText(seconds) {
+  if (seconds === null || seconds === undefined) return "a moment";
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? "" : "s"}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minute${minutes === 1 ? "" : "s"}`;
+}
+
+function loginErrorText(err) {
+  const code = err?.code || "";
+  if (code === "auth_failed") return "The e-mail address or password is not correct.";
+  if (code === "too_many_requests") {
+    return `Too many sign-in attempts. Please wait ${waitText(err.retryAfter)} and try again.`;
+  }
+  if (code.startsWith("upstream_")) {
+    return `Mail server trouble: ${err.message} Please try again later.`;
+  }
+  return err?.message || "Sign-in failed.";
+}
+
+function showLogin(info = "") {
+  appRoot.hidden = true;
+  loginView.hidden = false;
+  passwordInput.value = "";
+  setLoginMessage("#login-error", "");
+  setLoginMessage("#login-info", info);
+  (emailInput.value ? passwordInput : emailInput).focus();
+}
+
+let lockTimer = null;
+
+async function onLogin(event) {
+  event.preventDefault();
+  if (loginSubmit.disabled) return;
+  const email = emailInput.value.trim();
+  const password = passwordInput.value;
+  setLoginMessage("#login-info", "");
+  if (!email || !password) {
+    setLoginMessage("#login-error", "Enter your e-mail address and password.");
+    (email ? passwordInput : emailInput).focus();
+    return;
+  }
+  setLoginMessage("#login-error", "");
+  loginSubmit.disabled = true;
+  loginSubmit.textContent = "Signing in…";
+  loginForm.setAttribute("aria-busy", "true");
+  let locked = false;
+  try {
+    const session = await api.post("/api/session", { email, password }, { auth: false });
+    passwordInput.value = "";
+    await startSession(session);
+  } catch (err) {
+    passwordInput.value = "";
+    if (api.isAborted(err)) return;
+    setLoginMessage("#login-error", loginErrorText(err));
+    if (err.code === "too_many_requests") {
+      locked = true;
+      clearTimeout(lockTimer);
+      lockTimer = setTimeout(
+        () => {
+          loginSubmit.disabled = false;
+        },
+        Math.min(err.retryAfter ?? 5, 3600) * 1000,
+      );
+    }
+    passwordInput.focus();
+  } finally {
+    loginSubmit.textContent = "Sign in";
+    loginSubmit.disabled = locked;
+    loginForm.removeAttribute("aria-busy");
+  }
+}
+
+// ---------------------------------------------------------------- session
+
+async function startSession(session) {
+  const gen = ++sessionGen;
+  api.setCsrfToken(session?.csrf_token);
+  state.account = session?.account || { email: "" };
+  state.features = { proxy: session?.features?.proxy === true };
+  setIdleTimeout(session?.idle_timeout_s);
+  touch(session?.idle_expires_in_s ?? session?.idle_timeout_s);
+  buildShell();
+  loginView.hidden = true;
+  appRoot.hidden = false;
+  setLoginMessage("#login-error", "");
+  setLoginMessage("#login-info", "");
+  const pending = [refreshMailboxes()];
+  if (!session?.features) pending.push(loadFeatures());
+  await Promise.all(pending);
+  if (gen !== sessionGen) return;
+  const inbox = state.mailboxes.find((m) => m.role === "inbox") || state.mailboxes[0];
+  if (inbox) selectMailbox(inbox.id, { focus: false });
+  $("#list-title")?.focus();
+  openEvents();
+}
+
+/** The login answer may lack `features`; GET /api/session carries it (missing = false). */
+async function loadFeatures() {
+  try {
+    const s = await api.get("/api/session");
+    state.features = { proxy: s?.features?.proxy === true };
+    touch(s?.idle_expires_in_s);
+  } catch (err) {
+    if (!api.isAborted(err)) state.features = { proxy: false };
+  }
+}
+
+/** Wipe every trace of the session from memory and the DOM, show the login screen. */
+function endSession(info = "") {
+  sessionGen += 1;
+  api.resetSession();
+  stopIdle();
+  closeEvents();
+  idleCheckPending = false;
+  // Blank the mail frame first so its document is discarded, then drop the whole shell.
+  for (const frame of appRoot.querySelectorAll("iframe")) frame.src = "about:blank";
+  appRoot.replaceChildren();
+  resetState();
+  announce("");
+  document.title = "mailgate";
+  showLogin(info);
+}
+
+async function logout() {
+  let info = "You have signed out.";
+  try {
+    await api.del("/api/session", { auth: false });
+  } catch (err) {
+    if (err?.code === "network") {
+      info = "Signed out on this page, but the server could not be reached to end the session.";
+    }
+  }
+  endSession(info);
+}
+
+/** "Stay signed in": one GET /api/session, which counts as activity. */
+async function staySignedIn() {
+  try {
+    const s = await api.get("/api/session");
+    touch(s?.idle_expires_in_s);
+    announce("You are still signed in.");
+  } catch (err) {
+    reportError(err);
+  }
+}
+
+/** The idle deadline passed: ask the server once; a 401 ends the session here too. */
+async function onIdleDeadline() {
+  idleCheckPending = true;
+  try {
+    const s = await api.get("/api/session");
+    idleCheckPending = false;
+    touch(s?.idle_expires_in_s);
+  } catch (err) {
+    if (api.isAborted(err)) return;
+    // Unreachable server: the session is past its idle limit anyway, so wipe it here.
+    endSession("You were signed out after a period of inactivity.");
+  }
+}
+
+function onUnauthorized() {
+  if (!state.account) return;
+  endSession(
+    idleCheckPending
+      ? "You were signed out after a period of inactivity."
+      : "Your session has ended. Please sign in again.",
+  );
+}
+
+// ---------------------------------------------------------------- live updates
+
+function openEvents() {
+  closeEvents();
+  if (typeof window.EventSource !== "function") return;
+  try {
+    events = new EventSource("/api/events");
+  } catch {
+    events = null;
+    return;
+  }
+  events.addEventListener("mailbox", onMailboxEvent);
+  // The endpoint may be missing or the connection may drop: stay quiet.
+  events.addEventListener("error", () => {
+    if (events && events.readyState === EventSource.CLOSED) closeEvents();
+  });
+}
+
+function closeEvents() {
+  if (events) events.close();
+  events = null;
+}
+
+function onMailboxEvent(event) {
+  let data;
+  try {
+    data = JSON.parse(event.data);
+  } catch {
+    return;
+  }
+  if (!data || typeof data.mailbox !== "string") return;
+  setCounts(data.mailbox, { total: Number(data.total), unread: Number(data.unread) });
+  if (data.mailbox !== state.mailboxId) return;
+  const present =
+    document.visibilityState === "visible" &&
+    Date.now() - state.lastInputAt < PRESENCE_MS &&
+    $("#idle-warning").hidden;
+  if (present && state.list.offset === 0) loadList({ keepFocus: true });
+  else $("#new-mail")?.removeAttribute("hidden");
+}
+
+// ---------------------------------------------------------------- shell and navigation
+
+function showPane(view) {
+  state.view = view;
+  const panes = $("#panes");
+  if (panes) panes.dataset.view = view;
+}
+
+function buildShell() {
+  appRoot.replaceChildren(
+    h("a", { class: "skip-link", href: "#main-content", text: "Skip to messages" }),
+    h(
+      "header",
+      { class: "topbar" },
+      h(
+        "h1",
+        { class: "brand" },
+        h("span", { class: "brand-mark", "aria-hidden": "true" }),
+        "mailgate",
+      ),
+      h("span", { class: "account", "data-testid": "account-email", text: state.account.email }),
+      h("button", {
+        type: "button",
+        class: "btn btn-primary",
+        "data-testid": "compose-button",
+        "aria-keyshortcuts": "c",
+        text: "Compose",
+        onclick: () => compose("new"),
+      }),
+      h("button", {
+        type: "button",
+        class: "btn",
+        "data-testid": "logout",
+        text: "Sign out",
+        onclick: logout,
+      }),
+    ),
+    h(
+      "div",
+      { id: "panes", class: "panes", "data-view": "list" },
+      h(
+        "nav",
+        { class: "pane pane-nav", "aria-labelledby": "nav-title" },
+        h("h2", { id: "nav-title", class: "pane-title", text: "Mailboxes" }),
+        h("ul", { id: "mailbox-list", class: "mailbox-list" }),
+      ),
+      h(
+        "main",
+        { id: "main-content", class: "main", tabindex: "-1" },
+        buildListPane({ onBack: () => showMailboxes() }),
+        h("section", { id: "reader-pane", class: "pane pane-reader", "aria-label": "Message" }),
+      ),
+    ),
+  );
+  closeReader();
+}
+
+function showMailboxes() {
+  showPane("mailboxes");
+  const current = $('#mailbox-list [aria-current="page"]') || $("#mailbox-list button");
+  current?.focus();
+}
+
+function selectMailbox(id, { focus = true } = {}) {
+  if (!closeCompose({ confirm: true })) return;
+  state.mailboxId = id;
+  state.list = { total: 0, offset: 0, messages: [] };
+  state.q = "";
+  const search = $("#search-input");
+  if (search) search.value = "";
+  closeReader();
+  renderMailboxes();
+  renderList();
+  showPane("list");
+  const done = loadList();
+  if (focus && NARROW.matches) done.then(() => $("#list-title")?.focus());
+}
+
+function openFromList(id) {
+  if (!closeCompose({ confirm: true })) return;
+  openMessage(id);
+}
+
+/** Escape / u / the back buttons: close the reader or compose form, focus the list. */
+function backToList() {
+  if (state.compose && !closeCompose({ confirm: true })) return;
+  const id = state.message?.id;
+  closeReader();
+  showPane("list");
+  if (!(id && focusRow(id))) {
+    ($('[data-testid="message-row"]') || $("#list-title"))?.focus();
+  }
+}
+
+function compose(mode, msg = null) {
+  if (state.compose && !closeCompose({ confirm: true })) return;
+  openCompose(mode, msg);
+}
+
+/** After the compose form closes: back to the list, focus where the user was. */
+function afterComposeClosed() {
+  const id = state.message?.id;
+  closeReader();
+  showPane("list");
+  if (!(id && focusRow(id))) $("#list-title")?.focus();
+}
+
+// ---------------------------------------------------------------- keyboard
+
+function moveInNav(step) {
+  const buttons = [...document.querySelectorAll("#mailbox-list button")];
+  const i = buttons.indexOf(document.activeElement);
+  const next = buttons[Math.max(0, Math.min(buttons.length - 1, i + step))];
+  next?.focus();
+}
+
+function onKeyDown(e) {
+  if (!state.account || e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+  const target = e.target;
+  if (isTypingTarget(target)) {
+    if (e.key === "Escape" && target.id === "search-input") {
+      target.blur();
+      ($('[data-testid="message-row"]') || $("#list-title"))?.focus();
+    }
+    return;
+  }
+  if (target.closest?.("#idle-warning")) return;
+  const inList = Boolean(target.closest?.("#message-list"));
+  const inNav = Boolean(target.closest?.("#mailbox-list"));
+  const readerOnly = NARROW.matches && state.view !== "list";
+  const handled = () => e.preventDefault();
+  switch (e.key) {
+    case "ArrowDown":
+    case "ArrowUp": {
+      const step = e.key === "ArrowDown" ? 1 : -1;
+      if (inList) moveSelection(step);
+      else if (inNav) moveInNav(step);
+      else return;
+      return handled();
+    }
+    case "j":
+    case "k":
+      if (readerOnly || state.compose) return;
+      moveSelection(e.key === "j" ? 1 : -1);
+      return handled();
+    case "Escape":
+    case "u":
+      if (!state.compose && !state.message && state.view === "list") return;
+      backToList();
+      return handled();
+    case "c":
+      compose("new");
+      return handled();
+    case "r":
+    case "a":
+    case "f":
+      if (!state.message || state.compose) return;
+      compose({ r: "reply", a: "replyAll", f: "forward" }[e.key], state.message);
+      return handled();
+    case "/":
+      if (state.compose) return;
+      showPane("list");
+      $("#search-input")?.focus();
+      return handled();
+    default:
+  }
+}
+
+// ---------------------------------------------------------------- start
+
+async function probeSession() {
+  loginView.hidden = true;
+  try {
+    const session = await api.get("/api/session", { auth: false });
+    await startSession(session);
+  } catch (err) {
+    showLogin();
+    if (err?.status !== 401 && !api.isAborted(err)) {
+      setLoginMessage("#login-error", loginErrorText(err));
+    }
+  }
+}
+
+function init() {
+  api.configure({ onActivity: () => touch(), onUnauthorized });
+  initIdle({ onStay: staySignedIn, onLogout: logout, onDeadline: onIdleDeadline });
+  initReader({ showPane, compose, backToList });
+  initCompose({ showPane, close: afterComposeClosed });
+  onSelectMailbox((id) => selectMailbox(id));
+  onOpenMessage(openFromList);
+  loginForm.addEventListener("submit", onLogin);
+  document.addEventListener("keydown", onKeyDown);
+  const noteInput = () => {
+    state.lastInputAt = Date.now();
+  };
+  document.addEventListener("pointerdown", noteInput, { capture: true, passive: true });
+  document.addEventListener("keydown", noteInput, { capture: true, passive: true });
+  probeSession();
+}
+
+init();

@@ -1,0 +1,290 @@
+// The message list: loading a page, search, sort, paging, keyboard movement.
+
+import * as api from "./api.js";
+import { PAGE_SIZE, announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
+import { $, addrName, formatAddr, formatCount, h, shortDate } from "./util.js";
+
+let loadSeq = 0;
+let openHandler = () => {};
+
+/** The app decides what opening a row does. */
+export function onOpenMessage(fn) {
+  openHandler = fn;
+}
+
+/** Load the current page of the open mailbox. keepFocus: return focus to the same row. */
+export async function loadList({ keepFocus = false } = {}) {
+  const mb = mailboxById(state.mailboxId);
+  if (!mb) return;
+  const seq = ++loadSeq;
+  const focusedId = keepFocus ? focusedRowId() : null;
+  const params = new URLSearchParams({
+    limit: String(PAGE_SIZE),
+    offset: String(state.list.offset),
+    sort: state.sort,
+  });
+  if (state.q) params.set("q", state.q);
+  $("#message-list")?.setAttribute("aria-busy", "true");
+  try {
+    const data = await api.get(api.path`/api/mailboxes/${mb.id}/messages` + `?${params}`);
+    if (seq !== loadSeq) return; // a newer request superseded this one
+    const total = Number(data?.total) || 0;
+    const messages = Array.isArray(data?.messages) ? data.messages : [];
+    // Past the end (after a delete on the last page): step back one page.
+    if (!messages.length && state.list.offset > 0) {
+      state.list.offset = total > 0 ? Math.floor((total - 1) / PAGE_SIZE) * PAGE_SIZE : 0;
+      return loadList({ keepFocus });
+    }
+    state.list = { total, offset: Number(data?.offset) || state.list.offset, messages };
+    $("#new-mail")?.setAttribute("hidden", "");
+    renderList();
+    if (focusedId) focusRow(focusedId);
+  } catch (err) {
+    if (seq === loadSeq) reportError(err, "Could not load the messages.");
+  } finally {
+    if (seq === loadSeq) $("#message-list")?.removeAttribute("aria-busy");
+  }
+}
+
+function focusedRowId() {
+  const el = document.activeElement;
+  return el?.dataset?.testid === "message-row" ? el.dataset.id : null;
+}
+
+export function focusRow(id) {
+  const row = rowById(id);
+  if (row) row.focus();
+  return Boolean(row);
+}
+
+export const rowById = (id) =>
+  $("#message-list")?.querySelector(`[data-testid="message-row"][data-id="${CSS.escape(id)}"]`);
+
+function renderRow(msg) {
+  const from = Array.isArray(msg.from) ? msg.from : [];
+  const sender = from.map(addrName).join(", ") || "(unknown sender)";
+  const subject = (msg.subject || "").trim() || "(no subject)";
+  const classes = ["message-row"];
+  if (!msg.seen) classes.push("unread");
+  if (msg.flagged) classes.push("flagged");
+  if (state.message?.id === msg.id) classes.push("open");
+  return h(
+    "li",
+    {},
+    h(
+      "button",
+      {
+        type: "button",
+        class: classes.join(" "),
+        "data-testid": "message-row",
+        "data-id": msg.id,
+        "aria-current": state.message?.id === msg.id ? "true" : null,
+        title: from.map(formatAddr).join(", ") || null,
+        onclick: () => openHandler(msg.id),
+      },
+      h("span", { class: "row-dot", "aria-hidden": "true" }),
+      msg.seen ? null : h("span", { class: "visually-hidden", text: "Unread. " }),
+      h("span", { class: "row-from", text: sender }),
+      h(
+        "time",
+        { class: "row-date", datetime: msg.date || null },
+        msg.flagged
+          ? h(
+              "span",
+              { class: "row-flag" },
+              h("span", { "aria-hidden": "true", text: "⚑" }),
+              h("span", { class: "visually-hidden", text: "Flagged. " }),
+            )
+          : null,
+        msg.has_attachments
+          ? h(
+              "span",
+              { class: "row-clip" },
+              h("span", { class: "visually-hidden", text: "Has attachments. " }),
+            )
+          : null,
+        shortDate(msg.date),
+      ),
+      h("span", { class: "row-subject", text: subject }),
+      msg.preview ? h("span", { class: "row-preview", text: msg.preview }) : null,
+    ),
+  );
+}
+
+/** Redraw the rows, the range and the pager from state. */
+export function renderList() {
+  const ul = $("#message-list");
+  if (!ul) return;
+  const { total, offset, messages } = state.list;
+  ul.replaceChildren(...messages.map(renderRow));
+  const mb = mailboxById(state.mailboxId);
+  $("#list-title").textContent = mailboxLabel(mb);
+  const empty = $("#list-empty");
+  empty.hidden = messages.length > 0;
+  empty.textContent = state.q ? "No messages match your search." : "This mailbox is empty.";
+  $("#list-range").textContent = total
+    ? `${formatCount(offset + 1)}–${formatCount(offset + messages.length)} of ${formatCount(total)}`
+    : "";
+  $("#page-prev").disabled = offset <= 0;
+  $("#page-next").disabled = offset + messages.length >= total;
+  const sortBtn = $("#sort-toggle");
+  const newest = state.sort === "date_desc";
+  sortBtn.textContent = newest ? "Newest first" : "Oldest first";
+  sortBtn.setAttribute(
+    "aria-label",
+    `Sort order: ${newest ? "newest" : "oldest"} first. Activate to switch.`,
+  );
+}
+
+/** Update one row after a local change (seen, flagged). */
+export function updateRow(id, changes) {
+  const msg = state.list.messages.find((m) => m.id === id);
+  if (!msg) return;
+  Object.assign(msg, changes);
+  const old = rowById(id);
+  if (!old) return;
+  const hadFocus = document.activeElement === old;
+  const li = renderRow(msg);
+  old.parentElement.replaceWith(li);
+  if (hadFocus) li.firstElementChild.focus();
+}
+
+/** Mark which row is open (or none). */
+export function markOpenRow(id) {
+  for (const row of document.querySelectorAll('[data-testid="message-row"]')) {
+    const on = row.dataset.id === id;
+    row.classList.toggle("open", on);
+    if (on) row.setAttribute("aria-current", "true");
+    else row.removeAttribute("aria-current");
+  }
+}
+
+/** Move keyboard focus by one row (j/k, arrows). */
+export function moveSelection(step) {
+  const rows = [...document.querySelectorAll('[data-testid="message-row"]')];
+  if (!rows.length) return;
+  const current = rows.indexOf(document.activeElement);
+  let index;
+  if (current >= 0) index = current + step;
+  else {
+    const open = rows.findIndex((r) => r.dataset.id === state.message?.id);
+    index = open >= 0 ? open + step : step > 0 ? 0 : rows.length - 1;
+  }
+  index = Math.max(0, Math.min(rows.length - 1, index));
+  rows[index].focus();
+  rows[index].scrollIntoView({ block: "nearest" });
+}
+
+export function goPage(step) {
+  const next = state.list.offset + step * PAGE_SIZE;
+  if (next < 0 || (step > 0 && next >= state.list.total)) return;
+  state.list.offset = next;
+  loadList().then(() => $("#message-list")?.scrollTo?.(0, 0));
+}
+
+export function toggleSort() {
+  state.sort = state.sort === "date_desc" ? "date_asc" : "date_desc";
+  state.list.offset = 0;
+  loadList().then(() =>
+    announce(state.sort === "date_desc" ? "Newest messages first." : "Oldest messages first."),
+  );
+}
+
+export function search(q) {
+  state.q = q.trim();
+  state.list.offset = 0;
+  loadList();
+}
+
+/** Build the list pane's controls (once per session). */
+export function buildListPane({ onBack }) {
+  const searchInput = h("input", {
+    id: "search-input",
+    type: "search",
+    name: "q",
+    autocomplete: "off",
+    placeholder: "Search",
+    "data-testid": "search-input",
+    "aria-keyshortcuts": "/",
+  });
+  const form = h(
+    "form",
+    {
+      class: "search",
+      role: "search",
+      onsubmit: (e) => {
+        e.preventDefault();
+        search(searchInput.value);
+      },
+    },
+    h("label", { for: "search-input", class: "visually-hidden", text: "Search this mailbox" }),
+    searchInput,
+    h("button", { type: "submit", class: "btn", "data-testid": "search-submit", text: "Search" }),
+  );
+  searchInput.addEventListener("search", () => {
+    // Clearing the field (the × button or Escape) shows the whole mailbox again.
+    if (!searchInput.value && state.q) search("");
+  });
+  return h(
+    "section",
+    { class: "pane pane-list", "aria-labelledby": "list-title" },
+    h(
+      "div",
+      { class: "pane-head" },
+      h("button", {
+        type: "button",
+        class: "btn btn-ghost narrow-only",
+        "data-testid": "back-to-mailboxes",
+        text: "‹ Mailboxes",
+        onclick: onBack,
+      }),
+      h("h2", { id: "list-title", class: "pane-title", tabindex: "-1" }),
+    ),
+    form,
+    h(
+      "div",
+      { class: "list-toolbar" },
+      h("button", {
+        id: "sort-toggle",
+        type: "button",
+        class: "btn btn-small",
+        "data-testid": "sort-toggle",
+        onclick: toggleSort,
+      }),
+      h("span", { id: "list-range", class: "list-range", "data-testid": "list-range" }),
+      h(
+        "span",
+        { class: "pager" },
+        h("button", {
+          id: "page-prev",
+          type: "button",
+          class: "btn btn-small",
+          "data-testid": "page-prev",
+          "aria-label": "Previous page",
+          text: "‹",
+          onclick: () => goPage(-1),
+        }),
+        h("button", {
+          id: "page-next",
+          type: "button",
+          class: "btn btn-small",
+          "data-testid": "page-next",
+          "aria-label": "Next page",
+          text: "›",
+          onclick: () => goPage(1),
+        }),
+      ),
+    ),
+    h("button", {
+      id: "new-mail",
+      type: "button",
+      class: "new-mail",
+      "data-testid": "new-mail",
+      hidden: true,
+      text: "New messages arrived — show them",
+      onclick: () => loadList(),
+    }),
+    h("ul", { id: "message-list", class: "message-list", "aria-labelledby": "list-title" }),
+    h("p", { id: "list-empty", class: "list-empty", hidden: true }),
+  );
+}

@@ -1,0 +1,134 @@
+// The mailbox list: ordering by role and hierarchy, rendering, unread counts.
+
+import * as api from "./api.js";
+import { state, mailboxLabel, reportError } from "./state.js";
+import { $, h, formatCount } from "./util.js";
+
+const ROLE_RANK = { inbox: 0, drafts: 1, sent: 2, archive: 3, junk: 4, trash: 5 };
+const rank = (mb) => ROLE_RANK[mb.role] ?? 6;
+
+/** The hierarchy delimiter of one mailbox, guessed from path and display name. */
+function delimiterOf(mb) {
+  const { path = "", name = "" } = mb;
+  if (name && path.length > name.length && path.endsWith(name)) {
+    const ch = path[path.length - name.length - 1];
+    if (ch === "/" || ch === ".") return ch;
+  }
+  return null;
+}
+
+/**
+ * Order mailboxes for display: roots by role (inbox, drafts, sent, archive,
+ * junk, trash) then by path; children under their parent, same order. Returns
+ * a new array of mailboxes, each with a `depth`.
+ */
+export function orderMailboxes(list) {
+  const items = list.filter((m) => m && typeof m.id === "string");
+  // The delimiter is not in the API; most mailboxes reveal it, use the most common.
+  const votes = new Map();
+  for (const m of items) {
+    const d = delimiterOf(m);
+    if (d) votes.set(d, (votes.get(d) || 0) + 1);
+  }
+  const common = [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? null;
+  const byPath = new Map(items.map((m) => [m.path, m]));
+  const children = new Map();
+  for (const m of items) {
+    const delim = delimiterOf(m) || common;
+    let parent = "";
+    if (delim && typeof m.path === "string") {
+      const cut = m.path.lastIndexOf(delim);
+      if (cut > 0 && byPath.has(m.path.slice(0, cut))) parent = m.path.slice(0, cut);
+    }
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent).push(m);
+  }
+  const cmp = (a, b) =>
+    rank(a) - rank(b) || String(a.path).localeCompare(String(b.path), undefined, { numeric: true });
+  const out = [];
+  const seen = new Set();
+  const walk = (parent, depth) => {
+    for (const m of (children.get(parent) || []).sort(cmp)) {
+      if (seen.has(m)) continue;
+      seen.add(m);
+      out.push({ ...m, depth });
+      if (m.path !== parent) walk(m.path, depth + 1);
+    }
+  };
+  walk("", 0);
+  return out;
+}
+
+/** GET /api/mailboxes and redraw the navigation. */
+export async function refreshMailboxes() {
+  try {
+    const data = await api.get("/api/mailboxes");
+    state.mailboxes = orderMailboxes(Array.isArray(data?.mailboxes) ? data.mailboxes : []);
+    renderMailboxes();
+  } catch (err) {
+    reportError(err, "Could not load the mailboxes.");
+  }
+}
+
+/** Redraw the mailbox list from state (keeps keyboard focus on the same mailbox). */
+export function renderMailboxes() {
+  const ul = $("#mailbox-list");
+  if (!ul) return;
+  const focusedId = document.activeElement?.closest?.("#mailbox-list")
+    ? document.activeElement.dataset.id
+    : null;
+  ul.replaceChildren(
+    ...state.mailboxes.map((mb) => {
+      const unread = Number(mb.unread) || 0;
+      const btn = h(
+        "button",
+        {
+          type: "button",
+          class: `mailbox${unread ? " has-unread" : ""}`,
+          "data-testid": "mailbox",
+          "data-role": mb.role || "",
+          "data-id": mb.id,
+          "aria-current": mb.id === state.mailboxId ? "page" : null,
+          onclick: () => selectMailboxHandler(mb.id),
+        },
+        h("span", { class: `mailbox-icon role-${mb.role || "folder"}`, "aria-hidden": "true" }),
+        h("span", { class: "mailbox-name", text: mailboxLabel(mb) }),
+        unread
+          ? h(
+              "span",
+              { class: "mailbox-unread" },
+              formatCount(unread),
+              h("span", { class: "visually-hidden", text: " unread" }),
+            )
+          : null,
+      );
+      btn.style.setProperty("--depth", String(mb.depth || 0));
+      return h("li", {}, btn);
+    }),
+  );
+  if (focusedId) ul.querySelector(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
+  updateTitle();
+}
+
+/** Window title with the inbox's unread count (no names). */
+export function updateTitle() {
+  const inbox = state.mailboxes.find((m) => m.role === "inbox");
+  const n = Number(inbox?.unread) || 0;
+  document.title = n ? `(${formatCount(n)}) mailgate` : "mailgate";
+}
+
+/** Apply new counts (from a live event or a local change) to one mailbox. */
+export function setCounts(id, { total, unread }) {
+  const mb = state.mailboxes.find((m) => m.id === id);
+  if (!mb) return false;
+  if (Number.isFinite(total)) mb.total = total;
+  if (Number.isFinite(unread)) mb.unread = Math.max(0, unread);
+  renderMailboxes();
+  return true;
+}
+
+let selectMailboxHandler = () => {};
+/** The app decides what selecting a mailbox does (load its list). */
+export function onSelectMailbox(fn) {
+  selectMailboxHandler = fn;
+}

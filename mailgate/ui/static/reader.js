@@ -1,0 +1,311 @@
+// The reader: headers, the sandboxed body frame, attachments, message actions.
+
+import * as api from "./api.js";
+import { touch } from "./idle.js";
+import { loadList, markOpenRow, rowById, updateRow } from "./list.js";
+import { refreshMailboxes, setCounts } from "./mailboxes.js";
+import { announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
+import { $, formatAddrList, fullDate, h, humanSize } from "./util.js";
+
+let openSeq = 0;
+let hooks = { showPane: () => {}, compose: () => {}, backToList: () => {} };
+
+/** showPane(view), compose(mode, message), backToList() come from the app. */
+export function initReader(h) {
+  hooks = { ...hooks, ...h };
+}
+
+const pane = () => $("#reader-pane");
+
+/** The empty reader (nothing open). Also wipes any message content from the DOM. */
+export function closeReader() {
+  openSeq += 1;
+  state.message = null;
+  const p = pane();
+  if (!p) return;
+  p.replaceChildren(
+    h("div", { class: "reader-empty" }, h("p", { text: "Select a message to read it." })),
+  );
+  markOpenRow(null);
+}
+
+/** GET /api/messages/{id} and show it. */
+export async function openMessage(id) {
+  const seq = ++openSeq;
+  const listed = state.list.messages.find((m) => m.id === id);
+  markOpenRow(id);
+  hooks.showPane("reader");
+  pane().replaceChildren(
+    h("div", { class: "reader-empty", "aria-busy": "true" }, h("p", { text: "Loading…" })),
+  );
+  try {
+    const msg = await api.get(api.path`/api/messages/${id}`);
+    if (seq !== openSeq || !msg) return;
+    state.message = msg;
+    renderReader(msg);
+    if (listed && !listed.seen) {
+      // Reading marked it seen on the server; mirror that locally.
+      updateRow(id, { seen: true });
+      const mb = mailboxById(state.mailboxId);
+      if (mb) setCounts(mb.id, { unread: (Number(mb.unread) || 0) - 1 });
+    }
+    $("#reader-subject")?.focus();
+  } catch (err) {
+    if (seq !== openSeq) return;
+    closeReader();
+    hooks.showPane("list");
+    handleGoneMessage(err);
+  }
+}
+
+/** 404/409 mean the list is out of date: say so and reload it. */
+function handleGoneMessage(err) {
+  if (err?.code === "stale_message" || err?.code === "not_found") {
+    announce("This message has changed on the server; the list was refreshed.", "error");
+    loadList();
+    return;
+  }
+  reportError(err);
+}
+
+function bodyUrl(msg) {
+  return api.safeApiUrl(msg.html_url, api.path`/api/messages/${msg.id}/body.html`);
+}
+
+function headerRow(label, value, testid) {
+  if (!value) return null;
+  return [h("dt", { text: label }), h("dd", { "data-testid": testid, text: value })];
+}
+
+function renderBody(msg) {
+  if (msg.has_html) {
+    // Empty sandbox: no scripts, opaque origin, no forms, no popups, no top navigation.
+    return h("iframe", {
+      sandbox: "",
+      src: bodyUrl(msg),
+      referrerpolicy: "no-referrer",
+      title: "Message content",
+      class: "reader-frame",
+      "data-testid": "reader-frame",
+    });
+  }
+  if (typeof msg.text === "string") {
+    return h("pre", { class: "reader-text", "data-testid": "reader-text", text: msg.text });
+  }
+  return h("p", { class: "reader-text muted", text: "This message has no readable text." });
+}
+
+function remoteNotice(msg, frame) {
+  const n = Number(msg.remote_content_blocked) || 0;
+  if (n <= 0) return null;
+  const text = h("span", {
+    text: `${n} remote resource${n === 1 ? "" : "s"} blocked to protect your privacy.`,
+  });
+  const canLoad = state.features.proxy === true && frame?.tagName === "IFRAME";
+  const button = canLoad
+    ? h("button", {
+        type: "button",
+        class: "btn btn-small",
+        "data-testid": "load-remote",
+        text: "Load remote images",
+        onclick: () => {
+          const url = bodyUrl(msg);
+          frame.src = `${url}${url.includes("?") ? "&" : "?"}remote=allow`;
+          // The frame's request counts as activity on the server.
+          touch();
+          text.textContent = "Remote images are loaded through the privacy proxy.";
+          button.remove();
+        },
+      })
+    : null;
+  return h("div", { class: "notice", "data-testid": "remote-blocked" }, text, button);
+}
+
+function attachmentList(msg) {
+  const list = (Array.isArray(msg.attachments) ? msg.attachments : []).filter((a) => !a.inline);
+  if (!list.length) return null;
+  return h(
+    "section",
+    { class: "attachments", "aria-labelledby": "attachments-title" },
+    h("h3", { id: "attachments-title", text: `Attachments (${list.length})` }),
+    h(
+      "ul",
+      {},
+      list.map((a) => {
+        const name = a.filename || "attachment";
+        const url = api.safeApiUrl(a.url, api.path`/api/messages/${msg.id}/parts/${a.part}`);
+        return h(
+          "li",
+          {},
+          h(
+            "a",
+            {
+              href: url,
+              download: name,
+              rel: "noopener noreferrer",
+              "data-testid": "attachment-link",
+              class: "attachment-link",
+            },
+            h("span", { class: "attachment-name", text: name }),
+          ),
+          h("span", { class: "attachment-size", text: humanSize(a.size) }),
+        );
+      }),
+    ),
+  );
+}
+
+function moveControl(msg) {
+  const targets = state.mailboxes.filter((m) => m.id !== state.mailboxId);
+  if (!targets.length) return null;
+  const select = h(
+    "select",
+    { id: "move-select", "data-testid": "move-select" },
+    targets.map((m) =>
+      h("option", { value: m.id, text: "\u00a0\u00a0".repeat(m.depth || 0) + mailboxLabel(m) }),
+    ),
+  );
+  return h(
+    "span",
+    { class: "move" },
+    h("label", { for: "move-select", text: "Move to" }),
+    select,
+    h("button", {
+      type: "button",
+      class: "btn btn-small",
+      "data-testid": "move-submit",
+      text: "Move",
+      onclick: () => moveMessage(msg, select.value),
+    }),
+  );
+}
+
+function renderReader(msg) {
+  const body = renderBody(msg);
+  const flagBtn = h("button", {
+    type: "button",
+    class: "btn btn-small",
+    "data-testid": "flag-toggle",
+    "aria-pressed": msg.flagged ? "true" : "false",
+    text: msg.flagged ? "Unflag" : "Flag",
+    onclick: () => setFlag(msg, !msg.flagged),
+  });
+  const action = (testid, text, onclick, extra = {}) =>
+    h("button", { type: "button", class: "btn btn-small", "data-testid": testid, text, onclick, ...extra });
+  const toolbar = h(
+    "div",
+    { class: "reader-toolbar", role: "toolbar", "aria-label": "Message actions" },
+    h("button", {
+      type: "button",
+      class: "btn btn-ghost narrow-only",
+      "data-testid": "back-to-list",
+      text: "‹ Back",
+      onclick: () => hooks.backToList(),
+    }),
+    action("reply", "Reply", () => hooks.compose("reply", msg), { "aria-keyshortcuts": "r" }),
+    action("reply-all", "Reply all", () => hooks.compose("replyAll", msg)),
+    action("forward", "Forward", () => hooks.compose("forward", msg)),
+    flagBtn,
+    action("mark-unread", "Mark unread", () => markUnread(msg)),
+    moveControl(msg),
+    action("delete", "Delete", () => deleteMessage(msg), { class: "btn btn-small btn-danger" }),
+  );
+  const subject = (msg.subject || "").trim() || "(no subject)";
+  pane().replaceChildren(
+    h(
+      "article",
+      { class: "reader", "aria-labelledby": "reader-subject" },
+      toolbar,
+      h("h2", { id: "reader-subject", class: "reader-subject", tabindex: "-1", text: subject }),
+      h(
+        "dl",
+        { class: "reader-headers" },
+        headerRow("From", formatAddrList(msg.from), "reader-from"),
+        headerRow("To", formatAddrList(msg.to), "reader-to"),
+        headerRow("Cc", formatAddrList(msg.cc), "reader-cc"),
+        headerRow("Date", fullDate(msg.date), "reader-date"),
+      ),
+      remoteNotice(msg, body),
+      body,
+      attachmentList(msg),
+      h(
+        "p",
+        { class: "reader-raw" },
+        h("a", {
+          href: api.path`/api/messages/${msg.id}/raw`,
+          download: "message.eml",
+          rel: "noopener noreferrer",
+          "data-testid": "raw-link",
+          text: "Download original message",
+        }),
+      ),
+    ),
+  );
+}
+
+async function setFlag(msg, flagged) {
+  try {
+    const updated = await api.patch(api.path`/api/messages/${msg.id}`, { flagged });
+    msg.flagged = updated && typeof updated.flagged === "boolean" ? updated.flagged : flagged;
+    updateRow(msg.id, { flagged: msg.flagged });
+    if (state.message?.id === msg.id) {
+      const btn = $('[data-testid="flag-toggle"]');
+      btn.textContent = msg.flagged ? "Unflag" : "Flag";
+      btn.setAttribute("aria-pressed", msg.flagged ? "true" : "false");
+    }
+    announce(msg.flagged ? "Message flagged." : "Flag removed.");
+  } catch (err) {
+    handleGoneMessage(err);
+  }
+}
+
+async function markUnread(msg) {
+  try {
+    await api.patch(api.path`/api/messages/${msg.id}`, { seen: false });
+    const listed = state.list.messages.find((m) => m.id === msg.id);
+    if (listed?.seen) {
+      const mb = mailboxById(state.mailboxId);
+      if (mb) setCounts(mb.id, { unread: (Number(mb.unread) || 0) + 1 });
+    }
+    updateRow(msg.id, { seen: false });
+    announce("Marked as unread.");
+    hooks.backToList();
+  } catch (err) {
+    handleGoneMessage(err);
+  }
+}
+
+/** After a move or delete: close the reader and focus the row that took its place. */
+async function afterRemoval(id) {
+  const rows = [...document.querySelectorAll('[data-testid="message-row"]')];
+  const index = rows.indexOf(rowById(id));
+  closeReader();
+  hooks.showPane("list");
+  await Promise.all([loadList(), refreshMailboxes()]);
+  const now = document.querySelectorAll('[data-testid="message-row"]');
+  if (now.length) now[Math.max(0, Math.min(index, now.length - 1))].focus();
+  else $("#list-title")?.focus();
+}
+
+async function moveMessage(msg, target) {
+  if (!target) return;
+  try {
+    await api.post(api.path`/api/messages/${msg.id}/move`, { mailbox: target });
+    announce(`Moved to ${mailboxLabel(mailboxById(target)) || "the mailbox"}.`);
+    await afterRemoval(msg.id);
+  } catch (err) {
+    handleGoneMessage(err);
+  }
+}
+
+async function deleteMessage(msg) {
+  const inTrash = mailboxById(state.mailboxId)?.role === "trash";
+  if (inTrash && !window.confirm("Delete this message for good? This cannot be undone.")) return;
+  try {
+    await api.del(api.path`/api/messages/${msg.id}`);
+    announce(inTrash ? "Message deleted." : "Moved to Trash.");
+    await afterRemoval(msg.id);
+  } catch (err) {
+    handleGoneMessage(err);
+  }
+}

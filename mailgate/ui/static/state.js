@@ -1,0 +1,67 @@
+// In-memory application state (never persisted) and the status announcer.
+
+import { isAborted } from "./api.js";
+import { $ } from "./util.js";
+
+export const PAGE_SIZE = 50;
+
+function fresh() {
+  return {
+    account: null, // {email}
+    features: { proxy: false },
+    mailboxes: [], // as returned by GET /api/mailboxes, in display order
+    mailboxId: null,
+    list: { total: 0, offset: 0, messages: [] },
+    q: "",
+    sort: "date_desc",
+    message: null, // the open message (GET /api/messages/{id})
+    compose: null, // the open compose form's state
+    view: "list", // which pane a narrow screen shows: mailboxes | list | reader
+    lastInputAt: 0, // last keyboard/pointer input, to decide about live refreshes
+  };
+}
+
+export const state = fresh();
+
+/** Drop everything (logout, 401). */
+export function resetState() {
+  for (const key of Object.keys(state)) delete state[key];
+  Object.assign(state, fresh());
+}
+
+export const mailboxById = (id) => state.mailboxes.find((m) => m.id === id) || null;
+
+const ROLE_LABELS = {
+  inbox: "Inbox",
+  drafts: "Drafts",
+  sent: "Sent",
+  archive: "Archive",
+  junk: "Junk",
+  trash: "Trash",
+};
+
+/** Display name of a mailbox: a readable label for the well-known inbox. */
+export function mailboxLabel(mb) {
+  if (!mb) return "";
+  if (mb.role === "inbox") return ROLE_LABELS.inbox;
+  return mb.name || mb.path || ROLE_LABELS[mb.role] || "";
+}
+
+let statusTimer = null;
+
+/** Show and announce a short status message (never personal data). */
+export function announce(text, kind = "info") {
+  const el = $("#status");
+  clearTimeout(statusTimer);
+  el.textContent = text;
+  el.dataset.kind = kind;
+  el.classList.toggle("visible", Boolean(text));
+  if (text) statusTimer = setTimeout(() => announce(""), kind === "error" ? 8000 : 4000);
+}
+
+/** Show an API error's message; ignore requests cancelled by a session reset. */
+export function reportError(err, prefix = "") {
+  if (isAborted(err)) return;
+  const message = err?.message || "Something went wrong.";
+  announce(prefix ? `${prefix} ${message}` : message, "error");
+}

@@ -1,0 +1,129 @@
+// DOM building without innerHTML, and locale-aware formatting.
+
+/**
+ * Create an element. attrs: "class", "text" (textContent), "on<event>" handlers,
+ * true for boolean attributes, null/false to skip. Children: nodes or strings
+ * (strings become text nodes, never markup).
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "text") el.textContent = value;
+    else if (key.startsWith("on") && typeof value === "function") {
+      el.addEventListener(key.slice(2), value);
+    } else if (value === true) el.setAttribute(key, "");
+    else el.setAttribute(key, String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else if (child instanceof Node) el.appendChild(child);
+    else el.appendChild(document.createTextNode(String(child)));
+  }
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+
+let idCounter = 0;
+export const uid = (prefix) => `${prefix}-${++idCounter}`;
+
+const sizeFmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
+const SIZE_UNITS = ["B", "KB", "MB", "GB", "TB"];
+
+/** 1536 -> "1.5 KB" (binary multiples, locale digits). */
+export function humanSize(bytes) {
+  let n = Number(bytes);
+  if (!Number.isFinite(n) || n < 0) return "";
+  let unit = 0;
+  while (n >= 1024 && unit < SIZE_UNITS.length - 1) {
+    n /= 1024;
+    unit += 1;
+  }
+  return `${unit === 0 ? Math.round(n) : sizeFmt.format(n)} ${SIZE_UNITS[unit]}`;
+}
+
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
+const dayFmt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+const yearFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
+
+function parseDate(iso) {
+  if (!iso) return null;
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** Compact date for the list: time today, day this year, else the date. */
+export function shortDate(iso) {
+  const d = parseDate(iso);
+  if (!d) return "";
+  const now = new Date();
+  if (d.toDateString() === now.toDateString()) return timeFmt.format(d);
+  if (d.getFullYear() === now.getFullYear()) return dayFmt.format(d);
+  return yearFmt.format(d);
+}
+
+export function fullDate(iso) {
+  const d = parseDate(iso);
+  return d ? fullFmt.format(d) : "";
+}
+
+const countFmt = new Intl.NumberFormat();
+export const formatCount = (n) => countFmt.format(Number(n) || 0);
+
+/** {name, email} -> "Name <email>" or just the e-mail. */
+export function formatAddr(addr) {
+  if (!addr) return "";
+  if (typeof addr === "string") return addr;
+  const name = (addr.name || "").trim();
+  const email = (addr.email || "").trim();
+  if (name && email && name !== email) return `${name} <${email}>`;
+  return email || name;
+}
+
+/** Display name only (for the list). */
+export function addrName(addr) {
+  if (!addr) return "";
+  return (addr.name || "").trim() || (addr.email || "").trim();
+}
+
+export const formatAddrList = (list) => (Array.isArray(list) ? list.map(formatAddr).join(", ") : "");
+
+/** Split "a@x, \"B, C\" <b@y>; c@z" into address strings, respecting quotes and <>. */
+export function parseAddrList(text) {
+  const out = [];
+  let cur = "";
+  let quoted = false;
+  let angle = false;
+  for (const ch of String(text || "")) {
+    if (ch === '"' && !angle) quoted = !quoted;
+    else if (ch === "<" && !quoted) angle = true;
+    else if (ch === ">" && !quoted) angle = false;
+    if ((ch === "," || ch === ";" || ch === "\n") && !quoted && !angle) {
+      if (cur.trim()) out.push(cur.trim());
+      cur = "";
+    } else {
+      cur += ch;
+    }
+  }
+  if (cur.trim()) out.push(cur.trim());
+  return out;
+}
+
+/** Is the user typing somewhere (single-key shortcuts must not fire)? */
+export function isTypingTarget(el) {
+  if (!el || !(el instanceof Element)) return false;
+  if (el.isContentEditable) return true;
+  const tag = el.tagName;
+  if (tag === "TEXTAREA" || tag === "SELECT") return true;
+  if (tag !== "INPUT") return false;
+  const type = (el.getAttribute("type") || "text").toLowerCase();
+  return !["button", "submit", "reset", "checkbox", "radio", "file", "range"].includes(type);
+}

@@ -1,0 +1,278 @@
+"""Session core against real IMAP servers (pymap sandbox and Dovecot): SEC-01 … SEC-15."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from http.cookies import SimpleCookie
+
+import pytest
+
+from mailgate.session.tokens import COOKIE_NAME, parse_token
+from mailgate.testing.client import ApiClient
+
+
+def _cookie_attrs(header: str) -> dict[str, str]:
+    parts = [p.strip() for p in header.split(";")]
+    attrs = {}
+    for p in parts[1:]:
+        name, _, value = p.partition("=")
+        attrs[name.lower()] = value
+    return attrs
+
+
+async def test_sec_01_login_sets_exactly_one_cookie(client, user, mailgate):
+    resp = await client.login(*user)
+    assert resp.status == 201
+    cookies = resp.set_cookies()
+    assert len(cookies) == 1
+    name, _, value = cookies[0].split(";")[0].partition("=")
+    assert name == COOKIE_NAME
+    attrs = _cookie_attrs(cookies[0])
+    assert set(attrs) == {"httponly", "path", "samesite", "secure"}
+    assert attrs["path"] == "/" and attrs["samesite"].lower() == "strict"
+    assert len(cookies[0].split(";")[0]) <= 4096
+    body = resp.json()
+    assert body["account"] == {"email": user[0]}
+    assert body["idle_timeout_s"] == 1200 and body["absolute_timeout_s"] == 43200
+    assert body["csrf_token"] and value not in str(body)
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+async def test_sec_02_no_cookie_before_authentication(client, user):
+    for path in ("/", "/robots.txt", "/no/such/path", "/api/mailboxes", "/healthz"):
+        resp = await client.get(path)
+        assert resp.set_cookies() == [], path
+    failed = await client.login(user[0], "wrong password")
+    assert failed.status == 401 and failed.error_code == "auth_failed"
+    assert failed.set_cookies() == []
+
+
+async def test_sec_03_token_entropy_and_store_keeps_only_a_hash(client, user, mailgate):
+    tokens = set()
+    for _ in range(5):
+        resp = await client.login(*user)
+        assert resp.status == 201
+        tokens.add(client.cookie)
+    assert len(tokens) == 5
+    for token in tokens:
+        raw = base64.urlsafe_b64decode(token + "==")
+        assert len(raw) >= 32
+    parsed = parse_token(client.cookie)
+    dump = mailgate.services.store.dump()
+    assert client.cookie.encode() not in dump
+    assert parsed.session_id.hex().encode() not in dump
+    assert parsed.key.hex().encode() not in dump
+    assert parsed.lookup.encode() in dump  # only the SHA-256 of the id names the record
+
+
+async def test_sec_04_login_rotates_and_unknown_tokens_are_refused(client, user, mailgate):
+    await client.login(*user)
+    first = client.cookie
+    await client.login(*user)  # sends the first cookie along
+    assert client.cookie != first
+    old = ApiClient(mailgate.url, mailgate.client_ssl())
+    old.cookie = first
+    assert (await old.get("/api/session")).status == 401
+    forged = ApiClient(mailgate.url, mailgate.client_ssl())
+    forged.cookie = "A" * 86
+    resp = await forged.get("/api/session")
+    assert resp.status == 401 and resp.error_code == "auth_required"
+    # A real id with a wrong key is not the session either.
+    real = parse_token(client.cookie)
+    forged.cookie = base64.urlsafe_b64encode(real.session_id + b"\x00" * 32).rstrip(b"=").decode()
+    assert (await forged.get("/api/session")).status == 401
+    assert len(await mailgate.services.store.lookups()) == 1
+    await old.close()
+    await forged.close()
+
+
+async def test_sec_05_token_only_from_cookie_header(logged_in, mailgate):
+    token = logged_in.cookie
+    anon = ApiClient(mailgate.url, mailgate.client_ssl())
+    for kwargs in (
+        {"path": f"/api/session?session={token}"},
+        {"path": "/api/session", "headers": {"Authorization": f"Bearer {token}"}},
+        {"path": "/api/session", "headers": {"X-Session": token}},
+    ):
+        resp = await anon.get(kwargs["path"], headers=kwargs.get("headers"))
+        assert resp.status == 401
+    await anon.close()
+
+
+@pytest.mark.parametrize("upstream", ["pymap", "dovecot"], indirect=True)
+async def test_sec_06_idle_timeout_wipes_without_any_request(make_mailgate, user):
+    mg = make_mailgate(session={"idle_timeout_s": 2, "reap_interval_s": 0.2})
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(*user)).status == 201
+        upload = await api.post("/api/uploads", data={"file": b"idle canary bytes"})
+        assert upload.status == 201
+        assert mg.services.pool.open_count() == 1
+        vault = mg.services.extra["vault"]
+        assert vault.dump()
+        await asyncio.sleep(3.2)  # no request at all meanwhile
+        assert await mg.services.store.lookups() == []
+        assert vault.dump() == b""
+        assert mg.services.pool.open_count() == 0
+        assert mg.services.sessions.counters.get("wipe_idle") == 1
+        assert (await api.get("/api/session")).status == 401
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_sec_07_absolute_timeout_ends_an_active_session(make_mailgate, user):
+    # (Below the validated minimum: test settings are not validated.)
+    mg = make_mailgate(session={"idle_timeout_s": 60, "absolute_timeout_s": 3, "reap_interval_s": 0.2})
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(*user)).status == 201
+        started = time.monotonic()
+        statuses = []
+        while time.monotonic() - started < 5:
+            statuses.append((await api.get("/api/session")).status)
+            await asyncio.sleep(0.5)
+        assert statuses[0] == 200 and statuses[-1] == 401
+        assert mg.services.sessions.counters.get("wipe_absolute") == 1
+        assert await mg.services.store.lookups() == []
+
+
+async def test_sec_08_logout_wipes_and_clears(logged_in, mailgate):
+    token = logged_in.cookie
+    resp = await logged_in.logout()
+    assert resp.status == 204
+    assert resp.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
+    cleared = resp.set_cookies()
+    assert len(cleared) == 1
+    jar = SimpleCookie()
+    jar.load(cleared[0])
+    assert jar[COOKIE_NAME].value == "" and jar[COOKIE_NAME]["max-age"] == "0"
+    assert _cookie_attrs(cleared[0]).keys() >= {"secure", "httponly", "samesite", "path"}
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert await mailgate.services.store.lookups() == []
+    assert mailgate.services.pool.open_count() == 0
+    logged_in.cookie = token
+    assert (await logged_in.get("/api/session")).status == 401
+    assert (await logged_in.get("/api/logout")).status in (404, 405)
+
+
+async def test_sec_09_no_store_on_every_authenticated_response(logged_in):
+    for path in ("/api/session", "/api/mailboxes", "/api/nope"):
+        resp = await logged_in.get(path)
+        assert resp.headers.get("Cache-Control") == "no-store", path
+
+
+@pytest.mark.parametrize("upstream", ["dovecot"], indirect=True)
+async def test_sec_10_account_throttle_answers_429_even_for_the_right_password(make_mailgate, user):
+    mg = make_mailgate(throttle={"account_free_failures": 3})
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        for _ in range(3):
+            assert (await api.login(user[0], "bad")).status == 401
+        resp = await api.login(*user)
+        assert resp.status == 429 and resp.error_code == "too_many_requests"
+        assert int(resp.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_sec_11_client_throttle_stops_password_spraying(make_mailgate, upstream):
+    mg = make_mailgate(throttle={"client_max_failures": 5})
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        statuses = [
+            (await api.login(f"sprayed{i}@example.test", "guess")).status for i in range(7)
+        ]
+    assert statuses[:5] == [401] * 5
+    assert statuses[5:] == [429, 429]
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_sec_12_forwarded_for_from_untrusted_peer_is_ignored(make_mailgate):
+    mg = make_mailgate(throttle={"client_max_failures": 3})
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        statuses = []
+        for i in range(5):
+            resp = await api.request(
+                "POST",
+                "/api/session",
+                json={"email": f"x{i}@example.test", "password": "guess"},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+            )
+            statuses.append(resp.status)
+    assert statuses[3:] == [429, 429]
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_sec_13_upstream_failures_look_the_same(make_mailgate, upstream, tmp_path):
+    from tests.integration.fake_imap import FakeImap
+
+    untrusted = FakeImap("untrusted", tmp_path)
+    closed_port = untrusted.port + 1 if untrusted.port < 65000 else untrusted.port - 1
+    bodies = []
+    try:
+        for port in (untrusted.port, closed_port):
+            mg = make_mailgate(imap={"host": "localhost", "port": port, "security": "tls", "timeout_s": 3})
+            async with ApiClient(mg.url, mg.client_ssl()) as api:
+                resp = await api.login("someone@example.test", "secret-password")
+                bodies.append((resp.status, resp.body))
+    finally:
+        untrusted.close()
+    assert bodies[0] == bodies[1]
+    assert bodies[0][0] == 502
+    assert b"upstream_tls_failed" in bodies[0][1]
+    assert b"LOGIN" not in bytes(untrusted.received)
+
+
+async def test_sec_14_password_reaches_upstream_byte_for_byte(upstream, client):
+    email = f"long-{time.monotonic_ns()}@example.test"
+    password = " ".join(["🔑 pässwörd"] * 12) + "  trailing  "  # 128+ chars, spaces, emoji
+    assert len(password) >= 128
+    upstream.add_user(email, password)
+    from tests.conftest import CANARIES
+
+    CANARIES.update({email, password})
+    assert (await client.login(email, password)).status == 201
+    assert (await client.login(email, password.strip())).status == 401
+
+
+async def test_sec_15_credentials_only_in_post_bodies_and_never_echoed(client, user, mailgate):
+    resp = await client.request("GET", f"/api/session?email={user[0]}&password={user[1]}")
+    assert resp.status == 401
+    resp = await client.login(*user)
+    assert user[1].encode() not in resp.body
+    for path in ("/api/session", "/api/mailboxes"):
+        assert user[1].encode() not in (await client.get(path)).body
+    put = await client.request("PUT", "/api/session", json={"email": user[0], "password": user[1]})
+    assert put.status == 405
+
+
+async def test_csrf_token_required_on_unsafe_methods(logged_in):
+    missing = await logged_in.request("DELETE", "/api/session", csrf=False)
+    assert missing.status == 403 and missing.error_code == "csrf_failed"
+    wrong = await logged_in.request("DELETE", "/api/session", csrf=False, headers={"X-CSRF-Token": "x" * 43})
+    assert wrong.status == 403
+    assert (await logged_in.get("/api/session")).status == 200  # still logged in
+    assert (await logged_in.logout()).status == 204
+
+
+async def test_wrong_password_is_auth_failed(client, user):
+    resp = await client.login(user[0], user[1] + "x")
+    assert resp.status == 401
+    assert resp.json() == {
+        "error": {"code": "auth_failed", "message": resp.json()["error"]["message"]}
+    }
+
+
+async def test_malformed_login_bodies_are_400_or_415(client):
+    cases = [
+        ({"json": {"email": "a@b.test"}}, 400),
+        ({"json": {"email": "a@b.test", "password": 5}}, 400),
+        ({"json": {"email": "a@b.test", "password": "x", "extra": 1}}, 400),
+        ({"json": {"email": "a\r\n@b.test", "password": "x"}}, 400),
+        ({"json": ["not", "an", "object"]}, 400),
+        ({"data": b'{"email": "a@b.test", "email": "c@d.test", "password": "x"}',
+          "headers": {"Content-Type": "application/json"}}, 400),
+        ({"data": b"{not json", "headers": {"Content-Type": "application/json"}}, 400),
+        ({"data": b"email=a&password=b", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415),
+        ({"data": b"x" * (2 * 1024 * 1024), "headers": {"Content-Type": "application/json"}}, 413),
+    ]
+    for kwargs, status in cases:
+        resp = await client.request("POST", "/api/session", **kwargs)
+        assert resp.status == status, (kwargs.get("json"), resp)
+        assert resp.error_code is not None

@@ -1,0 +1,494 @@
+"""A private Dovecot 2.3 instance for integration tests.
+
+Everything lives in one temp dir: config, sockets, state, log, TLS key and the users'
+maildirs. The instance listens on 127.0.0.1 only, on free high ports, and is stopped by the
+master PID it writes; the system Dovecot service is never touched.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import email.utils
+import grp
+import itertools
+import math
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+import trustme
+
+from .ports import free_port, wait_for_port
+
+__all__ = ["MAIL_USER", "SPECIAL_USE", "Dovecot", "random_password", "running_dovecot"]
+
+#: Unprivileged system user owning every test maildir.
+MAIL_USER = "mailgate-test"
+
+#: Special-use mailboxes created (and subscribed) for every user.
+SPECIAL_USE: dict[str, str] = {
+    "Sent": "\\Sent",
+    "Drafts": "\\Drafts",
+    "Trash": "\\Trash",
+    "Junk": "\\Junk",
+    "Archive": "\\Archive",
+}
+
+_IMAP_TO_MAILDIR = {
+    "\\Seen": "S",
+    "\\Answered": "R",
+    "\\Flagged": "F",
+    "\\Deleted": "T",
+    "\\Draft": "D",
+}
+_DH_FILE = "/usr/share/dovecot/dh.pem"
+_HOSTNAME = socket.gethostname().replace("/", "_").replace(":", "_")
+
+
+def _ensure_mail_user() -> tuple[int, int]:
+    """Return (uid, gid) of MAIL_USER, creating the system user if it is missing."""
+    try:
+        entry = pwd.getpwnam(MAIL_USER)
+    except KeyError:
+        # A concurrent test process may win the race; re-read the user afterwards either way.
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                MAIL_USER,
+            ],
+            check=False,
+            capture_output=True,
+        )
+        entry = pwd.getpwnam(MAIL_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _utf7_imap(name: str) -> str:
+    """Encode a mailbox name in IMAP modified UTF-7 (RFC 3501 5.1.3), as Dovecot stores it."""
+    out: list[str] = []
+    pending: list[str] = []
+
+    def flush() -> None:
+        if pending:
+            raw = "".join(pending).encode("utf-16-be")
+            out.append("&" + base64.b64encode(raw).decode().rstrip("=").replace("/", ",") + "-")
+            pending.clear()
+
+    for char in name:
+        if 0x20 <= ord(char) <= 0x7E:
+            flush()
+            out.append("&-" if char == "&" else char)
+        else:
+            pending.append(char)
+    flush()
+    return "".join(out)
+
+
+def _maildir_flags(flags: str | Sequence[str]) -> str:
+    """Turn maildir letters ("FS") or IMAP system flags ("\\Seen", …) into sorted letters."""
+    if isinstance(flags, str):
+        letters = set(flags)
+    else:
+        try:
+            letters = {_IMAP_TO_MAILDIR[flag] for flag in flags}
+        except KeyError as exc:
+            raise ValueError(f"unsupported flag for maildir delivery: {exc}") from None
+    if not letters <= set("DFRST"):
+        raise ValueError("maildir flags must be among D, F, R, S, T")
+    return "".join(sorted(letters))
+
+
+def _internal_date(raw: bytes) -> float | None:
+    """The Date header of ``raw`` as a timestamp, or None if absent or unparsable."""
+    header = BytesHeaderParser().parsebytes(raw, headersonly=True).get("Date")
+    if header is None:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(str(header)).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+class Dovecot:
+    """A private Dovecot instance with passwd-file users and maildir storage.
+
+    ``imaps`` adds the implicit-TLS listener (``port``); ``plain`` adds a cleartext listener
+    (``plain_port``) which offers STARTTLS when ``imaps`` or ``starttls`` enables TLS. A server
+    with ``imaps=False, plain=True, starttls=False`` offers no TLS at all and accepts plaintext
+    LOGIN, for "server offers no TLS" tests.
+    """
+
+    host = "localhost"
+
+    def __init__(
+        self,
+        *,
+        imaps: bool = True,
+        plain: bool = False,
+        starttls: bool = True,
+        separator: str = "/",
+        ca: trustme.CA | None = None,
+        max_connections_per_user: int = 1000,
+    ) -> None:
+        if not (imaps or plain):
+            raise ValueError("need at least one listener")
+        if imaps and plain and not starttls:
+            # Dovecot 2.3 cannot switch TLS off per listener on the same address.
+            raise ValueError("a plain listener without STARTTLS needs imaps=False")
+        self.tls = imaps or starttls
+        self.separator = separator
+        self.ca = ca or trustme.CA()
+        self.root = Path(tempfile.mkdtemp(prefix="mailgate-dovecot-"))
+        # Login and mail processes run as other users and must traverse the root.
+        self.root.chmod(0o755)
+        self.port: int | None = free_port() if imaps else None
+        self.plain_port: int | None = free_port() if plain else None
+        self.uid, self.gid = _ensure_mail_user()
+        self.ca_file = str(self.root / "ca.pem")
+        self.ca.cert_pem.write_to_path(self.ca_file)
+        # One passwd-file per user: Dovecot opens a new user's file at first lookup, whereas a
+        # shared file is re-checked at most once per second.
+        self.passwd_dir = self.root / "passwd.d"
+        self.passwd_dir.mkdir(mode=0o750)
+        os.chown(self.passwd_dir, 0, grp.getgrnam("dovecot").gr_gid)
+        self.log_file = self.root / "dovecot.log"
+        self._max_conn = max_connections_per_user
+        self._users: dict[str, tuple[str, Path]] = {}
+        self._seq = itertools.count()
+        self._pid: int | None = None
+        self._write_tls()
+        self.config_file = self.root / "dovecot.conf"
+        self.config_file.write_text(self._config())
+
+    # -- availability ---------------------------------------------------------------------
+
+    @staticmethod
+    def available() -> bool:
+        """Whether this machine can run a private Dovecot (binary present, running as root)."""
+        return shutil.which("dovecot") is not None and os.geteuid() == 0
+
+    # -- config -------------------------------------------------------------------------------
+
+    def _write_tls(self) -> None:
+        ssl_dir = self.root / "ssl"
+        ssl_dir.mkdir(mode=0o700)
+        cert = self.ca.issue_cert("localhost", "127.0.0.1")
+        cert.cert_chain_pems[0].write_to_path(str(ssl_dir / "cert.pem"))
+        for pem in cert.cert_chain_pems[1:]:
+            pem.write_to_path(str(ssl_dir / "cert.pem"), append=True)
+        key_path = ssl_dir / "key.pem"
+        cert.private_key_pem.write_to_path(str(key_path))
+        key_path.chmod(0o600)
+
+    def _config(self) -> str:
+        root = self.root
+        mailboxes = "\n".join(
+            f"  mailbox {name} {{\n    special_use = {flag}\n    auto = subscribe\n  }}"
+            for name, flag in SPECIAL_USE.items()
+        )
+        listeners = []
+        if self.plain_port is not None:
+            listeners.append(
+                "  inet_listener imap {\n    address = 127.0.0.1\n"
+                f"    port = {self.plain_port}\n  }}"
+            )
+        else:
+            listeners.append("  inet_listener imap {\n    port = 0\n  }")
+        if self.port is not None:
+            listeners.append(
+                "  inet_listener imaps {\n    address = 127.0.0.1\n"
+                f"    port = {self.port}\n    ssl = yes\n  }}"
+            )
+        else:
+            listeners.append("  inet_listener imaps {\n    port = 0\n  }")
+        if self.tls:
+            ssl = (
+                "ssl = yes\n"
+                f"ssl_cert = <{root}/ssl/cert.pem\n"
+                f"ssl_key = <{root}/ssl/key.pem\n"
+                "ssl_min_protocol = TLSv1.2\n"
+                f"ssl_dh = <{_DH_FILE}\n"
+                "disable_plaintext_auth = yes\n"
+            )
+        else:
+            ssl = "ssl = no\ndisable_plaintext_auth = no\n"
+        listener_block = "\n".join(listeners)
+        return f"""# Generated by tests/servers/dovecot.py: a private, self-contained instance.
+instance_name = {root.name}
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {self.log_file}
+info_log_path = {self.log_file}
+protocols = imap
+listen = 127.0.0.1
+{ssl}
+auth_mechanisms = plain login
+# Failed-login tests must not wait 2 s per attempt (Dovecot still answers a failure on its
+# 500 ms failure-queue tick, so expect about 0.5 s).
+auth_failure_delay = 0
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = {self.uid}
+last_valid_uid = {self.uid}
+first_valid_gid = {self.gid}
+last_valid_gid = {self.gid}
+mail_location = maildir:~/Maildir
+mail_fsync = never
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {self.passwd_dir}/%u
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {self.passwd_dir}/%u
+}}
+namespace inbox {{
+  inbox = yes
+  separator = {self.separator}
+{mailboxes}
+}}
+protocol imap {{
+  mail_max_userip_connections = {self._max_conn}
+}}
+service imap-login {{
+{listener_block}
+}}
+# Mode 0 disables the anvil auth penalty, so repeated failed logins stay fast.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+"""
+
+    # -- users ---------------------------------------------------------------------------------
+
+    def _write_passwd(self, login: str) -> None:
+        password, home = self._users[login]
+        line = f"{login}:{{PLAIN}}{password}:{self.uid}:{self.gid}::{home}::\n"
+        path = self.passwd_dir / login
+        existed = path.exists()
+        tmp = self.passwd_dir / f".{login}.tmp"
+        tmp.write_text(line)
+        os.chown(tmp, 0, grp.getgrnam("dovecot").gr_gid)
+        tmp.chmod(0o640)
+        if existed:
+            # Dovecot re-stats a passwd-file at most once per second and compares mtime and
+            # size: give the new file a fresh mtime and let the clock move past this second.
+            stamp = max(int(time.time()), int(path.stat().st_mtime)) + 1
+            os.utime(tmp, (stamp, stamp))
+        tmp.replace(path)
+        if existed and self._pid is not None:
+            time.sleep(max(0.0, math.floor(time.time()) + 1.01 - time.time()))
+
+    def add_user(self, email_addr: str, password: str) -> None:
+        """Create a login (the address) with a PLAIN password, or change its password.
+
+        A new user can log in at once; a password change of an existing user on a running
+        server takes up to one second (Dovecot's passwd-file re-check interval).
+        """
+        if (
+            not email_addr
+            or any(c in email_addr for c in ":/\n\r%")
+            or email_addr.startswith(".")
+            or any(c in password for c in ":\n\r")
+        ):
+            raise ValueError("unsupported characters in login or password")
+        if email_addr in self._users:
+            home = self._users[email_addr][1]
+        else:
+            home = self.root / "home" / f"u{len(self._users)}"
+            for directory in (home.parent, home):
+                directory.mkdir(mode=0o700 if directory == home else 0o755, exist_ok=True)
+            os.chown(home, self.uid, self.gid)
+        self._users[email_addr] = (password, home)
+        self._write_passwd(email_addr)
+
+    # -- fast delivery -------------------------------------------------------------------------
+
+    def _mkdir(self, path: Path) -> None:
+        if not path.is_dir():
+            path.mkdir(mode=0o700)
+            os.chown(path, self.uid, self.gid)
+
+    def maildir(self, email_addr: str, mailbox: str = "INBOX") -> Path:
+        """The maildir++ directory of ``mailbox`` (created with cur/new/tmp if missing)."""
+        home = self._users[email_addr][1]
+        base = home / "Maildir"
+        self._mkdir(base)
+        if mailbox.upper() == "INBOX":
+            path = base
+        else:
+            parts = [_utf7_imap(p) for p in mailbox.split(self.separator)]
+            path = base / ("." + ".".join(parts))
+            self._mkdir(path)
+            marker = path / "maildirfolder"
+            if not marker.exists():
+                marker.touch()
+                os.chown(marker, self.uid, self.gid)
+        for sub in ("cur", "new", "tmp"):
+            self._mkdir(path / sub)
+        return path
+
+    def deliver(
+        self,
+        email_addr: str,
+        raw: bytes,
+        mailbox: str = "INBOX",
+        flags: str | Sequence[str] = "",
+        internaldate: float | dt.datetime | None = None,
+    ) -> Path:
+        """Write ``raw`` straight into the user's maildir (no IMAP round trip).
+
+        ``flags`` are maildir letters ("S", "FS") or IMAP system flags. Flagged messages go to
+        ``cur/`` with ``:2,FLAGS``, unflagged ones to ``new/``. The internal date is taken
+        from ``internaldate`` or the Date header. Returns the file written.
+        """
+        letters = _maildir_flags(flags)
+        folder = self.maildir(email_addr, mailbox)
+        now = time.time()
+        unique = f"{int(now)}.M{int(now * 1e6) % 1_000_000}P{os.getpid()}Q{next(self._seq)}"
+        name = f"{unique}.{_HOSTNAME}"
+        target = folder / "cur" / f"{name}:2,{letters}" if letters else folder / "new" / name
+        tmp = folder / "tmp" / name
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, raw)
+            os.fchown(fd, self.uid, self.gid)
+        finally:
+            os.close(fd)
+        if isinstance(internaldate, dt.datetime):
+            stamp: float | None = internaldate.timestamp()
+        else:
+            stamp = internaldate if internaldate is not None else _internal_date(raw)
+        if stamp is not None:
+            os.utime(tmp, (stamp, stamp))
+        tmp.rename(target)
+        return target
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def pid_file(self) -> Path:
+        return self.root / "run" / "master.pid"
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start the master (it daemonizes) and wait until every listener accepts."""
+        if self._pid is not None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self.pid_file.unlink()
+        # The daemonized master keeps inherited fds open: never give it a pipe to wait on.
+        errors = self.root / "start.err"
+        with errors.open("wb") as err:
+            result = subprocess.run(
+                ["dovecot", "-c", str(self.config_file)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise RuntimeError(f"dovecot failed to start: {errors.read_text()}\n{self.log()}")
+        deadline = time.monotonic() + timeout
+        while not self.pid_file.exists():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"dovecot wrote no master.pid\n{self.log()}")
+            time.sleep(0.02)
+        self._pid = int(self.pid_file.read_text().split()[0])
+        for port in (self.port, self.plain_port):
+            if port is not None:
+                wait_for_port(port, timeout=max(0.1, deadline - time.monotonic()))
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the master by its PID and wait until it and its listeners are gone."""
+        pid, self._pid = self._pid, None
+        if pid is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid):
+            if time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(0.02)
+        for port in (self.port, self.plain_port):
+            if port is not None:
+                _wait_port_closed(port, deadline)
+
+    def restart(self) -> None:
+        """Stop and start again on the same ports; users and mail are kept."""
+        self.stop()
+        self.start()
+
+    def cleanup(self) -> None:
+        """Stop the server and remove its temp dir."""
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def log(self) -> str:
+        """Dovecot's log so far (for failure messages)."""
+        try:
+            return self.log_file.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def __enter__(self) -> Dovecot:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cleanup()
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def _wait_port_closed(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                pass
+        except OSError:
+            return
+        time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def running_dovecot(**kwargs: object) -> Iterator[Dovecot]:
+    """Start a private Dovecot (``Dovecot(**kwargs)``), yield it, then stop and clean up."""
+    server = Dovecot(**kwargs)  # type: ignore[arg-type]
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+def random_password() -> str:
+    """A password safe for the passwd-file format."""
+    return secrets.token_urlsafe(12)

@@ -1,0 +1,344 @@
+"""Message building: strict addresses, safe headers, repeatable streamed MIME."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import tracemalloc
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mailgate.errors import BadRequest
+from mailgate.mail.compose import (
+    MAX_REFERENCES,
+    AttachmentSizeMismatch,
+    AttachmentSource,
+    Draft,
+    base64_length,
+    build_message,
+    parse_recipient,
+    reply_threading,
+    safe_filename,
+)
+
+FORBIDDEN = {"user-agent", "x-mailer", "x-originating-ip", "received", "bcc", "sender"}
+
+
+def _source(
+    name: str,
+    data: bytes,
+    chunk: int = 65536,
+    ctype: str = "application/pdf",
+    size: int | None = None,
+) -> AttachmentSource:
+    async def gen() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), chunk):
+            yield data[i : i + chunk]
+
+    return AttachmentSource(name, ctype, len(data) if size is None else size, gen)
+
+
+def _draft(**overrides: Any) -> Draft:
+    fields: dict[str, Any] = {
+        "from_address": Address("Zoë", addr_spec="zoe@example.test"),
+        "to": [parse_recipient("Bob <bob@example.test>", "to")],
+        "subject": "Hi",
+        "text": "Hello\n",
+    }
+    fields.update(overrides)
+    return Draft(**fields)
+
+
+def _parse(raw: bytes) -> EmailMessage:
+    normalized = raw.replace(b"\r\n", b"\n")
+    return BytesParser(policy=policy.default).parsebytes(normalized)  # type: ignore[return-value]
+
+
+# --- addresses ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "name", "spec"),
+    [
+        ("a@b.example", "", "a@b.example"),
+        ("  a@b.example ", "", "a@b.example"),
+        ("Bob Smith <bob@example.test>", "Bob Smith", "bob@example.test"),
+        ('"Smith, Bob" <bob@example.test>', "Smith, Bob", "bob@example.test"),
+        ({"name": "Zoë", "email": "zoe@example.test"}, "Zoë", "zoe@example.test"),
+        ({"email": "first.last+tag@sub.example.test"}, "", "first.last+tag@sub.example.test"),
+        ("root@localhost", "", "root@localhost"),
+        ("x@bücher.example", "", "x@xn--bcher-kva.example"),
+    ],
+)
+def test_parse_recipient_accepts(value: Any, name: str, spec: str) -> None:
+    address = parse_recipient(value, "to")
+    assert (address.display_name, address.addr_spec) == (name, spec)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "plain",
+        "a@b",
+        "a b@example.test",
+        "a@@example.test",
+        "a@example..test",
+        ".a@example.test",
+        "a.@example.test",
+        '"quoted local"@example.test',
+        "a@example.test\r\nBcc: x@example.test",
+        "a\x00@example.test",
+        "a@-example.test",
+        "x" * 65 + "@example.test",
+        "a@" + "b" * 250 + ".test",
+        "Bob <a@example.test>, Eve <e@example.test>",
+        "Group: a@example.test;",
+        "Bob <a@example.test",
+        "Bob\r\n <a@example.test>",
+        "ü@example.test",
+        {"email": None},
+        {"name": 3, "email": "a@example.test"},
+        {"name": "Bob\nX-Injected: 1", "email": "a@example.test"},
+        {"name": "x" * 300, "email": "a@example.test"},
+    ],
+)
+def test_parse_recipient_refuses_without_echo(value: Any) -> None:
+    with pytest.raises(BadRequest) as info:
+        parse_recipient(value, "cc")
+    assert info.value.message == "The address in 'cc' is not valid."
+
+
+def test_build_revalidates_hand_made_addresses() -> None:
+    with pytest.raises(BadRequest) as info:
+        build_message(_draft(bcc=[Address("Eve\u2028X-Injected: 1", "eve", "example.test")]))
+    assert "'bcc'" in info.value.message
+
+
+def test_needs_a_recipient() -> None:
+    with pytest.raises(BadRequest):
+        build_message(_draft(to=[]))
+
+
+# --- headers -----------------------------------------------------------------
+
+
+async def test_headers_are_minimal_and_bcc_only_in_saved_copy() -> None:
+    draft = _draft(
+        cc=[parse_recipient("carol@example.test", "cc")],
+        bcc=[parse_recipient("Dave <dave@example.test>", "bcc")],
+        subject="Grüße",
+    )
+    message = build_message(draft, now=datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
+    assert message.recipients == ["bob@example.test", "carol@example.test", "dave@example.test"]
+    assert message.envelope_from == "zoe@example.test"
+    sent = await message.read_all(include_bcc=False)
+    saved = await message.read_all(include_bcc=True)
+    sent_msg, saved_msg = _parse(sent), _parse(saved)
+    assert sorted(k.lower() for k in sent_msg) == sorted(
+        [
+            *("from", "to", "cc", "subject", "date", "message-id", "mime-version"),
+            *("content-type", "content-transfer-encoding"),
+        ]
+    )
+    assert not FORBIDDEN & {k.lower() for k in sent_msg}
+    assert b"dave" not in sent.lower()
+    assert saved_msg["Bcc"].addresses[0].addr_spec == "dave@example.test"
+    # The saved copy is the sent message plus one Bcc line, nothing else.
+    bcc_line = b"Bcc: Dave <dave@example.test>\r\n"
+    assert bcc_line in saved and saved.replace(bcc_line, b"") == sent
+    assert sent_msg["Subject"] == "Grüße"
+    assert b"=?utf-8?" in sent.split(b"\r\n\r\n")[0]  # encoded word, not raw UTF-8
+    assert sent.isascii()
+    assert sent_msg["Date"] == "Wed, 01 May 2024 12:00:00 +0000"
+    assert sent_msg["Message-ID"] == message.message_id
+    assert message.message_id.endswith("@example.test>")
+    assert all(len(line) <= 998 for line in sent.split(b"\r\n"))
+
+
+@pytest.mark.parametrize("subject", ["a\rb", "a\nb", "a\x00b", "a\x85b", "a\u2029b", "x" * 999])
+def test_subject_must_be_one_safe_line(subject: str) -> None:
+    with pytest.raises(BadRequest):
+        build_message(_draft(subject=subject))
+
+
+def test_text_may_not_contain_nul() -> None:
+    with pytest.raises(BadRequest):
+        build_message(_draft(text="a\x00b"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("report.pdf", "report.pdf"),
+        ("a\r\nX-Injected: 1.txt", "aX-Injected: 1.txt"),
+        ("../../etc/passwd", "passwd"),
+        ("C:\\Users\\x\\secret.doc", "secret.doc"),
+        (".hidden", "hidden"),
+        ("\x00\r\n", "attachment"),
+        ("", "attachment"),
+    ],
+)
+def test_safe_filename(raw: str, clean: str) -> None:
+    assert safe_filename(raw) == clean
+
+
+async def test_filename_and_content_type_cannot_add_headers() -> None:
+    draft = _draft(
+        attachments=[
+            _source('a"; x=1\r\nX-Injected: 1.txt', b"abc", ctype="text/plain\r\nX-Injected: 1"),
+            _source("m.eml", b"abc", ctype="message/rfc822"),
+        ]
+    )
+    raw = await build_message(draft).read_all(include_bcc=False)
+    parsed = _parse(raw)
+    for part in parsed.walk():
+        assert "x-injected" not in {k.lower() for k in part}
+    first, second = parsed.iter_attachments()
+    assert first.get_filename() == 'a"; x=1X-Injected: 1.txt'
+    assert first.get_content_type() == "application/octet-stream"
+    assert second.get_content_type() == "application/octet-stream"
+    assert first.get_content() == b"abc"
+
+
+# --- threading ---------------------------------------------------------------
+
+
+def test_reply_threading_appends_parent_and_caps() -> None:
+    refs = " ".join(f"<r{i}@example.test>" for i in range(40))
+    in_reply_to, references = reply_threading("<parent@example.test>", refs)
+    assert in_reply_to == "<parent@example.test>"
+    assert len(references) == MAX_REFERENCES
+    assert references[0] == "<r0@example.test>"
+    assert references[-1] == "<parent@example.test>"
+    assert references[-2] == "<r39@example.test>"
+    assert reply_threading("not an id", None) == (None, [])
+    assert reply_threading("<p@x>", "<bad id> <ok@x>") == ("<p@x>", ["<ok@x>", "<p@x>"])
+
+
+async def test_long_message_ids_are_folded_not_encoded() -> None:
+    long_id = "<" + "A1b2" * 25 + "@eur01.prod.exchangelabs.example>"
+    draft = _draft(in_reply_to=long_id, references=["<root@x.test>", long_id, "bad\r\nX: 1"])
+    raw = await build_message(draft).read_all(include_bcc=False)
+    head = raw.split(b"\r\n\r\n")[0]
+    ids = head[head.index(b"In-Reply-To:") : head.index(b"MIME-Version:")]
+    assert b"=?" not in ids
+    assert b"References: <root@x.test>\r\n " + long_id.encode() + b"\r\n" in head
+    parsed = _parse(raw)
+    assert parsed["In-Reply-To"] == long_id
+    assert parsed["References"].split() == ["<root@x.test>", long_id]
+
+
+# --- structure and streaming -------------------------------------------------
+
+
+async def test_text_only_is_single_part() -> None:
+    raw = await build_message(_draft()).read_all(include_bcc=False)
+    parsed = _parse(raw)
+    assert parsed.get_content_type() == "text/plain"
+    assert parsed.get_content() == "Hello\n"
+
+
+async def test_text_and_html_is_alternative_inside_mixed() -> None:
+    draft = _draft(html="<p>Hi</p>", attachments=[_source("a.bin", b"\x00\xff")])
+    parsed = _parse(await build_message(draft).read_all(include_bcc=False))
+    assert parsed.get_content_type() == "multipart/mixed"
+    body, attachment = parsed.iter_parts()
+    assert body.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in body.iter_parts()] == ["text/plain", "text/html"]
+    assert attachment.get_content() == b"\x00\xff"
+    assert "MIME-Version" not in attachment  # only on the top level
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 56, 57, 58, 114, 1000, 70_000])
+@pytest.mark.parametrize("chunk", [1, 7, 57, 1000, 65536])
+async def test_length_matches_stream_and_round_trips(size: int, chunk: int) -> None:
+    if chunk == 1 and size > 1000:
+        pytest.skip("slow and adds nothing")
+    data = os.urandom(size)
+    draft = _draft(
+        text="Ünïcödé text\n" + "long line " * 20 + "\n.\n",
+        html="<p>Grüße</p>",
+        attachments=[_source("é.bin", data, chunk), _source("b.txt", b"tail", chunk)],
+    )
+    message = build_message(draft)
+    for include_bcc in (False, True):
+        pieces = [c async for c in message.chunks(include_bcc=include_bcc)]
+        raw = b"".join(pieces)
+        assert len(raw) == message.length(include_bcc)
+        assert raw == await message.read_all(include_bcc=include_bcc)  # repeatable
+        assert b"\n" not in raw.replace(b"\r\n", b"")  # CRLF only
+        assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+        parsed = _parse(raw)
+        assert parsed.get_body(("plain",)).get_content() == draft.text
+        assert parsed.get_body(("html",)).get_content() == "<p>Grüße</p>\n"
+        got = [(a.get_filename(), a.get_content()) for a in parsed.iter_attachments()]
+        assert got == [("é.bin", data), ("b.txt", b"tail")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.binary(max_size=600), cuts=st.lists(st.integers(0, 600), max_size=6))
+async def test_base64_stream_any_chunking(data: bytes, cuts: list[int]) -> None:
+    bounds = sorted({0, len(data), *(c for c in cuts if c <= len(data))})
+    pieces = [data[a:b] for a, b in itertools.pairwise(bounds)]
+
+    async def gen() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    message = build_message(
+        _draft(attachments=[AttachmentSource("x", "application/x-test", len(data), gen)])
+    )
+    raw = await message.read_all(include_bcc=False)
+    assert len(raw) == message.length(False)
+    (attachment,) = _parse(raw).iter_attachments()
+    assert attachment.get_content() == data
+
+
+def test_base64_length_formula() -> None:
+    import base64
+
+    for n in range(0, 400):
+        assert base64_length(n) == len(base64.encodebytes(os.urandom(n)).replace(b"\n", b"\r\n"))
+
+
+@pytest.mark.parametrize("declared", [9, 11])
+async def test_size_mismatch_is_an_error(declared: int) -> None:
+    message = build_message(_draft(attachments=[_source("a", b"0123456789", 4, size=declared)]))
+    with pytest.raises(AttachmentSizeMismatch):
+        await message.read_all(include_bcc=False)
+
+
+async def test_streaming_5mb_keeps_memory_bounded() -> None:
+    size = 5 * 1024 * 1024
+    seed = os.urandom(65536)
+
+    async def gen() -> AsyncIterator[bytes]:
+        for _ in range(size // len(seed)):
+            yield seed
+
+    tracemalloc.start()
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        message = build_message(
+            _draft(attachments=[AttachmentSource("b", "application/x-test", size, gen)])
+        )
+        total = 0
+        async for chunk in message.chunks(include_bcc=False):
+            total += len(chunk)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == message.length(False) > size
+    assert peak - base < 16 * 1024 * 1024
+    assert peak - base < 2 * 1024 * 1024  # in practice a few windows, not the file
