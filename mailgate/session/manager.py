@@ -22,9 +22,10 @@ from mailgate.session.throttle import LoginThrottle
 from mailgate.session.tokens import SessionToken, new_token
 from mailgate.store.interface import SessionRecord, SessionStore, StoreError
 
-__all__ = ["Session", "SessionManager", "WipeHook"]
+__all__ = ["LoginHook", "Session", "SessionManager", "WipeHook"]
 
 WipeHook = Callable[[str, str], Awaitable[None]]
+LoginHook = Callable[["Session"], Awaitable[None]]
 
 
 @dataclass(repr=False)
@@ -61,6 +62,8 @@ class SessionManager:
         self.pool = pool
         self.throttle = throttle
         self.wipe_hooks: list[WipeHook] = []
+        # Run after each successful login (e.g. preferences restart their retention clock).
+        self.login_hooks: list[LoginHook] = []
         self.counters: dict[str, int] = {}
 
     def _count(self, name: str) -> None:
@@ -108,7 +111,13 @@ class SessionManager:
         self.pool.adopt(token.lookup, mail_client)
         log_event("login", logging.INFO, upstream="imap")
         self._count("login")
-        return Session(token.lookup, token, keys, record)
+        session = Session(token.lookup, token, keys, record)
+        for hook in self.login_hooks:
+            try:
+                await hook(session)
+            except Exception as exc:  # a feature's hook must not undo a good login
+                log_event("login_hook_failed", logging.ERROR, error_class=type(exc).__name__)
+        return session
 
     async def resume(self, token: SessionToken) -> Session | None:
         """The live session the cookie names, or None (unknown, expired or forged)."""

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -94,14 +92,12 @@ class RunningMailgate:
     app: web.Application | None = None
     _runner: web.AppRunner | None = None
     _owns_ca: bool = False
-    _tmp: tempfile.TemporaryDirectory | None = None
 
     def start(self) -> RunningMailgate:
         if self.ca is None:
             from mailgate.sandbox.ca import LocalCA
 
-            self._tmp = tempfile.TemporaryDirectory(prefix="mailgate-test-")
-            self.ca = LocalCA(Path(self._tmp.name))
+            self.ca = LocalCA()
             self._owns_ca = True
         cert, key = self.ca.issue("localhost", "127.0.0.1")
         self.port = self.port or free_port()
@@ -147,5 +143,3 @@ class RunningMailgate:
             self.thread.close()
             if self._owns_ca and self.ca is not None:
                 self.ca.cleanup()
-            if self._tmp is not None:
-                self._tmp.cleanup()

@@ -63,7 +63,9 @@ class FakeImap:
                 tag, _, rest = line.partition(b" ")
                 command = rest.split(b" ", 1)[0].strip().upper()
                 if command == b"CAPABILITY":
-                    caps = b"IMAP4rev1 STARTTLS" if self.mode == "inject" else b"IMAP4rev1 AUTH=PLAIN"
+                    caps = (
+                        b"IMAP4rev1 STARTTLS" if self.mode == "inject" else b"IMAP4rev1 AUTH=PLAIN"
+                    )
                     writer.write(b"* CAPABILITY " + caps + b"\r\n" + tag + b" OK done\r\n")
                 elif command == b"STARTTLS" and self.mode == "inject":
                     writer.write(tag + b" OK begin TLS\r\n* BYE injected\r\n")

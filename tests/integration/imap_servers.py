@@ -13,7 +13,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,9 +72,6 @@ def running_pymap() -> Iterator[Pymap]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-Reply = Callable[[bytes, bytes], Awaitable[bytes | None] | bytes | None]
-
-
 @dataclass
 class FakeImap:
     """A scripted IMAP server: ``greeting`` then ``reply(tag, line)`` per command line.
@@ -96,11 +93,11 @@ class FakeImap:
             writer.write(self.greeting)
             await writer.drain()
             while True:
-                line = await reader.readuntil(b"\r\n")
+                line = first = await reader.readuntil(b"\r\n")
                 self.received += line
                 # read (and record) literals so a command is one logical line
                 while line.endswith(b"}\r\n"):
-                    head, _, size = line[:-3].rpartition(b"{")
+                    size = line[:-3].rpartition(b"{")[2]
                     sync = not size.endswith(b"+")
                     if sync:
                         writer.write(b"+ go ahead\r\n")
@@ -109,13 +106,15 @@ class FakeImap:
                     self.received += data
                     line = await reader.readuntil(b"\r\n")
                     self.received += line
-                self.lines.append(line)
-                tag = line.split(b" ", 1)[0]
-                out = self.reply(tag, line)
+                self.lines.append(first)
+                tag = first.split(b" ", 1)[0]
+                out = self.reply(tag, first)
                 if out is None:
                     break
                 writer.write(out)
                 await writer.drain()
+                if out.startswith(b"* BYE"):
+                    break
         except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass
         finally:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import trustme
 
-from .ports import free_port, wait_for_port
+from .ports import free_port, wait_for_closed, wait_for_listen
 
 __all__ = ["MAIL_USER", "SPECIAL_USE", "Dovecot", "random_password", "running_dovecot"]
 
@@ -407,23 +407,28 @@ service anvil {{
         if result.returncode != 0:
             raise RuntimeError(f"dovecot failed to start: {errors.read_text()}\n{self.log()}")
         deadline = time.monotonic() + timeout
-        while not self.pid_file.exists():
+        while not (pid_text := _read_text(self.pid_file)).strip():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"dovecot wrote no master.pid\n{self.log()}")
-            time.sleep(0.02)
-        self._pid = int(self.pid_file.read_text().split()[0])
+            time.sleep(0.01)
+        self._pid = int(pid_text.split()[0])
         for port in (self.port, self.plain_port):
             if port is not None:
-                wait_for_port(port, timeout=max(0.1, deadline - time.monotonic()))
+                # Checked via /proc rather than by connecting: a probe connection makes the
+                # master fork a login process, and a stop() during that fork takes seconds.
+                wait_for_listen(port, timeout=max(0.1, deadline - time.monotonic()))
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop the master by its PID and wait until it and its listeners are gone."""
         pid, self._pid = self._pid, None
         if pid is None:
             return
+        deadline = time.monotonic() + timeout
+        # A child caught between fork and exec misses the master's SIGTERM, and the master
+        # then waits about 5 s for it; let such children finish exec'ing first.
+        _wait_children_execd(pid, min(deadline, time.monotonic() + 2.0))
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
         while _alive(pid):
             if time.monotonic() > deadline:
                 with contextlib.suppress(ProcessLookupError):
@@ -432,7 +437,7 @@ service anvil {{
             time.sleep(0.02)
         for port in (self.port, self.plain_port):
             if port is not None:
-                _wait_port_closed(port, deadline)
+                wait_for_closed(port, max(0.0, deadline - time.monotonic()))
 
     def restart(self) -> None:
         """Stop and start again on the same ports; users and mail are kept."""
@@ -459,6 +464,36 @@ service anvil {{
         self.cleanup()
 
 
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
+
+
+def _wait_children_execd(pid: int, deadline: float) -> None:
+    """Wait until no child of ``pid`` still runs the parent's own command line (pre-exec)."""
+    try:
+        parent_cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return
+    while time.monotonic() < deadline:
+        pending = False
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if ppid == pid and (entry / "cmdline").read_bytes() == parent_cmdline:
+                    pending = True
+                    break
+            except (OSError, IndexError, ValueError):
+                continue
+        if not pending:
+            return
+        time.sleep(0.01)
+
+
 def _alive(pid: int) -> bool:
     """Whether ``pid`` still runs (a zombie counts as gone)."""
     try:
@@ -466,16 +501,6 @@ def _alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
-
-
-def _wait_port_closed(port: int, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                pass
-        except OSError:
-            return
-        time.sleep(0.02)
 
 
 @contextlib.contextmanager

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .ports import free_port, wait_for_port
+from .ports import free_port, wait_for_closed, wait_for_listen
 
 __all__ = ["RedisServer", "running_redis"]
 
@@ -82,12 +82,12 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
-        while not self.pid_file.exists() or not self.pid_file.read_text().strip():
+        while not (pid_text := _read_text(self.pid_file)).strip():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"redis-server wrote no pid file\n{self.log()}")
             time.sleep(0.01)
-        self._pid = int(self.pid_file.read_text().strip())
-        wait_for_port(self.port, self.host, timeout=max(0.1, deadline - time.monotonic()))
+        self._pid = int(pid_text.strip())
+        wait_for_listen(self.port, self.host, timeout=max(0.1, deadline - time.monotonic()))
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server by its PID and wait until the port is closed."""
@@ -103,6 +103,7 @@ class RedisServer:
                     os.kill(pid, signal.SIGKILL)
                 break
             time.sleep(0.01)
+        wait_for_closed(self.port, max(0.0, deadline - time.monotonic()))
 
     def cleanup(self) -> None:
         """Stop the server and remove its temp dir."""
@@ -122,6 +123,13 @@ class RedisServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.cleanup()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        return ""
 
 
 def _alive(pid: int) -> bool:

@@ -35,7 +35,7 @@ def tok(line: bytes) -> list:
 
 
 def test_atoms_nil_and_nested_lists() -> None:
-    assert tok(b'1 FETCH (FLAGS (\\Seen $Junk) UID 7 X NIL nil (() (a (b))))') == [
+    assert tok(b"1 FETCH (FLAGS (\\Seen $Junk) UID 7 X NIL nil (() (a (b))))") == [
         "1",
         "FETCH",
         ["FLAGS", ["\\Seen", "$Junk"], "UID", "7", "X", None, None, [[], ["a", ["b"]]]],
@@ -73,7 +73,7 @@ def test_brace_inside_quoted_string_is_not_a_literal() -> None:
 
 
 def test_untagged_status_line_keeps_code_but_not_text() -> None:
-    u = _parse_untagged([b"* OK [UIDVALIDITY 1234] (unbalanced \"text"], [])
+    u = _parse_untagged([b'* OK [UIDVALIDITY 1234] (unbalanced "text'], [])
     assert (u.kind, u.code, u.data) == ("OK", "UIDVALIDITY", ["UIDVALIDITY", "1234"])
     u = _parse_untagged([b"* 12 EXISTS"], [])
     assert (u.number, u.kind, u.data) == (12, "EXISTS", [])
@@ -81,7 +81,11 @@ def test_untagged_status_line_keeps_code_but_not_text() -> None:
 
 def test_tagged_with_code() -> None:
     resp = _parse_tagged(b"M3 OK [COPYUID 9 4 17] Moved", 3, [])
-    assert (resp.status, resp.code, resp.code_data) == ("OK", "COPYUID", ["COPYUID", "9", "4", "17"])
+    assert (resp.status, resp.code, resp.code_data) == (
+        "OK",
+        "COPYUID",
+        ["COPYUID", "9", "4", "17"],
+    )
     assert _parse_tagged(b"M3 NO [TRYCREATE] no", 3, []).status == "NO"
 
 
@@ -104,7 +108,8 @@ ENVELOPE = tok(
     b'("Mon, 7 Feb 1994 21:52:25 -0800" "=?utf-8?q?Gr=C3=BC=C3=9Fe?= aus Bonn" '
     b'(("=?iso-8859-1?q?J=F6rg?=" NIL "joerg" "example.de")) '
     b'(("Sender" NIL "s" "example.de")) NIL '
-    b'((NIL NIL "team" NIL) ("Ann" NIL "ann" "a.test") (NIL NIL NIL NIL) ("Bob" NIL "bob" "b.test")) '
+    b'((NIL NIL "team" NIL) ("Ann" NIL "ann" "a.test") (NIL NIL NIL NIL) '
+    b'("Bob" NIL "bob" "b.test")) '
     b'NIL NIL "<parent@x>" "<id@x>")'
 )[0]
 
@@ -116,7 +121,10 @@ def test_envelope_decodes_words_and_groups() -> None:
     assert env.sender == [{"name": "Sender", "email": "s@example.de"}]
     assert env.reply_to == []
     # group markers are dropped, members kept
-    assert env.to == [{"name": "Ann", "email": "ann@a.test"}, {"name": "Bob", "email": "bob@b.test"}]
+    assert env.to == [
+        {"name": "Ann", "email": "ann@a.test"},
+        {"name": "Bob", "email": "bob@b.test"},
+    ]
     assert env.in_reply_to == "<parent@x>"
     assert env.message_id == "<id@x>"
     assert env.date == datetime(1994, 2, 7, 21, 52, 25, tzinfo=timezone(timedelta(hours=-8)))
@@ -158,7 +166,11 @@ MIXED = tok(
 
 def test_multipart_mixed_numbering_and_attachment() -> None:
     root = parse_bodystructure(MIXED)
-    assert (root.part, root.content_type, root.params) == ("", "multipart/mixed", {"boundary": "b1"})
+    assert (root.part, root.content_type, root.params) == (
+        "",
+        "multipart/mixed",
+        {"boundary": "b1"},
+    )
     parts = {p.part: p for p in root.walk()}
     assert parts["1"].content_type == "multipart/alternative"
     assert parts["1.1"].content_type == "text/plain"
@@ -179,7 +191,9 @@ def test_multipart_mixed_numbering_and_attachment() -> None:
 
 
 def test_single_part_is_section_1_and_no_attachment() -> None:
-    root = parse_bodystructure(tok(b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 5 1)')[0])
+    root = parse_bodystructure(
+        tok(b'("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 5 1)')[0]
+    )
     assert (root.part, root.content_type, root.size, root.lines) == ("1", "text/plain", 5, 1)
     assert not has_attachments(root)
 
@@ -214,7 +228,10 @@ def test_message_rfc822_with_single_part_body_is_n_1() -> None:
 def test_odd_servers_nil_fields_and_bare_disposition() -> None:
     # NIL type/subtype/encoding, size as a string, a bare-string disposition, no extension data
     root = parse_bodystructure(
-        tok(b'((NIL NIL NIL NIL NIL NIL "12")("application" "zip" NIL NIL NIL NIL NIL NIL "attachment") "mixed")')[0]
+        tok(
+            b'((NIL NIL NIL NIL NIL NIL "12")'
+            b'("application" "zip" NIL NIL NIL NIL NIL NIL "attachment") "mixed")'
+        )[0]
     )
     first, second = root.children
     assert (first.content_type, first.encoding, first.size) == ("text/plain", "7bit", 12)

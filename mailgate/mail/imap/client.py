@@ -78,6 +78,7 @@ _ROLE_NAMES = {
 }
 _SECTION = re.compile(r"(?:[1-9][0-9]*(?:\.[1-9][0-9]*)*)?(?:\.?(?:HEADER|TEXT|MIME))?", re.I)
 _FLAG = re.compile(r"\\?[A-Za-z0-9$_.\-]{1,64}")
+_MAX_CACHED_ORDER = 200_000
 _SKIP_STATUS = ("\\noselect", "\\nonexistent")
 
 
@@ -198,6 +199,9 @@ class MailClient:
         self._selected: _Selected | None = None
         self._dirty = False
         self._wire: dict[str, str] = {}  # decoded path → wire name as the server listed it
+        # Sorted/searched UID lists of the current selection; valid until it changes (any
+        # EXISTS/EXPUNGE/FETCH news makes select() re-SELECT, which clears this).
+        self._orders: dict[tuple[str, str, str | None], list[int]] = {}
 
     @property
     def connection(self) -> ImapConnection:
@@ -310,6 +314,12 @@ class MailClient:
         result.sort(key=lambda m: m.role != "inbox")  # stable: INBOX first, server order else
         return result
 
+    async def idle(self, timeout: float) -> list[Untagged]:
+        """IDLE on the selected mailbox; changes reported make the next select() re-SELECT."""
+        untagged = await self._conn.idle(timeout)
+        self._note(Response("OK", untagged=untagged))
+        return untagged
+
     # -- selection ------------------------------------------------------------------------------
 
     async def select(
@@ -335,6 +345,7 @@ class MailClient:
                 return cur.state
         self._selected = None  # a failed SELECT leaves no mailbox selected
         self._dirty = False
+        self._orders.clear()
         parts: list[object] = ["EXAMINE" if readonly else "SELECT", arg]
         if self._conn.has("CONDSTORE"):
             parts.append("(CONDSTORE)")
@@ -399,9 +410,14 @@ class MailClient:
         if offset < 0 or limit < 1:
             raise ValueError("offset must be >= 0 and limit >= 1")
         query = query.strip() if query else None
+        criteria = self._criteria(query)  # validates before anything is sent
         state = await self.select(path, uidvalidity=uidvalidity)
         conn = self._conn
-        criteria = self._criteria(query)
+        key = (path, sort, query)
+        cached = self._orders.get(key)
+        if cached is not None:
+            page = cached[offset : offset + limit]
+            return Page(state.uidvalidity, len(cached), await self._summaries(page))
         if conn.has("SORT"):
             order = "(REVERSE DATE)" if sort == "date_desc" else "(DATE)"
             resp = await conn.command("UID SORT", order, "UTF-8", *criteria)
@@ -415,6 +431,10 @@ class MailClient:
             if sort == "date_desc":
                 uids.reverse()
         self._note(resp)
+        if not self._dirty and len(uids) <= _MAX_CACHED_ORDER:
+            if len(self._orders) >= 4:
+                self._orders.pop(next(iter(self._orders)))
+            self._orders[key] = uids
         page = uids[offset : offset + limit]
         return Page(state.uidvalidity, len(uids), await self._summaries(page))
 
@@ -572,22 +592,27 @@ class MailClient:
         await self.select(path, uidvalidity=uidvalidity)
         add = [f for f, v in (("\\Seen", seen), ("\\Flagged", flagged)) if v is True]
         remove = [f for f, v in (("\\Seen", seen), ("\\Flagged", flagged)) if v is False]
+        # Non-silent STOREs return the resulting flags. (Dovecot may fold the reply to a
+        # pipelined STORE .SILENT + FETCH into one MODSEQ-only FETCH, losing the flags.)
         commands: list[tuple[object, ...]] = []
         if add:
-            commands.append(("UID STORE", suid, "+FLAGS.SILENT", f"({' '.join(add)})"))
+            commands.append(("UID STORE", suid, "+FLAGS", f"({' '.join(add)})"))
         if remove:
-            commands.append(("UID STORE", suid, "-FLAGS.SILENT", f"({' '.join(remove)})"))
-        commands.append(("UID FETCH", suid, "(UID FLAGS)"))
+            commands.append(("UID STORE", suid, "-FLAGS", f"({' '.join(remove)})"))
+        if not commands:
+            commands.append(("UID FETCH", suid, "(UID FLAGS)"))
         replies = await self._conn.pipeline(*commands)
         for reply in replies:
             raise_for_status(reply)
         if add or remove:
             self._dirty = True
-        for u in replies[-1].of_kind("FETCH"):
-            got, it = _fetch_uid(u)
-            if got == uid:
-                return _flags(it.get("FLAGS"))
-        return None
+        flags: frozenset[str] | None = None
+        for reply in replies:
+            for u in reply.of_kind("FETCH"):
+                got, it = _fetch_uid(u)
+                if got == uid and "FLAGS" in it:
+                    flags = _flags(it["FLAGS"])
+        return flags
 
     async def move(
         self, path: str, uid: int, dest: str, *, uidvalidity: int | None = None

@@ -12,7 +12,7 @@ import email.utils
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from email.header import decode_header, make_header
 from typing import Any
 
@@ -138,14 +138,30 @@ def parse_envelope(tok: Any) -> Envelope:
     )
 
 
+_INTERNALDATE = re.compile(r" ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-]\d{4})")
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_ZONES: dict[str, timezone] = {}
+
+
 def parse_internaldate(tok: Any) -> datetime | None:
-    """``"17-Jul-1996 02:44:25 -0700"`` (day may be space-padded)."""
+    """``"17-Jul-1996 02:44:25 -0700"`` (day may be space-padded). Hand-parsed: strptime
+    costs ~20 µs per call, which adds up over a page of summaries."""
     value = text(tok)
-    if not value:
+    m = _INTERNALDATE.fullmatch(value) if value else None
+    if m is None:
         return None
+    day, month, year, hh, mm, ss, zone = m.groups()
+    tz = _ZONES.get(zone)
+    if tz is None:
+        minutes = int(zone[1:3]) * 60 + int(zone[3:5])
+        tz = _ZONES.setdefault(
+            zone, timezone(timedelta(minutes=-minutes if zone[0] == "-" else minutes))
+        )
     try:
-        return datetime.strptime(value.strip(), "%d-%b-%Y %H:%M:%S %z")
-    except ValueError:
+        return datetime(
+            int(year), _MONTHS[month.lower()], int(day), int(hh), int(mm), int(ss), tzinfo=tz
+        )
+    except (KeyError, ValueError):
         return None
 
 
@@ -221,8 +237,20 @@ def _params(tok: Any) -> dict[str, str]:
 def _disposition(tok: Any) -> tuple[str | None, dict[str, str]]:
     if isinstance(tok, list) and tok:
         return _lower(tok[0]), _params(tok[1] if len(tok) > 1 else None)
-    if isinstance(tok, bytes | str):  # some servers send a bare string
-        return _lower(tok), {}
+    if isinstance(tok, bytes | str):
+        # Some servers (pymap) send the raw header value, e.g. 'attachment; filename="a.pdf"':
+        # read it with the email package's header parser rather than by hand.
+        raw = tok.decode("utf-8", "replace") if isinstance(tok, bytes) else tok
+        if ";" not in raw:
+            return _lower(tok), {}
+        from email.headerregistry import HeaderRegistry
+
+        try:
+            header = HeaderRegistry()("content-disposition", raw)
+            params = {k.lower(): str(v) for k, v in header.params.items()}
+            return (header.content_disposition or "").lower() or None, params
+        except Exception:  # a malformed header is no disposition
+            return raw.split(";", 1)[0].strip().lower() or None, {}
     return None, {}
 
 

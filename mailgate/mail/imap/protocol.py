@@ -70,6 +70,7 @@ _TOKEN = re.compile(
 _UNESCAPE = re.compile(rb"\\(.)", re.S)
 _LIT_TAIL = re.compile(rb"~?\{(\d+)\}\r\n\Z")
 _STATUS = re.compile(rb"(OK|NO|BAD|BYE|PREAUTH)(?= |\r|$)(?: \[([^\]]*)\])?", re.I)
+_NUMBERS = re.compile(rb"(?:SORT|SEARCH)(?: \d+)*", re.I)
 _QUOTABLE = re.compile(rb"[\x20-\x7e]*")
 _SAFE_ATOM_TEXT = re.compile(r"[\x20-\x7e]*")
 
@@ -93,6 +94,7 @@ _KNOWN_CODES = frozenset(
         "NOPERM",
         "OVERQUOTA",
         "PRIVACYREQUIRED",
+        "READ-ONLY",
         "SERVERBUG",
         "TRYCREATE",
         "UNAVAILABLE",
@@ -220,6 +222,10 @@ def tokenize(fragments: Sequence[bytes], literals: Iterable[bytes] = ()) -> list
 
 def _parse_untagged(frags: list[bytes], lits: list[bytes]) -> Untagged:
     body = frags[0][2:]
+    if body[:5] in (b"SORT ", b"SEARC") and len(frags) == 1 and _NUMBERS.fullmatch(body):
+        # fast path: a long list of numbers needs no tokenizer (1000s of UIDs)
+        words = body.decode("ascii").split()
+        return Untagged(None, words[0].upper(), words[1:])
     status = _STATUS.match(body)
     if status:
         code = status.group(2)
@@ -640,12 +646,13 @@ class ImapConnection:
 
 def _translate(exc: BaseException) -> BaseException:
     """Map low-level failures to our exceptions (never carrying their text)."""
-    if isinstance(exc, ImapError | asyncio.CancelledError | ValueError | TypeError):
-        return exc
+    # SSL first: SSLCertVerificationError is also a ValueError
     if isinstance(exc, ssl.SSLCertVerificationError):
         return ImapTlsError("cert_verify_failed")
     if isinstance(exc, ssl.SSLError):
         return ImapTlsError("tls_handshake_failed")
+    if isinstance(exc, ImapError | asyncio.CancelledError | ValueError | TypeError):
+        return exc
     if isinstance(exc, TimeoutError):
         return ImapUnavailable("timeout")
     if isinstance(exc, asyncio.IncompleteReadError):

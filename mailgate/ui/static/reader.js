@@ -216,7 +216,13 @@ function renderReader(msg) {
       "article",
       { class: "reader", "aria-labelledby": "reader-subject" },
       toolbar,
-      h("h2", { id: "reader-subject", class: "reader-subject", tabindex: "-1", text: subject }),
+      h("h2", {
+        id: "reader-subject",
+        class: "reader-subject",
+        tabindex: "-1",
+        "data-testid": "reader-subject",
+        text: subject,
+      }),
       h(
         "dl",
         { class: "reader-headers" },

@@ -1,0 +1,61 @@
+"""POST /api/send and POST /api/drafts: the HTTP side of mailgate/mail/outbox.py."""
+
+from __future__ import annotations
+
+import contextlib
+
+from aiohttp import web
+
+from mailgate.http.json_io import json_response, read_json
+from mailgate.mail.outbox import parse_compose, save_draft, send_message
+from mailgate.services import Services, services
+
+from .auth import require_session
+from .uploads import vault_of
+
+__all__ = ["setup"]
+
+# The per-session cache of opened messages (mailgate/api/messages.py): a message whose
+# flags we changed, or a draft we removed, must not be served from it.
+_MESSAGE_CACHE = "message_cache"
+
+
+def _forget(svc: Services, lookup: str, message_id: str | None) -> None:
+    cache = svc.extra.get(_MESSAGE_CACHE)
+    if cache is not None and message_id is not None:
+        with contextlib.suppress(Exception):
+            cache.drop(lookup, message_id)
+
+
+async def send(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    svc = services(request)
+    data = await read_json(request, svc.config.limits.json_max_bytes)
+    compose = parse_compose(data, svc.config, draft=False)
+    result = await send_message(
+        compose,
+        session=session,
+        vault=vault_of(svc),
+        pool=svc.pool,
+        config=svc.config,
+        ssl_context=svc.upstream_ssl,
+    )
+    if compose.in_reply_to is not None:
+        _forget(svc, session.lookup, compose.in_reply_to.id)
+    return json_response(result.as_json())
+
+
+async def drafts(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    svc = services(request)
+    data = await read_json(request, svc.config.limits.json_max_bytes)
+    compose = parse_compose(data, svc.config, draft=True)
+    result = await save_draft(compose, session=session, vault=vault_of(svc), pool=svc.pool)
+    if compose.replaces is not None:
+        _forget(svc, session.lookup, compose.replaces.id)
+    return json_response(result.as_json(), status=201)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/api/send", send)
+    app.router.add_post("/api/drafts", drafts)

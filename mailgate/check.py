@@ -1,0 +1,299 @@
+"""`mailgate check`: validate a configuration and reach the upstream servers; and the
+container's loopback health check.
+
+The report has one line per check, ✓ or ✗ (green or red when stdout is a terminal), and
+the exit code is non-zero when any check failed. It names settings and server host
+names, never an account. Heavy imports are inside the checks so that `healthcheck()`,
+which the container runs every 30 seconds, stays cheap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import http.client
+import json
+import os
+import ssl
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from mailgate.config import Config, ConfigError, ImapConfig, SmtpConfig, load_config
+from mailgate.tls import server_context, upstream_context
+
+__all__ = ["Report", "healthcheck", "run_check"]
+
+# Upstream probes give up after this long even if the configured timeout is longer.
+_PROBE_TIMEOUT_S = 10.0
+# A certificate closer than this to expiry gets a warning (still a pass).
+_EXPIRY_WARNING = dt.timedelta(days=14)
+
+
+@dataclass
+class Report:
+    """Collects and prints check lines; colour only on a terminal."""
+
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    failures: int = 0
+
+    def _colour(self) -> bool:
+        isatty = getattr(self.out, "isatty", None)
+        return bool(isatty and isatty()) and "NO_COLOR" not in os.environ
+
+    def _line(self, mark: str, colour: str, name: str, detail: str) -> None:
+        text = f"{mark} {name}: {detail}"
+        if self._colour():
+            text = f"\033[{colour}m{text}\033[0m"
+        print(text, file=self.out, flush=True)
+
+    def ok(self, name: str, detail: str) -> None:
+        self._line("✓", "32", name, detail)
+
+    def warn(self, name: str, detail: str) -> None:
+        self._line("!", "33", name, detail)
+
+    def fail(self, name: str, detail: str) -> None:
+        self.failures += 1
+        self._line("✗", "31", name, detail)
+
+
+def _check_certificate(config: Config, report: Report) -> None:
+    from cryptography import x509
+
+    cert_file, key_file = config.tls.cert_file, config.tls.key_file
+    for name, path in (("tls.cert_file", cert_file), ("tls.key_file", key_file)):
+        if not os.path.isfile(path):
+            report.fail(name, f"{path}: file not found")
+            return
+        if not os.access(path, os.R_OK):
+            report.fail(name, f"{path}: not readable by this user")
+            return
+    try:
+        server_context(cert_file, key_file)
+    except ssl.SSLError as exc:
+        mismatch = "KEY_VALUES_MISMATCH" in str(exc) or "key values mismatch" in str(exc)
+        why = "the key does not match the certificate" if mismatch else "cannot be loaded"
+        report.fail("tls", f"{cert_file} / {key_file}: {why}")
+        return
+    try:
+        with open(cert_file, "rb") as fh:
+            leaf = x509.load_pem_x509_certificates(fh.read())[0]
+    except ValueError:
+        report.fail("tls.cert_file", f"{cert_file}: not a PEM certificate")
+        return
+    now = dt.datetime.now(dt.UTC)
+    until = leaf.not_valid_after_utc
+    if now < leaf.not_valid_before_utc:
+        report.fail("tls.cert_file", f"not valid before {leaf.not_valid_before_utc:%Y-%m-%d}")
+    elif now > until:
+        report.fail("tls.cert_file", f"expired on {until:%Y-%m-%d}")
+    else:
+        names = _dns_names(leaf)
+        detail = f"certificate and key match, valid until {until:%Y-%m-%d}"
+        if names:
+            detail += f", for {', '.join(names[:4])}"
+        if until - now < _EXPIRY_WARNING:
+            report.warn("tls.cert_file", detail + " (expires soon)")
+        else:
+            report.ok("tls", detail)
+
+
+def _dns_names(cert: object) -> list[str]:
+    from cryptography import x509
+
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)  # type: ignore[attr-defined]
+    except x509.ExtensionNotFound:
+        return []
+    return san.value.get_values_for_type(x509.DNSName)
+
+
+def _upstream_ssl(config: Config, report: Report) -> ssl.SSLContext | None:
+    ca_file = config.upstream.ca_file
+    try:
+        ctx = upstream_context(ca_file or None)
+    except (OSError, ssl.SSLError):
+        report.fail("upstream.ca_file", f"{ca_file}: cannot be loaded as a PEM CA bundle")
+        return None
+    if ca_file:
+        report.ok("upstream.ca_file", f"{ca_file} loaded")
+    return ctx
+
+
+async def _check_imap(imap: ImapConfig, ctx: ssl.SSLContext, report: Report) -> None:
+    from mailgate.mail.imap.errors import ImapError, ImapTlsError, ImapUnavailable
+    from mailgate.mail.imap.protocol import ImapConnection
+
+    where = f"{imap.host}:{imap.port} ({imap.security})"
+    timeout = min(imap.timeout_s, _PROBE_TIMEOUT_S)
+    try:
+        conn = await ImapConnection.open(imap.host, imap.port, imap.security, ctx, timeout=timeout)
+    except ImapTlsError as exc:
+        report.fail("imap", f"{where}: no verified TLS ({exc.reason})")
+        return
+    except ImapUnavailable as exc:
+        report.fail("imap", f"{where}: cannot connect ({exc.reason})")
+        return
+    except ImapError as exc:
+        report.fail("imap", f"{where}: {exc}")
+        return
+    except (OSError, TimeoutError) as exc:
+        report.fail("imap", f"{where}: cannot connect ({type(exc).__name__})")
+        return
+    caps = set(conn.capabilities)
+    await conn.logout()
+    if "LOGINDISABLED" in caps:
+        report.fail("imap", f"{where}: TLS verified, but the server refuses LOGIN")
+        return
+    extras = [c for c in ("IDLE", "MOVE", "UIDPLUS", "SPECIAL-USE", "SORT") if c in caps]
+    report.ok("imap", f"{where}: TLS verified; extensions: {', '.join(extras) or 'none'}")
+
+
+async def _check_smtp(smtp: SmtpConfig, ctx: ssl.SSLContext, report: Report) -> None:
+    import aiosmtplib
+
+    where = f"{smtp.host}:{smtp.port} ({smtp.security})"
+    client = aiosmtplib.SMTP(
+        hostname=smtp.host,
+        port=smtp.port,
+        local_hostname="localhost",
+        timeout=min(smtp.timeout_s, _PROBE_TIMEOUT_S),
+        use_tls=smtp.security == "tls",
+        start_tls=smtp.security == "starttls",  # mandatory, never opportunistic
+        validate_certs=True,
+        tls_context=ctx,
+    )
+    try:
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPConnectError as exc:
+            tls = isinstance(exc.__cause__, ssl.SSLError | ssl.CertificateError)
+            report.fail("smtp", f"{where}: {'no verified TLS' if tls else 'cannot connect'}")
+            return
+        except (ssl.SSLError, ssl.CertificateError):
+            report.fail("smtp", f"{where}: no verified TLS (handshake or certificate failed)")
+            return
+        except (aiosmtplib.SMTPTimeoutError, TimeoutError):
+            report.fail("smtp", f"{where}: cannot connect (timeout)")
+            return
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            if smtp.security == "starttls":
+                report.fail("smtp", f"{where}: no verified TLS (STARTTLS missing or refused)")
+            else:
+                report.fail("smtp", f"{where}: cannot connect ({type(exc).__name__})")
+            return
+        if client.get_transport_info("sslcontext") is None or not client.get_transport_info(
+            "peercert"
+        ):
+            report.fail("smtp", f"{where}: no verified TLS")
+            return
+        try:
+            await client.ehlo()
+            methods = sorted(client.server_auth_methods)
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            report.fail("smtp", f"{where}: EHLO failed ({type(exc).__name__})")
+            return
+        if not methods:
+            report.fail("smtp", f"{where}: TLS verified, but no AUTH mechanism is offered")
+            return
+        report.ok("smtp", f"{where}: TLS verified; AUTH {' '.join(methods).upper()}")
+    finally:
+        client.close()
+
+
+async def _check_store(config: Config, report: Report) -> None:
+    if config.store.backend != "redis":
+        report.ok("store", "memory (one instance; sessions end at restart)")
+        return
+    from mailgate.store.interface import StoreError
+    from mailgate.store.redis import RedisStore
+
+    store = RedisStore(config.store.redis_url)
+    try:
+        async with asyncio.timeout(_PROBE_TIMEOUT_S):
+            await store.ping()
+        report.ok("store", "redis reachable")
+    except (StoreError, OSError, TimeoutError) as exc:
+        report.fail("store", f"redis not reachable ({type(exc).__name__})")
+    finally:
+        await store.close()
+
+
+async def run_check(config_path: str | None, *, out: TextIO | None = None) -> int:
+    """Run every check and print the report; 0 when all passed, 1 otherwise."""
+    report = Report(out or sys.stdout)
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        report.fail("configuration", str(exc))
+        return 1
+    report.ok("configuration", f"{config_path or 'environment'}: valid")
+    _check_certificate(config, report)
+    ctx = _upstream_ssl(config, report)
+    if ctx is not None:
+        await _check_imap(config.imap, ctx, report)
+        await _check_smtp(config.smtp, ctx, report)
+    await _check_store(config, report)
+    summary = "all checks passed" if not report.failures else f"{report.failures} problem(s)"
+    print(summary, file=report.out, flush=True)
+    return 1 if report.failures else 0
+
+
+def _loopback(host: str) -> str:
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host in ("::", "[::]"):
+        return "::1"
+    return host
+
+
+def healthcheck(
+    config_path: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    timeout: float = 4.0,
+) -> int:
+    """GET /healthz on this host's own listener over HTTPS; 0 when healthy.
+
+    The server must present exactly the configured certificate: the configured file is
+    the only trust anchor and the leaf is pinned, so no verification is skipped, and the
+    check also fails once that certificate has expired.
+    """
+    try:
+        config = load_config(config_path, environ)
+        cert_file = config.tls.cert_file
+        ctx = ssl.create_default_context(cafile=cert_file)
+        with open(cert_file, encoding="ascii") as fh:
+            pinned = ssl.PEM_cert_to_DER_cert(fh.read())
+    except (ConfigError, OSError, ssl.SSLError, ValueError) as exc:
+        print(f"unhealthy: {exc}", file=sys.stderr)
+        return 1
+    # The configured leaf may not be a CA; trust it as it is, not only its root.
+    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    # Loopback has no host name to check; the pin below is stricter than one.
+    ctx.check_hostname = False
+    public = config.server.public_url.removeprefix("https://").split("/")[0]
+    host_header = public or f"localhost:{config.server.port}"
+    conn = http.client.HTTPSConnection(
+        _loopback(config.server.host), config.server.port, timeout=timeout, context=ctx
+    )
+    try:
+        conn.connect()
+        assert conn.sock is not None
+        if conn.sock.getpeercert(binary_form=True) != pinned:  # type: ignore[attr-defined]
+            print("unhealthy: the listener presents another certificate", file=sys.stderr)
+            return 1
+        conn.request("GET", "/healthz", headers={"Host": host_header})
+        response = conn.getresponse()
+        body = response.read(4096)
+        if response.status != 200 or json.loads(body).get("status") != "ok":
+            print(f"unhealthy: /healthz answered {response.status}", file=sys.stderr)
+            return 1
+    except (OSError, ssl.SSLError, http.client.HTTPException, ValueError) as exc:
+        print(f"unhealthy: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    finally:
+        conn.close()
+    return 0

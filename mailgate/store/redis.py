@@ -1,0 +1,161 @@
+"""Redis session store, for several instances behind a load balancer.
+
+Keys are `mailgate:s:<lookup>` (the lookup is SHA-256 of the session id, never the id)
+and values are SessionRecord bytes: timings plus AEAD ciphertext under the cookie's key.
+Redis expires each key at the earlier of the idle and absolute deadlines, so an idle
+session disappears on every instance at once. `expired()` reports the sessions this
+instance has served whose key is gone (expired, or logged out elsewhere), so the reaper
+still closes their IMAP connections and runs their wipe hooks here.
+Any Redis failure surfaces as StoreError (503), never as a silent logout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from mailgate.store.interface import SessionRecord, StoreError
+
+__all__ = ["REDIS_ERRORS", "SESSION_PREFIX", "RedisStore", "connect", "session_key", "sync_client"]
+
+SESSION_PREFIX = "mailgate:s:"
+# redis-py wraps socket trouble in its own errors; OSError covers what slips through.
+REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+_TIMEOUT_S = 2.0
+
+
+def connect(url: str) -> aioredis.Redis:
+    """An asyncio client for `redis://` or `rediss://` URLs (password in the URL).
+
+    Short timeouts and few retries: during an outage a request should get its 503
+    quickly rather than hang; the pool reconnects by itself once Redis is back.
+    """
+    return aioredis.from_url(
+        url,
+        socket_connect_timeout=_TIMEOUT_S,
+        socket_timeout=_TIMEOUT_S,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+        health_check_interval=30,
+    )
+
+
+def sync_client(url: str) -> redis.Redis:
+    """A blocking client, used only by the test hooks (`dump()`)."""
+    return redis.Redis.from_url(url, socket_connect_timeout=_TIMEOUT_S, socket_timeout=_TIMEOUT_S)
+
+
+def session_key(lookup: str) -> str:
+    return SESSION_PREFIX + lookup
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+class RedisStore:
+    """SessionStore on Redis; TTL = the record's remaining life, refreshed on activity."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._redis = connect(url)
+        # Sessions this instance has seen -> their absolute deadline (for expired()).
+        self._known: dict[str, float] = {}
+
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await getattr(self._redis, method)(*args, **kwargs)
+        except REDIS_ERRORS as exc:
+            raise StoreError(type(exc).__name__) from None
+
+    async def create(self, lookup: str, record: SessionRecord) -> None:
+        ttl = record.ttl(time.time())
+        await self._call("set", session_key(lookup), record.to_bytes(), px=_ms(ttl))
+        self._known[lookup] = record.absolute_deadline
+
+    async def get(self, lookup: str) -> SessionRecord | None:
+        raw = await self._call("get", session_key(lookup))
+        if raw is None:
+            return None
+        record = SessionRecord.from_bytes(raw)
+        if record.expiry_reason(time.time()):
+            return None
+        self._known[lookup] = record.absolute_deadline
+        return record
+
+    async def touch(self, lookup: str, now: float) -> None:
+        raw = await self._call("get", session_key(lookup))
+        if raw is None:
+            return
+        record = SessionRecord.from_bytes(raw)
+        if record.expiry_reason(now):
+            return
+        record.last_seen = now
+        # ttl() stops at the absolute deadline; XX so a logout elsewhere in between
+        # is not undone by this write.
+        await self._call(
+            "set", session_key(lookup), record.to_bytes(), px=_ms(record.ttl(now)), xx=True
+        )
+
+    async def delete(self, lookup: str) -> bool:
+        existed = bool(await self._call("delete", session_key(lookup)))
+        self._known.pop(lookup, None)
+        return existed
+
+    async def expired(self, now: float) -> list[tuple[str, str]]:
+        """Sessions seen here whose key Redis has dropped; Redis itself needs no sweep."""
+        lookups = list(self._known)
+        if not lookups:
+            return []
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for lookup in lookups:
+                    pipe.exists(session_key(lookup))
+                present = await pipe.execute()
+        except REDIS_ERRORS as exc:
+            raise StoreError(type(exc).__name__) from None
+        gone = []
+        for lookup, exists in zip(lookups, present, strict=True):
+            if not exists:
+                deadline = self._known.pop(lookup, now)
+                gone.append((lookup, "absolute" if now >= deadline else "idle"))
+        return gone
+
+    async def lookups(self) -> list[str]:
+        keys = await self._scan(SESSION_PREFIX + "*")
+        return [k.decode().removeprefix(SESSION_PREFIX) for k in keys]
+
+    async def _scan(self, pattern: str) -> list[bytes]:
+        try:
+            return [k async for k in self._redis.scan_iter(match=pattern, count=500)]
+        except REDIS_ERRORS as exc:
+            raise StoreError(type(exc).__name__) from None
+
+    async def clear(self) -> None:
+        keys = await self._scan(SESSION_PREFIX + "*")
+        if keys:
+            await self._call("delete", *keys)
+
+    async def ping(self) -> None:
+        await self._call("ping")
+
+    async def close(self) -> None:
+        with contextlib.suppress(REDIS_ERRORS):
+            await self._redis.aclose()
+
+    def dump(self) -> bytes:
+        """Every session key and its raw value (blocking; for at-rest tests)."""
+        client = sync_client(self._url)
+        try:
+            out = []
+            for key in client.scan_iter(match=SESSION_PREFIX + "*"):
+                value = client.get(key)
+                out.append(key + b" " + (value or b""))
+            return b"\n".join(out)
+        finally:
+            client.close()

@@ -1,0 +1,221 @@
+"""Vault backend on Redis: every instance sees a session's uploads.
+
+A blob is stored as ciphertext pieces under `mailgate:v:<owner>:<blob>:<n>` (the framed
+AEAD of vault/sealing.py, so nothing readable reaches Redis) and a sealed meta key
+`mailgate:v:<owner>:<blob>:meta` written last (a blob without it is incomplete). An
+index hash `mailgate:v:<owner>:index` maps blob ids to "<pieces> <stored bytes>" so
+usage and deletion need no key. Every key expires shortly after the owning session's
+absolute deadline, and the session's wipe hook deletes them at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from mailgate.errors import PayloadTooLarge, StoreUnavailable
+from mailgate.store.interface import SessionRecord
+from mailgate.store.redis import REDIS_ERRORS, connect, session_key, sync_client
+from mailgate.vault.interface import BlobInfo
+from mailgate.vault.sealing import BlobOpener, BlobSealer, VaultIntegrityError
+
+__all__ = ["VAULT_PREFIX", "RedisVault"]
+
+VAULT_PREFIX = "mailgate:v:"
+# Keys outlive the session's absolute deadline by at most this much (clock skew room).
+_SLACK_S = 60.0
+
+
+def _check_owner(owner: str) -> str:
+    if not owner or not all(c in "0123456789abcdef" for c in owner):
+        raise ValueError("owner must be a hex lookup key")
+    return owner
+
+
+def _valid_blob_id(blob_id: str) -> bool:
+    return 16 <= len(blob_id) <= 64 and all(c.isalnum() or c in "-_" for c in blob_id)
+
+
+class RedisVault:
+    def __init__(self, url: str, *, default_ttl_s: float = 43200.0) -> None:
+        self._url = url
+        self._redis = connect(url)
+        # Used only when the session record cannot be read (it normally can).
+        self.default_ttl_s = default_ttl_s
+
+    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await getattr(self._redis, method)(*args, **kwargs)
+        except REDIS_ERRORS:
+            raise StoreUnavailable() from None
+
+    @staticmethod
+    def _key(owner: str, blob_id: str, part: int | str) -> str:
+        return f"{VAULT_PREFIX}{owner}:{blob_id}:{part}"
+
+    @staticmethod
+    def _index(owner: str) -> str:
+        return f"{VAULT_PREFIX}{owner}:index"
+
+    async def _expire_at_ms(self, owner: str) -> int:
+        """When this owner's keys must be gone: the session's absolute deadline."""
+        raw = await self._call("get", session_key(owner))
+        deadline = time.time() + self.default_ttl_s
+        if raw is not None:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                deadline = SessionRecord.from_bytes(raw).absolute_deadline
+        return int((deadline + _SLACK_S) * 1000)
+
+    async def put(
+        self,
+        owner: str,
+        upload_key: bytes,
+        filename: str,
+        content_type: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        max_bytes: int,
+    ) -> BlobInfo:
+        _check_owner(owner)
+        blob_id = secrets.token_urlsafe(18)
+        expire_ms = await self._expire_at_ms(owner)
+        sealer = BlobSealer(upload_key, blob_id)
+        size = stored = pieces = 0
+
+        async def write(data: bytes) -> None:
+            nonlocal stored, pieces
+            if not data:
+                return
+            key = self._key(owner, blob_id, pieces)
+            await self._call("set", key, data, pxat=expire_ms)
+            pieces += 1
+            stored += len(data)
+
+        try:
+            async for piece in chunks:
+                size += len(piece)
+                if size > max_bytes:
+                    raise PayloadTooLarge("The file is larger than the upload limit.")
+                await write(sealer.feed(piece))
+            await write(sealer.finish())
+            info = BlobInfo(blob_id, filename, content_type, size)
+            meta = json.dumps(
+                {"filename": filename, "content_type": content_type, "size": size}
+            ).encode()
+            meta_sealer = BlobSealer(upload_key, blob_id + ".meta")
+            sealed_meta = meta_sealer.feed(meta) + meta_sealer.finish()
+            await self._call("set", self._key(owner, blob_id, "meta"), sealed_meta, pxat=expire_ms)
+            await self._call("hset", self._index(owner), blob_id, f"{pieces} {stored}")
+            await self._call("pexpireat", self._index(owner), expire_ms)
+            return info
+        except BaseException:
+            await self._remove(owner, blob_id, pieces)
+            raise
+
+    async def _remove(self, owner: str, blob_id: str, pieces: int) -> None:
+        keys = [self._key(owner, blob_id, n) for n in range(pieces)]
+        keys.append(self._key(owner, blob_id, "meta"))
+        try:
+            await self._redis.delete(*keys)
+            await self._redis.hdel(self._index(owner), blob_id)
+        except REDIS_ERRORS:
+            pass  # the keys expire with the session anyway
+
+    async def info(self, owner: str, upload_key: bytes, blob_id: str) -> BlobInfo | None:
+        if not _valid_blob_id(blob_id):
+            return None
+        sealed = await self._call("get", self._key(_check_owner(owner), blob_id, "meta"))
+        if sealed is None:
+            return None
+        try:
+            opener = BlobOpener(upload_key, blob_id + ".meta")
+            meta = json.loads(b"".join(opener.feed(sealed)))
+            opener.close()
+        except (VaultIntegrityError, ValueError):
+            return None
+        return BlobInfo(blob_id, meta["filename"], meta["content_type"], meta["size"])
+
+    async def _entries(self, owner: str) -> dict[str, tuple[int, int]]:
+        raw = await self._call("hgetall", self._index(_check_owner(owner)))
+        entries = {}
+        for blob_id, value in raw.items():
+            pieces, stored = value.split()
+            entries[blob_id.decode()] = (int(pieces), int(stored))
+        return entries
+
+    async def list(self, owner: str, upload_key: bytes) -> list[BlobInfo]:
+        found = []
+        for blob_id in sorted(await self._entries(owner)):
+            info = await self.info(owner, upload_key, blob_id)
+            if info is not None:
+                found.append(info)
+        return found
+
+    async def read(self, owner: str, upload_key: bytes, blob_id: str) -> AsyncIterator[bytes]:
+        if not _valid_blob_id(blob_id):
+            raise FileNotFoundError(blob_id)
+        entry = (await self._entries(owner)).get(blob_id)
+        if entry is None:
+            raise FileNotFoundError(blob_id)
+        opener = BlobOpener(upload_key, blob_id)
+        for n in range(entry[0]):
+            data = await self._call("get", self._key(owner, blob_id, n))
+            if data is None:
+                raise VaultIntegrityError("blob truncated")
+            for plain in opener.feed(data):
+                yield plain
+        opener.close()
+
+    async def delete(self, owner: str, blob_id: str) -> bool:
+        if not _valid_blob_id(blob_id):
+            return False
+        entry = (await self._entries(owner)).get(blob_id)
+        if entry is None:
+            return False
+        await self._remove(owner, blob_id, entry[0])
+        return True
+
+    async def usage(self, owner: str) -> tuple[int, int]:
+        entries = await self._entries(owner)
+        return len(entries), sum(stored for _, stored in entries.values())
+
+    async def _delete_matching(self, pattern: str) -> None:
+        try:
+            batch = []
+            async for key in self._redis.scan_iter(match=pattern, count=500):
+                batch.append(key)
+                if len(batch) >= 500:
+                    await self._redis.delete(*batch)
+                    batch = []
+            if batch:
+                await self._redis.delete(*batch)
+        except REDIS_ERRORS:
+            raise StoreUnavailable() from None
+
+    async def wipe(self, owner: str) -> None:
+        # SCAN also catches the pieces of an upload still in progress.
+        await self._delete_matching(f"{VAULT_PREFIX}{_check_owner(owner)}:*")
+
+    async def wipe_all(self) -> None:
+        await self._delete_matching(VAULT_PREFIX + "*")
+
+    async def close(self) -> None:
+        with contextlib.suppress(REDIS_ERRORS):
+            await self._redis.aclose()
+
+    def dump(self) -> bytes:
+        """Every vault key and its raw value (blocking; for at-rest tests)."""
+        client = sync_client(self._url)
+        try:
+            out = []
+            for key in client.scan_iter(match=VAULT_PREFIX + "*"):
+                kind = client.type(key)
+                value = client.get(key) if kind == b"string" else repr(client.hgetall(key)).encode()
+                out.append(key + b" " + (value or b""))
+            return b"\n".join(out)
+        finally:
+            client.close()

@@ -1,0 +1,459 @@
+"""Sending and drafts through the API (issue 4): real SMTP (the sandbox's aiosmtpd with TLS
+and AUTH) and both real IMAP servers for the Sent and Drafts copies."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+import pytest
+
+from mailgate.mail.ids import decode_message_id, message_id
+from mailgate.testing.client import ApiClient
+from mailgate.testing.servers import free_port
+
+# Headers a message built by mailgate may carry; anything else could identify the client.
+ALLOWED_HEADERS = {
+    "from",
+    "to",
+    "cc",
+    "subject",
+    "date",
+    "message-id",
+    "in-reply-to",
+    "references",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+}
+
+
+def _rcpt(tag: str = "rcpt") -> str:
+    return f"{tag}-{secrets.token_hex(4)}@example.net"
+
+
+@pytest.fixture
+def smtp_user(upstream: Any, sandbox: Any, user: tuple[str, str]) -> tuple[str, str]:
+    """The logged-in user, also known to the sandbox SMTP server (which always does
+    the submission, also when the mailboxes live in Dovecot)."""
+    if upstream.name != "pymap":
+        sandbox.add_user(*user)
+    return user
+
+
+@pytest.fixture
+async def api(logged_in: ApiClient, smtp_user: tuple[str, str]) -> ApiClient:
+    return logged_in
+
+
+def _received(sandbox: Any, message_id_header: str) -> Any:
+    """The one envelope the sandbox SMTP accepted with this Message-ID (None if none)."""
+    found = [
+        mail
+        for mail in list(sandbox.sandbox.smtp.received)
+        if message_from_bytes(mail.content, policy=policy.default)["Message-ID"]
+        == message_id_header
+    ]
+    assert len(found) <= 1, "the same message was submitted twice"
+    return found[0] if found else None
+
+
+def _received_with_subject(sandbox: Any, subject: str) -> list[Any]:
+    return [
+        mail
+        for mail in list(sandbox.sandbox.smtp.received)
+        if message_from_bytes(mail.content, policy=policy.default)["Subject"] == subject
+    ]
+
+
+async def _upload(api: ApiClient, data: bytes, filename: str, content_type: str) -> dict:
+    form = aiohttp.FormData()
+    form.add_field("file", data, filename=filename, content_type=content_type)
+    resp = await api.post("/api/uploads", data=form)
+    assert resp.status == 201, resp
+    return resp.json()
+
+
+async def _box(api: ApiClient, role: str) -> dict:
+    boxes = (await api.get("/api/mailboxes")).json()["mailboxes"]
+    return next(b for b in boxes if b["role"] == role)
+
+
+async def _messages(api: ApiClient, box_id: str) -> list[dict]:
+    resp = await api.get(f"/api/mailboxes/{box_id}/messages?limit=200")
+    assert resp.status == 200, resp
+    return resp.json()["messages"]
+
+
+async def _find(api: ApiClient, role: str, subject: str) -> list[dict]:
+    box = await _box(api, role)
+    return [m for m in await _messages(api, box["id"]) if m["subject"] == subject]
+
+
+async def _uploads(api: ApiClient) -> set[str]:
+    resp = await api.get("/api/uploads")
+    assert resp.status == 200, resp
+    return {u["id"] for u in resp.json()["uploads"]}
+
+
+def _text(msg: Any) -> str:
+    return msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+
+
+def _parent(message_id_header: str, references: str | None, subject: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Parent Sender <parent@example.net>"
+    msg["To"] = "someone@example.test"
+    msg["Subject"] = subject
+    msg["Date"] = "Mon, 02 Nov 2026 10:00:00 +0000"
+    msg["Message-ID"] = message_id_header
+    if references:
+        msg["References"] = references
+    msg.set_content("the parent\n")
+    return msg.as_bytes(policy=policy.SMTP)
+
+
+# -- sending ----------------------------------------------------------------------------------
+
+
+async def test_send_with_attachment_arrives_intact_and_is_saved_to_sent(
+    upstream: Any, sandbox: Any, api: ApiClient, smtp_user: tuple[str, str]
+) -> None:
+    payload = os.urandom(150_000) + b"\r\n.\r\n.line\n"  # dot-stuffing and CRLF survive
+    upload = await _upload(api, payload, "Bericht ü.bin", "application/octet-stream")
+    subject = f"Quarterly ✓ {secrets.token_hex(4)}"
+    to, cc, bcc = _rcpt("to"), _rcpt("cc"), _rcpt("bcc")
+    resp = await api.post(
+        "/api/send",
+        json={
+            "to": [{"name": "Dr. Zoë", "email": to}],
+            "cc": [f"Carl <{cc}>"],
+            "bcc": [bcc],
+            "subject": subject,
+            "text": "Grüße\n.\nend\n",
+            "html": "<p>Grüße</p>",
+            "attachments": [upload["id"]],
+        },
+    )
+    assert resp.status == 200, resp
+    body = resp.json()
+    sent_box = await _box(api, "sent")
+    assert body["saved_to"] == sent_box["id"]
+    assert "warning" not in body
+
+    mail = _received(sandbox, body["message_id_header"])
+    assert mail is not None
+    assert mail.mail_from == smtp_user[0]
+    assert sorted(mail.rcpt_tos) == sorted([to, cc, bcc])
+    assert mail.auth_login == smtp_user[0]
+    msg = message_from_bytes(mail.content, policy=policy.default)
+    assert msg["Subject"] == subject
+    assert msg["From"].addresses[0].addr_spec == smtp_user[0]
+    assert msg["To"].addresses[0].display_name == "Dr. Zoë"
+    assert msg["Bcc"] is None and bcc.encode() not in mail.content
+    assert _text(msg) == "Grüße\n.\nend\n"
+    (attachment,) = list(msg.iter_attachments())
+    assert attachment.get_filename() == upload["filename"]
+    assert attachment.get_content() == payload
+
+    # No header that names the client, its browser or this software.
+    assert {k.lower() for k in msg} <= ALLOWED_HEADERS
+    assert b"mailgate" not in mail.content.lower()
+    assert b"127.0.0.1" not in mail.content and b"aiohttp" not in mail.content.lower()
+
+    # The Sent copy is there, read, and keeps the Bcc for the sender.
+    (copy,) = await _find(api, "sent", subject)
+    assert copy["seen"] is True and copy["has_attachments"] is True
+    view = (await api.get(f"/api/messages/{copy['id']}?peek=1")).json()
+    assert view["message_id_header"] == body["message_id_header"]
+    assert [a["email"] for a in view["bcc"]] == [bcc]
+
+    # The upload stays until the UI deletes it (documented choice).
+    assert upload["id"] in await _uploads(api)
+
+
+async def test_save_sent_false_stores_no_copy(upstream: Any, sandbox: Any, api: ApiClient) -> None:
+    subject = f"No copy {secrets.token_hex(4)}"
+    resp = await api.post(
+        "/api/send", json={"to": [_rcpt()], "subject": subject, "text": "x", "save_sent": False}
+    )
+    assert resp.status == 200, resp
+    assert resp.json()["saved_to"] is None
+    assert _received(sandbox, resp.json()["message_id_header"]) is not None
+    assert await _find(api, "sent", subject) == []
+
+
+async def test_reply_is_threaded_and_parent_marked_answered(
+    upstream: Any, sandbox: Any, api: ApiClient, smtp_user: tuple[str, str]
+) -> None:
+    parent_subject = f"Parent {secrets.token_hex(4)}"
+    parent_mid = f"<parent.{secrets.token_hex(6)}@example.net>"
+    root_mid = f"<root.{secrets.token_hex(6)}@example.net>"
+    upstream.deliver(smtp_user[0], _parent(parent_mid, root_mid, parent_subject))
+    (parent,) = await _find(api, "inbox", parent_subject)
+    assert parent["answered"] is False
+
+    resp = await api.post(
+        "/api/send",
+        json={
+            "to": ["parent@example.net"],
+            "subject": f"Re: {parent_subject}",
+            "text": "my reply",
+            "in_reply_to": parent["id"],
+        },
+    )
+    assert resp.status == 200, resp
+    mail = _received(sandbox, resp.json()["message_id_header"])
+    msg = message_from_bytes(mail.content, policy=policy.default)
+    assert str(msg["In-Reply-To"]) == parent_mid
+    assert str(msg["References"]).split() == [root_mid, parent_mid]
+
+    (after,) = await _find(api, "inbox", parent_subject)
+    assert after["answered"] is True
+    view = (await api.get(f"/api/messages/{parent['id']}?peek=1")).json()
+    assert view["answered"] is True
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_reply_to_stale_or_missing_parent_sends_nothing(
+    upstream: Any, sandbox: Any, api: ApiClient, smtp_user: tuple[str, str]
+) -> None:
+    subject = f"Parent {secrets.token_hex(4)}"
+    upstream.deliver(smtp_user[0], _parent(f"<p.{secrets.token_hex(4)}@x.test>", None, subject))
+    (parent,) = await _find(api, "inbox", subject)
+    ref = decode_message_id(parent["id"])
+    stale = message_id(ref.mailbox, ref.uidvalidity + 1, ref.uid)
+    missing = message_id(ref.mailbox, ref.uidvalidity, ref.uid + 1000)
+    reply_subject = f"Re: {subject}"
+    for parent_id, status in ((stale, 409), (missing, 404), ("not-an-id", 404)):
+        resp = await api.post(
+            "/api/send",
+            json={"to": [_rcpt()], "subject": reply_subject, "in_reply_to": parent_id},
+        )
+        assert resp.status == status, resp
+    assert _received_with_subject(sandbox, reply_subject) == []
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+async def test_smtp_down_is_502_and_upload_kept(
+    upstream: Any, sandbox: Any, make_mailgate: Any, smtp_user: tuple[str, str]
+) -> None:
+    closed = free_port()  # nothing listens there
+    running = make_mailgate(smtp={"port": closed})
+    async with ApiClient(running.url, running.client_ssl()) as api:
+        assert (await api.login(*smtp_user)).status == 201
+        upload = await _upload(api, b"keep me", "keep.txt", "text/plain")
+        subject = f"Down {secrets.token_hex(4)}"
+        resp = await api.post(
+            "/api/send",
+            json={"to": [_rcpt()], "subject": subject, "attachments": [upload["id"]]},
+        )
+        assert resp.status == 502 and resp.error_code == "upstream_unavailable", resp
+        assert upload["id"] in await _uploads(api)
+        assert await _find(api, "sent", subject) == []
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_refused_recipient_is_502_upstream_rejected(
+    upstream: Any, sandbox: Any, api: ApiClient
+) -> None:
+    refused = _rcpt("refused")
+    sandbox.sandbox.smtp.refuse(refused)
+    subject = f"Refused {secrets.token_hex(4)}"
+    resp = await api.post(
+        "/api/send", json={"to": [_rcpt(), refused], "subject": subject, "text": "x"}
+    )
+    assert resp.status == 502 and resp.error_code == "upstream_rejected", resp
+    assert refused.encode() not in resp.body  # the reason is sanitized
+    assert _received_with_subject(sandbox, subject) == []
+    assert await _find(api, "sent", subject) == []
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_unknown_upload_is_400_naming_attachments(sandbox: Any, api: ApiClient) -> None:
+    subject = f"Unknown {secrets.token_hex(4)}"
+    resp = await api.post(
+        "/api/send", json={"to": [_rcpt()], "subject": subject, "attachments": ["nope"]}
+    )
+    assert resp.status == 400, resp
+    assert "attachments" in resp.json()["error"]["message"]
+    assert _received_with_subject(sandbox, subject) == []
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_sec_46_other_sessions_upload_cannot_be_attached(
+    upstream: Any, sandbox: Any, mailgate: Any, api: ApiClient
+) -> None:
+    other_user = upstream.new_user()
+    async with ApiClient(mailgate.url, mailgate.client_ssl()) as other:
+        assert (await other.login(*other_user)).status == 201
+        theirs = await _upload(other, b"not yours", "secret.txt", "text/plain")
+    resp = await api.post("/api/send", json={"to": [_rcpt()], "attachments": [theirs["id"]]})
+    assert resp.status == 400, resp
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_send_without_csrf_token_is_403(sandbox: Any, api: ApiClient) -> None:
+    subject = f"Csrf {secrets.token_hex(4)}"
+    resp = await api.request(
+        "POST", "/api/send", json={"to": [_rcpt()], "subject": subject}, csrf=False
+    )
+    assert resp.status == 403 and resp.error_code == "csrf_failed", resp
+    resp = await api.request("POST", "/api/drafts", json={"subject": subject}, csrf=False)
+    assert resp.status == 403 and resp.error_code == "csrf_failed", resp
+    assert _received_with_subject(sandbox, subject) == []
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_sec_65_header_injection_through_json_is_refused(
+    sandbox: Any, api: ApiClient
+) -> None:
+    evil = _rcpt("evil")
+    subject = f"Inject {secrets.token_hex(4)}"
+    bad_bodies = [
+        {"to": [_rcpt()], "subject": f"{subject}\r\nBcc: {evil}"},
+        {"to": [_rcpt()], "subject": f"{subject}\nX-Injected: 1"},
+        {"to": [f"Eve\r\nBcc: {evil} <{_rcpt()}>"], "subject": subject},
+        {"to": [{"name": f"Eve\r\nBcc: {evil}", "email": _rcpt()}], "subject": subject},
+        {"to": [f"{_rcpt()}\r\nBcc: {evil}"], "subject": subject},
+        {"to": [{"name": "Eve", "email": f"{_rcpt()}\nBcc: {evil}"}], "subject": subject},
+        {"to": [f"{_rcpt()}, {evil}"], "subject": subject},  # one string, one address
+    ]
+    for body in bad_bodies:
+        resp = await api.post("/api/send", json=body)
+        assert resp.status == 400, (body, resp)
+
+    # A file name with CR/LF: sanitized on upload, so no header can come of it.
+    # aiohttp's client refuses CR/LF in a filename, so the part is written by hand, with
+    # the name in RFC 2231 form (which aiohttp's server decodes).
+    name = quote(f"a\r\nX-Injected: 1\r\nBcc: {evil}\r\n.txt", safe="")
+    boundary = secrets.token_hex(8)
+    multipart = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f"filename*=UTF-8''{name}\r\nContent-Type: text/plain\r\n\r\ndata\r\n"
+        f"--{boundary}--\r\n"
+    ).encode()
+    resp = await api.post(
+        "/api/uploads",
+        data=multipart,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    assert resp.status == 201, resp
+    upload = resp.json()
+    assert "\r" not in upload["filename"] and "\n" not in upload["filename"]
+    resp = await api.post(
+        "/api/send", json={"to": [_rcpt()], "subject": subject, "attachments": [upload["id"]]}
+    )
+    if resp.status == 200:
+        mail = _received(sandbox, resp.json()["message_id_header"])
+        assert evil not in mail.rcpt_tos
+        msg = message_from_bytes(mail.content, policy=policy.default)
+        for part in msg.walk():
+            assert "X-Injected" not in part and "Bcc" not in part
+        assert b"\nX-Injected" not in mail.content and b"\nBcc" not in mail.content
+    else:
+        assert resp.status == 400, resp
+    assert all(evil not in m.rcpt_tos for m in sandbox.sandbox.smtp.received)
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_sec_66_compose_body_is_strictly_validated(sandbox: Any, api: ApiClient) -> None:
+    subject = f"Strict {secrets.token_hex(4)}"
+    ok = {"to": [_rcpt()], "subject": subject}
+    bad_bodies = [
+        {**ok, "reply_to": "x@example.net"},  # unknown field
+        {**ok, "to": _rcpt()},  # not a list
+        {**ok, "subject": 5},
+        {**ok, "text": ["a"]},
+        {**ok, "html": 1},
+        {**ok, "save_sent": "yes"},
+        {**ok, "attachments": "id"},
+        {**ok, "attachments": [f"u{i}" for i in range(51)]},
+        {**ok, "to": [{"email": _rcpt(), "extra": 1}]},
+        {**ok, "to": [_rcpt() for _ in range(101)]},
+        {**ok, "subject": "x" * 999},
+        {**ok, "replaces": "abc"},  # drafts only
+        {"subject": subject, "text": "nobody to send to"},
+        {**ok, "to": ["not an address"]},
+        {**ok, "text": "lone \ud800 surrogate"},
+        {**ok, "to": [{"name": "\udcff", "email": _rcpt()}]},
+    ]
+    for body in bad_bodies:
+        resp = await api.post("/api/send", json=body)
+        assert resp.status == 400, (body, resp)
+    big = await api.post("/api/send", json={**ok, "text": "x" * (1024 * 1024 + 1)})
+    assert big.status == 413, big
+    assert _received_with_subject(sandbox, subject) == []
+
+
+# -- drafts -----------------------------------------------------------------------------------
+
+
+async def _raw(api: ApiClient, message_id_: str) -> bytes:
+    resp = await api.get(f"/api/messages/{quote(message_id_)}/raw")
+    assert resp.status == 200, resp
+    return resp.body
+
+
+async def test_drafts_are_saved_and_replaced(upstream: Any, sandbox: Any, api: ApiClient) -> None:
+    subject = f"Draft {secrets.token_hex(4)}"
+    upload = await _upload(api, b"draft attachment", "notes.txt", "text/plain")
+    first = await api.post(
+        "/api/drafts",
+        json={"subject": subject, "text": "first", "attachments": [upload["id"]]},
+    )
+    assert first.status == 201, first
+    first_id = first.json()["id"]
+    assert first_id is not None  # both servers have UIDPLUS
+    (listed,) = await _find(api, "drafts", subject)
+    assert listed["id"] == first_id and listed["seen"] is True
+    raw = await _raw(api, first_id)
+    msg = message_from_bytes(raw, policy=policy.default)
+    # A draft without recipients has no To/Cc/Bcc, and no stand-in address leaks.
+    assert msg["To"] is None and msg["Bcc"] is None and b"draft.invalid" not in raw
+    (attachment,) = list(msg.iter_attachments())
+    assert attachment.get_content() == "draft attachment"
+
+    bcc = _rcpt("bcc")
+    second = await api.post(
+        "/api/drafts",
+        json={
+            "to": [_rcpt()],
+            "bcc": [bcc],
+            "subject": subject,
+            "text": "second",
+            "save_sent": True,  # the UI sends it to both endpoints
+            "replaces": first_id,
+        },
+    )
+    assert second.status == 201, second
+    second_id = second.json()["id"]
+    assert second_id and second_id != first_id and "warning" not in second.json()
+    (listed,) = await _find(api, "drafts", subject)
+    assert listed["id"] == second_id
+    assert (await api.get(f"/api/messages/{first_id}?peek=1")).status == 404
+    second_raw = message_from_bytes(await _raw(api, second_id), policy=policy.default)
+    assert second_raw["Bcc"].addresses[0].addr_spec == bcc  # the draft keeps its Bcc
+    assert _text(second_raw) == "second\n"
+    # Saving a draft sends nothing.
+    assert _received_with_subject(sandbox, subject) == []
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_draft_replaces_must_name_a_draft(
+    upstream: Any, api: ApiClient, smtp_user: tuple[str, str]
+) -> None:
+    subject = f"Inbox {secrets.token_hex(4)}"
+    upstream.deliver(smtp_user[0], _parent(f"<i.{secrets.token_hex(4)}@x.test>", None, subject))
+    (inbox_msg,) = await _find(api, "inbox", subject)
+    resp = await api.post("/api/drafts", json={"subject": "d", "replaces": inbox_msg["id"]})
+    assert resp.status == 400, resp
+    assert len(await _find(api, "inbox", subject)) == 1  # untouched
+    assert await _find(api, "drafts", "d") == []  # and nothing saved
