@@ -284,7 +284,7 @@ async def _build(
     if placeholder_recipient and request.recipient_count == 0:
         bcc = [_NOBODY]
     draft = Draft(
-        from_address=Address(addr_spec=session.email),
+        from_address=parse_recipient(session.email, "from"),
         to=list(request.to),
         cc=list(request.cc),
         bcc=bcc,
@@ -332,14 +332,14 @@ async def _save_sent(
     pool: ImapPool, session: Session, built: BuiltMessage
 ) -> tuple[str | None, bool]:
     """APPEND to the Sent mailbox: (mailbox id or None, whether the APPEND failed)."""
-    # The copy keeps the Bcc header so the sender can see whom they Bcc'd.
-    raw = await built.read_all(include_bcc=True)
 
     async def op(client: MailClient) -> str | None:
         sent = await _role_path(client, "sent")
         if sent is None:
             return None
-        await client.append(sent, raw, flags=["\\Seen"])
+        # The copy keeps the Bcc header so the sender can see whom they Bcc'd.
+        # MailClient.append takes bytes, so the message is read into memory here.
+        await client.append(sent, await built.read_all(include_bcc=True), flags=["\\Seen"])
         return sent
 
     try:

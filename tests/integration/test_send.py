@@ -239,6 +239,27 @@ async def test_reply_to_stale_or_missing_parent_sends_nothing(
     assert _received_with_subject(sandbox, reply_subject) == []
 
 
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_sent_but_not_saved_is_a_warning_not_an_error(
+    sandbox: Any, api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mailgate.mail.imap.client import MailClient
+    from mailgate.mail.imap.errors import ImapNoError
+
+    async def refuse_append(self: Any, *args: Any, **kwargs: Any) -> None:
+        raise ImapNoError("injected")  # fault injection: the APPEND to Sent fails
+
+    monkeypatch.setattr(MailClient, "append", refuse_append)
+    subject = f"Unsaved {secrets.token_hex(4)}"
+    resp = await api.post("/api/send", json={"to": [_rcpt()], "subject": subject})
+    assert resp.status == 200, resp
+    assert resp.json()["saved_to"] is None
+    assert resp.json()["warning"] == "sent_but_not_saved"
+    assert _received(sandbox, resp.json()["message_id_header"]) is not None  # sent once
+    monkeypatch.undo()
+    assert await _find(api, "sent", subject) == []
+
+
 # -- failures ---------------------------------------------------------------------------------
 
 

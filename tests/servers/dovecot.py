@@ -424,12 +424,17 @@ service anvil {{
         if pid is None:
             return
         deadline = time.monotonic() + timeout
-        # A child caught between fork and exec misses the master's SIGTERM, and the master
-        # then waits about 5 s for it; let such children finish exec'ing first.
-        _wait_children_execd(pid, min(deadline, time.monotonic() + 2.0))
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
+        nudge_at = time.monotonic() + 1.5
         while _alive(pid):
+            if nudge_at and time.monotonic() > nudge_at:
+                # Stopped right after start, the master sometimes waits ~5 s for its anvil
+                # child; that child is ours too, so tell it to stop directly.
+                nudge_at = 0.0
+                for child in _children(pid):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child, signal.SIGTERM)
             if time.monotonic() > deadline:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
@@ -471,27 +476,18 @@ def _read_text(path: Path) -> str:
         return ""
 
 
-def _wait_children_execd(pid: int, deadline: float) -> None:
-    """Wait until no child of ``pid`` still runs the parent's own command line (pre-exec)."""
-    try:
-        parent_cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return
-    while time.monotonic() < deadline:
-        pending = False
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
+def _children(pid: int) -> list[int]:
+    """PIDs whose parent is ``pid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
             try:
                 ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                if ppid == pid and (entry / "cmdline").read_bytes() == parent_cmdline:
-                    pending = True
-                    break
             except (OSError, IndexError, ValueError):
                 continue
-        if not pending:
-            return
-        time.sleep(0.01)
+            if ppid == pid:
+                found.append(int(entry.name))
+    return found
 
 
 def _alive(pid: int) -> bool:
