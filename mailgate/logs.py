@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["configure_logging", "log_event", "logger"]
+__all__ = ["configure_logging", "log_event", "logger", "quiet_sandbox_loggers"]
 
 logger = logging.getLogger("mailgate")
 
@@ -51,6 +51,13 @@ def configure_logging(level: str = "info") -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.CRITICAL)
     logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
     logging.getLogger("aiohttp.web").setLevel(logging.CRITICAL)
+
+
+def quiet_sandbox_loggers() -> None:
+    """The sandbox's servers (aiosmtpd, pymap) log peer addresses; `mailgate demo` runs
+    them in-process, so keep them out of the log stream."""
+    for name in ("mail.log", "pymap", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:

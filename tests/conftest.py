@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 from mailgate.config import Config
-from mailgate.logs import JsonLineFormatter
+from mailgate.logs import JsonLineFormatter, quiet_sandbox_loggers
 from mailgate.testing.client import ApiClient
 from mailgate.testing.servers import RunningMailgate, RunningSandbox, upstream_config
 from tests.servers.dovecot import Dovecot
 
 OUTPUT = Path(__file__).parent / "output"
-SUITE_LOG = OUTPUT / "suite.log"
+SUITE_LOG = OUTPUT / f"suite-{os.getpid()}.log"
 
 # Every secret and personal value the suite uses; the final test greps the logs for them.
 CANARIES: set[str] = set()
@@ -30,6 +30,8 @@ _user_seq = itertools.count(1)
 
 def pytest_configure(config: pytest.Config) -> None:
     OUTPUT.mkdir(exist_ok=True)
+    for old in OUTPUT.glob("suite-*.log"):
+        old.unlink(missing_ok=True)
     handler = logging.FileHandler(SUITE_LOG, mode="w", encoding="utf-8")
     handler.setFormatter(JsonLineFormatter())
     handler.setLevel(logging.DEBUG)
@@ -37,6 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     logging.getLogger("mailgate").setLevel(logging.DEBUG)
+    quiet_sandbox_loggers()
 
 
 @dataclass

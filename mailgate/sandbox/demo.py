@@ -25,10 +25,11 @@ def _banner(url: str, password: str, ca_file: str) -> str:
 
 async def run_demo(*, port: int = 8443, host: str = "127.0.0.1") -> int:
     from mailgate.app import run_server
-    from mailgate.logs import configure_logging
+    from mailgate.logs import configure_logging, quiet_sandbox_loggers
     from mailgate.sandbox import Sandbox
 
     configure_logging("info")
+    quiet_sandbox_loggers()
     sandbox = Sandbox()
     await sandbox.start()
     try:

@@ -131,6 +131,10 @@ class _Builder:
         return msg
 
     def add(self, msg: EmailMessage, when: datetime, mailbox: str, *flags: str) -> None:
+        # The email package draws random MIME boundaries; fix them for reproducible bytes.
+        for part in msg.walk():
+            if part.is_multipart():
+                part.set_boundary(f"=_demo_{self.rng.getrandbits(64):016x}")
         self.out.append((when, (mailbox, msg.as_bytes(policy=policy.SMTP), tuple(flags))))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import imaplib
 import smtplib
 import ssl
@@ -15,6 +16,8 @@ from email.parser import BytesParser
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from mailgate.sandbox import LocalCA, Sandbox, demo_messages
 from tests.servers.dovecot import Dovecot, running_dovecot
@@ -82,6 +85,7 @@ def test_dovecot_login_special_use_and_delivered_count(dovecot_server: Dovecot) 
             assert any(flag in line and line.endswith(name) for line in lines.split(b"\n")), name
         assert _select_count(client, "INBOX") == 30
         assert _select_count(client, "Sent") == 1
+        assert _select_count(client, "INBOX") == 30
         typ, data = client.search(None, "UNSEEN")
         assert typ == "OK" and len(data[0].split()) == 15
     finally:
@@ -196,7 +200,8 @@ async def test_sandbox_imap_refuses_login_before_starttls(sandbox: Sandbox) -> N
             with pytest.raises(imaplib.IMAP4.error):
                 client.login(USER, PASSWORD)
         finally:
-            client.shutdown()
+            with contextlib.suppress(OSError):
+                client.shutdown()
 
     await asyncio.to_thread(check)
 
@@ -208,7 +213,8 @@ async def test_sandbox_certificate_verifies_only_with_sandbox_ca(sandbox: Sandbo
             with pytest.raises(ssl.SSLCertVerificationError):
                 client.starttls(ssl_context=ssl.create_default_context())
         finally:
-            client.shutdown()
+            with contextlib.suppress(OSError):
+                client.shutdown()
 
     await asyncio.to_thread(check)
 
@@ -325,12 +331,15 @@ def test_demo_messages_are_deterministic_and_realistic() -> None:
 @pytest.mark.skipif(not RedisServer.available(), reason="needs redis-server")
 def test_redis_start_ping_stop_start() -> None:
     with running_redis() as server:
-        client = redis.Redis.from_url(server.url, socket_timeout=2)
+        # No retries: the client must see the outage at once.
+        client = redis.Redis.from_url(server.url, socket_timeout=2, retry=Retry(NoBackoff(), 0))
         try:
             assert client.ping()
             client.set("k", "v")
             with pytest.raises(redis.AuthenticationError):
-                redis.Redis(host=server.host, port=server.port, password="nope").ping()
+                redis.Redis(
+                    host=server.host, port=server.port, password="nope", retry=Retry(NoBackoff(), 0)
+                ).ping()
             server.stop()
             with pytest.raises(redis.ConnectionError):
                 client.ping()
