@@ -30,8 +30,6 @@ _user_seq = itertools.count(1)
 
 def pytest_configure(config: pytest.Config) -> None:
     OUTPUT.mkdir(exist_ok=True)
-    for old in OUTPUT.glob("suite-*.log"):
-        old.unlink(missing_ok=True)
     handler = logging.FileHandler(SUITE_LOG, mode="w", encoding="utf-8")
     handler.setFormatter(JsonLineFormatter())
     handler.setLevel(logging.DEBUG)

@@ -317,14 +317,15 @@ async def get_raw(request: web.Request) -> web.StreamResponse:
 
     async def op(client: MailClient) -> web.StreamResponse:
         await check_validity(client, ref, readonly=True)
+        if not await client.exists(ref.mailbox, ref.uid):
+            raise NotFound("That message does not exist (any more).")
         return await _stream(request, client, ref, "", headers, None)
 
     return await svc.pool.run(session.lookup, session.credentials, op)
 
 
 async def _summary(client: MailClient, ref: MessageRef) -> dict[str, Any]:
-    await client.select(ref.mailbox, uidvalidity=ref.uidvalidity)
-    summaries = await client._summaries([ref.uid])  # noqa: SLF001 - same package family
+    summaries = await client.summaries(ref.mailbox, [ref.uid], uidvalidity=ref.uidvalidity)
     if not summaries:
         raise NotFound("That message does not exist (any more).")
     return summary_json(ref.mailbox, ref.uidvalidity, summaries[0])

@@ -19,6 +19,7 @@ from mailgate.config import ImapConfig
 from mailgate.errors import (
     ApiError,
     AuthRequired,
+    StaleMessage,
     UpstreamRejected,
     UpstreamTlsFailed,
     UpstreamUnavailable,

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from mailgate.testing.servers import RunningMailgate, RunningSandbox

@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Response, expect
+from playwright.sync_api import Locator, Page, Response, expect
 
 from mailgate.testing.servers import RunningMailgate, RunningSandbox
 from tests.browser.conftest import SCREENSHOTS, BrowserSession, Mailbox, login
@@ -21,7 +21,7 @@ OpenBrowser = Callable[..., BrowserSession]
 ROW = "message-row"
 
 
-def _row(page: Page, subject: str) -> object:
+def _row(page: Page, subject: str) -> Locator:
     return page.get_by_test_id(ROW).filter(has_text=subject)
 
 

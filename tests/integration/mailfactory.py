@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
-from datetime import datetime, timedelta, timezone
 
 __all__ = ["html_message", "plain_message", "with_attachment"]
 
-BASE = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+BASE = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def plain_message(

@@ -60,7 +60,9 @@ async def test_sec_49_ciphertext_needs_the_cookie_key_and_detects_tampering(logg
         right.open(bytes(flipped), b"account")
 
 
-async def test_sec_50_logout_removes_upload_files_and_copies_stay_sealed(logged_in, mailgate, tmp_path):
+async def test_sec_50_logout_removes_upload_files_and_copies_stay_sealed(
+    logged_in, mailgate, tmp_path
+):
     secret = b"shred-me-" + os.urandom(32)
     assert (await logged_in.post("/api/uploads", data={"file": secret})).status == 201
     vault = mailgate.services.extra["vault"]

@@ -132,7 +132,8 @@ async def test_large_attachment_streams_intact(upstream, logged_in, user):
 async def test_html_body_is_sanitized_and_served_with_its_own_csp(upstream, logged_in, user):
     html = (
         "<p>Hello <b>there</b></p><script>alert(1)</script>"
-        '<img src="https://tracker.example/p.gif?u=1"><a href="https://shop.example/x?utm_source=nl&id=3" onclick="x()">shop</a>'
+        '<img src="https://tracker.example/p.gif?u=1">'
+        '<a href="https://shop.example/x?utm_source=nl&id=3" onclick="x()">shop</a>'
         '<div style="background:url(https://tracker.example/bg.png)">bg</div>'
     )
     upstream.deliver(user[0], html_message(html))

@@ -28,5 +28,14 @@ def test_sec_56_every_line_is_one_json_event_without_urls():
         entry = json.loads(line)
         assert {"ts", "level", "event"} <= set(entry)
         if entry["event"] == "request":
-            assert set(entry) <= {"ts", "level", "event", "method", "route", "status", "duration_ms", "bytes"}
+            assert set(entry) <= {
+                "ts",
+                "level",
+                "event",
+                "method",
+                "route",
+                "status",
+                "duration_ms",
+                "bytes",
+            }
             assert "?" not in entry["route"]

@@ -438,6 +438,19 @@ class MailClient:
         page = uids[offset : offset + limit]
         return Page(state.uidvalidity, len(uids), await self._summaries(page))
 
+    async def summaries(
+        self, path: str, uids: Sequence[int], *, uidvalidity: int | None = None
+    ) -> list[Summary]:
+        """Summaries of the given UIDs of ``path`` (missing UIDs are left out)."""
+        await self.select(path, uidvalidity=uidvalidity)
+        return await self._summaries(uids)
+
+    async def exists(self, path: str, uid: int, *, uidvalidity: int | None = None) -> bool:
+        """Whether ``uid`` names a message in ``path`` now."""
+        await self.select(path, uidvalidity=uidvalidity)
+        resp = await self._conn.command("UID FETCH", _uid(uid), "(UID)")
+        return any(_fetch_uid(u)[0] == uid for u in resp.of_kind("FETCH"))
+
     async def _summaries(self, uids: Sequence[int]) -> list[Summary]:
         if not uids:
             return []
