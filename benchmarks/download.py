@@ -149,7 +149,7 @@ async def main() -> int:
         print(f"through mailgate HTTPS:  median {m * 1000:.0f} ms, {mb / m:.0f} MiB/s")
         verdict = {True: "PASS", False: "FAIL"}
         print(f"throughput ratio: {ratio:.2f}x direct (target >= 0.80): {verdict[ratio >= 0.8]}")
-        print(f"server peak RSS growth: {growth_mb:.1f} MiB (target < 16): {verdict[growth_mb < 16]}")
+        print(f"server peak RSS growth: {growth_mb:.1f} MiB (< 16): {verdict[growth_mb < 16]}")
         return 0 if ratio >= 0.8 and growth_mb < 16 else 1
     finally:
         if proc is not None:
