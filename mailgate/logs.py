@@ -56,7 +56,7 @@ def configure_logging(level: str = "info") -> None:
 def quiet_sandbox_loggers() -> None:
     """The sandbox's servers (aiosmtpd, pymap) log peer addresses; `mailgate demo` runs
     them in-process, so keep them out of the log stream."""
-    for name in ("mail.log", "pymap", "asyncio"):
+    for name in ("mail.log", "pymap", "asyncio", "aiohttp.access", "aiohttp.server", "aiohttp.web"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
