@@ -116,9 +116,7 @@ def setup(app: web.Application) -> None:
             await vault.wipe_all()  # leftovers from a crash
 
     async def cleanup(app: web.Application) -> None:
-        if isinstance(vault, FileVault):
-            await vault.wipe_all()
-            vault.root.rmdir()
+        await vault.close()
 
     app.on_startup.append(startup)
     app.on_cleanup.append(cleanup)

@@ -9,7 +9,6 @@ Backend failures raise StoreUnavailable (503).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sqlite3
 import threading
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mailgate.errors import StoreUnavailable
-from mailgate.store.redis import REDIS_ERRORS, connect, sync_client
+from mailgate.store.redis import RedisBacked
 
 __all__ = [
     "DB_FILE_NAME",
@@ -123,19 +122,17 @@ class SqlitePreferenceStore:
         return self.path.read_bytes()
 
 
-class RedisPreferenceStore:
+class RedisPreferenceStore(RedisBacked):
     """`mailgate:p:<account id>` → sealed bytes, expiring by TTL at the retained-until
     time; a login moves the TTL."""
 
-    def __init__(self, url: str):
-        self._url = url
-        self._redis = connect(url)
+    prefix = PREFS_PREFIX
 
-    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await getattr(self._redis, method)(*args, **kwargs)
-        except REDIS_ERRORS:
-            raise StoreUnavailable() from None
+    def __init__(self, url: str):
+        super().__init__(url)
+
+    def _failure(self, exc: BaseException) -> Exception:
+        return StoreUnavailable()
 
     async def get(self, account_id: str) -> tuple[bytes, float] | None:
         key = PREFS_PREFIX + account_id
@@ -160,18 +157,3 @@ class RedisPreferenceStore:
 
     async def purge(self, now: float) -> int:
         return 0  # Redis erases by TTL
-
-    async def close(self) -> None:
-        with contextlib.suppress(REDIS_ERRORS):
-            await self._redis.aclose()
-
-    def dump(self) -> bytes:
-        """Every preference key and raw value (blocking; for at-rest tests)."""
-        client = sync_client(self._url)
-        try:
-            out = []
-            for key in client.scan_iter(match=PREFS_PREFIX + "*"):
-                out.append(key + b" " + (client.get(key) or b""))
-            return b"\n".join(out)
-        finally:
-            client.close()

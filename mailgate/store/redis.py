@@ -22,7 +22,15 @@ from redis.backoff import ExponentialBackoff
 
 from mailgate.store.interface import SessionRecord, StoreError
 
-__all__ = ["REDIS_ERRORS", "SESSION_PREFIX", "RedisStore", "connect", "session_key", "sync_client"]
+__all__ = [
+    "REDIS_ERRORS",
+    "SESSION_PREFIX",
+    "RedisBacked",
+    "RedisStore",
+    "connect",
+    "session_key",
+    "sync_client",
+]
 
 SESSION_PREFIX = "mailgate:s:"
 # redis-py wraps socket trouble in its own errors; OSError covers what slips through.
@@ -58,20 +66,54 @@ def _ms(seconds: float) -> int:
     return max(1, int(seconds * 1000))
 
 
-class RedisStore:
-    """SessionStore on Redis; TTL = the record's remaining life, refreshed on activity."""
+class RedisBacked:
+    """Plumbing shared by the Redis backends: one asyncio client whose failures become
+    one exception, closing, and a dump of the backend's keys for at-rest tests."""
+
+    prefix = ""
 
     def __init__(self, url: str) -> None:
         self._url = url
         self._redis = connect(url)
-        # Sessions this instance has seen -> their absolute deadline (for expired()).
-        self._known: dict[str, float] = {}
+
+    def _failure(self, exc: BaseException) -> Exception:
+        return StoreError(type(exc).__name__)
 
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         try:
             return await getattr(self._redis, method)(*args, **kwargs)
         except REDIS_ERRORS as exc:
-            raise StoreError(type(exc).__name__) from None
+            raise self._failure(exc) from None
+
+    async def close(self) -> None:
+        with contextlib.suppress(REDIS_ERRORS):
+            await self._redis.aclose()
+
+    def dump(self) -> bytes:
+        """Every key under `prefix` with its raw value (blocking; for at-rest tests)."""
+        client = sync_client(self._url)
+        try:
+            out = []
+            for key in client.scan_iter(match=self.prefix + "*"):
+                if client.type(key) == b"hash":
+                    value = repr(client.hgetall(key)).encode()
+                else:
+                    value = client.get(key) or b""
+                out.append(key + b" " + value)
+            return b"\n".join(out)
+        finally:
+            client.close()
+
+
+class RedisStore(RedisBacked):
+    """SessionStore on Redis; TTL = the record's remaining life, refreshed on activity."""
+
+    prefix = SESSION_PREFIX
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        # Sessions this instance has seen -> their absolute deadline (for expired()).
+        self._known: dict[str, float] = {}
 
     async def create(self, lookup: str, record: SessionRecord) -> None:
         ttl = record.ttl(time.time())
@@ -143,19 +185,3 @@ class RedisStore:
 
     async def ping(self) -> None:
         await self._call("ping")
-
-    async def close(self) -> None:
-        with contextlib.suppress(REDIS_ERRORS):
-            await self._redis.aclose()
-
-    def dump(self) -> bytes:
-        """Every session key and its raw value (blocking; for at-rest tests)."""
-        client = sync_client(self._url)
-        try:
-            out = []
-            for key in client.scan_iter(match=SESSION_PREFIX + "*"):
-                value = client.get(key)
-                out.append(key + b" " + (value or b""))
-            return b"\n".join(out)
-        finally:
-            client.close()

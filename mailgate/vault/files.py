@@ -18,22 +18,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from mailgate.errors import PayloadTooLarge, StorageFull
-from mailgate.vault.interface import BlobInfo
+from mailgate.vault.interface import BlobInfo, check_owner, valid_blob_id
 from mailgate.vault.sealing import BlobOpener, BlobSealer, VaultIntegrityError
 
 __all__ = ["FileVault"]
 
 _READ = 256 * 1024
-
-
-def _owner_dir_name(owner: str) -> str:
-    if not owner or not all(c in "0123456789abcdef" for c in owner):
-        raise ValueError("owner must be a hex lookup key")
-    return owner
-
-
-def _valid_blob_id(blob_id: str) -> bool:
-    return 16 <= len(blob_id) <= 64 and all(c.isalnum() or c in "-_" for c in blob_id)
 
 
 class FileVault:
@@ -45,7 +35,7 @@ class FileVault:
         os.chmod(self.root, 0o700)
 
     def _dir(self, owner: str) -> Path:
-        return self.root / _owner_dir_name(owner)
+        return self.root / check_owner(owner)
 
     async def put(
         self,
@@ -99,7 +89,7 @@ class FileVault:
             (folder / f"{blob_id}{suffix}").unlink(missing_ok=True)
 
     async def info(self, owner: str, upload_key: bytes, blob_id: str) -> BlobInfo | None:
-        if not _valid_blob_id(blob_id):
+        if not valid_blob_id(blob_id):
             return None
         path = self._dir(owner) / f"{blob_id}.meta"
         try:
@@ -126,7 +116,7 @@ class FileVault:
         return found
 
     async def read(self, owner: str, upload_key: bytes, blob_id: str) -> AsyncIterator[bytes]:
-        if not _valid_blob_id(blob_id):
+        if not valid_blob_id(blob_id):
             raise FileNotFoundError(blob_id)
         opener = BlobOpener(upload_key, blob_id)
         with open(self._dir(owner) / f"{blob_id}.data", "rb") as src:
@@ -140,7 +130,7 @@ class FileVault:
         opener.close()
 
     async def delete(self, owner: str, blob_id: str) -> bool:
-        if not _valid_blob_id(blob_id):
+        if not valid_blob_id(blob_id):
             return False
         folder = self._dir(owner)
         existed = (folder / f"{blob_id}.meta").exists()
@@ -163,6 +153,10 @@ class FileVault:
                 shutil.rmtree(child, ignore_errors=True)
             else:
                 child.unlink(missing_ok=True)
+
+    async def close(self) -> None:
+        await self.wipe_all()
+        self.root.rmdir()
 
     def dump(self) -> bytes:
         """Every byte under the vault directory, for at-rest tests."""

@@ -6,7 +6,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["BlobInfo", "Vault"]
+__all__ = ["BlobInfo", "Vault", "check_owner", "valid_blob_id"]
+
+
+def check_owner(owner: str) -> str:
+    """An owner is a session's lookup key (hex); it becomes part of paths and keys."""
+    if not owner or not all(c in "0123456789abcdef" for c in owner):
+        raise ValueError("owner must be a hex lookup key")
+    return owner
+
+
+def valid_blob_id(blob_id: str) -> bool:
+    """Blob ids are ours (token_urlsafe); anything else names no blob."""
+    return 16 <= len(blob_id) <= 64 and all(c.isalnum() or c in "-_" for c in blob_id)
 
 
 @dataclass(frozen=True)
@@ -57,3 +69,7 @@ class Vault(Protocol):
     async def wipe(self, owner: str) -> None: ...
 
     async def wipe_all(self) -> None: ...
+
+    async def close(self) -> None:
+        """Release what the backend holds (files of a private directory, connections)."""
+        ...

@@ -15,12 +15,11 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 from mailgate.errors import PayloadTooLarge, StoreUnavailable
 from mailgate.store.interface import SessionRecord
-from mailgate.store.redis import REDIS_ERRORS, connect, session_key, sync_client
-from mailgate.vault.interface import BlobInfo
+from mailgate.store.redis import REDIS_ERRORS, RedisBacked, session_key
+from mailgate.vault.interface import BlobInfo, check_owner, valid_blob_id
 from mailgate.vault.sealing import BlobOpener, BlobSealer, VaultIntegrityError
 
 __all__ = ["VAULT_PREFIX", "RedisVault"]
@@ -30,28 +29,16 @@ VAULT_PREFIX = "mailgate:v:"
 _SLACK_S = 60.0
 
 
-def _check_owner(owner: str) -> str:
-    if not owner or not all(c in "0123456789abcdef" for c in owner):
-        raise ValueError("owner must be a hex lookup key")
-    return owner
+class RedisVault(RedisBacked):
+    prefix = VAULT_PREFIX
 
-
-def _valid_blob_id(blob_id: str) -> bool:
-    return 16 <= len(blob_id) <= 64 and all(c.isalnum() or c in "-_" for c in blob_id)
-
-
-class RedisVault:
     def __init__(self, url: str, *, default_ttl_s: float = 43200.0) -> None:
-        self._url = url
-        self._redis = connect(url)
+        super().__init__(url)
         # Used only when the session record cannot be read (it normally can).
         self.default_ttl_s = default_ttl_s
 
-    async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await getattr(self._redis, method)(*args, **kwargs)
-        except REDIS_ERRORS:
-            raise StoreUnavailable() from None
+    def _failure(self, exc: BaseException) -> Exception:
+        return StoreUnavailable()
 
     @staticmethod
     def _key(owner: str, blob_id: str, part: int | str) -> str:
@@ -80,7 +67,7 @@ class RedisVault:
         *,
         max_bytes: int,
     ) -> BlobInfo:
-        _check_owner(owner)
+        check_owner(owner)
         blob_id = secrets.token_urlsafe(18)
         expire_ms = await self._expire_at_ms(owner)
         sealer = BlobSealer(upload_key, blob_id)
@@ -126,9 +113,9 @@ class RedisVault:
             pass  # the keys expire with the session anyway
 
     async def info(self, owner: str, upload_key: bytes, blob_id: str) -> BlobInfo | None:
-        if not _valid_blob_id(blob_id):
+        if not valid_blob_id(blob_id):
             return None
-        sealed = await self._call("get", self._key(_check_owner(owner), blob_id, "meta"))
+        sealed = await self._call("get", self._key(check_owner(owner), blob_id, "meta"))
         if sealed is None:
             return None
         try:
@@ -140,7 +127,7 @@ class RedisVault:
         return BlobInfo(blob_id, meta["filename"], meta["content_type"], meta["size"])
 
     async def _entries(self, owner: str) -> dict[str, tuple[int, int]]:
-        raw = await self._call("hgetall", self._index(_check_owner(owner)))
+        raw = await self._call("hgetall", self._index(check_owner(owner)))
         entries = {}
         for blob_id, value in raw.items():
             pieces, stored = value.split()
@@ -156,7 +143,7 @@ class RedisVault:
         return found
 
     async def read(self, owner: str, upload_key: bytes, blob_id: str) -> AsyncIterator[bytes]:
-        if not _valid_blob_id(blob_id):
+        if not valid_blob_id(blob_id):
             raise FileNotFoundError(blob_id)
         entry = (await self._entries(owner)).get(blob_id)
         if entry is None:
@@ -171,7 +158,7 @@ class RedisVault:
         opener.close()
 
     async def delete(self, owner: str, blob_id: str) -> bool:
-        if not _valid_blob_id(blob_id):
+        if not valid_blob_id(blob_id):
             return False
         entry = (await self._entries(owner)).get(blob_id)
         if entry is None:
@@ -198,24 +185,7 @@ class RedisVault:
 
     async def wipe(self, owner: str) -> None:
         # SCAN also catches the pieces of an upload still in progress.
-        await self._delete_matching(f"{VAULT_PREFIX}{_check_owner(owner)}:*")
+        await self._delete_matching(f"{VAULT_PREFIX}{check_owner(owner)}:*")
 
     async def wipe_all(self) -> None:
         await self._delete_matching(VAULT_PREFIX + "*")
-
-    async def close(self) -> None:
-        with contextlib.suppress(REDIS_ERRORS):
-            await self._redis.aclose()
-
-    def dump(self) -> bytes:
-        """Every vault key and its raw value (blocking; for at-rest tests)."""
-        client = sync_client(self._url)
-        try:
-            out = []
-            for key in client.scan_iter(match=VAULT_PREFIX + "*"):
-                kind = client.type(key)
-                value = client.get(key) if kind == b"string" else repr(client.hgetall(key)).encode()
-                out.append(key + b" " + (value or b""))
-            return b"\n".join(out)
-        finally:
-            client.close()
