@@ -9,7 +9,18 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from mailgate.api import health, session, ui
+from mailgate.api import (
+    health,
+    mailboxes,
+    messages,
+    metrics,
+    openapi,
+    preferences,
+    send,
+    session,
+    ui,
+    uploads,
+)
 from mailgate.config import Config
 from mailgate.http.access_log import PrivateAccessLogger
 from mailgate.http.headers import add_security_headers
@@ -50,24 +61,18 @@ def _make_store(config: Config) -> SessionStore:
     return MemoryStore()
 
 
-def _features() -> list[Feature]:
-    """Feature modules that register routes; each is optional to import."""
-    features: list[Feature] = [health.setup, session.setup]
-    for name in (
-        "mailboxes",
-        "messages",
-        "uploads",
-        "send",
-        "preferences",
-        "events",
-        "proxy",
-        "metrics",
-        "openapi",
-    ):
-        with contextlib.suppress(ModuleNotFoundError):
-            module = __import__(f"mailgate.api.{name}", fromlist=["setup"])
-            features.append(module.setup)
-    return features
+# Feature modules register their routes; openapi comes last so it sees every route.
+FEATURES: tuple[Feature, ...] = (
+    health.setup,
+    session.setup,
+    mailboxes.setup,
+    messages.setup,
+    uploads.setup,
+    send.setup,
+    preferences.setup,
+    metrics.setup,
+    openapi.setup,
+)
 
 
 def create_app(
@@ -89,7 +94,7 @@ def create_app(
     manager = SessionManager(config, store, pool, throttle)
     app[SERVICES] = Services(config, store, pool, manager, upstream_ssl)
     app.on_response_prepare.append(add_security_headers)
-    for feature in _features():
+    for feature in FEATURES:
         feature(app)
     if config.ui.enabled:
         ui.setup(app)

@@ -137,6 +137,3 @@ async def logged_in(client: ApiClient, user: tuple[str, str]) -> ApiClient:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # The log-privacy check reads what every other test wrote, so it runs last.
     items.sort(key=lambda item: "zz_final" in str(item.fspath))
-
-
-os.environ.setdefault("MAILGATE_TEST", "1")

@@ -33,11 +33,11 @@ from mailgate.session.manager import Session
 
 from .auth import require_session
 
-__all__ = ["setup"]
+__all__ = ["DOWNLOAD_TYPES", "setup"]
 
 CACHE = "message_cache"
 _PART = re.compile(r"^[1-9][0-9]{0,4}(\.[1-9][0-9]{0,4}){0,19}$")
-_DOWNLOAD_TYPES = {
+DOWNLOAD_TYPES = {
     "application/pdf",
     "application/zip",
     "image/png",
@@ -151,36 +151,24 @@ async def body_html(request: web.Request) -> web.Response:
     ref = _ref(request)
     opened = await _opened(request, session, ref, peek=True)
     view = opened.view
-    remote_allowed = request.query.get("remote") == "allow"
-    key = "remote" if remote_allowed else "blocked"
-    document = opened.sanitized.get(key)
+    # `?remote=allow` is accepted and, until the privacy proxy exists, changes nothing:
+    # every remote resource stays blocked.
+    document = opened.sanitized.get("document")
     if document is None:
         if view.html is not None:
-            proxy_url = _remote_image_url(request, session, ref) if remote_allowed else None
-            cleaned = sanitize_html(
-                view.html,
-                cid_urls=await _cid_urls(request, session, opened),
-                remote_image_url=proxy_url,
-            )
+            cid_urls = await _cid_urls(request, session, opened)
+            cleaned = sanitize_html(view.html, cid_urls=cid_urls)
             document = html_document(cleaned.body, title=view.subject)
             opened.sanitized["remote_blocked"] = cleaned.remote_blocked
         else:
             document = html_document(text_to_html(view.text or ""), title=view.subject)
-        opened.sanitized[key] = document
+        opened.sanitized["document"] = document
     return web.Response(
         text=document,
         content_type="text/html",
         charset="utf-8",
         headers={"Content-Security-Policy": FRAME_CSP},
     )
-
-
-def _remote_image_url(request: web.Request, session: Session, ref: MessageRef) -> Any:
-    svc = services(request)
-    proxy = svc.extra.get("proxy")
-    if proxy is None or not svc.config.proxy.enabled:
-        return None
-    return proxy.url_maker(session, ref)
 
 
 def _disposition(filename: str) -> str:
@@ -194,7 +182,7 @@ def _disposition(filename: str) -> str:
 def _download_headers(filename: str, content_type: str) -> dict[str, str]:
     return {
         "Content-Type": content_type
-        if content_type in _DOWNLOAD_TYPES
+        if content_type in DOWNLOAD_TYPES
         else "application/octet-stream",
         "Content-Disposition": _disposition(filename),
         "Content-Security-Policy": DOWNLOAD_CSP,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailgate.api.messages import DOWNLOAD_TYPES
+
 __all__ = ["MODULE_OF", "OPERATIONS", "UNSAFE", "document"]
 
 JSON = "application/json"
@@ -369,17 +371,7 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
                     "headers": _DOWNLOAD_HEADERS,
                     "content": {
                         t: {"schema": {"type": "string", "format": "binary"}}
-                        for t in (
-                            "application/octet-stream",
-                            "application/pdf",
-                            "application/zip",
-                            "image/png",
-                            "image/jpeg",
-                            "image/gif",
-                            "image/webp",
-                            "audio/mpeg",
-                            "video/mp4",
-                        )
+                        for t in ("application/octet-stream", *sorted(DOWNLOAD_TYPES))
                     },
                 }
             },

@@ -37,6 +37,3 @@ class SessionCache:
             self._data.pop(owner, None)
         elif owner in self._data:
             self._data[owner].pop(key, None)
-
-    def owners(self) -> int:
-        return len(self._data)

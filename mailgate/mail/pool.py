@@ -143,9 +143,6 @@ class ImapPool:
                     raise map_imap_error(ImapUnavailable("timeout")) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def lock(self, key: str) -> asyncio.Lock:
-        return self._slots.setdefault(key, _Slot()).lock
-
     async def close(self, key: str) -> None:
         slot = self._slots.pop(key, None)
         if slot is not None and slot.client is not None:

@@ -201,22 +201,14 @@ async def open_message(client: MailClient, ref: MessageRef, *, peek: bool) -> Op
         raise NotFound("That message does not exist (any more).")
     if fetched.raw is not None:
         view = parse_message(fetched.raw)
-        return OpenedMessage(
-            ref,
-            frozenset(fetched.flags),
-            fetched.size,
-            fetched.internaldate,
-            view,
-            True,
-            fetched.bodystructure,
-        )
-    view = await _view_from_structure(client, ref, fetched.header, fetched.bodystructure)
+    else:
+        view = await _view_from_structure(client, ref, fetched.header, fetched.bodystructure)
     return OpenedMessage(
         ref,
         frozenset(fetched.flags),
         fetched.size,
         fetched.internaldate,
         view,
-        False,
-        fetched.bodystructure,
+        whole=fetched.raw is not None,
+        structure=fetched.bodystructure,
     )
