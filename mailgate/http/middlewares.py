@@ -46,8 +46,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except ApiError as exc:
-        if exc.status in (403, 429) or exc.status >= 500:
-            log_event("request_refused", logging.INFO, code=exc.code, route=_route(request))
+        # CSRF, throttling and upstream failures are logged once where they happen;
+        # server-side trouble (store down, disk full) is logged here.
+        if exc.status >= 500 and not exc.code.startswith("upstream_"):
+            log_event("request_failed", logging.WARNING, code=exc.code, route=_route(request))
         return _error(exc.status, exc.code, exc.message, exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:

@@ -91,7 +91,11 @@ class SessionManager:
             raise map_imap_error(exc, at_login=True) from None
         self.throttle.succeeded(email)
         if previous is not None:
-            await self.wipe(previous.lookup, "relogin")
+            try:
+                await self.wipe(previous.lookup, "relogin")
+            except StoreUnavailable:
+                mail_client.close()
+                raise
         token = new_token()
         keys = SessionKeys(token.key, token.lookup)
         now = time.time()
