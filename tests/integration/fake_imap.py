@@ -83,7 +83,11 @@ class FakeImap:
         finally:
             writer.close()
 
-    def close(self) -> None:
+    async def _stop(self) -> None:
         if self._server is not None:
             self._server.close()
+
+    def close(self) -> None:
+        # The server belongs to its loop: close it there, not from the test's thread.
+        self._thread.call(self._stop())
         self._thread.close()

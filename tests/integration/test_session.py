@@ -200,22 +200,25 @@ async def test_sec_12_forwarded_for_from_untrusted_peer_is_ignored(make_mailgate
 
 @pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
 async def test_sec_13_upstream_failures_look_the_same(make_mailgate, upstream, tmp_path):
+    from mailgate.testing.servers import free_port
     from tests.integration.fake_imap import FakeImap
 
     untrusted = FakeImap("untrusted", tmp_path)
-    closed_port = untrusted.port + 1 if untrusted.port < 65000 else untrusted.port - 1
+    hanging = FakeImap("hang", tmp_path)
     bodies = []
     try:
-        for port in (untrusted.port, closed_port):
+        # TLS fails, nothing listens, and the server never answers (timeout).
+        for port in (untrusted.port, free_port(), hanging.port):
             mg = make_mailgate(
-                imap={"host": "localhost", "port": port, "security": "tls", "timeout_s": 3}
+                imap={"host": "localhost", "port": port, "security": "tls", "timeout_s": 1}
             )
             async with ApiClient(mg.url, mg.client_ssl()) as api:
                 resp = await api.login("someone@example.test", "secret-password")
                 bodies.append((resp.status, resp.body))
     finally:
         untrusted.close()
-    assert bodies[0] == bodies[1]
+        hanging.close()
+    assert bodies[0] == bodies[1] == bodies[2]
     assert bodies[0][0] == 502
     assert b"upstream_tls_failed" in bodies[0][1]
     assert b"LOGIN" not in bytes(untrusted.received)
@@ -294,3 +297,35 @@ async def test_malformed_login_bodies_are_400_or_415(client):
         resp = await client.request("POST", "/api/session", **kwargs)
         assert resp.status == status, (kwargs.get("json"), resp)
         assert resp.error_code is not None
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_sec_40_plaintext_only_upstream_is_refused_before_credentials(
+    make_mailgate, tmp_path, security
+):
+    from tests.integration.fake_imap import FakeImap
+
+    plain = FakeImap("plain", tmp_path)
+    try:
+        mg = make_mailgate(imap={"host": "localhost", "port": plain.port, "security": security})
+        async with ApiClient(mg.url, mg.client_ssl()) as api:
+            resp = await api.login("someone@example.test", "plaintext-canary-pw")
+        assert resp.status == 502 and resp.error_code == "upstream_tls_failed"
+        assert resp.set_cookies() == []
+        assert plain.connections >= 1
+        assert b"LOGIN" not in bytes(plain.received).upper()
+        assert b"plaintext-canary-pw" not in bytes(plain.received)
+    finally:
+        plain.close()
+
+
+@pytest.mark.parametrize("upstream", ["dovecot"], indirect=True)
+async def test_upstream_restart_mid_session_is_survived(logged_in, dovecot, mailgate):
+    assert (await logged_in.get("/api/mailboxes")).status == 200
+    assert mailgate.services.pool.open_count() == 1
+    dovecot.restart()
+    resp = await logged_in.get("/api/mailboxes")
+    assert resp.status == 200  # reconnected with the session's credentials, no new login
+    assert any(b["role"] == "inbox" for b in resp.json()["mailboxes"])
+    assert mailgate.services.sessions.counters.get("login") == 1
