@@ -224,6 +224,8 @@ def test_screenshots(
     page.screenshot(path=shots[-1])
     _open(page, seeded_user.subjects["news"])
     expect(page.get_by_test_id("reader-subject")).to_be_visible()
+    # The picture should show the sanitized mail itself, so wait for the frame's content.
+    expect(page.frame_locator('[data-testid="reader-frame"]').locator("h1")).to_be_visible()
     shots.append(SCREENSHOTS / f"reader-{size}.png")
     page.screenshot(path=shots[-1])
     assert page.viewport_size == {"width": width, "height": height}

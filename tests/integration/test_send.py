@@ -282,6 +282,34 @@ async def test_smtp_down_is_502_and_upload_kept(
 
 
 @pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+async def test_sec_41_smtp_without_tls_is_refused_and_upload_kept(
+    upstream: Any, sandbox: Any, make_mailgate: Any, smtp_user: tuple[str, str], security: str
+) -> None:
+    import trustme
+
+    from tests.integration.smtp_servers import run_smtp_server
+
+    with run_smtp_server("plain", trustme.CA()) as plain:
+        running = make_mailgate(
+            smtp={"host": "localhost", "port": plain.port, "security": security}
+        )
+        async with ApiClient(running.url, running.client_ssl()) as api:
+            assert (await api.login(*smtp_user)).status == 201
+            upload = await _upload(api, b"keep me too", "keep.txt", "text/plain")
+            resp = await api.post(
+                "/api/send",
+                json={"to": [_rcpt()], "subject": "no tls", "attachments": [upload["id"]]},
+            )
+            assert resp.status == 502 and resp.error_code == "upstream_tls_failed", resp
+            assert upload["id"] in await _uploads(api)
+        raw = bytes(plain.recorder.raw)
+    assert b"AUTH" not in raw.upper()
+    assert smtp_user[1].encode() not in raw
+    assert plain.recorder.messages == []
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
 async def test_refused_recipient_is_502_upstream_rejected(
     upstream: Any, sandbox: Any, api: ApiClient
 ) -> None:
