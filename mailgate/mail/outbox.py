@@ -337,9 +337,11 @@ async def _save_sent(
         sent = await _role_path(client, "sent")
         if sent is None:
             return None
-        # The copy keeps the Bcc header so the sender can see whom they Bcc'd.
-        # MailClient.append takes bytes, so the message is read into memory here.
-        await client.append(sent, await built.read_all(include_bcc=True), flags=["\\Seen"])
+        # The copy keeps the Bcc header so the sender can see whom they Bcc'd. It is
+        # streamed (generated again from the vault), never held whole.
+        await client.append_stream(
+            sent, built.length(True), built.chunks(include_bcc=True), flags=["\\Seen"]
+        )
         return sent
 
     try:
@@ -430,7 +432,6 @@ async def save_draft(
     """
     built = await _build(request, session, vault, pool, placeholder_recipient=True)
     with_bcc = request.recipient_count > 0  # else Bcc holds only the placeholder
-    raw = await built.read_all(include_bcc=with_bcc)
     old = request.replaces
 
     async def op(client: MailClient) -> DraftResult:
@@ -439,7 +440,12 @@ async def save_draft(
             raise NotFound("This account has no Drafts mailbox.")
         if old is not None and old.mailbox != drafts:
             raise BadRequest("The field 'replaces' must name a message in the Drafts mailbox.")
-        uid = await client.append(drafts, raw, flags=["\\Draft", "\\Seen"])
+        uid = await client.append_stream(
+            drafts,
+            built.length(with_bcc),
+            built.chunks(include_bcc=with_bcc),
+            flags=["\\Draft", "\\Seen"],
+        )
         # From here on nothing may raise: the pool would retry the whole operation
         # and save the draft twice.
         new_id = None

@@ -10,7 +10,7 @@ import os
 import random
 import ssl
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -566,3 +566,30 @@ async def test_select_reuse_notices_changes_and_idle(dovecot: Dovecot) -> None:
     assert (await client.select("INBOX")).exists == second.exists + 1
     await client.logout()
     await other.logout()
+
+
+async def _chunks_of(data: bytes, size: int = 7000) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+@needs_dovecot
+@pytest.mark.parametrize("literal_plus", [True, False])
+async def test_append_stream_with_and_without_literal_plus(
+    dovecot: Dovecot, big_payload: bytes, literal_plus: bool
+) -> None:
+    client = await _open_dovecot(dovecot, BOB)
+    if not literal_plus:
+        # Fault injection: behave as with a server that lacks LITERAL+, so the
+        # synchronizing `{n}` + continuation path is taken.
+        conn = client.connection
+        conn.capabilities = conn.capabilities - {"LITERAL+", "LITERAL-"}
+    raw = _big_message(big_payload[:300_000])
+    uid = await client.append_stream("INBOX", len(raw), _chunks_of(raw), flags=["\\Seen"])
+    assert uid is not None
+    sections = await client.fetch_sections("INBOX", uid, [""])
+    assert sections[""] == raw
+    # A stream that breaks its announced size closes the link instead of desynchronising it.
+    with pytest.raises(ValueError):
+        await client.append_stream("INBOX", len(raw) + 10, _chunks_of(raw))
+    assert client.closed

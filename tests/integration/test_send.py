@@ -249,7 +249,7 @@ async def test_sent_but_not_saved_is_a_warning_not_an_error(
     async def refuse_append(self: Any, *args: Any, **kwargs: Any) -> None:
         raise ImapNoError("injected")  # fault injection: the APPEND to Sent fails
 
-    monkeypatch.setattr(MailClient, "append", refuse_append)
+    monkeypatch.setattr(MailClient, "append_stream", refuse_append)
     subject = f"Unsaved {secrets.token_hex(4)}"
     resp = await api.post("/api/send", json={"to": [_rcpt()], "subject": subject})
     assert resp.status == 200, resp

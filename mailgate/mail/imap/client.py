@@ -8,7 +8,7 @@ Operations on one mailbox SELECT it once and re-use the selection while it stays
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -667,23 +667,36 @@ class MailClient:
 
     async def append(self, path: str, message: bytes, *, flags: Iterable[str] = ()) -> int | None:
         """APPEND a message; its UID when the server reports APPENDUID (UIDPLUS)."""
+        if b"\0" in message:
+            raise ValueError("NUL cannot be sent to an IMAP server")
+        resp = await self._conn.command(*self._append_head(path, flags), LiteralArg(bytes(message)))
+        return _appended_uid(resp)
+
+    async def append_stream(
+        self, path: str, size: int, chunks: AsyncIterator[bytes], *, flags: Iterable[str] = ()
+    ) -> int | None:
+        """APPEND a message of ``size`` bytes streamed from ``chunks`` (never held whole)."""
+        resp = await self._conn.command_streaming(self._append_head(path, flags), size, chunks)
+        return _appended_uid(resp)
+
+    def _append_head(self, path: str, flags: Iterable[str]) -> list[object]:
         flag_list = list(flags)
         for flag in flag_list:
             if not _FLAG.fullmatch(flag):
                 raise ValueError("invalid flag")
-        if b"\0" in message:
-            raise ValueError("NUL cannot be sent to an IMAP server")
         parts: list[object] = ["APPEND", self._mailbox_arg(path)]
         if flag_list:
             parts.append(f"({' '.join(flag_list)})")
-        parts.append(LiteralArg(bytes(message)))
         if self._selected and self._selected.path == path:
             self._dirty = True
-        resp = await self._conn.command(*parts)
-        for data in resp.codes("APPENDUID"):
-            if len(data) >= 3:
-                return _int_or_none(data[2])
-        return None
+        return parts
+
+
+def _appended_uid(resp: Response) -> int | None:
+    for data in resp.codes("APPENDUID"):
+        if len(data) >= 3:
+            return _int_or_none(data[2])
+    return None
 
 
 def _header_of(data: bytes) -> bytes | None:

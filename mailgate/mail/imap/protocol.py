@@ -535,6 +535,55 @@ class ImapConnection:
         """Run one command; NO → ImapNoError, BAD → ImapBadError."""
         return raise_for_status(await self.execute(*parts))
 
+    async def command_streaming(
+        self, parts: Sequence[object], size: int, chunks: AsyncIterator[bytes]
+    ) -> Response:
+        """Run a command whose last argument is a literal of ``size`` bytes streamed from
+        ``chunks`` (APPEND of a large message) with back-pressure, never held whole.
+        NO → ImapNoError, BAD → ImapBadError; a size mismatch closes the connection."""
+        async with self._lock:
+            self._check_open()
+            tag = self._next_tag()
+            segments = self._encode(tag, parts)
+            synchronizing = "LITERAL+" not in self.capabilities
+            marker = b" {%d}\r\n" if synchronizing else b" {%d+}\r\n"
+            segments[-1] = segments[-1][:-2] + marker % size
+            return raise_for_status(
+                await self._guarded(
+                    self._send_streaming(tag, segments, size, chunks, synchronizing)
+                )
+            )
+
+    async def _send_streaming(
+        self,
+        tag: bytes,
+        segments: list[bytes],
+        size: int,
+        chunks: AsyncIterator[bytes],
+        synchronizing: bool,
+    ) -> Response:
+        untagged: list[Untagged] = []
+        self._writer.write(segments[0])
+        for segment in [*segments[1:], *([b""] if synchronizing else [])]:
+            early = await self._wait_continuation(tag, untagged)
+            if early is not None:
+                return early
+            if segment:
+                self._writer.write(segment)
+        sent = 0
+        async for chunk in chunks:
+            if b"\0" in chunk:
+                raise ValueError("NUL cannot be sent to an IMAP server")
+            sent += len(chunk)
+            if sent > size:
+                raise ValueError("the literal is longer than announced")
+            self._writer.write(chunk)
+            await self._writer.drain()
+        if sent != size:
+            raise ValueError("the literal is shorter than announced")
+        self._writer.write(b"\r\n")
+        return await self._read_until_tagged(tag, untagged)
+
     async def pipeline(self, *commands: Sequence[object]) -> list[Response]:
         """Send several commands at once and read their replies (statuses not checked)."""
         async with self._lock:
