@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from mailgate.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
 from mailgate.http.json_io import json_response
@@ -35,7 +36,10 @@ def _content_type(value: str | None) -> str:
 
 async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
     while True:
-        chunk = await part.read_chunk(64 * 1024)
+        try:
+            chunk = await part.read_chunk(64 * 1024)
+        except (ValueError, HttpProcessingError):
+            raise BadRequest("The multipart body is not valid.") from None
         if not chunk:
             return
         yield chunk
@@ -59,7 +63,7 @@ async def upload(request: web.Request) -> web.Response:
     try:
         reader = await request.multipart()
         part = await reader.next()
-    except (ValueError, AssertionError, KeyError):
+    except (ValueError, AssertionError, KeyError, HttpProcessingError):
         raise BadRequest("The multipart body is not valid.") from None
     if not isinstance(part, BodyPartReader) or part.name != "file":
         raise BadRequest("Send one multipart field named 'file'.")
