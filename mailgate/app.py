@@ -16,6 +16,7 @@ from mailgate.api import (
     metrics,
     openapi,
     preferences,
+    proxy,
     send,
     session,
     ui,
@@ -70,6 +71,7 @@ FEATURES: tuple[Feature, ...] = (
     uploads.setup,
     send.setup,
     preferences.setup,
+    proxy.setup,  # after preferences, which loads the server secret it signs with
     metrics.setup,
     openapi.setup,
 )

@@ -9,6 +9,7 @@ whose message is one line naming the setting.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import typing
@@ -141,7 +142,13 @@ class ProxyConfig:
     enabled: bool = False
     max_bytes: int = 5 * 1024 * 1024
     timeout_s: float = 10.0
-    # Test-only escape hatch: addresses the proxy may reach despite being private.
+    # How long a signed image URL in a rendered message stays valid.
+    url_lifetime_s: float = 3600.0
+    # Image fetches one session may have in flight at once.
+    per_session_concurrency: int = 6
+    # Extra CA certificates (PEM) to trust for image hosts, besides the system store.
+    ca_file: str = ""
+    # Test-only escape hatch: networks the proxy may reach despite being private.
     allow_private_addresses: tuple[str, ...] = ()
 
 
@@ -314,11 +321,16 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
         raise ConfigError("store.redis_url (MAILGATE_STORE_REDIS_URL): is required for redis")
     if config.limits.upload_max_bytes > config.limits.session_upload_max_bytes:
         raise ConfigError("limits.upload_max_bytes: must not exceed session_upload_max_bytes")
+    for entry in config.proxy.allow_private_addresses:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(
+                "proxy.allow_private_addresses: must list IP addresses or networks"
+            ) from None
 
 
 def _is_ip_literal(host: str) -> bool:
-    import ipaddress
-
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:

@@ -12,6 +12,8 @@ __all__ = [
     "AuthRequired",
     "BadRequest",
     "CsrfFailed",
+    "Forbidden",
+    "ImageUnavailable",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
@@ -67,6 +69,11 @@ class NotFound(ApiError):
     default_message = "There is nothing here."
 
 
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+    default_message = "This link is not valid for a live session."
+
+
 class MethodNotAllowed(ApiError):
     status, code = 405, "method_not_allowed"
     default_message = "This method is not allowed here."
@@ -109,6 +116,11 @@ class UpstreamTlsFailed(ApiError):
 class UpstreamRejected(ApiError):
     status, code = 502, "upstream_rejected"
     default_message = "The mail server refused the request."
+
+
+class ImageUnavailable(ApiError):
+    status, code = 502, "image_refused"
+    default_message = "The remote image could not be loaded safely."
 
 
 class StoreUnavailable(ApiError):

@@ -13,7 +13,10 @@ from mailgate.mail.pool import ImapPool
 from mailgate.session.manager import SessionManager
 from mailgate.store.interface import SessionStore
 
-__all__ = ["SERVICES", "Services", "services"]
+__all__ = ["SERVER_SECRET", "SERVICES", "Services", "services"]
+
+# `extra` key of the server secret (bytes), loaded by the preferences feature.
+SERVER_SECRET = "server_secret"
 
 
 @dataclass

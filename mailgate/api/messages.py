@@ -32,6 +32,8 @@ from mailgate.services import Services, services
 from mailgate.session.manager import Session
 
 from .auth import require_session
+from .preferences import preferences_of
+from .proxy import image_proxy
 
 __all__ = ["DOWNLOAD_TYPES", "setup"]
 
@@ -89,7 +91,26 @@ async def get_message(request: web.Request) -> web.Response:
     opened = await _opened(request, session, ref, peek=peek)
     body = opened.as_json(_base(ref))
     body["remote_content_blocked"] = _remote_blocked(opened)
+    body["remote_allowed"] = bool(body["remote_content_blocked"]) and await _sender_trusted(
+        request, session, opened
+    )
+    if body["remote_allowed"]:
+        body["html_url"] += "?remote=allow"
     return json_response(body)
+
+
+async def _sender_trusted(request: web.Request, session: Session, opened: OpenedMessage) -> bool:
+    """Whether the reader chose to always load remote images from this sender (an address
+    or its whole domain in `remote_images_senders`), with the proxy enabled."""
+    if image_proxy(request.app) is None:
+        return False
+    senders = {a.get("email", "").strip().lower() for a in opened.view.from_}
+    senders.discard("")
+    if not senders:
+        return False
+    prefs, _ = await preferences_of(request.app).load(session.email)
+    trusted = set(prefs.get("remote_images_senders", ()))
+    return any(s in trusted or s.rpartition("@")[2] in trusted for s in senders)
 
 
 def _remote_blocked(opened: OpenedMessage) -> int:
@@ -151,18 +172,22 @@ async def body_html(request: web.Request) -> web.Response:
     ref = _ref(request)
     opened = await _opened(request, session, ref, peek=True)
     view = opened.view
-    # `?remote=allow` is accepted and, until the privacy proxy exists, changes nothing:
-    # every remote resource stays blocked.
-    document = opened.sanitized.get("document")
+    # With `?remote=allow` and the proxy enabled, remote images point at freshly signed
+    # proxy URLs, so that document is never cached; without, everything remote is gone.
+    proxy = image_proxy(request.app) if request.query.get("remote") == "allow" else None
+    document = None if proxy is not None else opened.sanitized.get("document")
     if document is None:
         if view.html is not None:
-            cid_urls = await _cid_urls(request, session, opened)
-            cleaned = sanitize_html(view.html, cid_urls=cid_urls)
+            cid_urls = opened.sanitized.get("cid_urls")
+            if cid_urls is None:
+                cid_urls = opened.sanitized["cid_urls"] = await _cid_urls(request, session, opened)
+            rewrite = proxy.rewriter(session.lookup, ref.id) if proxy is not None else None
+            cleaned = sanitize_html(view.html, cid_urls=cid_urls, remote_image_url=rewrite)
             document = html_document(cleaned.body, title=view.subject)
-            opened.sanitized["remote_blocked"] = cleaned.remote_blocked
         else:
             document = html_document(text_to_html(view.text or ""), title=view.subject)
-        opened.sanitized["document"] = document
+        if proxy is None:
+            opened.sanitized["document"] = document
     return web.Response(
         text=document,
         content_type="text/html",

@@ -20,13 +20,19 @@ UNSAFE = frozenset({"post", "put", "patch", "delete"})
 _REASONS = {
     400: "The request is not valid (bad_request).",
     401: "No live session (auth_required) or login refused (auth_failed).",
-    403: "Missing or wrong CSRF token, or a cross-origin request (csrf_failed).",
+    403: (
+        "Missing or wrong CSRF token, or a cross-origin request (csrf_failed); "
+        "an invalid, expired or foreign signed link (forbidden)."
+    ),
     404: "No such resource (not_found).",
     409: "The message id is from an older UIDVALIDITY (stale_message).",
     413: "The body is larger than the limit (payload_too_large).",
     415: "The body has the wrong media type (unsupported_media_type).",
     429: "Too many attempts (too_many_requests); see Retry-After.",
-    502: "The mail server is unreachable, failed TLS or refused (upstream_*).",
+    502: (
+        "The mail server is unreachable, failed TLS or refused (upstream_*); "
+        "a remote image was refused by the proxy (image_refused)."
+    ),
     503: "The session store is unavailable (store_unavailable).",
     507: "No room to store the upload (storage_full).",
 }
@@ -134,6 +140,7 @@ _MESSAGE_EXTRA = {
     "has_html": _BOOL,
     "html_url": _STR,
     "remote_content_blocked": _INT,
+    "remote_allowed": _BOOL,
     "attachments": {"type": "array", "items": _ref("Attachment")},
 }
 SCHEMAS["Message"] = _obj({**SCHEMAS["Summary"]["properties"], **_MESSAGE_EXTRA})
@@ -497,6 +504,33 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
             )
         }
     },
+    "/api/proxy/image": {
+        "get": _op(
+            "get_proxied_image",
+            "A remote image of a message, fetched by the privacy proxy. The URL is signed "
+            "for one session and message by body.html?remote=allow; no cookie needed, "
+            "not activity. 404 when the operator has not enabled the proxy.",
+            {
+                "200": {
+                    "description": "The image (PNG, JPEG, GIF or WebP, by content).",
+                    "content": {
+                        t: {"schema": {"type": "string"}}
+                        for t in ("image/png", "image/jpeg", "image/gif", "image/webp")
+                    },
+                }
+            },
+            (403, 404, 502, 503),
+            tag="proxy",
+            params=[
+                _q("u", {"type": "string"}, "The image URL (signed)."),
+                _q("s", {"type": "string"}, "The session it is signed for."),
+                _q("m", {"type": "string"}, "The message it is signed for."),
+                _q("e", {"type": "string"}, "Expiry, Unix seconds."),
+                _q("t", {"type": "string"}, "The signature."),
+            ],
+            public=True,
+        )
+    },
     "/api/openapi.json": {
         "get": _op(
             "openapi",
@@ -565,6 +599,7 @@ MODULE_OF: dict[str, str] = {
     "/api/drafts": "send",
     "/api/preferences": "preferences",
     "/api/events": "events",
+    "/api/proxy/image": "proxy",
     "/api/openapi.json": "openapi",
     "/healthz": "health",
     "/readyz": "health",

@@ -32,7 +32,7 @@ from mailgate.prefs.store import (
     RedisPreferenceStore,
     SqlitePreferenceStore,
 )
-from mailgate.services import SERVICES, services
+from mailgate.services import SERVER_SECRET, SERVICES, services
 from mailgate.session.manager import Session
 
 from .auth import require_session
@@ -103,7 +103,9 @@ def setup(app: web.Application) -> None:
     svc = app[SERVICES]
     config = svc.config
     data_dir, temporary = _data_dir(config)
-    keys = AccountKeys(load_secret(_secret_path(config, data_dir)))
+    secret = load_secret(_secret_path(config, data_dir))
+    svc.extra[SERVER_SECRET] = secret
+    keys = AccountKeys(secret)
     store: PreferenceStore
     if config.store.backend == "redis":
         store = RedisPreferenceStore(config.store.redis_url)
