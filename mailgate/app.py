@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from mailgate.api import (
+    events,
     health,
     mailboxes,
     messages,
@@ -71,6 +72,7 @@ FEATURES: tuple[Feature, ...] = (
     uploads.setup,
     send.setup,
     preferences.setup,
+    events.setup,
     proxy.setup,  # after preferences, which loads the server secret it signs with
     metrics.setup,
     openapi.setup,

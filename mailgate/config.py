@@ -25,6 +25,7 @@ __all__ = [
     "LogConfig",
     "MetricsConfig",
     "ProxyConfig",
+    "PushConfig",
     "ServerConfig",
     "SessionConfig",
     "SmtpConfig",
@@ -159,6 +160,20 @@ class PreferencesConfig:
 
 
 @dataclass(frozen=True)
+class PushConfig:
+    # Use IMAP IDLE where the server offers it; off: always poll (for servers whose
+    # IDLE is broken).
+    idle: bool = True
+    # Seconds between STATUS polls when IDLE is not available.
+    poll_interval_s: float = 10.0
+    # IDLE is re-issued this often (RFC 9051: before the server's 30-minute limit).
+    idle_renew_s: float = 1500.0
+    # A comment line this often keeps proxies from closing the stream and notices a
+    # session wiped by another instance.
+    keepalive_s: float = 15.0
+
+
+@dataclass(frozen=True)
 class LogConfig:
     level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -178,6 +193,7 @@ class Config:
     ui: UiConfig = field(default_factory=UiConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    push: PushConfig = field(default_factory=PushConfig)
     preferences: PreferencesConfig = field(default_factory=PreferencesConfig)
     log: LogConfig = field(default_factory=LogConfig)
 

@@ -3,7 +3,11 @@ cookie, the CSRF token on unsafe methods, and a same-origin `Origin` header."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json as jsonlib
 import ssl
+from collections.abc import AsyncIterator
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -11,7 +15,7 @@ import aiohttp
 
 from mailgate.session.tokens import COOKIE_NAME
 
-__all__ = ["ApiClient", "ApiResponse"]
+__all__ = ["ApiClient", "ApiResponse", "EventStream"]
 
 
 class ApiResponse:
@@ -37,6 +41,38 @@ class ApiResponse:
 
     def __repr__(self) -> str:
         return f"ApiResponse({self.status}, {self.body[:200]!r})"
+
+
+class EventStream:
+    """The reading end of GET /api/events: parsed Server-Sent Events."""
+
+    def __init__(self, response: aiohttp.ClientResponse):
+        self.response = response
+        self.comments = 0
+
+    async def next(self, timeout: float) -> tuple[str, Any] | None:
+        """The next (event name, parsed data), or None when the server ended the stream;
+        TimeoutError when nothing came in time."""
+        name, data = "message", []
+        async with asyncio.timeout(timeout):
+            while True:
+                raw = await self.response.content.readline()
+                if not raw:
+                    return None
+                line = raw.decode().rstrip("\r\n")
+                if not line:
+                    if data:
+                        return name, jsonlib.loads("\n".join(data))
+                    name = "message"
+                    continue
+                field, _, value = line.partition(":")
+                value = value.removeprefix(" ")
+                if field == "":
+                    self.comments += 1
+                elif field == "event":
+                    name = value
+                elif field == "data":
+                    data.append(value)
 
 
 class ApiClient:
@@ -101,6 +137,17 @@ class ApiClient:
                 morsel = jar[COOKIE_NAME]
                 self.cookie = morsel.value if morsel["max-age"] != "0" and morsel.value else None
         return result
+
+    @contextlib.asynccontextmanager
+    async def events(self) -> AsyncIterator[EventStream]:
+        """Open GET /api/events with the session cookie; raises AssertionError on non-200."""
+        headers = {"Cookie": f"{COOKIE_NAME}={self.cookie}"} if self.cookie else {}
+        async with self._session().get(
+            self.base_url + "/api/events", headers=headers, ssl=self.ssl
+        ) as resp:
+            if resp.status != 200:
+                raise AssertionError(f"/api/events answered {resp.status}: {await resp.read()!r}")
+            yield EventStream(resp)
 
     async def login(self, email: str, password: str) -> ApiResponse:
         resp = await self.request(

@@ -314,6 +314,15 @@ class MailClient:
         result.sort(key=lambda m: m.role != "inbox")  # stable: INBOX first, server order else
         return result
 
+    async def status(self, path: str) -> tuple[int, int]:
+        """(MESSAGES, UNSEEN) of one mailbox."""
+        resp = await self._conn.command("STATUS", self._mailbox_arg(path), "(MESSAGES UNSEEN)")
+        self._note(resp)
+        for u in resp.of_kind("STATUS"):
+            _, values = parse_status(u.data)
+            return values.get("MESSAGES", 0), values.get("UNSEEN", 0)
+        return 0, 0
+
     async def idle(self, timeout: float) -> list[Untagged]:
         """IDLE on the selected mailbox; changes reported make the next select() re-SELECT."""
         untagged = await self._conn.idle(timeout)

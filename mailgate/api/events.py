@@ -1,0 +1,97 @@
+"""GET /api/events: Server-Sent Events with the INBOX counts whenever they change.
+
+Not activity: an open tab never keeps a session alive. The stream ends when the session
+is wiped (logout, expiry, shutdown) or its upstream connection drops; a browser's
+EventSource then reconnects with its cookie and gets 401 once the session is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from aiohttp import web
+
+from mailgate.errors import StoreUnavailable
+from mailgate.logs import log_event
+from mailgate.mail.imap.errors import ImapError
+from mailgate.mail.pool import map_imap_error
+from mailgate.push.feed import MailboxCounts
+from mailgate.push.hub import PushHub
+from mailgate.services import SERVICES, services
+from mailgate.store.interface import StoreError
+
+from .auth import require_session
+
+__all__ = ["PUSH", "setup"]
+
+PUSH = "push_hub"
+# Tells EventSource how long to wait before reconnecting after the stream ends.
+_RETRY_MS = 5000
+
+
+def _event(counts: MailboxCounts) -> bytes:
+    data = json.dumps(counts.as_json(), separators=(",", ":"))
+    return f"event: mailbox\ndata: {data}\n\n".encode()
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    session = await require_session(request, activity=False)
+    svc = services(request)
+    hub: PushHub = svc.extra[PUSH]
+    try:
+        listener = await hub.listen(session.lookup, session.credentials)
+    except ImapError as exc:
+        raise map_imap_error(exc) from None
+    lookup = session.lookup
+    del session  # nothing of the session's secrets stays with the open stream
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+    )
+    try:
+        await response.prepare(request)
+        await response.write(f"retry: {_RETRY_MS}\n\n".encode())
+        log_event("push_opened", logging.INFO)
+        while True:
+            try:
+                async with asyncio.timeout(svc.config.push.keepalive_s):
+                    item = await listener.get()
+            except TimeoutError:
+                # Another instance may have wiped the session: look before keeping on.
+                try:
+                    alive = await svc.store.get(lookup) is not None
+                except StoreError:
+                    raise StoreUnavailable() from None
+                if not alive:
+                    break
+                await response.write(b": keep-alive\n\n")
+                continue
+            if item is None:
+                break
+            await response.write(_event(item))
+    except (ConnectionError, StoreUnavailable):
+        pass  # the reader went away, or the store did: either way the stream is over
+    finally:
+        await hub.unlisten(lookup, listener)
+    with contextlib.suppress(ConnectionError):
+        await response.write_eof()
+    return response
+
+
+def setup(app: web.Application) -> None:
+    svc = app[SERVICES]
+    hub = PushHub(svc.pool, svc.config.imap, svc.config.push)
+    svc.extra[PUSH] = hub
+
+    async def wipe(lookup: str, reason: str) -> None:
+        await hub.end(lookup)
+
+    svc.sessions.wipe_hooks.append(wipe)
+
+    async def shutdown(app: web.Application) -> None:
+        await hub.end_all()  # open streams end now, so the drain does not wait on them
+
+    app.on_shutdown.append(shutdown)
+    app.router.add_get("/api/events", events, allow_head=False)

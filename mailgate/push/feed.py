@@ -1,0 +1,126 @@
+"""One session's live INBOX counts: one upstream connection, any number of listeners.
+
+The connection is opened with the session's credentials when the first listener comes
+and closed when the last one goes, the feed ends, or the session is wiped. It holds no
+credentials itself: when the server drops it, the feed ends and the browser's
+EventSource reconnects with its cookie, which proves the session is still alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from mailgate.config import PushConfig
+from mailgate.logs import log_event
+from mailgate.mail.ids import mailbox_id
+from mailgate.mail.imap.client import MailClient
+from mailgate.mail.imap.errors import ImapError
+
+__all__ = ["Listener", "MailboxCounts", "SessionFeed"]
+
+WATCHED = "INBOX"
+
+
+@dataclass(frozen=True)
+class MailboxCounts:
+    mailbox: str
+    total: int
+    unread: int
+
+    def as_json(self) -> dict[str, str | int]:
+        return {"mailbox": self.mailbox, "total": self.total, "unread": self.unread}
+
+
+# A listener's queue yields counts, then None once the feed has ended.
+Listener = asyncio.Queue[MailboxCounts | None]
+
+
+class SessionFeed:
+    def __init__(self, client: MailClient, config: PushConfig, command_timeout_s: float):
+        self._client = client
+        self._config = config
+        self._timeout = command_timeout_s
+        self._listeners: set[Listener] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.latest: MailboxCounts | None = None
+        self.uses_idle = config.idle and client.connection.has("IDLE")
+
+    @property
+    def ended(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    async def start(self) -> None:
+        """Read the first counts (raising ImapError or TimeoutError), then watch."""
+        self.latest = await self._counts()
+        self._task = asyncio.create_task(self._run(), name="mailgate-push-feed")
+
+    def listen(self) -> Listener:
+        queue: Listener = asyncio.Queue(maxsize=8)
+        if self.latest is not None:
+            queue.put_nowait(self.latest)
+        if self.ended:
+            queue.put_nowait(None)
+        self._listeners.add(queue)
+        return queue
+
+    def unlisten(self, queue: Listener) -> bool:
+        """Forget one listener; True when none are left."""
+        self._listeners.discard(queue)
+        return not self._listeners
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._publish(None)
+        await self._logout()
+
+    async def _counts(self) -> MailboxCounts:
+        async with asyncio.timeout(self._timeout):
+            total, unread = await self._client.status(WATCHED)
+        return MailboxCounts(mailbox_id(WATCHED), total, unread)
+
+    async def _wait_for_change(self) -> None:
+        if not self.uses_idle:
+            await asyncio.sleep(self._config.poll_interval_s)
+            return
+        async with asyncio.timeout(self._timeout):
+            await self._client.select(WATCHED, readonly=True)
+        # Returns at the first untagged response (new mail, a flag change, a keep-alive)
+        # or when it is time to renew the IDLE.
+        await self._client.idle(self._config.idle_renew_s)
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await self._wait_for_change()
+                now = await self._counts()
+                if now != self.latest:
+                    self.latest = now
+                    self._publish(now)
+        except (ImapError, TimeoutError, OSError) as exc:
+            log_event("push_ended", logging.INFO, reason=type(exc).__name__)
+        finally:
+            self._publish(None)
+            self._client.close()
+
+    def _publish(self, item: MailboxCounts | None) -> None:
+        for queue in self._listeners:
+            if queue.full():
+                # A slow reader only needs the newest counts (and the end marker).
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(item)
+
+    async def _logout(self) -> None:
+        try:
+            async with asyncio.timeout(2):
+                await self._client.logout()
+        except (ImapError, TimeoutError, OSError):
+            pass
+        finally:
+            self._client.close()

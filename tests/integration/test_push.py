@@ -1,0 +1,155 @@
+"""Live new-mail push over GET /api/events (issue 7), against both real IMAP servers.
+
+Mail arrives the way it would in life: submitted over SMTP to the sandbox's aiosmtpd
+(TLS, AUTH), which delivers it locally, into pymap or into Dovecot's maildir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import aiosmtplib
+import pytest
+
+from mailgate.mail.ids import mailbox_id
+from mailgate.testing.client import ApiClient, EventStream
+
+INBOX = mailbox_id("INBOX")
+
+
+@pytest.fixture
+def smtp_delivery(upstream: Any, sandbox: Any, request: pytest.FixtureRequest) -> Iterator[None]:
+    """Make the sandbox SMTP deliver to Dovecot users too (as Dovecot's LDA would)."""
+    if upstream.name != "dovecot":
+        yield
+        return
+    dovecot = request.getfixturevalue("dovecot")
+    smtp = sandbox.sandbox.smtp
+    original = smtp.deliver_local
+    async def deliver(rcpt: str, raw: bytes) -> bool:
+        if rcpt in {email for email, _ in upstream.users}:
+            await asyncio.to_thread(dovecot.deliver, rcpt, raw)
+            return True
+        return await original(rcpt, raw)
+
+    smtp.deliver_local = deliver
+    try:
+        yield
+    finally:
+        smtp.deliver_local = original
+
+
+async def _submit(sandbox: Any, rcpt: str, subject: str) -> None:
+    """Send one message through the sandbox SMTP submission server, as another user."""
+    sender = f"sender-{secrets.token_hex(3)}@example.test"
+    password = secrets.token_urlsafe(12)
+    sandbox.add_user(sender, password)
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = sender, rcpt, subject
+    msg.set_content("Fresh mail.\n")
+    settings = sandbox.settings()["smtp"]
+    await aiosmtplib.send(
+        msg,
+        hostname=settings["host"],
+        port=settings["port"],
+        use_tls=settings["security"] == "tls",
+        start_tls=settings["security"] == "starttls",
+        username=sender,
+        password=password,
+        cert_bundle=str(sandbox.ca_file),
+    )
+
+
+async def _next_mailbox_event(stream: EventStream, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        item = await stream.next(max(0.01, deadline - time.monotonic()))
+        assert item is not None, "the stream ended"
+        if item[0] == "mailbox":
+            return item[1]
+
+
+@pytest.mark.parametrize("mode", ["idle", "poll"])
+async def test_new_mail_is_pushed_within_seconds(
+    make_mailgate, upstream, sandbox, smtp_delivery, mode
+):
+    push = {"idle": mode == "idle", "poll_interval_s": 1.0}
+    mg = make_mailgate(push=push)
+    email, password = upstream.new_user()
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(email, password)).status == 201
+        async with api.events() as stream:
+            first = await _next_mailbox_event(stream, 5)
+            assert first == {"mailbox": INBOX, "total": 0, "unread": 0}
+            feed = next(iter(mg.services.extra["push_hub"]._feeds.values()))
+            assert feed.uses_idle is (mode == "idle")
+            started = time.monotonic()
+            await _submit(sandbox, email, "Pushed to you")
+            event = await _next_mailbox_event(stream, 5)
+            elapsed = time.monotonic() - started
+            assert event == {"mailbox": INBOX, "total": 1, "unread": 1}
+            assert elapsed < 5.0
+            # The mailbox list agrees with what was pushed.
+            boxes = (await api.get("/api/mailboxes")).json()["mailboxes"]
+            inbox = next(b for b in boxes if b["id"] == INBOX)
+            assert (inbox["total"], inbox["unread"]) == (1, 1)
+
+
+async def test_idle_session_with_an_open_stream_is_still_wiped_on_time(make_mailgate, upstream):
+    mg = make_mailgate(
+        session={"idle_timeout_s": 2, "reap_interval_s": 0.2},
+        push={"keepalive_s": 0.3},
+    )
+    email, password = upstream.new_user()
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(email, password)).status == 201
+        logged_in_at = time.monotonic()
+        async with api.events() as stream:
+            assert (await _next_mailbox_event(stream, 5))["mailbox"] == INBOX
+            assert mg.services.extra["push_hub"].open_count() == 1
+            ended = False
+            while time.monotonic() - logged_in_at < 6:
+                if await stream.next(6) is None:
+                    ended = True
+                    break
+            lifetime = time.monotonic() - logged_in_at
+        assert ended, "the stream outlived its session"
+        assert stream.comments >= 3  # keep-alives went out, and did not count as activity
+        assert 1.9 <= lifetime < 3.5
+        assert (await api.get("/api/session")).status == 401
+        assert mg.services.extra["push_hub"].open_count() == 0
+        resp = await api.get("/api/events")
+        assert resp.status == 401 and resp.error_code == "auth_required"
+
+
+async def test_tabs_share_one_upstream_connection_and_logout_ends_them(
+    make_mailgate, upstream, sandbox, smtp_delivery
+):
+    mg = make_mailgate()
+    email, password = upstream.new_user()
+    hub = None
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(email, password)).status == 201
+        async with api.events() as one, api.events() as two:
+            hub = mg.services.extra["push_hub"]
+            for stream in (one, two):
+                assert (await _next_mailbox_event(stream, 5))["total"] == 0
+            assert hub.open_count() == 1
+            await _submit(sandbox, email, "For both tabs")
+            for stream in (one, two):
+                assert (await _next_mailbox_event(stream, 5))["total"] == 1
+            assert (await api.logout()).status == 204
+            for stream in (one, two):
+                while (item := await stream.next(5)) is not None:
+                    assert item[0] == "mailbox"
+        assert hub.open_count() == 0
+
+
+async def test_events_need_a_session(client):
+    resp = await client.get("/api/events")
+    assert resp.status == 401 and resp.error_code == "auth_required"
