@@ -26,7 +26,11 @@ from mailgate.api import (
 from mailgate.config import Config
 from mailgate.http.access_log import PrivateAccessLogger
 from mailgate.http.headers import add_security_headers
-from mailgate.http.middlewares import error_middleware, make_guard_middleware
+from mailgate.http.middlewares import (
+    error_middleware,
+    make_body_deadline_middleware,
+    make_guard_middleware,
+)
 from mailgate.logs import log_event
 from mailgate.mail.pool import ImapPool
 from mailgate.services import SERVICES, Services
@@ -87,9 +91,20 @@ def create_app(
 ) -> web.Application:
     """Build the application. `port` is the real listen port when 0 was configured."""
     app = web.Application(
-        middlewares=[error_middleware, make_guard_middleware(allowed_hosts(config, port))],
+        middlewares=[
+            make_body_deadline_middleware(config.server.request_body_timeout_s),
+            error_middleware,
+            make_guard_middleware(allowed_hosts(config, port)),
+        ],
         client_max_size=config.limits.json_max_bytes,
-        handler_args={"max_field_size": 8190, "max_line_size": 8190},
+        handler_args={
+            "max_field_size": 8190,
+            "max_line_size": 8190,
+            # aiohttp closes a connection whose request has not fully arrived when this
+            # runs out (from the connection's start or the previous response): the
+            # slowloris bound. It also ends idle keep-alive connections.
+            "keepalive_timeout": config.server.request_header_timeout_s,
+        },
     )
     store = store or _make_store(config)
     upstream_ssl = upstream_context(config.upstream.ca_file or None)

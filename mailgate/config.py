@@ -50,8 +50,13 @@ class ServerConfig:
     public_url: str = ""
     # Peers whose X-Forwarded-For is believed (a reverse proxy); empty: nobody's.
     trusted_proxies: tuple[str, ...] = ()
-    # Seconds a request may take to send its headers (slowloris bound).
+    # Seconds a request may take to send its headers (slowloris bound), counted from the
+    # connection's start or the end of the previous response (so it also closes idle
+    # keep-alive connections).
     request_header_timeout_s: float = 10.0
+    # Seconds a request may take to send its whole body (JSON or an upload); past it the
+    # answer is 408 and the connection is closed.
+    request_body_timeout_s: float = 300.0
     shutdown_timeout_s: float = 10.0
 
 
@@ -154,12 +159,6 @@ class ProxyConfig:
 
 
 @dataclass(frozen=True)
-class PreferencesConfig:
-    retention_days: float = 60.0
-    max_bytes: int = 16 * 1024
-
-
-@dataclass(frozen=True)
 class PushConfig:
     # Use IMAP IDLE where the server offers it; off: always poll (for servers whose
     # IDLE is broken).
@@ -171,6 +170,12 @@ class PushConfig:
     # A comment line this often keeps proxies from closing the stream and notices a
     # session wiped by another instance.
     keepalive_s: float = 15.0
+
+
+@dataclass(frozen=True)
+class PreferencesConfig:
+    retention_days: float = 60.0
+    max_bytes: int = 16 * 1024
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from mailgate.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMediaType
@@ -34,15 +34,18 @@ def _content_type(value: str | None) -> str:
     return value
 
 
-async def _chunks(part: BodyPartReader) -> AsyncIterator[bytes]:
-    while True:
-        try:
-            chunk = await part.read_chunk(64 * 1024)
-        except (ValueError, HttpProcessingError):
-            raise BadRequest("The multipart body is not valid.") from None
-        if not chunk:
-            return
-        yield chunk
+async def _chunks(reader: MultipartReader, part: BodyPartReader) -> AsyncIterator[bytes]:
+    """The file's bytes. The body must end right after it, with the closing boundary:
+    a truncated body or a second part fails before the vault keeps anything."""
+    try:
+        while chunk := await part.read_chunk(64 * 1024):
+            yield chunk
+        if not part.at_eof():  # the body ended before the part's boundary
+            raise BadRequest("The multipart body is not valid.")
+        if await reader.next() is not None:
+            raise BadRequest("Send one multipart field named 'file'.")
+    except (ValueError, AssertionError, HttpProcessingError):
+        raise BadRequest("The multipart body is not valid.") from None
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -75,7 +78,7 @@ async def upload(request: web.Request) -> web.Response:
             session.keys.upload_key,
             filename,
             content_type,
-            _chunks(part),
+            _chunks(reader, part),
             max_bytes=room,
         )
     except ValueError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
@@ -12,7 +14,7 @@ from mailgate.errors import ApiError, CsrfFailed
 from mailgate.http.json_io import json_response
 from mailgate.logs import log_event
 
-__all__ = ["error_middleware", "make_guard_middleware"]
+__all__ = ["error_middleware", "make_body_deadline_middleware", "make_guard_middleware"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -117,3 +119,43 @@ def _check_origin(request: web.Request, host: str) -> None:
         if f"{parts.scheme}://{parts.netloc}".lower() != own:
             log_event("csrf_refused", reason="referer")
             raise CsrfFailed()
+
+
+def make_body_deadline_middleware(timeout_s: float) -> Callable:
+    """Bound the time a request may take to send its body (server.request_body_timeout_s).
+
+    A body still incomplete at the deadline makes every read of it raise 408, wherever
+    the handler reads it (JSON bodies, uploads). The answer is then sent and the
+    connection closed at once: otherwise aiohttp would linger reading the slow rest.
+    Must wrap error_middleware, which turns the 408 into the API error body.
+    """
+
+    @web.middleware
+    async def body_deadline_middleware(
+        request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        if not request.body_exists:
+            return await handler(request)
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            if not request.content.is_eof():
+                expired = True
+                request.content.set_exception(web.HTTPRequestTimeout())
+
+        timer = asyncio.get_running_loop().call_later(timeout_s, expire)
+        try:
+            response = await handler(request)
+        finally:
+            timer.cancel()
+        if expired:
+            log_event("request_body_timeout", route=_route(request))
+            response.force_close()
+            with contextlib.suppress(ConnectionError):  # the client may be gone already
+                await response.prepare(request)
+                await response.write_eof()
+            request.protocol.force_close()
+        return response
+
+    return body_deadline_middleware

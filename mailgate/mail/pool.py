@@ -2,7 +2,9 @@
 
 A connection is opened at login and kept; it is closed after `imap.idle_close_s`
 without use and reopened on demand with credentials decrypted for that request only.
-If the server drops it (a restart), the next operation reconnects once and retries.
+If the server drops it (a restart), the next operation reconnects once and retries; a
+command that times out is not retried (the connection is dropped, the next request
+reconnects).
 """
 
 from __future__ import annotations
@@ -100,7 +102,7 @@ class ImapPool:
                 await conn.login(credentials.username, credentials.password)
         except TimeoutError:
             conn.close()
-            raise ImapUnavailable("login timed out") from None
+            raise ImapUnavailable("timeout") from None
         except BaseException:
             conn.close()
             raise
@@ -132,7 +134,9 @@ class ImapPool:
                     if slot.client is not None:
                         slot.client.close()
                     slot.client = None
-                    if attempt == 2:
+                    # A timeout means a hung server, not a restarted one: retrying would
+                    # only double the wait (and hold the session's lock) before the 502.
+                    if attempt == 2 or exc.reason == "timeout":
                         raise map_imap_error(exc) from None
                 except ImapError as exc:
                     raise map_imap_error(exc) from None
