@@ -31,6 +31,7 @@ from mailgate.http.middlewares import (
     make_body_deadline_middleware,
     make_guard_middleware,
 )
+from mailgate.http.server import MailgateRunner
 from mailgate.logs import log_event
 from mailgate.mail.pool import ImapPool
 from mailgate.services import SERVICES, Services
@@ -147,7 +148,7 @@ async def run_server(
     """Serve HTTPS until SIGTERM/SIGINT (or `stop` is set), then drain and wipe."""
     ssl_ctx = server_context(config.tls.cert_file, config.tls.key_file)
     app = create_app(config)
-    runner = web.AppRunner(
+    runner = MailgateRunner(
         app,
         access_log_class=PrivateAccessLogger,
         handle_signals=False,

@@ -10,6 +10,7 @@ __all__ = [
     "FRAME_CSP",
     "SHELL_CSP",
     "add_security_headers",
+    "apply_security_headers",
 ]
 
 SHELL_CSP = (
@@ -43,6 +44,11 @@ async def add_security_headers(request: web.BaseRequest, response: web.StreamRes
     Handlers that need a different policy (the mail frame, downloads, the image proxy)
     set theirs first; these are defaults, so nothing is ever sent twice.
     """
+    apply_security_headers(response)
+
+
+def apply_security_headers(response: web.StreamResponse) -> None:
+    """The headers themselves; also used for answers aiohttp makes before routing."""
     headers = response.headers
     for name, value in _ALWAYS.items():
         headers[name] = value

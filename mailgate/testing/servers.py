@@ -12,6 +12,7 @@ from aiohttp import web
 from mailgate.app import create_app
 from mailgate.config import Config
 from mailgate.http.access_log import PrivateAccessLogger
+from mailgate.http.server import MailgateRunner
 from mailgate.services import SERVICES, Services
 from mailgate.testing.loop import LoopThread
 from mailgate.tls import server_context
@@ -112,7 +113,7 @@ class RunningMailgate:
 
     async def _start(self, config: Config, ssl_ctx: ssl.SSLContext) -> None:
         self.app = create_app(config)
-        self._runner = web.AppRunner(
+        self._runner = MailgateRunner(
             self.app, access_log_class=PrivateAccessLogger, handle_signals=False
         )
         await self._runner.setup()

@@ -513,6 +513,12 @@ async def test_bad_multipart_uploads_get_400_and_store_nothing(
 
 
 async def _raw_answer(mg: RunningMailgate, request: bytes) -> tuple[int, bytes]:
+    status, _, body = await _raw_exchange(mg, request)
+    return status, body
+
+
+async def _raw_exchange(mg: RunningMailgate, request: bytes) -> tuple[int, bytes, bytes]:
+    """(status, header block, body) of the one answer to raw request bytes."""
     reader, writer = await _open_raw(mg)
     try:
         writer.write(request)
@@ -522,7 +528,7 @@ async def _raw_answer(mg: RunningMailgate, request: bytes) -> tuple[int, bytes]:
         writer.close()
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1."), answer[:100]
-    return int(head.split(b" ", 2)[1]), body
+    return int(head.split(b" ", 2)[1]), head, body
 
 
 @pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
@@ -590,7 +596,17 @@ async def test_malformed_http_gets_a_clear_4xx(
         ),
     ]
     for name, request, expected in cases:
-        status, body = await _raw_answer(mailgate, request)
+        status, head, body = await _raw_exchange(mailgate, request)
         assert status in expected, (name, status, body[:200])
         assert b"Traceback" not in body and b"aiohttp" not in body.lower(), name
+        # Even what aiohttp refuses before routing is our JSON error with every security
+        # header, and never quotes the request back (SEC-22 to SEC-28 on all answers).
+        assert b"application/json" in head.lower(), (name, head)
+        assert json.loads(body)["error"]["code"], name
+        lowered = head.lower()
+        for header in (b"strict-transport-security", b"content-security-policy",
+                       b"x-content-type-options", b"cross-origin-resource-policy"):  # fmt: skip
+            assert lowered.count(header + b":") == 1, (name, header)
+        for echoed in (b"X-H199", b"aaaa", b"zz", b"a=b"):
+            assert echoed not in body, (name, echoed)
     assert (await logged_in.get("/api/session")).status == 200  # and all is well

@@ -1,0 +1,71 @@
+"""The aiohttp runner with our answer to requests that fail before routing.
+
+aiohttp answers unparsable requests (too many headers, a bad URL, CL+TE, a NUL) itself,
+in text/plain that quotes the offending bytes back and without the security headers
+(its answer never reaches the app's middlewares or signals). Here such answers are the
+API's JSON error, fixed text only, with the same headers as every other response, and
+one structured log line.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+from mailgate.http.headers import apply_security_headers
+from mailgate.logs import log_event
+
+__all__ = ["MailgateRunner"]
+
+_CODES = {
+    400: ("bad_request", "The request is not valid HTTP."),
+    413: ("payload_too_large", "The request is larger than the limit."),
+    414: ("bad_request", "The request line is too long."),
+    431: ("bad_request", "The request headers are too large."),
+    504: ("upstream_unavailable", "The request took too long."),
+}
+
+
+class _Handler(RequestHandler):
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        if request.writer.output_size > 0:
+            raise ConnectionError("a response is already on its way")
+        code, text = _CODES.get(status, ("internal_error", "Something went wrong on the server."))
+        if status < 500:
+            log_event("request_unparsable", logging.INFO, status=status)
+        else:
+            log_event(
+                "request_failed",
+                logging.ERROR,
+                status=status,
+                error_class=type(exc).__name__ if exc else None,
+            )
+        response = web.json_response({"error": {"code": code, "message": text}}, status=status)
+        apply_security_headers(response)
+        response.force_close()
+        return response
+
+
+class _Server(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _Handler(self, loop=self._loop, **self._kwargs)
+
+
+class MailgateRunner(web.AppRunner):
+    async def _make_server(self) -> web.Server:
+        plain = await super()._make_server()
+        return _Server(
+            plain.request_handler,
+            request_factory=plain.request_factory,
+            handler_cancellation=plain.handler_cancellation,
+            loop=plain._loop,
+            **plain._kwargs,
+        )
