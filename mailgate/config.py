@@ -57,6 +57,8 @@ class ServerConfig:
     # Seconds a request may take to send its whole body (JSON or an upload); past it the
     # answer is 408 and the connection is closed.
     request_body_timeout_s: float = 300.0
+    # Seconds a download may wait for a reader who stopped reading before it is cut off.
+    response_write_timeout_s: float = 60.0
     shutdown_timeout_s: float = 10.0
 
 

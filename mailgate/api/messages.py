@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import urllib.parse
@@ -254,8 +255,17 @@ async def _relay(
     if size is not None:
         response.content_length = size
     await response.prepare(request)
+    # A reader that stops reading but keeps the connection open would otherwise hold
+    # the session's IMAP connection (and its lock) for good.
+    stall = services(request).config.server.response_write_timeout_s
     async for chunk in chunks:
-        await response.write(chunk)
+        try:
+            async with asyncio.timeout(stall):
+                await response.write(chunk)
+        except TimeoutError:
+            if request.transport is not None:
+                request.transport.close()
+            raise ConnectionResetError("the reader stopped reading") from None
     await response.write_eof()
     return response
 

@@ -9,6 +9,7 @@ import errno
 import hashlib
 import json
 import os
+import socket
 import ssl
 import subprocess
 import time
@@ -282,6 +283,43 @@ async def test_client_gone_mid_download_leaks_no_task_and_no_connection(
         assert resp.status == 200
         assert hashlib.sha256(resp.body).digest() == hashlib.sha256(payload).digest()
         assert pool.open_count() == 1
+
+
+async def test_reader_that_stops_reading_frees_the_session_in_time(
+    make_mailgate: Any, upstream: Upstream, user: tuple[str, str]
+) -> None:
+    """A client that keeps the connection but stops reading a download is cut off after
+    server.response_write_timeout_s, so the session's IMAP link (and lock) comes back."""
+    payload = os.urandom(6 * 1024 * 1024)
+    upstream.deliver(user[0], with_attachment(payload, "big.bin"))
+    mg: RunningMailgate = make_mailgate(server={"response_write_timeout_s": 1.0})
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(*user)).status == 201
+        inbox = await _inbox_id(api)
+        summary = (await api.get(f"/api/mailboxes/{inbox}/messages")).json()["messages"][0]
+        msg = (await api.get(f"/api/messages/{summary['id']}?peek=1")).json()
+        url = next(a["url"] for a in msg["attachments"] if a["filename"] == "big.bin")
+        # A tiny receive window, so that the server's writes back up at once.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", mg.port))
+        reader, writer = await asyncio.open_connection(
+            sock=sock, ssl=mg.client_ssl(), server_hostname="localhost", limit=4096
+        )
+        writer.write(
+            f"GET {url} HTTP/1.1\r\nHost: localhost:{mg.port}\r\n"
+            f"Cookie: {COOKIE_NAME}={api.cookie}\r\n\r\n".encode()
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert head.startswith(b"HTTP/1.1 200"), head[:100]
+        writer.transport.pause_reading()
+        # Now read nothing more, and keep the connection open: the same session's next
+        # request must still be served once the stall bound has passed.
+        started = time.monotonic()
+        resp = await asyncio.wait_for(api.get("/api/mailboxes"), 10)  # needs the IMAP link
+        assert resp.status == 200
+        assert time.monotonic() - started < 4
+        writer.transport.abort()
 
 
 # -- 4. slow clients -----------------------------------------------------------------------------
