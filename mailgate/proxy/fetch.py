@@ -39,15 +39,28 @@ class ImageRefused(Exception):
         self.reason = reason
 
 
+def _drop(response: aiohttp.ClientResponse) -> None:
+    """Hang up at once. A plain close() would start a TLS shutdown that keeps reading
+    (and discarding) whatever the sender still pushes, for up to 30 seconds."""
+    connection = response.connection
+    if connection is not None and connection.transport is not None:
+        connection.transport.abort()
+    response.close()
+
+
 @dataclass
 class FetchedImage:
     content_type: str
     length: int | None
     chunks: AsyncIterator[bytes]
     response: aiohttp.ClientResponse
+    complete: bool = False
 
     def release(self) -> None:
-        self.response.close()
+        if self.complete:
+            self.response.release()  # whole body read: the connection may be reused
+        else:
+            _drop(self.response)
 
 
 def _checked_url(raw: str | URL, policy: AddressPolicy) -> URL:
@@ -70,6 +83,11 @@ def _checked_url(raw: str | URL, policy: AddressPolicy) -> URL:
     if literal is not None and not policy.permits(literal):
         raise ImageRefused("address")
     return url.with_fragment(None)
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    return
+    yield b""  # pragma: no cover - makes this an async generator
 
 
 class ImageFetcher:
@@ -126,7 +144,7 @@ class ImageFetcher:
                 raise ImageRefused("connect") from None
             if response.status in _REDIRECTS:
                 location = response.headers.get("Location", "")
-                response.close()
+                _drop(response)
                 if not location:
                     raise ImageRefused("status")
                 url = _checked_url(url.join(URL(location)), self._policy)
@@ -134,7 +152,7 @@ class ImageFetcher:
             try:
                 return await self._accept(response)
             except BaseException:
-                response.close()
+                _drop(response)
                 raise
         raise ImageRefused("redirects")
 
@@ -158,16 +176,19 @@ class ImageFetcher:
         sniffed = sniff_image(head)
         if sniffed is None:
             raise ImageRefused("type")
-        return FetchedImage(sniffed, length, self._stream(response, head), response)
+        image = FetchedImage(sniffed, length, _empty(), response)
+        image.chunks = self._stream(image, head)
+        return image
 
-    async def _stream(self, response: aiohttp.ClientResponse, head: bytes) -> AsyncIterator[bytes]:
+    async def _stream(self, image: FetchedImage, head: bytes) -> AsyncIterator[bytes]:
         total = len(head)
         yield head
-        async for chunk in response.content.iter_chunked(_CHUNK):
+        async for chunk in image.response.content.iter_chunked(_CHUNK):
             total += len(chunk)
             if total > self._max:
                 raise ImageRefused("size")
             yield chunk
+        image.complete = True
 
     async def close(self) -> None:
         if self._session is not None:
