@@ -11,6 +11,7 @@ from mailgate.mail.outbox import parse_compose, save_draft, send_message
 from mailgate.services import Services, services
 
 from .auth import require_session
+from .preferences import preferences_of
 from .uploads import vault_of
 
 __all__ = ["setup"]
@@ -27,6 +28,15 @@ def _forget(svc: Services, lookup: str, message_id: str | None) -> None:
             cache.drop(lookup, message_id)
 
 
+async def _from_name(request: web.Request, email: str) -> str:
+    """The display name the user chose in their preferences, for the From header."""
+    prefs, _ = await preferences_of(request.app).load(email)
+    name = prefs.get("display_name", "")
+    if not isinstance(name, str):
+        return ""
+    return "".join(c for c in name if c.isprintable()).strip()
+
+
 async def send(request: web.Request) -> web.Response:
     session = await require_session(request)
     svc = services(request)
@@ -39,6 +49,7 @@ async def send(request: web.Request) -> web.Response:
         pool=svc.pool,
         config=svc.config,
         ssl_context=svc.upstream_ssl,
+        from_name=await _from_name(request, session.email),
     )
     if compose.in_reply_to is not None:
         _forget(svc, session.lookup, compose.in_reply_to.id)
@@ -50,7 +61,13 @@ async def drafts(request: web.Request) -> web.Response:
     svc = services(request)
     data = await read_json(request, svc.config.limits.json_max_bytes)
     compose = parse_compose(data, svc.config, draft=True)
-    result = await save_draft(compose, session=session, vault=vault_of(svc), pool=svc.pool)
+    result = await save_draft(
+        compose,
+        session=session,
+        vault=vault_of(svc),
+        pool=svc.pool,
+        from_name=await _from_name(request, session.email),
+    )
     if compose.replaces is not None:
         _forget(svc, session.lookup, compose.replaces.id)
     return json_response(result.as_json(), status=201)

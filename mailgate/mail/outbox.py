@@ -275,6 +275,7 @@ async def _build(
     pool: ImapPool,
     *,
     placeholder_recipient: bool = False,
+    from_name: str = "",
 ) -> BuiltMessage:
     attachments = await _attachments(vault, session, request.attachments)
     in_reply_to, references = None, []
@@ -284,7 +285,7 @@ async def _build(
     if placeholder_recipient and request.recipient_count == 0:
         bcc = [_NOBODY]
     draft = Draft(
-        from_address=parse_recipient(session.email, "from"),
+        from_address=parse_recipient({"email": session.email, "name": from_name}, "from"),
         to=list(request.to),
         cc=list(request.cc),
         bcc=bcc,
@@ -361,13 +362,14 @@ async def send_message(
     pool: ImapPool,
     config: Config,
     ssl_context: ssl.SSLContext,
+    from_name: str = "",
 ) -> SendResult:
     """Build, submit over SMTP, then (best effort) store in Sent and flag the parent.
 
     Once the SMTP server accepted the message nothing here raises: a failed
     Sent copy becomes `warning: sent_but_not_saved`, never a retry or a resend.
     """
-    built = await _build(request, session, vault, pool)
+    built = await _build(request, session, vault, pool, from_name=from_name)
     smtp = config.smtp
     credentials = session.credentials()
     try:
@@ -424,13 +426,20 @@ async def _drop_old_draft(client: MailClient, old: MessageRef) -> bool:
 
 
 async def save_draft(
-    request: ComposeRequest, *, session: Session, vault: Vault, pool: ImapPool
+    request: ComposeRequest,
+    *,
+    session: Session,
+    vault: Vault,
+    pool: ImapPool,
+    from_name: str = "",
 ) -> DraftResult:
     """APPEND the draft to the Drafts mailbox; then remove the draft it replaces.
 
     The id is None when the server does not report the new UID (no UIDPLUS).
     """
-    built = await _build(request, session, vault, pool, placeholder_recipient=True)
+    built = await _build(
+        request, session, vault, pool, placeholder_recipient=True, from_name=from_name
+    )
     with_bcc = request.recipient_count > 0  # else Bcc holds only the placeholder
     old = request.replaces
 

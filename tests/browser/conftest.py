@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -24,15 +25,20 @@ from tests.integration.mailfactory import html_message, plain_message, with_atta
 
 __all__ = [
     "CHROMIUM",
+    "DOCS_SCREENSHOTS",
     "SCREENSHOTS",
     "BrowserSession",
     "Mailbox",
     "login",
+    "page_json",
+    "put_preferences",
     "spki_hash",
 ]
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "output" / "screenshots"
+# The README's copies; refreshed from a run with MAILGATE_UPDATE_SCREENSHOTS=1.
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -161,3 +167,32 @@ def login(page: Page, mg: RunningMailgate, email: str, password: str) -> None:
     page.get_by_test_id("login-password").fill(password)
     page.get_by_test_id("login-submit").click()
     page.get_by_test_id("message-row").first.wait_for()
+
+
+def page_json(page: Page, path: str) -> Any:
+    """GET an API path from inside the page (its cookie), as parsed JSON."""
+    return page.evaluate(
+        """async (path) => {
+          const res = await fetch(path, {headers: {Accept: "application/json"}});
+          return {status: res.status, body: await res.json().catch(() => null)};
+        }""",
+        path,
+    )
+
+
+def put_preferences(page: Page, prefs: dict[str, Any]) -> None:
+    """PUT /api/preferences from inside the page, as the UI does (CSRF token and all)."""
+    status = page.evaluate(
+        """async (prefs) => {
+          const session = await (await fetch("/api/session")).json();
+          const res = await fetch("/api/preferences", {
+            method: "PUT",
+            headers: {"Content-Type": "application/json", "X-Mailgate": "1",
+                      "X-CSRF-Token": session.csrf_token},
+            body: JSON.stringify(prefs),
+          });
+          return res.status;
+        }""",
+        prefs,
+    )
+    assert status == 200, status

@@ -1,8 +1,11 @@
 """The bundled UI in a real Chromium: login, reading, attachments, search, move,
-delete, reply with an attachment, logout, keyboard use, idle expiry, screenshots."""
+delete, reply with an attachment, logout, keyboard use, idle expiry, screenshots
+(MAILGATE_UPDATE_SCREENSHOTS=1 also refreshes the README's copies in docs/screenshots/)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from collections.abc import Callable
 from email import message_from_bytes, policy
@@ -13,7 +16,14 @@ import pytest
 from playwright.sync_api import Locator, Page, Response, expect
 
 from mailgate.testing.servers import RunningMailgate, RunningSandbox
-from tests.browser.conftest import SCREENSHOTS, BrowserSession, Mailbox, login
+from tests.browser.conftest import (
+    DOCS_SCREENSHOTS,
+    SCREENSHOTS,
+    BrowserSession,
+    Mailbox,
+    login,
+    put_preferences,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -228,6 +238,28 @@ def test_screenshots(
     expect(page.frame_locator('[data-testid="reader-frame"]').locator("h1")).to_be_visible()
     shots.append(SCREENSHOTS / f"reader-{size}.png")
     page.screenshot(path=shots[-1])
+    # The settings screen, with a few values stored so that it shows them.
+    put_preferences(
+        page,
+        {
+            "page_size": 25,
+            "display_name": "Alice Example",
+            "signature": "Alice Example\nSent with mailgate",
+            "remote_images_senders": ["news@example.com", "example.org"],
+        },
+    )
+    page.get_by_test_id("prefs-button").click()
+    expect(page.locator("#prefs-title")).to_be_focused()
+    expect(page.get_by_test_id("prefs-sender")).to_have_count(2)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.mouse.move(0, height - 1)  # no hover highlight on the button in the picture
+    shots.append(SCREENSHOTS / f"preferences-{size}.png")
+    page.screenshot(path=shots[-1])
     assert page.viewport_size == {"width": width, "height": height}
     for shot in shots:
         assert shot.read_bytes().startswith(b"\x89PNG"), shot
+    if os.environ.get("MAILGATE_UPDATE_SCREENSHOTS") == "1":
+        # Refresh the README's copies from this run.
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        for shot in shots:
+            shutil.copyfile(shot, DOCS_SCREENSHOTS / shot.name)

@@ -177,6 +177,26 @@ async def test_send_with_attachment_arrives_intact_and_is_saved_to_sent(
     assert upload["id"] in await _uploads(api)
 
 
+async def test_display_name_from_preferences_signs_the_from_header(
+    upstream: Any, sandbox: Any, api: ApiClient, smtp_user: tuple[str, str]
+) -> None:
+    name = "Zoë \u2028Example"  # a line separator is dropped, never a header break
+    resp = await api.request("PUT", "/api/preferences", json={"display_name": name})
+    assert resp.status == 200, resp
+    subject = f"Named {secrets.token_hex(4)}"
+    resp = await api.post("/api/send", json={"to": [_rcpt()], "subject": subject, "text": "x"})
+    assert resp.status == 200, resp
+    mail = _received(sandbox, resp.json()["message_id_header"])
+    (sender,) = message_from_bytes(mail.content, policy=policy.default)["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Zoë Example", smtp_user[0])
+    assert mail.mail_from == smtp_user[0]  # the envelope is the account, whatever the name
+    resp = await api.post("/api/drafts", json={"to": [], "subject": subject + " draft"})
+    assert resp.status == 201, resp
+    (draft,) = await _find(api, "drafts", subject + " draft")
+    view = (await api.get(f"/api/messages/{draft['id']}?peek=1")).json()
+    assert view["from"] == [{"name": "Zoë Example", "email": smtp_user[0]}]
+
+
 async def test_save_sent_false_stores_no_copy(upstream: Any, sandbox: Any, api: ApiClient) -> None:
     subject = f"No copy {secrets.token_hex(4)}"
     resp = await api.post(

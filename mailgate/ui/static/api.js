@@ -108,7 +108,36 @@ export async function request(method, path, body, { auth = true, activity = true
 export const get = (path, opts) => request("GET", path, undefined, opts);
 export const post = (path, body, opts) => request("POST", path, body, opts);
 export const patch = (path, body, opts) => request("PATCH", path, body, opts);
+export const put = (path, body, opts) => request("PUT", path, body, opts);
 export const del = (path, opts) => request("DELETE", path, undefined, opts);
+
+/**
+ * The HTTP status of a GET, read from the headers only: the body is never read and the
+ * request is cut as soon as they arrive. A 401 runs the unauthorized hook. Used once
+ * after the event stream failed for good, to tell "session gone" from "no such endpoint"
+ * (EventSource hides the status); GET /api/events does not count as activity.
+ */
+export async function statusOf(path) {
+  const own = new AbortController();
+  const session = controller.signal;
+  const cut = () => own.abort();
+  session.addEventListener("abort", cut, { once: true });
+  try {
+    const res = await fetch(path, {
+      credentials: "same-origin",
+      cache: "no-store",
+      referrerPolicy: "no-referrer",
+      signal: own.signal,
+    });
+    if (res.status === 401) hooks.onUnauthorized();
+    return res.status;
+  } catch {
+    return 0;
+  } finally {
+    own.abort();
+    session.removeEventListener("abort", cut);
+  }
+}
 
 /** Fetch a same-origin resource as a Blob (used to forward attachments). */
 export async function getBlob(path) {

@@ -13,6 +13,8 @@ import {
   renderList,
 } from "./list.js";
 import { onSelectMailbox, refreshMailboxes, renderMailboxes, setCounts } from "./mailboxes.js";
+import { clearTheme, loadPrefs } from "./prefs.js";
+import { closePrefs, initPrefsView, openPrefs } from "./prefs-view.js";
 import { closeReader, initReader, openMessage } from "./reader.js";
 import { announce, reportError, resetState, state } from "./state.js";
 import { $, h, isTypingTarget } from "./util.js";
@@ -24,6 +26,10 @@ const PRESENCE_MS = 120_000;
 
 let sessionGen = 0;
 let events = null;
+// After the stream failed with a server error: reopen it this long after, then give up.
+const EVENTS_RETRY_MS = [15_000, 60_000, 240_000];
+let eventsRetries = 0;
+let eventsRetryTimer = null;
 let idleCheckPending = false;
 
 const loginView = $("#login-view");
@@ -127,14 +133,24 @@ async function startSession(session) {
   appRoot.hidden = false;
   setLoginMessage("#login-error", "");
   setLoginMessage("#login-info", "");
-  const pending = [refreshMailboxes()];
+  const pending = [refreshMailboxes(), loadStartPrefs()];
   if (!session?.features) pending.push(loadFeatures());
   await Promise.all(pending);
   if (gen !== sessionGen) return;
   const inbox = state.mailboxes.find((m) => m.role === "inbox") || state.mailboxes[0];
   if (inbox) selectMailbox(inbox.id, { focus: false });
   $("#list-title")?.focus();
+  eventsRetries = 0;
   openEvents();
+}
+
+/** Settings before the first list (its page size); the defaults if they cannot be read. */
+async function loadStartPrefs() {
+  try {
+    await loadPrefs();
+  } catch (err) {
+    reportError(err, "Could not load your settings.");
+  }
 }
 
 /** The login answer may lack `features`; GET /api/session carries it (missing = false). */
@@ -154,6 +170,7 @@ function endSession(info = "") {
   api.resetSession();
   stopIdle();
   closeEvents();
+  clearTheme();
   idleCheckPending = false;
   // Blank the mail frame first so its document is discarded, then drop the whole shell.
   for (const frame of appRoot.querySelectorAll("iframe")) frame.src = "about:blank";
@@ -221,14 +238,37 @@ function openEvents() {
     events = null;
     return;
   }
-  events.addEventListener("mailbox", onMailboxEvent);
-  // The endpoint may be missing or the connection may drop: stay quiet.
-  events.addEventListener("error", () => {
-    if (events && events.readyState === EventSource.CLOSED) closeEvents();
+  const source = events;
+  source.addEventListener("mailbox", onMailboxEvent);
+  source.addEventListener("error", () => onEventsError(source));
+}
+
+/**
+ * While the browser reconnects by itself (readyState CONNECTING: the stream ended or
+ * the network dropped) there is nothing to do. CLOSED means an answer other than a
+ * stream (401 after the session was wiped, 404 while the endpoint is missing, a 5xx),
+ * which the browser never retries. One status check then tells a wiped session (end it
+ * here too) from a server fault (a few spaced retries) and the rest (stay quiet).
+ */
+function onEventsError(source) {
+  if (source !== events || source.readyState !== EventSource.CLOSED) return;
+  closeEvents();
+  const gen = sessionGen;
+  api.statusOf("/api/events").then((status) => {
+    // A 401 has already ended the session through the API's unauthorized hook.
+    if (gen !== sessionGen || status === 401) return;
+    // A passing server fault: try again a few times, further and further apart.
+    const passing = status === 200 || status >= 500;
+    if (passing && eventsRetries < EVENTS_RETRY_MS.length) {
+      eventsRetryTimer = setTimeout(openEvents, EVENTS_RETRY_MS[eventsRetries]);
+      eventsRetries += 1;
+    }
   });
 }
 
 function closeEvents() {
+  clearTimeout(eventsRetryTimer);
+  eventsRetryTimer = null;
   if (events) events.close();
   events = null;
 }
@@ -280,6 +320,19 @@ function buildShell() {
         text: "Compose",
         onclick: () => compose("new"),
       }),
+      h(
+        "button",
+        {
+          type: "button",
+          id: "prefs-button",
+          class: "btn btn-icon-narrow",
+          "data-testid": "prefs-button",
+          "aria-label": "Settings",
+          onclick: showPrefs,
+        },
+        h("span", { class: "btn-icon", "aria-hidden": "true", text: "⚙" }),
+        h("span", { class: "btn-label", "aria-hidden": "true", text: "Settings" }),
+      ),
       h("button", {
         type: "button",
         class: "btn",
@@ -304,8 +357,31 @@ function buildShell() {
         h("section", { id: "reader-pane", class: "pane pane-reader", "aria-label": "Message" }),
       ),
     ),
+    h("section", {
+      id: "prefs-view",
+      class: "prefs-view",
+      "aria-labelledby": "prefs-title",
+      hidden: true,
+    }),
   );
   closeReader();
+}
+
+function showPrefs() {
+  if (state.prefsOpen) return;
+  if (!closeCompose({ confirm: true })) return;
+  openPrefs();
+}
+
+/** The preferences screen closed: the panes are back, focus returns to its button. */
+function afterPrefsClosed() {
+  $("#prefs-button")?.focus();
+}
+
+/** A new page size: start the open mailbox's list again from its first page. */
+function onPageSizeChanged() {
+  state.list.offset = 0;
+  loadList();
 }
 
 function showMailboxes() {
@@ -346,6 +422,7 @@ function backToList() {
 }
 
 function compose(mode, msg = null) {
+  if (state.prefsOpen && !closePrefs({ confirm: true })) return;
   if (state.compose && !closeCompose({ confirm: true })) return;
   openCompose(mode, msg);
 }
@@ -378,6 +455,8 @@ function onKeyDown(e) {
     return;
   }
   if (target.closest?.("#idle-warning")) return;
+  // The settings screen handles its own keys (Escape); list shortcuts stay off there.
+  if (state.prefsOpen) return;
   const inList = Boolean(target.closest?.("#message-list"));
   const inNav = Boolean(target.closest?.("#mailbox-list"));
   const readerOnly = NARROW.matches && state.view !== "list";
@@ -439,6 +518,7 @@ function init() {
   initIdle({ onStay: staySignedIn, onLogout: logout, onDeadline: onIdleDeadline });
   initReader({ showPane, compose, backToList });
   initCompose({ showPane, close: afterComposeClosed });
+  initPrefsView({ onClose: afterPrefsClosed, onPageSize: onPageSizeChanged });
   onSelectMailbox((id) => selectMailbox(id));
   onOpenMessage(openFromList);
   loginForm.addEventListener("submit", onLogin);

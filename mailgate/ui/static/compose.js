@@ -2,6 +2,7 @@
 
 import * as api from "./api.js";
 import { refreshMailboxes } from "./mailboxes.js";
+import { signatureBlock } from "./prefs.js";
 import { announce, reportError, state } from "./state.js";
 import { $, formatAddr, formatAddrList, fullDate, h, humanSize, parseAddrList } from "./util.js";
 
@@ -100,7 +101,8 @@ export function openCompose(mode = "new", msg = null) {
     value: init.subject || "",
   });
   const text = field("compose-text", "Message", "compose-text", { rows: "14" }, "textarea");
-  text.input.value = init.text || "";
+  // The signature goes above any quote or forwarded message, where a reply is written.
+  text.input.value = signatureBlock() + (init.text || "");
   const file = field("compose-file", "Attach files", "compose-file", { type: "file", multiple: true });
   const uploadList = h("ul", { class: "uploads", "aria-label": "Attachments" });
   const error = h("p", { class: "form-error", role: "alert", "data-testid": "compose-error", hidden: true });

@@ -1,7 +1,7 @@
 // The message list: loading a page, search, sort, paging, keyboard movement.
 
 import * as api from "./api.js";
-import { PAGE_SIZE, announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
+import { announce, mailboxById, mailboxLabel, pageSize, reportError, state } from "./state.js";
 import { $, addrName, formatAddr, formatCount, h, shortDate } from "./util.js";
 
 let loadSeq = 0;
@@ -17,9 +17,8 @@ export async function loadList({ keepFocus = false } = {}) {
   const mb = mailboxById(state.mailboxId);
   if (!mb) return;
   const seq = ++loadSeq;
-  const focusedId = keepFocus ? focusedRowId() : null;
   const params = new URLSearchParams({
-    limit: String(PAGE_SIZE),
+    limit: String(pageSize()),
     offset: String(state.list.offset),
     sort: state.sort,
   });
@@ -32,11 +31,14 @@ export async function loadList({ keepFocus = false } = {}) {
     const messages = Array.isArray(data?.messages) ? data.messages : [];
     // Past the end (after a delete on the last page): step back one page.
     if (!messages.length && state.list.offset > 0) {
-      state.list.offset = total > 0 ? Math.floor((total - 1) / PAGE_SIZE) * PAGE_SIZE : 0;
+      state.list.offset = total > 0 ? Math.floor((total - 1) / pageSize()) * pageSize() : 0;
       return loadList({ keepFocus });
     }
     state.list = { total, offset: Number(data?.offset) || state.list.offset, messages };
     $("#new-mail")?.setAttribute("hidden", "");
+    // Only where a row has focus now: a live refresh must not pull focus back from
+    // the reader opened while it loaded.
+    const focusedId = keepFocus ? focusedRowId() : null;
     renderList();
     if (focusedId) focusRow(focusedId);
   } catch (err) {
@@ -176,7 +178,7 @@ export function moveSelection(step) {
 }
 
 export function goPage(step) {
-  const next = state.list.offset + step * PAGE_SIZE;
+  const next = state.list.offset + step * pageSize();
   if (next < 0 || (step > 0 && next >= state.list.total)) return;
   state.list.offset = next;
   loadList().then(() => $("#message-list")?.scrollTo?.(0, 0));

@@ -4,6 +4,7 @@ import * as api from "./api.js";
 import { touch } from "./idle.js";
 import { loadList, markOpenRow, rowById, updateRow } from "./list.js";
 import { refreshMailboxes, setCounts } from "./mailboxes.js";
+import { remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
 import { announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
 import { $, formatAddrList, fullDate, h, humanSize } from "./util.js";
 
@@ -95,30 +96,120 @@ function renderBody(msg) {
   return h("p", { class: "reader-text muted", text: "This message has no readable text." });
 }
 
-function remoteNotice(msg, frame) {
+/** The sender's address (lower case) for the per-sender remote-image list, or "". */
+function senderOf(msg) {
+  const first = Array.isArray(msg.from) ? msg.from[0] : null;
+  const email = (typeof first === "string" ? first : first?.email || "").trim().toLowerCase();
+  return email.includes("@") ? email : "";
+}
+
+/** The body URL with or without `remote=allow` (html_url may already carry it). */
+function bodyUrlWith(msg, allow) {
+  const url = new URL(bodyUrl(msg), window.location.origin);
+  if (allow) url.searchParams.set("remote", "allow");
+  else url.searchParams.delete("remote");
+  return url.pathname + url.search;
+}
+
+function blockedText(msg) {
   const n = Number(msg.remote_content_blocked) || 0;
-  if (n <= 0) return null;
-  const text = h("span", {
-    text: `${n} remote resource${n === 1 ? "" : "s"} blocked to protect your privacy.`,
-  });
+  return n > 0
+    ? `${n} remote resource${n === 1 ? "" : "s"} blocked to protect your privacy.`
+    : "Remote images are blocked to protect your privacy.";
+}
+
+/**
+ * The remote-content notice above the body. Modes: "blocked" (offer a one-off load and,
+ * per sender, always loading), "loaded" (this once) and "allowed" (the sender is on the
+ * list: msg.remote_allowed, or just added). Buttons only with the proxy and an HTML frame.
+ */
+function remoteNotice(msg, frame) {
+  const allowed = msg.remote_allowed === true;
+  if (!allowed && !(Number(msg.remote_content_blocked) > 0)) return null;
+  const box = h("div", { class: "notice", "data-testid": "remote-blocked" });
   const canLoad = state.features.proxy === true && frame?.tagName === "IFRAME";
-  const button = canLoad
-    ? h("button", {
-        type: "button",
-        class: "btn btn-small",
-        "data-testid": "load-remote",
-        text: "Load remote images",
-        onclick: () => {
-          const url = bodyUrl(msg);
-          frame.src = `${url}${url.includes("?") ? "&" : "?"}remote=allow`;
-          // The frame's request counts as activity on the server.
-          touch();
-          text.textContent = "Remote images are loaded through the privacy proxy.";
-          button.remove();
-        },
-      })
-    : null;
-  return h("div", { class: "notice", "data-testid": "remote-blocked" }, text, button);
+  const sender = senderOf(msg);
+  const show = (mode) => renderRemoteNotice(box, msg, frame, { mode, canLoad, sender, show });
+  show(allowed ? "allowed" : "blocked");
+  return box;
+}
+
+function renderRemoteNotice(box, msg, frame, { mode, canLoad, sender, show }) {
+  const hadFocus = box.contains(document.activeElement);
+  box.dataset.testid = mode === "blocked" ? "remote-blocked" : "remote-loaded";
+  const button = (testid, text, onclick) =>
+    h("button", { type: "button", class: "btn btn-small", "data-testid": testid, text, onclick });
+  const load = (allow) => {
+    frame.src = bodyUrlWith(msg, allow);
+    // The frame's request counts as activity on the server.
+    touch();
+  };
+  const always =
+    canLoad && sender
+      ? button("remote-always", "Always load from this sender", async () => {
+          if ((await changeSender(sender, true)) && box.isConnected) {
+            msg.remote_allowed = true;
+            if (mode !== "loaded") load(true);
+            show("allowed");
+          }
+        })
+      : null;
+  const parts = [];
+  if (mode === "blocked") {
+    parts.push(h("span", { text: blockedText(msg) }));
+    if (canLoad) {
+      parts.push(
+        button("load-remote", "Load remote images", () => {
+          load(true);
+          show("loaded");
+        }),
+      );
+    }
+    parts.push(always);
+  } else {
+    parts.push(h("span", { text: "Remote images are loaded through the privacy proxy." }));
+    if (mode === "loaded") parts.push(always);
+    else if (sender && frame?.tagName === "IFRAME") {
+      parts.push(
+        button("remote-stop", "Stop loading them for this sender", async () => {
+          if ((await changeSender(sender, false)) && box.isConnected) {
+            msg.remote_allowed = false;
+            load(false);
+            show("blocked");
+          }
+        }),
+      );
+    }
+  }
+  box.replaceChildren(...parts.filter(Boolean));
+  if (hadFocus) (box.querySelector("button") || $("#reader-subject"))?.focus();
+}
+
+/**
+ * Add the sender to remote_images_senders, or take it off (with its domain, when a
+ * domain entry is what matched). Returns whether the preferences were saved.
+ */
+async function changeSender(sender, add) {
+  const domain = sender.slice(sender.lastIndexOf("@") + 1);
+  try {
+    await updatePrefs((prefs) => {
+      const list = remoteSenders(prefs);
+      const next = add
+        ? [...list.filter((s) => s !== sender), sender]
+        : list.filter((s) => s !== sender && s !== domain);
+      setRemoteSenders(prefs, next);
+    });
+    // Status messages never name anyone.
+    announce(
+      add
+        ? "Remote images from this sender will always be loaded through the privacy proxy."
+        : "Remote images from this sender will no longer be loaded.",
+    );
+    return true;
+  } catch (err) {
+    reportError(err, "Could not change your settings.");
+    return false;
+  }
 }
 
 function attachmentList(msg) {

@@ -3,7 +3,7 @@
 import { isAborted } from "./api.js";
 import { $ } from "./util.js";
 
-export const PAGE_SIZE = 50;
+export const DEFAULT_PAGE_SIZE = 50;
 
 function fresh() {
   return {
@@ -18,10 +18,19 @@ function fresh() {
     compose: null, // the open compose form's state
     view: "list", // which pane a narrow screen shows: mailboxes | list | reader
     lastInputAt: 0, // last keyboard/pointer input, to decide about live refreshes
+    prefs: {}, // the saved preferences (GET /api/preferences), the only server-kept data
+    prefsRetainedUntil: null, // ISO date the server keeps them until without a login
+    prefsOpen: false, // the preferences screen is showing instead of the panes
   };
 }
 
 export const state = fresh();
+
+/** Messages per page: the saved preference, else the default. */
+export function pageSize() {
+  const n = Number(state.prefs?.page_size);
+  return Number.isInteger(n) && n >= 10 && n <= 200 ? n : DEFAULT_PAGE_SIZE;
+}
 
 /** Drop everything (logout, 401). */
 export function resetState() {

@@ -117,6 +117,20 @@ export function parseAddrList(text) {
   return out;
 }
 
+/**
+ * Save `value` as a JSON file: a Blob URL behind an <a download>, so nothing goes over
+ * the network. The URL is revoked once the click has started the download.
+ */
+export function downloadJson(filename, value) {
+  const blob = new Blob([`${JSON.stringify(value, null, 2)}\n`], { type: "application/json" });
+  const url = URL.createObjectURL(blob);
+  const a = h("a", { href: url, download: filename, hidden: true });
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 /** Is the user typing somewhere (single-key shortcuts must not fire)? */
 export function isTypingTarget(el) {
   if (!el || !(el instanceof Element)) return false;
