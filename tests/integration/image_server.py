@@ -48,6 +48,7 @@ class ImageServer:
 
     seen: list[Seen] = field(default_factory=list)
     huge_bytes_sent: int = 0
+    huge_completed: bool = False
     port: int = 0
     ca_file: str = ""
     _runner: web.AppRunner | None = None
@@ -121,7 +122,15 @@ class ImageServer:
             await resp.write(PNG[:16])
             for _ in range(800):
                 await resp.write(block)
+                # aiohttp buffers writes without bound; count only what the network took.
+                while (transport := request.transport) is not None and (
+                    transport.get_write_buffer_size() > 256 * 1024
+                ):
+                    await asyncio.sleep(0.002)
+                if request.transport is None or request.transport.is_closing():
+                    raise ConnectionResetError("peer went away")
                 self.huge_bytes_sent += len(block)
+            self.huge_completed = True
         except (ConnectionError, asyncio.CancelledError):
             pass
         return resp

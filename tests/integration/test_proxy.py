@@ -205,7 +205,9 @@ async def test_sec_62_an_endless_image_is_cut_at_the_cap(opened, images):
                     got += len(chunk)
     assert got <= 1024 * 1024
     await asyncio.sleep(0.5)
-    assert images.huge_bytes_sent < 8 * 1024 * 1024  # the proxy hung up long before 50 MiB
+    # The proxy hung up long before 50 MiB (what is in flight is the kernel's buffers).
+    assert not images.huge_completed
+    assert images.huge_bytes_sent < 20 * 1024 * 1024
 
 
 @pytest.mark.parametrize("path", ["slow.png", "trickle.png"])
