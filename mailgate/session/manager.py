@@ -83,7 +83,13 @@ class SessionManager:
             mail_client = await self.pool.connect(credentials)
         except ImapAuthError:
             self.throttle.failed(email, client)
-            log_event("login_failed", logging.INFO, reason="auth", upstream="imap")
+            log_event(
+                "login_failed",
+                logging.INFO,
+                reason="auth",
+                upstream="imap",
+                upstream_host=self.config.imap.host,
+            )
             self._count("login_failed")
             raise AuthFailed() from None
         except ImapError as exc:
@@ -113,7 +119,8 @@ class SessionManager:
             mail_client.close()
             raise StoreUnavailable() from None
         self.pool.adopt(token.lookup, mail_client)
-        log_event("login", logging.INFO, upstream="imap")
+        # The operator's server, never the user: SEC-57 wants the upstream host.
+        log_event("login", logging.INFO, upstream="imap", upstream_host=self.config.imap.host)
         self._count("login")
         session = Session(token.lookup, token, keys, record)
         for hook in self.login_hooks:

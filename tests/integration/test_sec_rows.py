@@ -703,6 +703,7 @@ async def test_sec_57_each_security_event_is_logged_once_per_trigger(
     logins = log_lines.events("login")
     assert len(logins) == 3
     assert all(e.get("upstream") == "imap" for e in logins)  # which upstream, never who
+    assert all(e.get("upstream_host") == mg.config.imap.host for e in logins)
     assert len(log_lines.events("login_failed")) == 2
     assert len(log_lines.events("login_throttled")) == 3
     assert [e.get("reason") for e in log_lines.events("csrf_refused")] == ["origin", "token"]
