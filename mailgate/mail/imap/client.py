@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -522,7 +522,12 @@ class MailClient:
             raise_for_status(reply)
         self._note(replies[0], {uid})
         if not peek:
-            self._dirty = True  # our flag change moved HIGHESTMODSEQ
+            # Our own \Seen moves only HIGHESTMODSEQ (forgotten here); the selection and the
+            # cached SORT/SEARCH orders (which never look at flags) stay valid, so the next
+            # request need not re-SELECT and re-SORT. News about other messages still counts.
+            self._note(replies[1], {uid})
+            if self._selected is not None:
+                self._selected.state = replace(self._selected.state, highestmodseq=None)
         it = next(
             (
                 i

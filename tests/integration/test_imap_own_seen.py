@@ -1,0 +1,105 @@
+"""Opening a message (which sets \\Seen) keeps the client's selection and cached SORT order:
+the next list is NOOP + FETCH, not SELECT + SORT + FETCH (benchmarks/README.md), while
+changes made by another connection are still noticed."""
+
+from __future__ import annotations
+
+import email.policy
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from mailgate.mail.imap import ImapConnection, MailClient
+from mailgate.tls import upstream_context
+from tests.servers.dovecot import Dovecot, running_dovecot
+
+USER, PASSWORD = "reader@example.test", "reader-password"
+BASE = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _message(i: int) -> bytes:
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = f"sender{i}@example.test"
+    msg["To"] = USER
+    msg["Subject"] = f"Message {i}"
+    msg["Date"] = BASE + timedelta(hours=i)
+    msg.set_content(f"body {i}")
+    return msg.as_bytes()
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    if not Dovecot.available():
+        pytest.skip("needs dovecot and root")
+    with running_dovecot() as server:
+        server.add_user(USER, PASSWORD)
+        for i in range(10):
+            server.deliver(USER, _message(i))  # unseen
+        yield server
+
+
+async def _open(server: Dovecot) -> MailClient:
+    conn = await ImapConnection.open(
+        server.host, server.port, "tls", upstream_context(server.ca_file), timeout=10
+    )
+    await conn.login(USER, PASSWORD)
+    return MailClient(conn)
+
+
+def _record_commands(conn: ImapConnection) -> list[str]:
+    """Note the name of every command sent from now on (the real methods still run)."""
+    sent: list[str] = []
+    command, pipeline = conn.command, conn.pipeline
+
+    async def spy_command(*parts: Any, **kw: Any) -> Any:
+        sent.append(str(parts[0]))
+        return await command(*parts, **kw)
+
+    async def spy_pipeline(*commands: tuple[Any, ...], **kw: Any) -> Any:
+        sent.extend(str(c[0]) for c in commands)
+        return await pipeline(*commands, **kw)
+
+    conn.command = spy_command  # type: ignore[method-assign]
+    conn.pipeline = spy_pipeline  # type: ignore[method-assign]
+    return sent
+
+
+async def test_own_seen_keeps_selection_and_sort_order(dovecot: Dovecot) -> None:
+    client = await _open(dovecot)
+    first = await client.list_page("INBOX", limit=5)
+    uid = first.summaries[0].uid
+    assert "\\Seen" not in first.summaries[0].flags
+    opened = await client.fetch_message("INBOX", uid, peek=False)
+    assert opened is not None and "\\Seen" in opened.flags
+
+    sent = _record_commands(client.connection)
+    again = await client.list_page("INBOX", limit=5)
+    assert sent == ["NOOP", "UID FETCH"]
+    assert [s.uid for s in again.summaries] == [s.uid for s in first.summaries]
+    assert "\\Seen" in again.summaries[0].flags
+    # HIGHESTMODSEQ moved with our STORE: the kept selection no longer claims a value.
+    assert (await client.select("INBOX")).highestmodseq is None
+    await client.logout()
+
+
+async def test_changes_by_another_connection_are_still_noticed(dovecot: Dovecot) -> None:
+    client, other = await _open(dovecot), await _open(dovecot)
+    first = await client.list_page("INBOX", limit=5)
+    await client.fetch_message("INBOX", first.summaries[1].uid, peek=False)
+
+    target = first.summaries[2].uid
+    await other.store_flags("INBOX", target, flagged=True)
+    sent = _record_commands(client.connection)
+    flagged = await client.list_page("INBOX", limit=5)
+    assert "SELECT" in sent  # the other connection's FETCH news forced a fresh selection
+    assert "\\Flagged" in next(s.flags for s in flagged.summaries if s.uid == target)
+
+    await other.append("INBOX", _message(99))
+    grown = await client.list_page("INBOX", limit=5)
+    assert grown.total == first.total + 1
+    assert grown.summaries[0].uid not in {s.uid for s in first.summaries}
+    await client.logout()
+    await other.logout()
