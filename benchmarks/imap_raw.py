@@ -1,0 +1,123 @@
+"""The "direct" baseline: a minimal IMAP client that sends commands and reads the
+responses (literals included) without parsing them, so its cost is close to the floor
+a browser-side or native client would pay for the same wire traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+import time
+
+__all__ = ["SUMMARY_ITEMS", "RawImap", "direct_login"]
+
+#: What mailgate's list FETCHes per message (mailgate/mail/imap/client.py `_summaries`).
+SUMMARY_ITEMS = "UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE PREVIEW"
+#: What mailgate's open FETCHes (`fetch_message`, non-peek: BODY[] sets \\Seen itself).
+OPEN_ITEMS = "UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY[]<0.262144>"
+
+_LITERAL = re.compile(rb"~?\{(\d+)\}\r\n\Z")
+
+
+class ImapFailed(Exception):
+    pass
+
+
+class RawImap:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+        self._tag = 0
+
+    @classmethod
+    async def connect(cls, port: int, ctx: ssl.SSLContext) -> RawImap:
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=ctx, server_hostname="localhost", limit=1 << 20
+        )
+        await reader.readuntil(b"\r\n")  # greeting
+        return cls(reader, writer)
+
+    async def _read_until(self, tag: bytes, sink: bool = False) -> int:
+        """Read responses up to the tagged one; returns the bytes received."""
+        got = 0
+        reader = self.reader
+        while True:
+            line = await reader.readuntil(b"\r\n")
+            got += len(line)
+            match = _LITERAL.search(line)
+            if match:
+                left = int(match.group(1))
+                got += left
+                while left:
+                    chunk = await reader.read(min(left, 256 * 1024))
+                    if not chunk:
+                        raise ImapFailed("eof in literal")
+                    left -= len(chunk)
+                continue
+            if line.startswith(tag):
+                if line[len(tag) : len(tag) + 3] != b"OK ":
+                    raise ImapFailed(line[:120].decode(errors="replace"))
+                return got
+
+    def _next_tag(self) -> bytes:
+        self._tag += 1
+        return b"b%d " % self._tag
+
+    async def command(self, text: str) -> int:
+        tag = self._next_tag()
+        self.writer.write(tag + text.encode() + b"\r\n")
+        return await self._read_until(tag)
+
+    async def lines(self, text: str) -> list[bytes]:
+        """A command whose untagged lines are wanted (no literals expected)."""
+        tag = self._next_tag()
+        self.writer.write(tag + text.encode() + b"\r\n")
+        out = []
+        while True:
+            line = await self.reader.readuntil(b"\r\n")
+            if line.startswith(tag):
+                if line[len(tag) : len(tag) + 3] != b"OK ":
+                    raise ImapFailed(line[:120].decode(errors="replace"))
+                return out
+            out.append(line)
+
+    async def append(self, mailbox: str, data: bytes) -> None:
+        tag = self._next_tag()
+        self.writer.write(tag + f'APPEND "{mailbox}" (\\Seen) {{{len(data)}+}}\r\n'.encode())
+        self.writer.write(data)
+        self.writer.write(b"\r\n")
+        await self._read_until(tag)
+
+    async def sort_newest(self, limit: int = 50) -> list[int]:
+        lines = await self.lines("UID SORT (REVERSE DATE) UTF-8 ALL")
+        uids = [int(t) for line in lines if line.startswith(b"* SORT") for t in line.split()[2:]]
+        return uids[:limit]
+
+    async def list_newest(self, limit: int = 50) -> int:
+        """The direct "list": SORT, then FETCH the summaries of the newest ``limit``."""
+        uids = await self.sort_newest(limit)
+        return await self.command(f"UID FETCH {','.join(map(str, uids))} ({SUMMARY_ITEMS})")
+
+    async def open(self, uid: int) -> int:
+        return await self.command(f"UID FETCH {uid} ({OPEN_ITEMS})")
+
+    async def logout(self) -> None:
+        await self.command("LOGOUT")
+        self.writer.close()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+async def direct_login(port: int, ctx: ssl.SSLContext, user: str, password: str) -> RawImap:
+    conn = await RawImap.connect(port, ctx)
+    await conn.command(f'LOGIN "{user}" "{password}"')
+    return conn
+
+
+async def timed_login(port: int, ctx: ssl.SSLContext, user: str, password: str) -> float:
+    started = time.perf_counter()
+    conn = await direct_login(port, ctx, user, password)
+    elapsed = time.perf_counter() - started
+    await conn.logout()
+    return elapsed

@@ -1,0 +1,288 @@
+"""Per-operation latency through mailgate vs the same operation done directly, same run.
+
+A 2,000-message INBOX (benchmarks/seed.py) plus one message with a 20 MiB attachment in
+the harness's private Dovecot; mailgate in its own process; an SMTP submission server in a
+third. Through mailgate = what a browser tab does over one HTTPS keep-alive connection
+(benchmarks/webclient.py). Directly = benchmarks/imap_raw.py and aiosmtplib:
+
+  login     TLS connect + LOGIN                     | POST /api/session
+  list      warm connection, INBOX selected:        | GET .../messages?limit=50
+            UID SORT + UID FETCH of 50 summaries    |
+  open      UID FETCH (flags, structure, body)      | GET /api/messages/{id} (+ body.html
+                                                    |   when the message has HTML)
+  download  UID FETCH BINARY.PEEK[2] (20 MiB)       | GET .../parts/2
+  send      SMTP submission (5 MiB attachment)      | POST /api/uploads + POST /api/send
+            + APPEND to Sent                        |
+  logout    LOGOUT                                  | DELETE /api/session
+
+Direct and mailgate samples are interleaved so that background noise hits both alike.
+List and open alternate (list, open, list, ...) as a user does; `list, repeated` is the
+same list with nothing in between (info only).
+
+    python benchmarks/latency.py [--rounds 200] [--login-rounds 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+import aiosmtplib
+from harness import EMAIL, PASSWORD, Bench, peak_growth_kb, reset_peak, running, user_email
+from imap_raw import RawImap, direct_login
+from seed import big_attachment_message, build_corpus, clone_mailbox, seed_mailbox
+from stats import ms, percentile, verdict
+from webclient import BrowserTab
+
+RECIPIENT = "someone@example.test"
+# The direct client uses its own copy of the mailbox: its opens set \Seen too, and that
+# news would make mailgate's connection re-SELECT, which is not what a lone user sees.
+DIRECT_USER = user_email(1)
+
+
+@dataclass
+class Samples:
+    direct: list[float] = field(default_factory=list)
+    mailgate: list[float] = field(default_factory=list)
+
+    def ratio(self) -> float:
+        return percentile(self.mailgate, 50) / percentile(self.direct, 50)
+
+
+async def _fill_index(bench: Bench, user: str) -> None:
+    """Fill Dovecot's index and cache once, as a mailbox in daily use has them."""
+    conn = await direct_login(bench.dovecot.port, bench.imap_ssl, user, PASSWORD)
+    await conn.command("EXAMINE INBOX")
+    await conn.command("UID FETCH 1:* (ENVELOPE BODYSTRUCTURE PREVIEW)")
+    await conn.sort_newest()
+    await conn.logout()
+
+
+async def _login_rounds(bench: Bench, rounds: int, out: dict[str, Samples]) -> None:
+    port, ctx = bench.dovecot.port, bench.imap_ssl
+    for _ in range(rounds):
+        started = time.perf_counter()
+        conn = await direct_login(port, ctx, DIRECT_USER, PASSWORD)
+        out["login"].direct.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await conn.command("SELECT INBOX")
+        await conn.list_newest()
+        out["first list"].direct.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await conn.logout()
+        out["logout"].direct.append(time.perf_counter() - started)
+
+        tab = BrowserTab(bench.url, bench.web_ssl)
+        try:
+            await tab.warm()
+            started = time.perf_counter()
+            await tab.login(EMAIL, PASSWORD)
+            out["login"].mailgate.append(time.perf_counter() - started)
+            await tab.find_inbox()
+            started = time.perf_counter()
+            await tab.list()
+            out["first list"].mailgate.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            await tab.logout()
+            out["logout"].mailgate.append(time.perf_counter() - started)
+        finally:
+            await tab.close()
+
+
+async def _browse_rounds(
+    tab: BrowserTab, conn: RawImap, rounds: int, out: dict[str, Samples]
+) -> None:
+    uids = await conn.sort_newest(50)
+    ids = [m["id"] for m in await tab.list()]
+    assert len(ids) == len(uids) == 50
+    for i in range(rounds):
+        started = time.perf_counter()
+        await conn.list_newest()
+        out["list"].direct.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await tab.list()
+        out["list"].mailgate.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await conn.open(uids[i % 50])
+        out["open"].direct.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await tab.open(ids[i % 50])
+        out["open"].mailgate.append(time.perf_counter() - started)
+    for _ in range(rounds // 2):
+        started = time.perf_counter()
+        await conn.list_newest()
+        out["list, repeated"].direct.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await tab.list()
+        out["list, repeated"].mailgate.append(time.perf_counter() - started)
+
+
+async def _download_rounds(
+    bench: Bench, tab: BrowserTab, conn: RawImap, rounds: int, out: dict[str, Samples]
+) -> tuple[int, int]:
+    oldest = await conn.lines("UID SORT (DATE) UTF-8 ALL")
+    big_uid = int(next(line for line in oldest if line.startswith(b"* SORT")).split()[2])
+    async with tab.http.get(
+        f"{tab.url}/api/mailboxes/{tab.inbox}/messages", params={"limit": "1", "sort": "date_asc"}
+    ) as r:
+        big_id = (await r.json())["messages"][0]["id"]
+    growth = got = 0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await conn.command(f"UID FETCH {big_uid} (BINARY.PEEK[2])")
+        out["download"].direct.append(time.perf_counter() - started)
+        base = reset_peak(bench.pid)
+        started = time.perf_counter()
+        got = await tab.download(big_id, "2")
+        out["download"].mailgate.append(time.perf_counter() - started)
+        growth = max(growth, peak_growth_kb(bench.pid, base))
+    return got, growth
+
+
+def _direct_message(attachment: bytes) -> bytes:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = EMAIL, RECIPIENT, "with attachment"
+    msg.set_content("Here is the file.")
+    msg.add_attachment(attachment, maintype="application", subtype="pdf", filename="doc.pdf")
+    return msg.as_bytes()
+
+
+async def _send_rounds(
+    bench: Bench, tab: BrowserTab, conn: RawImap, rounds: int, size: int, out: dict[str, Samples]
+) -> int:
+    attachment = os.urandom(size)
+    raw = _direct_message(attachment)
+    assert bench.smtp_port is not None
+    growth = 0
+    for _ in range(rounds):
+        started = time.perf_counter()
+        await aiosmtplib.send(
+            raw,
+            sender=EMAIL,
+            recipients=[RECIPIENT],
+            hostname="localhost",
+            port=bench.smtp_port,
+            use_tls=True,
+            tls_context=bench.imap_ssl,
+            username=EMAIL,
+            password=PASSWORD,
+        )
+        await conn.append("Sent", raw)
+        out["send"].direct.append(time.perf_counter() - started)
+
+        base = reset_peak(bench.pid)
+        started = time.perf_counter()
+        upload_id = await tab.upload(attachment, "doc.pdf")
+        uploaded = time.perf_counter()
+        await tab.send(RECIPIENT, "with attachment", "Here is the file.", [upload_id])
+        done = time.perf_counter()
+        growth = max(growth, peak_growth_kb(bench.pid, base))
+        out["upload (info)"].mailgate.append(uploaded - started)
+        out["send"].mailgate.append(done - uploaded)
+        await tab.delete_upload(upload_id)
+    return growth
+
+
+def _row(name: str, s: Samples, target: str = "", ok: bool | None = None) -> str:
+    d50, d99 = percentile(s.direct, 50), percentile(s.direct, 99)
+    m50, m99 = percentile(s.mailgate, 50), percentile(s.mailgate, 99)
+    ratio = f"{s.ratio():5.2f}x" if s.direct else "   -  "
+    direct = f"{ms(d50):>9} {ms(d99):>9}" if s.direct else f"{'-':>9} {'-':>9}"
+    tail = f"  {target}: {verdict(ok)}" if ok is not None else ""
+    return f"{name:<16}{direct}  {ms(m50):>9} {ms(m99):>9}  {ratio}{tail}"
+
+
+async def run(args: argparse.Namespace) -> int:
+    names = ("login", "first list", "list", "list, repeated", "open", "logout", "download")
+    out = {n: Samples() for n in (*names, "send", "upload (info)")}
+    with running(users=2, smtp=True) as bench:
+        started = time.perf_counter()
+        corpus = build_corpus(args.messages)
+        files = seed_mailbox(bench.dovecot, EMAIL, corpus)
+        big = big_attachment_message(args.big_mb * 1024 * 1024)
+        files.append(bench.dovecot.deliver(EMAIL, big, flags="S"))
+        del big
+        clone_mailbox(bench.dovecot, files, DIRECT_USER)
+        for user in (EMAIL, DIRECT_USER):
+            await _fill_index(bench, user)
+        conn = await direct_login(bench.dovecot.port, bench.imap_ssl, DIRECT_USER, PASSWORD)
+        await conn.command("SELECT INBOX")
+        print(
+            f"seeded {args.messages} messages {corpus.kinds} + one {args.big_mb} MiB "
+            f"attachment in {time.perf_counter() - started:.1f} s"
+        )
+        await _login_rounds(bench, args.login_rounds, out)
+        tab = BrowserTab(bench.url, bench.web_ssl)
+        try:
+            await tab.warm()
+            await tab.login(EMAIL, PASSWORD)
+            await tab.find_inbox()
+            await _browse_rounds(tab, conn, args.rounds, out)
+            got, down_growth = await _download_rounds(bench, tab, conn, args.big_rounds, out)
+            send_growth = await _send_rounds(
+                bench, tab, conn, args.big_rounds, args.send_mb * 1024 * 1024, out
+            )
+            await tab.logout()
+        finally:
+            await tab.close()
+        await conn.logout()
+    assert got == args.big_mb * 1024 * 1024, got
+
+    print(
+        f"\nrounds: list/open {args.rounds}, login/logout {args.login_rounds}, "
+        f"download/send {args.big_rounds}"
+    )
+    print(f"{'operation':<16}{'direct p50':>9} {'p99':>9}  {'mailgate':>9} {'p99':>9}  ratio")
+    checks: list[bool] = []
+
+    def check(name: str, limit: float) -> str:
+        ok = out[name].ratio() <= limit
+        checks.append(ok)
+        return _row(name, out[name], f"median <= {limit}x direct", ok)
+
+    print(check("login", 1.5))
+    print(_row("first list", out["first list"]))
+    print(check("list", 1.5))
+    print(_row("list, repeated", out["list, repeated"]))
+    print(check("open", 1.5))
+    print(_row("logout", out["logout"]))
+    print(_row("download", out["download"]))
+    print(_row("send", out["send"]))
+    print(_row("upload (info)", out["upload (info)"]))
+    mib = args.big_mb
+    d_tp = mib / percentile(out["download"].direct, 50)
+    m_tp = mib / percentile(out["download"].mailgate, 50)
+    tp_ok = m_tp / d_tp >= 0.8
+    down_ok = down_growth / 1024 < 16
+    send_ok = send_growth / 1024 < 16
+    checks += [tp_ok, down_ok, send_ok]
+    print(
+        f"\ndownload {mib} MiB: direct {d_tp:.0f} MiB/s, mailgate {m_tp:.0f} MiB/s: "
+        f"{m_tp / d_tp:.2f}x (>= 0.80): {verdict(tp_ok)}"
+    )
+    print(f"download peak RSS growth: {down_growth / 1024:.1f} MiB (< 16): {verdict(down_ok)}")
+    print(
+        f"send {args.send_mb} MiB (upload + send) peak RSS growth: {send_growth / 1024:.1f} MiB "
+        f"(< 16): {verdict(send_ok)}"
+    )
+    return 0 if all(checks) else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=200, help="list/open samples")
+    parser.add_argument("--login-rounds", type=int, default=40)
+    parser.add_argument("--big-rounds", type=int, default=7, help="download/send samples")
+    parser.add_argument("--big-mb", type=int, default=20)
+    parser.add_argument("--send-mb", type=int, default=5)
+    return asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
