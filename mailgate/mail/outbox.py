@@ -307,13 +307,8 @@ async def _role_path(client: MailClient, role: str) -> str | None:
 
 
 async def _add_flag(client: MailClient, ref: MessageRef, flag: str) -> None:
-    """``UID STORE +FLAGS.SILENT`` on one message of the right UIDVALIDITY.
-
-    Built on MailClient's public select() and connection: the flag change moves
-    only HIGHESTMODSEQ of the cached selection, which nothing here relies on.
-    """
-    await client.select(ref.mailbox, uidvalidity=ref.uidvalidity)
-    await client.connection.command("UID STORE", str(ref.uid), "+FLAGS.SILENT", f"({flag})")
+    """``UID STORE +FLAGS.SILENT`` on one message of the right UIDVALIDITY."""
+    await client.add_flags(ref.mailbox, ref.uid, [flag], uidvalidity=ref.uidvalidity)
 
 
 async def _mark_answered(pool: ImapPool, session: Session, parent: MessageRef) -> bool:

@@ -191,6 +191,9 @@ def _fetch_uid(u: Untagged) -> tuple[int | None, dict[str, Any]]:
     return _int_or_none(items.get("UID")), items
 
 
+_SUMMARY_CACHE_MAX = 400
+
+
 class MailClient:
     """Mailbox operations on one logged-in connection (one operation at a time per link)."""
 
@@ -202,6 +205,9 @@ class MailClient:
         # Sorted/searched UID lists of the current selection; valid until it changes (any
         # EXISTS/EXPUNGE/FETCH news makes select() re-SELECT, which clears this).
         self._orders: dict[tuple[str, str, str | None], list[int]] = {}
+        # Parsed summaries of the current selection, valid exactly as long as _orders:
+        # news about any message (or our own flag change) re-SELECTs, which clears it.
+        self._summary_cache: dict[int, Summary] = {}
 
     @property
     def connection(self) -> ImapConnection:
@@ -258,6 +264,7 @@ class MailClient:
             resp = await conn.command("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE)")
         else:
             resp = await conn.command("LIST", '""', '"*"')
+        self._note(resp)  # servers piggyback news of the selected mailbox on any reply
         entries = [parse_list(u.data) for u in resp.of_kind("LIST")]
         self._wire = {e.path: e.raw for e in entries}
         selectable = [e for e in entries if not {f.lower() for f in e.flags} & set(_SKIP_STATUS)]
@@ -267,6 +274,7 @@ class MailClient:
                 *(("STATUS", quote(e.raw), "(MESSAGES UNSEEN)") for e in missing)
             )
             for reply in replies:
+                self._note(reply)
                 if reply.status != "OK":
                     continue  # vanished meanwhile, or not ours to read: count 0
                 for u in reply.of_kind("STATUS"):
@@ -355,6 +363,7 @@ class MailClient:
         self._selected = None  # a failed SELECT leaves no mailbox selected
         self._dirty = False
         self._orders.clear()
+        self._summary_cache.clear()
         parts: list[object] = ["EXAMINE" if readonly else "SELECT", arg]
         if self._conn.has("CONDSTORE"):
             parts.append("(CONDSTORE)")
@@ -458,11 +467,21 @@ class MailClient:
         """Whether ``uid`` names a message in ``path`` now."""
         await self.select(path, uidvalidity=uidvalidity)
         resp = await self._conn.command("UID FETCH", _uid(uid), "(UID)")
+        self._note(resp, {uid})
         return any(_fetch_uid(u)[0] == uid for u in resp.of_kind("FETCH"))
 
     async def _summaries(self, uids: Sequence[int]) -> list[Summary]:
         if not uids:
             return []
+        cache = self._summary_cache
+        missing = [u for u in uids if u not in cache]
+        if missing:
+            if len(cache) + len(missing) > _SUMMARY_CACHE_MAX:
+                cache.clear()  # bounded memory per session: a few pages' worth
+            cache.update((s.uid, s) for s in await self._fetch_summaries(missing))
+        return [cache[u] for u in uids if u in cache]
+
+    async def _fetch_summaries(self, uids: Sequence[int]) -> list[Summary]:
         conn = self._conn
         items = "UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE"
         if conn.has("PREVIEW"):
@@ -528,6 +547,9 @@ class MailClient:
             self._note(replies[1], {uid})
             if self._selected is not None:
                 self._selected.state = replace(self._selected.state, highestmodseq=None)
+            known = self._summary_cache.get(uid)
+            if known is not None:
+                self._summary_cache[uid] = replace(known, flags=known.flags | {"\\Seen"})
         it = next(
             (
                 i
@@ -641,6 +663,17 @@ class MailClient:
                     flags = _flags(it["FLAGS"])
         return flags
 
+    async def add_flags(
+        self, path: str, uid: int, flags: Iterable[str], *, uidvalidity: int | None = None
+    ) -> None:
+        """``UID STORE +FLAGS.SILENT``; the selection's cached state is then stale."""
+        await self.select(path, uidvalidity=uidvalidity)
+        resp = await self._conn.command(
+            "UID STORE", _uid(uid), "+FLAGS.SILENT", f"({' '.join(flags)})"
+        )
+        raise_for_status(resp)
+        self._dirty = True
+
     async def move(
         self, path: str, uid: int, dest: str, *, uidvalidity: int | None = None
     ) -> int | None:
@@ -684,6 +717,7 @@ class MailClient:
         if b"\0" in message:
             raise ValueError("NUL cannot be sent to an IMAP server")
         resp = await self._conn.command(*self._append_head(path, flags), LiteralArg(bytes(message)))
+        self._note(resp)
         return _appended_uid(resp)
 
     async def append_stream(
@@ -691,6 +725,7 @@ class MailClient:
     ) -> int | None:
         """APPEND a message of ``size`` bytes streamed from ``chunks`` (never held whole)."""
         resp = await self._conn.command_streaming(self._append_head(path, flags), size, chunks)
+        self._note(resp)
         return _appended_uid(resp)
 
     def _append_head(self, path: str, flags: Iterable[str]) -> list[object]:

@@ -1,0 +1,74 @@
+"""The per-connection cache of parsed list summaries never serves stale flags or misses
+new mail: every change, ours or another client's, is seen on the next list."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from mailgate.testing.client import ApiClient
+from tests.integration.mailfactory import plain_message
+
+
+async def _inbox_page(api: ApiClient) -> dict[str, dict[str, Any]]:
+    boxes = (await api.get("/api/mailboxes")).json()["mailboxes"]
+    inbox = next(b for b in boxes if b["role"] == "inbox")
+    page = (await api.get(f"/api/mailboxes/{inbox['id']}/messages?limit=50")).json()
+    return {m["subject"]: m for m in page["messages"]}
+
+
+async def test_list_after_every_kind_of_change(upstream, sandbox, mailgate, user):
+    for n in range(3):
+        upstream.deliver(user[0], plain_message(n))
+    async with (
+        ApiClient(mailgate.url, mailgate.client_ssl()) as one,
+        ApiClient(mailgate.url, mailgate.client_ssl()) as two,
+    ):
+        assert (await one.login(*user)).status == 201
+        assert (await two.login(*user)).status == 201
+        first = await _inbox_page(one)
+        assert len(first) == 3 and not any(m["seen"] for m in first.values())
+        assert await _inbox_page(one) == first  # served again, unchanged
+
+        # Our own flag change.
+        target = first["Message number 0"]
+        resp = await one.request("PATCH", f"/api/messages/{target['id']}", json={"flagged": True})
+        assert resp.status == 200
+        assert (await _inbox_page(one))["Message number 0"]["flagged"] is True
+
+        # Opening marks seen.
+        assert (await one.get(f"/api/messages/{first['Message number 1']['id']}")).status == 200
+        assert (await _inbox_page(one))["Message number 1"]["seen"] is True
+
+        # Another client (another session, another IMAP connection) changes a flag.
+        other = first["Message number 2"]
+        resp = await two.request("PATCH", f"/api/messages/{other['id']}", json={"seen": True})
+        assert resp.status == 200
+        if upstream.name == "dovecot":
+            # pymap shows another session's flag change only after a new SELECT, with or
+            # without this cache; Dovecot reports it on the next NOOP, as RFC 9051 allows.
+            assert (await _inbox_page(one))["Message number 2"]["seen"] is True
+
+        # New mail (pymap reports a delivery to a selected mailbox after a short delay).
+        upstream.deliver(user[0], plain_message(3))
+        deadline = time.monotonic() + 5
+        while "Message number 3" not in await _inbox_page(one):
+            assert time.monotonic() < deadline, "new mail never listed"
+            await asyncio.sleep(0.2)
+
+        # A reply marks its parent answered (a flag set outside store_flags).
+        if upstream.name != "pymap":
+            sandbox.add_user(*user)
+        resp = await one.post(
+            "/api/send",
+            json={
+                "to": ["someone@example.net"],
+                "subject": "Re: hello",
+                "text": "hi",
+                "in_reply_to": first["Message number 0"]["id"],
+                "save_sent": False,
+            },
+        )
+        assert resp.status == 200, resp
+        assert (await _inbox_page(one))["Message number 0"]["answered"] is True
