@@ -438,6 +438,8 @@ def setup(app: web.Application) -> None:
         cache.drop(lookup)
 
     svc.sessions.wipe_hooks.append(wipe)
+    # A session nobody has used for imap.idle_close_s keeps no decrypted mail in memory.
+    svc.pool.idle_hooks.append(cache.drop)
     app.router.add_get("/api/messages/{message_id}", get_message, allow_head=False)
     app.router.add_patch("/api/messages/{message_id}", patch_message)
     app.router.add_delete("/api/messages/{message_id}", delete_message)

@@ -87,6 +87,9 @@ class ImapPool:
         self._config = config
         self._ssl = ssl_context
         self._slots: dict[str, _Slot] = {}
+        # Called with the session's key when its connection is closed for idleness, so
+        # features can drop what they keep for an active reader (decrypted messages).
+        self.idle_hooks: list[Callable[[str], None]] = []
 
     async def connect(self, credentials: Credentials) -> MailClient:
         """Open a connection over verified TLS and log in; raises ImapError."""
@@ -154,9 +157,11 @@ class ImapPool:
 
     async def close_idle(self) -> None:
         horizon = time.monotonic() - self._config.idle_close_s
-        for slot in list(self._slots.values()):
+        for key, slot in list(self._slots.items()):
             if slot.client is not None and slot.last_used < horizon and not slot.lock.locked():
                 client, slot.client = slot.client, None
+                for hook in self.idle_hooks:
+                    hook(key)
                 await _logout_quietly(client)
 
     async def close_all(self) -> None:

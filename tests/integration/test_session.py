@@ -329,3 +329,28 @@ async def test_upstream_restart_mid_session_is_survived(logged_in, dovecot, mail
     assert resp.status == 200  # reconnected with the session's credentials, no new login
     assert any(b["role"] == "inbox" for b in resp.json()["mailboxes"])
     assert mailgate.services.sessions.counters.get("login") == 1
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_an_unused_session_keeps_no_connection_and_no_decrypted_mail(
+    make_mailgate, upstream, user
+):
+    from tests.integration.mailfactory import plain_message
+
+    upstream.deliver(user[0], plain_message(1))
+    mg = make_mailgate(imap={"idle_close_s": 0.5}, session={"reap_interval_s": 0.2})
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(*user)).status == 201
+        boxes = (await api.get("/api/mailboxes")).json()["mailboxes"]
+        inbox = next(b for b in boxes if b["role"] == "inbox")
+        page = (await api.get(f"/api/mailboxes/{inbox['id']}/messages")).json()
+        message_id = page["messages"][0]["id"]
+        assert (await api.get(f"/api/messages/{message_id}")).status == 200
+        cache = mg.services.extra["message_cache"]
+        lookup = mg.call(mg.services.store.lookups())[0]
+        assert cache.get(lookup, message_id) is not None
+        await asyncio.sleep(1.5)
+        assert mg.services.pool.open_count() == 0
+        assert cache.get(lookup, message_id) is None  # no decrypted message left behind
+        resp = await api.get(f"/api/messages/{message_id}")
+        assert resp.status == 200 and resp.json()["subject"] == "Message number 1"
