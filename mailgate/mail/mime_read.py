@@ -28,9 +28,11 @@ from email import policy
 from email.generator import BytesGenerator
 from email.message import Message
 from email.parser import BytesParser
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
 from io import BytesIO
 from quopri import decodestring as qp_decode
+from typing import Any
 
 __all__ = [
     "AttachmentInfo",
@@ -475,9 +477,33 @@ def _info(number: str, part: Message, data: bytes, html_lower: str) -> Attachmen
     )
 
 
+class _OneMessagePolicy(EmailPolicy):
+    """``policy.default``, except that each header value is parsed once per message.
+
+    The parser and our reading ask for Content-Type again and again (every
+    get_content_type() re-runs the header parser); header objects are immutable, so the
+    first result is reused. The memo lives in this message's own policy instance, so
+    nothing of one message outlives it or reaches another.
+    """
+
+    def header_fetch_parse(self, name: str, value: str) -> Any:
+        memo: dict[tuple[str, str], Any] = self.__dict__["_memo"]
+        key = (name, value)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = super().header_fetch_parse(name, value)
+        return found
+
+
+def _one_message_policy() -> EmailPolicy:
+    fresh = _OneMessagePolicy()
+    object.__setattr__(fresh, "_memo", {})  # policies are frozen; this is our own slot
+    return fresh
+
+
 def _parse(raw: bytes) -> Message | None:
     try:
-        return BytesParser(policy=policy.default).parsebytes(raw)
+        return BytesParser(policy=_one_message_policy()).parsebytes(raw)
     except Exception:
         return None
 

@@ -92,3 +92,39 @@ def test_mime_corpus_parses_and_every_attachment_extracts() -> None:
     assert attachments >= MIN_ATTACHMENTS
     assert with_text >= messages // 2  # most messages must yield a readable body
     assert not failures, failures[:10]
+
+
+def test_per_message_header_memo_reads_exactly_like_policy_default(monkeypatch) -> None:
+    """mime_read parses with policy.default plus a per-message memo of parsed headers; on
+    every corpus message the view and every part are the same as with plain default."""
+    import dataclasses
+    from email import policy
+    from email.parser import BytesParser
+
+    import mailgate.mail.mime_read as mime_read
+
+    root = require_corpora()
+    memo_parse = mime_read._parse
+
+    def plain_parse(raw: bytes):
+        try:
+            return BytesParser(policy=policy.default).parsebytes(raw)
+        except Exception:
+            return None
+
+    def read(parse, raw: bytes):
+        monkeypatch.setattr(mime_read, "_parse", parse)
+        view = parse_message(raw)
+        parts = [extract_part(raw, a.part) for a in view.attachments]
+        return dataclasses.asdict(view), parts
+
+    checked = 0
+    for path in sorted((root / "mime").rglob("*")):
+        if not path.is_file() or path.name.startswith("LICENSE") or path.suffix == ".json":
+            continue
+        raw = path.read_bytes()
+        assert read(memo_parse, raw) == read(plain_parse, raw), path.name
+        checked += 1
+    assert checked >= MIN_MESSAGES
+    first, second = memo_parse(b"Subject: a\r\n\r\nx"), memo_parse(b"Subject: b\r\n\r\ny")
+    assert first.policy is not second.policy  # nothing of one message reaches another
