@@ -5,6 +5,8 @@ a browser-side or native client would pay for the same wire traffic."""
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import re
 import ssl
 import time
@@ -37,8 +39,11 @@ class RawImap:
         await reader.readuntil(b"\r\n")  # greeting
         return cls(reader, writer)
 
-    async def _read_until(self, tag: bytes, sink: bool = False) -> int:
-        """Read responses up to the tagged one; returns the bytes received."""
+    async def _read_until(
+        self, tag: bytes, sink: bool = False, literals: list[bytes] | None = None
+    ) -> int:
+        """Read responses up to the tagged one; returns the bytes received. With
+        ``literals``, the literals' bytes are kept there."""
         got = 0
         reader = self.reader
         while True:
@@ -48,11 +53,16 @@ class RawImap:
             if match:
                 left = int(match.group(1))
                 got += left
+                kept = []
                 while left:
                     chunk = await reader.read(min(left, 256 * 1024))
                     if not chunk:
                         raise ImapFailed("eof in literal")
                     left -= len(chunk)
+                    if literals is not None:
+                        kept.append(chunk)
+                if literals is not None:
+                    literals.append(b"".join(kept))
                 continue
             if line.startswith(tag):
                 if line[len(tag) : len(tag) + 3] != b"OK ":
@@ -100,6 +110,17 @@ class RawImap:
 
     async def open(self, uid: int) -> int:
         return await self.command(f"UID FETCH {uid} ({OPEN_ITEMS})")
+
+    async def open_and_read(self, uid: int) -> str:
+        """The same FETCH, then what any client must do to show it: parse the MIME with
+        the standard library (``policy.default``) and decode the body to display."""
+        tag = self._next_tag()
+        self.writer.write(tag + f"UID FETCH {uid} ({OPEN_ITEMS})".encode() + b"\r\n")
+        literals: list[bytes] = []
+        await self._read_until(tag, literals=literals)
+        message = email.message_from_bytes(literals[-1], policy=email.policy.default)
+        body = message.get_body(preferencelist=("html", "plain"))  # type: ignore[attr-defined]
+        return body.get_content() if body is not None else ""
 
     async def logout(self) -> None:
         await self.command("LOGOUT")
