@@ -147,7 +147,11 @@ class ImageFetcher:
                 _drop(response)
                 if not location:
                     raise ImageRefused("status")
-                url = _checked_url(url.join(URL(location)), self._policy)
+                try:
+                    hop = url.join(URL(location))
+                except (ValueError, TypeError):
+                    raise ImageRefused("url") from None
+                url = _checked_url(hop, self._policy)
                 continue
             try:
                 return await self._accept(response)

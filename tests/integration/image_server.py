@@ -151,7 +151,8 @@ class ImageServer:
         return resp
 
     async def _redirect(self, request: web.Request) -> web.StreamResponse:
-        raise web.HTTPFound(request.query["to"])
+        # Location exactly as given, even when it is not a valid URL.
+        return web.Response(status=302, headers={"Location": request.query["to"]})
 
     async def _loop(self, request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound("/loop.png")

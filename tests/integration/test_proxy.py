@@ -237,6 +237,7 @@ async def test_sec_62_redirects_are_rechecked_on_every_hop(opened, images):
             "https://169.254.169.254/latest/meta-data",
             "https://[::ffff:127.0.0.2]/",
             "https://2130706433/",
+            "http://[::1",  # not even a URL
         )
     ]
     tags = "".join(f'<img src="{u}">' for u in [good, images.url("loop.png"), *private])
