@@ -117,11 +117,29 @@ async def _sender_trusted(request: web.Request, session: Session, opened: Opened
 def _remote_blocked(opened: OpenedMessage) -> int:
     """How many remote resources the sanitizer removes from this message's HTML."""
     if "remote_blocked" not in opened.sanitized:
-        html = opened.view.html
-        opened.sanitized["remote_blocked"] = (
-            sanitize_html(html, cid_urls={}).remote_blocked if html is not None else 0
-        )
+        view = opened.view
+        if view.html is None:
+            opened.sanitized["remote_blocked"] = 0
+        else:
+            cleaned = sanitize_html(view.html, cid_urls={})
+            opened.sanitized["remote_blocked"] = cleaned.remote_blocked
+            if not _cid_images(opened):
+                # Nothing to point cid: images at, so this is already the frame's document
+                # (body.html then needs no second sanitizing pass).
+                opened.sanitized["cid_urls"] = {}
+                opened.sanitized.setdefault(
+                    "document", html_document(cleaned.body, title=view.subject)
+                )
     return opened.sanitized["remote_blocked"]
+
+
+def _cid_images(opened: OpenedMessage) -> list:
+    """The message's own images that `cid:` references in its HTML may show."""
+    return [
+        a
+        for a in opened.view.attachments
+        if a.content_id and a.content_type in _CID_IMAGE_TYPES and a.size <= _CID_MAX_BYTES
+    ]
 
 
 async def _cid_urls(
@@ -129,11 +147,7 @@ async def _cid_urls(
 ) -> dict[str, str]:
     """Inline images referenced by Content-ID, as data: URLs of the message's own parts
     (the sandboxed frame has an opaque origin and could not fetch them with the cookie)."""
-    wanted = [
-        a
-        for a in opened.view.attachments
-        if a.content_id and a.content_type in _CID_IMAGE_TYPES and a.size <= _CID_MAX_BYTES
-    ]
+    wanted = _cid_images(opened)
     if not wanted:
         return {}
     urls: dict[str, str] = {}

@@ -123,6 +123,9 @@ class ImageServer:
             for _ in range(800):
                 await resp.write(block)
                 # aiohttp buffers writes without bound; count only what the network took.
+                # A write to a reset connection is dropped silently until the loop has run
+                # connection_lost, so yield every time, as a real sender would.
+                await asyncio.sleep(0)
                 while (transport := request.transport) is not None and (
                     transport.get_write_buffer_size() > 256 * 1024
                 ):

@@ -475,11 +475,12 @@ class MailClient:
             return []
         cache = self._summary_cache
         missing = [u for u in uids if u not in cache]
-        if missing:
-            if len(cache) + len(missing) > _SUMMARY_CACHE_MAX:
-                cache.clear()  # bounded memory per session: a few pages' worth
-            cache.update((s.uid, s) for s in await self._fetch_summaries(missing))
-        return [cache[u] for u in uids if u in cache]
+        fetched = {s.uid: s for s in await self._fetch_summaries(missing)} if missing else {}
+        page = [found for u in uids if (found := cache.get(u) or fetched.get(u)) is not None]
+        if len(cache) + len(fetched) > _SUMMARY_CACHE_MAX:
+            cache.clear()  # bounded memory per session: a few pages' worth
+        cache.update(fetched)
+        return page
 
     async def _fetch_summaries(self, uids: Sequence[int]) -> list[Summary]:
         conn = self._conn
