@@ -14,12 +14,12 @@ import logging
 
 from aiohttp import web
 
-from mailgate.errors import StoreUnavailable
+from mailgate.errors import AuthRequired, StoreUnavailable
 from mailgate.logs import log_event
 from mailgate.mail.imap.errors import ImapError
 from mailgate.mail.pool import map_imap_error
 from mailgate.push.feed import MailboxCounts
-from mailgate.push.hub import PushHub
+from mailgate.push.hub import PushHub, SessionGone
 from mailgate.services import SERVICES, services
 from mailgate.store.interface import StoreError
 
@@ -30,6 +30,7 @@ __all__ = ["PUSH", "setup"]
 PUSH = "push_hub"
 # Tells EventSource how long to wait before reconnecting after the stream ends.
 _RETRY_MS = 5000
+_QUIET = object()  # nothing arrived before the next keep-alive was due
 
 
 def _event(counts: MailboxCounts) -> bytes:
@@ -42,9 +43,12 @@ async def events(request: web.Request) -> web.StreamResponse:
     svc = services(request)
     hub: PushHub = svc.extra[PUSH]
     try:
-        listener = await hub.listen(session.lookup, session.credentials)
+        subscription = await hub.listen(session.lookup, session.credentials)
     except ImapError as exc:
         raise map_imap_error(exc) from None
+    except SessionGone:
+        raise AuthRequired() from None
+    listener = subscription.listener
     lookup = session.lookup
     del session  # nothing of the session's secrets stays with the open stream
     response = web.StreamResponse(
@@ -54,27 +58,37 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         await response.write(f"retry: {_RETRY_MS}\n\n".encode())
         log_event("push_opened", logging.INFO)
+        loop = asyncio.get_running_loop()
+        every = svc.config.push.keepalive_s
+        due = loop.time() + every
         while True:
+            item: MailboxCounts | object | None
             try:
-                async with asyncio.timeout(svc.config.push.keepalive_s):
+                async with asyncio.timeout_at(due):
                     item = await listener.get()
             except TimeoutError:
-                # Another instance may have wiped the session: look before keeping on.
+                item = _QUIET
+            if loop.time() >= due:
+                # However busy the stream, look now and then whether the session still
+                # exists: another instance, or the store's own expiry, may have wiped it.
                 try:
                     alive = await svc.store.get(lookup) is not None
                 except StoreError:
                     raise StoreUnavailable() from None
                 if not alive:
                     break
-                await response.write(b": keep-alive\n\n")
+                due = loop.time() + every
+                if item is _QUIET:
+                    await response.write(b": keep-alive\n\n")
+            if item is _QUIET:
                 continue
-            if item is None:
-                break
+            if not isinstance(item, MailboxCounts):
+                break  # the feed ended
             await response.write(_event(item))
     except (ConnectionError, StoreUnavailable):
         pass  # the reader went away, or the store did: either way the stream is over
     finally:
-        await hub.unlisten(lookup, listener)
+        await hub.unlisten(subscription)
     with contextlib.suppress(ConnectionError):
         await response.write_eof()
     return response

@@ -50,14 +50,16 @@ async def get_image(request: web.Request) -> web.StreamResponse:
     if not alive:
         log_event("proxy_refused", logging.INFO, reason="session")
         raise Forbidden()
-    async with proxy.slot(signed.lookup):
-        return await _relay(request, proxy, signed.url)
+    return await _relay(request, proxy, signed.lookup, signed.url)
 
 
-async def _relay(request: web.Request, proxy: ImageProxy, url: str) -> web.StreamResponse:
+async def _relay(
+    request: web.Request, proxy: ImageProxy, lookup: str, url: str
+) -> web.StreamResponse:
     response: web.StreamResponse | None = None
     try:
-        async with asyncio.timeout(proxy.config.timeout_s):
+        # The wait for one of the session's fetch slots counts against the time limit too.
+        async with asyncio.timeout(proxy.config.timeout_s), proxy.slot(lookup):
             image = await proxy.fetcher.open(url)
             try:
                 response = web.StreamResponse(

@@ -19,6 +19,8 @@ _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 _SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
 _TEREDO = ipaddress.IPv6Network("2001::/32")
+# Deprecated site-local (RFC 3879); Python 3.11 still calls it global.
+_SITE_LOCAL = ipaddress.IPv6Network("fec0::/10")
 
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -39,14 +41,18 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
 
 def is_public(address: IPAddress) -> bool:
     """True only for a unicast address on the public Internet."""
-    if address.is_multicast or address.is_unspecified or address.is_reserved:
-        return False
     if isinstance(address, ipaddress.IPv6Address):
-        if address in _NAT64_LOCAL or (address in _TEREDO and address.teredo is None):
+        if address in _NAT64_LOCAL or address in _SITE_LOCAL:
             return False
+        if address in _TEREDO and address.teredo is None:
+            return False
+        # The IPv4 inside decides (before the reserved check, which covers ::ffff:0:0/96
+        # and 64:ff9b::/96 wholesale and would refuse public NAT64 targets).
         inner = embedded_ipv4(address)
         if inner is not None:
             return is_public(inner)
+    if address.is_multicast or address.is_unspecified or address.is_reserved:
+        return False
     return address.is_global
 
 

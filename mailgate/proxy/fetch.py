@@ -11,6 +11,7 @@ for mixed content.
 from __future__ import annotations
 
 import ipaddress
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -65,9 +66,12 @@ class FetchedImage:
 
 def _checked_url(raw: str | URL, policy: AddressPolicy) -> URL:
     try:
-        url = raw if isinstance(raw, URL) else URL(raw)
-    except (ValueError, TypeError):
+        return _checked(raw if isinstance(raw, URL) else URL(raw), policy)
+    except (ValueError, TypeError):  # UnicodeError (IDNA) is a ValueError too
         raise ImageRefused("url") from None
+
+
+def _checked(url: URL, policy: AddressPolicy) -> URL:
     if url.scheme == "http":
         url = url.with_scheme("https")
         if url.explicit_port == 80:
@@ -75,14 +79,27 @@ def _checked_url(raw: str | URL, policy: AddressPolicy) -> URL:
     if url.scheme != "https" or not url.host or url.user or url.password:
         raise ImageRefused("url")
     host = url.host.strip("[]")
+    url.raw_host.encode("ascii")  # IDNA-encodable, or ValueError now rather than later
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:
         literal = None
+        if _legacy_ipv4(host):
+            # "127.1", "2130706433", "0x7f.1": some stacks read these as addresses without
+            # asking DNS; only the canonical dotted quad is accepted as a literal.
+            raise ImageRefused("address") from None
     # aiohttp skips the resolver for address literals, so they are checked here.
     if literal is not None and not policy.permits(literal):
         raise ImageRefused("address")
     return url.with_fragment(None)
+
+
+def _legacy_ipv4(host: str) -> bool:
+    try:
+        socket.inet_aton(host)
+    except OSError:
+        return False
+    return True
 
 
 async def _empty() -> AsyncIterator[bytes]:
@@ -140,7 +157,7 @@ class ImageFetcher:
             except aiohttp.ClientConnectorError as exc:
                 refused = isinstance(exc.os_error, AddressRefused)
                 raise ImageRefused("address" if refused else "connect") from None
-            except (aiohttp.ClientError, ssl.SSLError, OSError):
+            except (aiohttp.ClientError, ssl.SSLError, OSError, ValueError):
                 raise ImageRefused("connect") from None
             if response.status in _REDIRECTS:
                 location = response.headers.get("Location", "")
@@ -172,11 +189,14 @@ class ImageFetcher:
         if length is not None and length > self._max:
             raise ImageRefused("size")
         head = b""
-        while len(head) < SNIFF_BYTES:
-            more = await response.content.read(SNIFF_BYTES - len(head))
-            if not more:
-                break
-            head += more
+        try:
+            while len(head) < SNIFF_BYTES:
+                more = await response.content.read(SNIFF_BYTES - len(head))
+                if not more:
+                    break
+                head += more
+        except aiohttp.ClientError:  # e.g. the sender hung up before its Content-Length
+            raise ImageRefused("connect") from None
         sniffed = sniff_image(head)
         if sniffed is None:
             raise ImageRefused("type")
@@ -187,11 +207,14 @@ class ImageFetcher:
     async def _stream(self, image: FetchedImage, head: bytes) -> AsyncIterator[bytes]:
         total = len(head)
         yield head
-        async for chunk in image.response.content.iter_chunked(_CHUNK):
-            total += len(chunk)
-            if total > self._max:
-                raise ImageRefused("size")
-            yield chunk
+        try:
+            async for chunk in image.response.content.iter_chunked(_CHUNK):
+                total += len(chunk)
+                if total > self._max:
+                    raise ImageRefused("size")
+                yield chunk
+        except aiohttp.ClientError:
+            raise ImageRefused("connect") from None
         image.complete = True
 
     async def close(self) -> None:

@@ -138,6 +138,24 @@ class ImageServer:
             pass
         return resp
 
+    async def _short(self, request: web.Request) -> web.StreamResponse:
+        """Promises 100 kB, sends a few bytes, hangs up."""
+        return await self._hang_up_after(request, PNG[:5])
+
+    async def _short_later(self, request: web.Request) -> web.StreamResponse:
+        """Promises 100 kB, sends a real start and 20 kB, hangs up."""
+        return await self._hang_up_after(request, PNG[:16] + b"\0" * 20_000)
+
+    async def _hang_up_after(self, request: web.Request, data: bytes) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "image/png"})
+        resp.content_length = 100_000
+        await resp.prepare(request)
+        await resp.write(data)
+        await asyncio.sleep(0.1)
+        if request.transport is not None:
+            request.transport.close()
+        return resp
+
     async def _slow(self, request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(5)
         return web.Response(body=PNG, content_type="image/png")

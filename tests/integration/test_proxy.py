@@ -182,7 +182,15 @@ async def test_sec_62_signatures_are_bound_to_session_message_and_time(
 
 @pytest.mark.parametrize(
     "path",
-    ["page.html", "liar.png", "vector.svg", "zipped.png", "declared-huge.png", "missing.png"],
+    [
+        "page.html",
+        "liar.png",
+        "vector.svg",
+        "zipped.png",
+        "declared-huge.png",
+        "missing.png",
+        "short.png",
+    ],
 )
 async def test_sec_62_only_real_raster_images_pass(opened, images, path):
     mailgate, reader = await opened(f'<img src="{images.url(path)}">', **_proxy(images))
@@ -210,7 +218,7 @@ async def test_sec_62_an_endless_image_is_cut_at_the_cap(opened, images):
     assert images.huge_bytes_sent < 20 * 1024 * 1024
 
 
-@pytest.mark.parametrize("path", ["slow.png", "trickle.png"])
+@pytest.mark.parametrize("path", ["slow.png", "trickle.png", "short-later.png"])
 async def test_sec_62_slow_images_time_out(opened, images, path):
     mailgate, reader = await opened(
         f'<img src="{images.url(path)}">', **_proxy(images, timeout_s=1.0)
@@ -238,6 +246,10 @@ async def test_sec_62_redirects_are_rechecked_on_every_hop(opened, images):
             "https://[::ffff:127.0.0.2]/",
             "https://2130706433/",
             "http://[::1",  # not even a URL
+            "https://a..b/x.png",  # not a host name (IDNA refuses it)
+            "https://" + "a" * 70 + ".example/x.png",
+            "https://127.1/x.png",  # legacy forms some stacks read as addresses
+            "https://0x7f.1/x.png",
         )
     ]
     tags = "".join(f'<img src="{u}">' for u in [good, images.url("loop.png"), *private])

@@ -25,9 +25,13 @@ REFUSED = [
     "192.0.2.1", "240.0.0.1", "::1", "::", "fe80::1", "fc00::1", "fd00:ec2::254", "ff02::1",
     "::ffff:127.0.0.1", "::ffff:10.0.0.1", "64:ff9b::a00:1", "64:ff9b::7f00:1",
     "64:ff9b:1::a00:1", "2002:7f00:1::", "2002:a00:1::", "2001:db8::1",
-    "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    "2001:0:4136:e378:8000:63bf:80ff:fffe", "fec0::1", "feff::1", "::ffff:0:0",
+    "::127.0.0.1", "2002:c0a8:101::",
 ]  # fmt: skip
-PUBLIC = ["93.184.216.34", "1.1.1.1", "2606:4700::1111", "2a00:1450:4001:80b::200e"]
+PUBLIC = [
+    "93.184.216.34", "1.1.1.1", "2606:4700::1111", "2a00:1450:4001:80b::200e",
+    "64:ff9b::808:808", "::ffff:8.8.8.8", "2002:808:808::",  # public IPv4 inside
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("address", REFUSED)
@@ -168,6 +172,10 @@ async def test_sec_60_one_private_answer_refuses_the_name(
         "https://[64:ff9b::a00:1]/a.png",
         "https://[2002:7f00:1::]/a.png",
         "https://localhost/a.png",
+        "https://127.1/a.png",
+        "https://0x7f.1/a.png",
+        "https://0177.0.0.1/a.png",
+        "https://a..b/a.png",
         "ftp://example.org/a.png",
         "data:image/png;base64,AAAA",
         "https://user:pw@example.org/a.png",

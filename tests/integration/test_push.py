@@ -153,3 +153,38 @@ async def test_tabs_share_one_upstream_connection_and_logout_ends_them(
 async def test_events_need_a_session(client):
     resp = await client.get("/api/events")
     assert resp.status == 401 and resp.error_code == "auth_required"
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_a_busy_stream_still_ends_when_another_instance_wipes(make_mailgate, upstream):
+    """The store is looked at every keepalive_s however many events flow, so a session
+    removed elsewhere (another instance's logout, Redis expiry) loses its stream."""
+    from tests.integration.mailfactory import plain_message
+
+    mg = make_mailgate(push={"idle": False, "poll_interval_s": 0.2, "keepalive_s": 1.0})
+    email, password = upstream.new_user()
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(email, password)).status == 201
+        async with api.events() as stream:
+            assert (await _next_mailbox_event(stream, 5))["total"] == 0
+            (lookup,) = mg.call(mg.services.store.lookups())
+            assert mg.call(mg.services.store.delete(lookup))  # as another instance would
+            removed = time.monotonic()
+            events = 0
+            n = 0
+            while True:
+                n += 1
+                await asyncio.to_thread(upstream.deliver, email, plain_message(n))
+                try:
+                    item = await stream.next(0.5)
+                except TimeoutError:
+                    item = ("quiet", None)
+                if item is None:
+                    break
+                events += item[0] == "mailbox"
+                assert time.monotonic() - removed < 3.0, "the stream outlived its session"
+        assert events >= 1  # it was busy, not quiet, while it ran
+        deadline = time.monotonic() + 2
+        while mg.services.extra["push_hub"].open_count():
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
