@@ -41,8 +41,8 @@ class ImageRefused(Exception):
 
 
 def _drop(response: aiohttp.ClientResponse) -> None:
-    """Hang up at once. A plain close() would start a TLS shutdown that keeps reading
-    (and discarding) whatever the sender still pushes, for up to 30 seconds."""
+    """Hang up at once, without the TLS close handshake a refused sender has not earned
+    (a plain close() waits for the peer's close_notify, up to asyncio's shutdown timeout)."""
     connection = response.connection
     if connection is not None and connection.transport is not None:
         connection.transport.abort()
