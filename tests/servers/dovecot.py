@@ -30,6 +30,7 @@ from pathlib import Path
 import trustme
 
 from .ports import free_port, wait_for_closed, wait_for_listen
+from .process import PrivateServer, alive, read_text
 
 __all__ = ["MAIL_USER", "SPECIAL_USE", "Dovecot", "random_password", "running_dovecot"]
 
@@ -125,7 +126,7 @@ def _internal_date(raw: bytes) -> float | None:
         return None
 
 
-class Dovecot:
+class Dovecot(PrivateServer):
     """A private Dovecot instance with passwd-file users and maildir storage.
 
     ``imaps`` adds the implicit-TLS listener (``port``); ``plain`` adds a cleartext listener
@@ -407,7 +408,7 @@ service anvil {{
         if result.returncode != 0:
             raise RuntimeError(f"dovecot failed to start: {errors.read_text()}\n{self.log()}")
         deadline = time.monotonic() + timeout
-        while not (pid_text := _read_text(self.pid_file)).strip():
+        while not (pid_text := read_text(self.pid_file)).strip():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"dovecot wrote no master.pid\n{self.log()}")
             time.sleep(0.01)
@@ -427,7 +428,7 @@ service anvil {{
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         nudge_at = time.monotonic() + 1.5
-        while _alive(pid):
+        while alive(pid):
             if nudge_at and time.monotonic() > nudge_at:
                 # Stopped right after start, the master sometimes waits ~5 s for its anvil
                 # child; that child is ours too, so tell it to stop directly.
@@ -449,32 +450,6 @@ service anvil {{
         self.stop()
         self.start()
 
-    def cleanup(self) -> None:
-        """Stop the server and remove its temp dir."""
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def log(self) -> str:
-        """Dovecot's log so far (for failure messages)."""
-        try:
-            return self.log_file.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def __enter__(self) -> Dovecot:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.cleanup()
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        return ""
-
 
 def _children(pid: int) -> list[int]:
     """PIDs whose parent is ``pid``."""
@@ -488,15 +463,6 @@ def _children(pid: int) -> list[int]:
             if ppid == pid:
                 found.append(int(entry.name))
     return found
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` still runs (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
 
 
 @contextlib.contextmanager

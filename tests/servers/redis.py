@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .ports import free_port, wait_for_closed, wait_for_listen
+from .process import PrivateServer, alive, read_text
 
 __all__ = ["RedisServer", "running_redis"]
 
 
-class RedisServer:
+class RedisServer(PrivateServer):
     """``redis-server`` on 127.0.0.1 with a random password, no persistence, stopped by PID.
 
     ``start()`` after ``stop()`` reuses the same port and password (data is gone: it is
@@ -82,7 +83,7 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout
-        while not (pid_text := _read_text(self.pid_file)).strip():
+        while not (pid_text := read_text(self.pid_file)).strip():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"redis-server wrote no pid file\n{self.log()}")
             time.sleep(0.01)
@@ -97,47 +98,13 @@ class RedisServer:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while _alive(pid):
+        while alive(pid):
             if time.monotonic() > deadline:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                 break
             time.sleep(0.01)
         wait_for_closed(self.port, max(0.0, deadline - time.monotonic()))
-
-    def cleanup(self) -> None:
-        """Stop the server and remove its temp dir."""
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
-
-    def log(self) -> str:
-        """The server log so far (for failure messages)."""
-        try:
-            return self.log_file.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def __enter__(self) -> RedisServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.cleanup()
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text()
-    except FileNotFoundError:
-        return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, ProcessLookupError, IndexError):
-        return False
 
 
 @contextlib.contextmanager
