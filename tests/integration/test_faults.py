@@ -239,6 +239,14 @@ async def _open_raw(mg: RunningMailgate) -> tuple[asyncio.StreamReader, asyncio.
     )
 
 
+async def _big_attachment_url(api: ApiClient) -> str:
+    """The download URL of the newest message's attachment "big.bin"."""
+    inbox = await _inbox_id(api)
+    summary = (await api.get(f"/api/mailboxes/{inbox}/messages")).json()["messages"][0]
+    msg = (await api.get(f"/api/messages/{summary['id']}?peek=1")).json()
+    return next(a["url"] for a in msg["attachments"] if a["filename"] == "big.bin")
+
+
 async def test_client_gone_mid_download_leaks_no_task_and_no_connection(
     make_mailgate: Any, upstream: Upstream, user: tuple[str, str]
 ) -> None:
@@ -248,10 +256,7 @@ async def test_client_gone_mid_download_leaks_no_task_and_no_connection(
     pool = mg.services.pool
     async with ApiClient(mg.url, mg.client_ssl()) as api:
         assert (await api.login(*user)).status == 201
-        inbox = await _inbox_id(api)
-        summary = (await api.get(f"/api/mailboxes/{inbox}/messages")).json()["messages"][0]
-        msg = (await api.get(f"/api/messages/{summary['id']}?peek=1")).json()
-        url = next(a["url"] for a in msg["attachments"] if a["filename"] == "big.bin")
+        url = await _big_attachment_url(api)
         assert "/parts/" in url
         assert pool.open_count() == 1
         baseline = await _server_tasks(mg)
@@ -295,10 +300,7 @@ async def test_reader_that_stops_reading_frees_the_session_in_time(
     mg: RunningMailgate = make_mailgate(server={"response_write_timeout_s": 1.0})
     async with ApiClient(mg.url, mg.client_ssl()) as api:
         assert (await api.login(*user)).status == 201
-        inbox = await _inbox_id(api)
-        summary = (await api.get(f"/api/mailboxes/{inbox}/messages")).json()["messages"][0]
-        msg = (await api.get(f"/api/messages/{summary['id']}?peek=1")).json()
-        url = next(a["url"] for a in msg["attachments"] if a["filename"] == "big.bin")
+        url = await _big_attachment_url(api)
         # A tiny receive window, so that the server's writes back up at once.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
