@@ -73,7 +73,7 @@ async def _relay(
                 if image.length is not None:
                     response.content_length = image.length
                 await response.prepare(request)
-                async for chunk in image.chunks:
+                async for chunk in image.chunks():
                     await response.write(chunk)
             finally:
                 image.release()

@@ -53,9 +53,24 @@ def _drop(response: aiohttp.ClientResponse) -> None:
 class FetchedImage:
     content_type: str
     length: int | None
-    chunks: AsyncIterator[bytes]
     response: aiohttp.ClientResponse
+    head: bytes  # the bytes already read to sniff the type
+    max_bytes: int
     complete: bool = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The whole body, ImageRefused past the size cap or when the sender hangs up."""
+        total = len(self.head)
+        yield self.head
+        try:
+            async for chunk in self.response.content.iter_chunked(_CHUNK):
+                total += len(chunk)
+                if total > self.max_bytes:
+                    raise ImageRefused("size")
+                yield chunk
+        except aiohttp.ClientError:
+            raise ImageRefused("connect") from None
+        self.complete = True
 
     def release(self) -> None:
         if self.complete:
@@ -100,11 +115,6 @@ def _legacy_ipv4(host: str) -> bool:
     except OSError:
         return False
     return True
-
-
-async def _empty() -> AsyncIterator[bytes]:
-    return
-    yield b""  # pragma: no cover - makes this an async generator
 
 
 class ImageFetcher:
@@ -200,22 +210,7 @@ class ImageFetcher:
         sniffed = sniff_image(head)
         if sniffed is None:
             raise ImageRefused("type")
-        image = FetchedImage(sniffed, length, _empty(), response)
-        image.chunks = self._stream(image, head)
-        return image
-
-    async def _stream(self, image: FetchedImage, head: bytes) -> AsyncIterator[bytes]:
-        total = len(head)
-        yield head
-        try:
-            async for chunk in image.response.content.iter_chunked(_CHUNK):
-                total += len(chunk)
-                if total > self._max:
-                    raise ImageRefused("size")
-                yield chunk
-        except aiohttp.ClientError:
-            raise ImageRefused("connect") from None
-        image.complete = True
+        return FetchedImage(sniffed, length, response, head, self._max)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -98,7 +98,7 @@ def connects(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
 async def _get(fetcher: ImageFetcher, url: str) -> bytes:
     image = await fetcher.open(url)
     try:
-        return b"".join([chunk async for chunk in image.chunks])
+        return b"".join([chunk async for chunk in image.chunks()])
     finally:
         image.release()
 
