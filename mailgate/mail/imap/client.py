@@ -622,6 +622,9 @@ class MailClient:
         """Select ``path`` and start streaming one section (``""`` = the raw message)."""
         _uid(uid)
         await self.select(path, uidvalidity=uidvalidity)
+        # News the server slips in around the literal is not seen here: rather than risk
+        # a stale list, the next request re-SELECTs (downloads are rare, a SELECT cheap).
+        self._dirty = True
         return await self._conn.fetch_section_stream(
             uid, section, binary=binary, chunk_size=chunk_size
         )
