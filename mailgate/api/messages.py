@@ -20,7 +20,7 @@ from mailgate.mail.ids import MessageRef, decode_mailbox_id, decode_message_id, 
 from mailgate.mail.imap.client import MailClient
 from mailgate.mail.imap.errors import ImapError, ImapNoError
 from mailgate.mail.imap.parse import BodyPart
-from mailgate.mail.mime_read import extract_part
+from mailgate.mail.mime_read import AttachmentInfo, extract_part
 from mailgate.mail.reader import (
     INLINE_MAX,
     OpenedMessage,
@@ -133,7 +133,7 @@ def _remote_blocked(opened: OpenedMessage) -> int:
     return opened.sanitized["remote_blocked"]
 
 
-def _cid_images(opened: OpenedMessage) -> list:
+def _cid_images(opened: OpenedMessage) -> list[AttachmentInfo]:
     """The message's own images that `cid:` references in its HTML may show."""
     return [
         a
