@@ -120,9 +120,14 @@ class OpenedMessage:
 
 
 async def check_validity(client: MailClient, ref: MessageRef, *, readonly: bool) -> None:
-    """Select the message's mailbox and refuse an id from an older UIDVALIDITY."""
+    """Select the message's mailbox and refuse an id from an older UIDVALIDITY.
+
+    A kept selection is trusted as it is: what follows is addressed by UID, and its reply
+    brings any news along."""
     try:
-        await client.select(ref.mailbox, readonly=readonly, uidvalidity=ref.uidvalidity)
+        await client.select(
+            ref.mailbox, readonly=readonly, uidvalidity=ref.uidvalidity, refresh=False
+        )
     except ImapStale:
         raise StaleMessage() from None
     except ImapNoError:

@@ -105,3 +105,57 @@ async def test_changes_by_another_connection_are_still_noticed(dovecot: Dovecot)
     assert grown.summaries[0].uid not in {s.uid for s in first.summaries}
     await client.logout()
     await other.logout()
+
+
+async def test_reading_by_uid_trusts_the_kept_selection(dovecot: Dovecot) -> None:
+    """Opening and downloading ask for no news first (their own replies bring it), and a
+    download leaves the selection as it was: the next list is a NOOP again."""
+    client = await _open(dovecot)
+    first = await client.list_page("INBOX", limit=5)
+    uid = first.summaries[3].uid
+    sent = _record_commands(client.connection)
+    opened = await client.fetch_message("INBOX", uid, peek=True)
+    assert opened is not None and opened.raw is not None
+    body = opened.raw.split(b"\r\n\r\n", 1)[1].strip()
+    assert body.startswith(b"body ")
+    assert (await client.fetch_sections("INBOX", uid, ["1"]))["1"].strip() == body
+    chunks = [c async for c in await client.stream_section("INBOX", uid, "1")]
+    assert b"".join(chunks).strip() == body
+    assert "NOOP" not in sent and "SELECT" not in sent and "EXAMINE" not in sent
+    sent.clear()
+    again = await client.list_page("INBOX", limit=5)
+    assert sent == ["NOOP"]
+    assert [s.uid for s in again.summaries] == [s.uid for s in first.summaries]
+    await client.logout()
+
+
+async def test_news_around_a_streamed_literal_is_noticed(dovecot: Dovecot) -> None:
+    """Dovecot reports another connection's append in the reply to our streamed FETCH;
+    that news must reach the client, or the next list (whose NOOP has nothing new to
+    say) would miss the message."""
+    client, other = await _open(dovecot), await _open(dovecot)
+    first = await client.list_page("INBOX", limit=5)
+    uid = first.summaries[0].uid
+    new_uid = await other.append("INBOX", _message(200))
+    stream = await client.stream_section("INBOX", uid, "1")
+    assert b"".join([c async for c in stream]).startswith(b"body")
+    sent = _record_commands(client.connection)
+    grown = await client.list_page("INBOX", limit=5)
+    assert "SELECT" in sent
+    assert grown.total == first.total + 1 and grown.summaries[0].uid == new_uid
+    await client.logout()
+    await other.logout()
+
+
+async def test_a_message_expunged_elsewhere_reads_as_missing(dovecot: Dovecot) -> None:
+    client, other = await _open(dovecot), await _open(dovecot)
+    page = await client.list_page("INBOX", limit=5)
+    # Dovecot answers a FETCH for a message expunged elsewhere (news not yet told to this
+    # connection) with an empty ghost, and a STORE on it with NO: both must read as gone.
+    for uid, peek in ((page.summaries[-1].uid, True), (page.summaries[-2].uid, False)):
+        await other.expunge_uid("INBOX", uid)
+        assert await client.fetch_message("INBOX", uid, peek=peek) is None
+        listed = await client.list_page("INBOX", limit=5)
+        assert uid not in {s.uid for s in listed.summaries}
+    await client.logout()
+    await other.logout()

@@ -31,6 +31,7 @@ def smtp_delivery(upstream: Any, sandbox: Any, request: pytest.FixtureRequest) -
     dovecot = request.getfixturevalue("dovecot")
     smtp = sandbox.sandbox.smtp
     original = smtp.deliver_local
+
     async def deliver(rcpt: str, raw: bytes) -> bool:
         if rcpt in {email for email, _ in upstream.users}:
             await asyncio.to_thread(dovecot.deliver, rcpt, raw)

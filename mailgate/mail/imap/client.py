@@ -340,22 +340,38 @@ class MailClient:
     # -- selection ------------------------------------------------------------------------------
 
     async def select(
-        self, path: str, *, readonly: bool = False, uidvalidity: int | None = None
+        self,
+        path: str,
+        *,
+        readonly: bool = False,
+        uidvalidity: int | None = None,
+        refresh: bool = True,
     ) -> SelectState:
         """SELECT (or EXAMINE) ``path`` unless it is already selected and unchanged.
 
         A read-write selection also serves read-only callers (we only ever use ``.PEEK``).
         With ``uidvalidity`` given, a different UIDVALIDITY raises :class:`ImapStale`.
+        ``refresh=False`` trusts a kept selection without asking for news first (NOOP):
+        for commands addressed by UID, whose replies bring any news along anyway.
         """
-        state = await self._select(path, readonly)
+        state = await self._select(path, readonly, refresh)
         if uidvalidity is not None and state.uidvalidity != uidvalidity:
             raise ImapStale("uidvalidity")
         return state
 
-    async def _select(self, path: str, readonly: bool) -> SelectState:
-        arg = self._mailbox_arg(path)
+    def _kept(self, path: str, readonly: bool) -> _Selected | None:
+        """The current selection when it serves ``path`` as it is (no news since)."""
         cur = self._selected
         if cur and cur.path == path and (readonly or not cur.readonly) and not self._dirty:
+            return cur
+        return None
+
+    async def _select(self, path: str, readonly: bool, refresh: bool = True) -> SelectState:
+        arg = self._mailbox_arg(path)
+        cur = self._kept(path, readonly)
+        if cur:
+            if not refresh:
+                return cur.state
             resp = await self._conn.command("NOOP")
             self._note(resp)
             if not self._dirty:
@@ -465,7 +481,7 @@ class MailClient:
 
     async def exists(self, path: str, uid: int, *, uidvalidity: int | None = None) -> bool:
         """Whether ``uid`` names a message in ``path`` now."""
-        await self.select(path, uidvalidity=uidvalidity)
+        await self.select(path, uidvalidity=uidvalidity, refresh=False)
         resp = await self._conn.command("UID FETCH", _uid(uid), "(UID)")
         self._note(resp, {uid})
         return any(_fetch_uid(u)[0] == uid for u in resp.of_kind("FETCH"))
@@ -529,10 +545,29 @@ class MailClient:
         Unless ``peek``, ``\\Seen`` is set in the same round trip (a pipelined STORE).
         Returns None when the UID does not exist.
         """
-        suid = _uid(uid)
+        _uid(uid)
         if max_inline < 1:
             raise ValueError("max_inline must be positive")
-        await self.select(path, uidvalidity=uidvalidity)
+        kept = self._kept(path, readonly=False) is not None
+        await self.select(path, uidvalidity=uidvalidity, refresh=False)
+        try:
+            found = await self._fetch_message(path, uid, peek, max_inline)
+        except ImapNoError:
+            if not kept:
+                raise
+            found = None
+        if kept and (found is None or found.size == 0):
+            # Asked without a NOOP first: news held back until now (Dovecot answers for a
+            # message expunged elsewhere with an empty ghost, a STORE on it with NO) is
+            # fetched now, and the message read once more from a fresh selection.
+            await self.select(path, uidvalidity=uidvalidity)
+            found = await self._fetch_message(path, uid, peek, max_inline)
+        return found
+
+    async def _fetch_message(
+        self, path: str, uid: int, peek: bool, max_inline: int
+    ) -> FetchedMessage | None:
+        suid = _uid(uid)
         items = f"(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[]<0.{max_inline}>)"
         commands: list[tuple[object, ...]] = [("UID FETCH", suid, items)]
         if not peek:
@@ -594,7 +629,7 @@ class MailClient:
         for section in sections:
             if not _SECTION.fullmatch(section):
                 raise ValueError("invalid section")
-        await self.select(path, uidvalidity=uidvalidity)
+        await self.select(path, uidvalidity=uidvalidity, refresh=False)
         items = " ".join(f"BODY.PEEK[{s}]" for s in sections)
         resp = await self._conn.command("UID FETCH", suid, f"(UID {items})")
         self._note(resp, {uid})
@@ -621,12 +656,15 @@ class MailClient:
     ) -> SectionStream:
         """Select ``path`` and start streaming one section (``""`` = the raw message)."""
         _uid(uid)
-        await self.select(path, uidvalidity=uidvalidity)
-        # News the server slips in around the literal is not seen here: rather than risk
-        # a stale list, the next request re-SELECTs (downloads are rare, a SELECT cheap).
-        self._dirty = True
+        await self.select(path, uidvalidity=uidvalidity, refresh=False)
         return await self._conn.fetch_section_stream(
-            uid, section, binary=binary, chunk_size=chunk_size
+            uid,
+            section,
+            binary=binary,
+            chunk_size=chunk_size,
+            # News the server sends around the literal counts like any other: kept
+            # selection state (and Dovecot's cache of the decoded part) survive otherwise.
+            on_done=lambda resp: self._note(resp, {uid}),
         )
 
     # -- changes ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import re
 import ssl
-from collections.abc import AsyncIterator, Generator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -684,14 +684,24 @@ class ImapConnection:
     # -- streaming ------------------------------------------------------------------------------
 
     def fetch_section_stream(
-        self, uid: int, section: str, *, binary: bool, chunk_size: int = DEFAULT_CHUNK
+        self,
+        uid: int,
+        section: str,
+        *,
+        binary: bool,
+        chunk_size: int = DEFAULT_CHUNK,
+        on_done: Callable[[Response], None] | None = None,
     ) -> SectionStream:
         """Stream ``BINARY.PEEK[section]`` (or ``BODY.PEEK[section]``) as it arrives.
 
         Iterate it directly, or ``await`` it first to learn ``size`` and ``decoded`` before
-        the first chunk. ``section=""`` is the whole raw message.
+        the first chunk. ``section=""`` is the whole raw message. ``on_done`` receives the
+        tagged reply with every untagged response read around the literal (news about the
+        mailbox) once the command has completed on a connection that stays usable.
         """
-        return SectionStream(self, uid, section, binary=binary, chunk_size=chunk_size)
+        return SectionStream(
+            self, uid, section, binary=binary, chunk_size=chunk_size, on_done=on_done
+        )
 
 
 def _translate(exc: BaseException) -> BaseException:
@@ -726,7 +736,14 @@ class SectionStream(AsyncIterator[bytes]):
     """
 
     def __init__(
-        self, conn: ImapConnection, uid: int, section: str, *, binary: bool, chunk_size: int
+        self,
+        conn: ImapConnection,
+        uid: int,
+        section: str,
+        *,
+        binary: bool,
+        chunk_size: int,
+        on_done: Callable[[Response], None] | None = None,
     ) -> None:
         if not (isinstance(uid, int) and uid > 0):
             raise ValueError("uid must be a positive integer")
@@ -744,6 +761,8 @@ class SectionStream(AsyncIterator[bytes]):
         self._pending: bytes | None = None
         self._tag = b""
         self._locked = False
+        self._on_done = on_done
+        self._untagged: list[Untagged] = []  # read before and after the literal
         self.size: int | None = None
         self.decoded = False
 
@@ -793,7 +812,7 @@ class SectionStream(AsyncIterator[bytes]):
             % (self._tag, self._uid, item.encode(), self._section.encode())
         )
         self.decoded = binary
-        untagged: list[Untagged] = []
+        untagged = self._untagged  # kept across a BINARY → BODY retry
         prefix = self._tag + b" "
         while True:
             line = await conn._readline()
@@ -811,7 +830,9 @@ class SectionStream(AsyncIterator[bytes]):
                 if resp.status == "NO" and binary and resp.code == "UNKNOWN-CTE":
                     return None
                 raise_for_status(resp)
-                return self._from_untagged(untagged, key.decode())
+                inline = self._from_untagged(untagged, key.decode())
+                self._report(resp)
+                return inline
             frags, lits = await conn._read_unit(line)
             if not frags[0].startswith(b"* "):
                 raise ImapProtocolError("unexpected_line")
@@ -876,11 +897,16 @@ class SectionStream(AsyncIterator[bytes]):
                 frags, _lits = await conn._read_unit()
                 if frags[0].startswith(self._tag + b" "):
                     raise ImapProtocolError("unexpected_tagged")
-                return await conn._read_until_tagged(self._tag, [])
+                return await conn._read_until_tagged(self._tag, self._untagged)
 
-            await conn._guarded(tail())
+            self._report(await conn._guarded(tail()))
         finally:
             self._finish_state()
+
+    def _report(self, resp: Response) -> None:
+        if self._on_done is not None:
+            on_done, self._on_done = self._on_done, None
+            on_done(resp)
 
     def _abort(self) -> None:
         self._conn.close()
