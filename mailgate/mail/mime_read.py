@@ -232,13 +232,19 @@ def parse_addresses(value: object) -> list[dict]:
     return result
 
 
+_LINE_BREAKS = str.maketrans("\t\n\r", "   ")
+
+
 def _preview_line(text: str) -> str:
-    visible = "".join(
-        ch
-        for ch in text
-        if ch in "\t\n\r " or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
-    )
-    return " ".join(visible.replace("\u034f", "").split())
+    if not text.translate(_LINE_BREAKS).isprintable():
+        # Some control, format, private-use or unassigned character (or an unusual space):
+        # drop the invisible ones one by one (rare; the common case needs no such walk).
+        text = "".join(
+            ch
+            for ch in text
+            if ch in "\t\n\r " or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co")
+        )
+    return " ".join(text.replace("\u034f", "").split())
 
 
 def preview(text: str, limit: int = 200) -> str:

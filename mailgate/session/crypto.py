@@ -28,31 +28,27 @@ def _derive(key: bytes, purpose: bytes) -> bytes:
 class SessionKeys:
     """Keys for one session, held only for the duration of a request."""
 
-    __slots__ = ("_aead", "_csrf", "_lookup", "_upload_key")
+    __slots__ = ("_aead", "_cookie_key", "_lookup")
 
     def __init__(self, cookie_key: bytes, lookup: str):
         self._lookup = lookup.encode()
+        self._cookie_key = cookie_key
         self._aead = AESGCM(_derive(cookie_key, b"mailgate/v1/session-data"))
-        self._upload_key = _derive(cookie_key, b"mailgate/v1/uploads")
-        self._csrf = (
-            base64.urlsafe_b64encode(
-                hmac.new(cookie_key, b"mailgate/v1/csrf", hashlib.sha256).digest()
-            )
-            .rstrip(b"=")
-            .decode()
-        )
 
+    # The CSRF token and the upload key are derived when a request needs them (most
+    # requests are GETs without uploads), not on every request.
     @property
     def csrf_token(self) -> str:
-        return self._csrf
+        digest = hmac.new(self._cookie_key, b"mailgate/v1/csrf", hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     @property
     def upload_key(self) -> bytes:
-        return self._upload_key
+        return _derive(self._cookie_key, b"mailgate/v1/uploads")
 
     def csrf_matches(self, candidate: str | None) -> bool:
         return candidate is not None and hmac.compare_digest(
-            candidate.encode(), self._csrf.encode()
+            candidate.encode(), self.csrf_token.encode()
         )
 
     def seal(self, plaintext: bytes, context: bytes = b"") -> bytes:

@@ -44,3 +44,18 @@ def test_preview_of_a_long_body_does_not_read_all_of_it() -> None:
     started = time.perf_counter()
     assert preview(text) == _reference(text[:2000])
     assert time.perf_counter() - started < 0.1
+
+
+# Every kind of character: unusual spaces and separators (U+00A0, U+1680, U+2028, U+3000),
+# controls that str.split() takes for whitespace (U+001C..U+001F, U+0085), format, private
+# use, unassigned and lone surrogates: the fast path for ordinary text must not differ.
+_ODD = st.sampled_from(
+    list("\xa0\u1680\u2028\u2029\u3000\x1c\x1d\x1e\x1f\x85\ufeff\u200e\ue000\u0378\ud800")
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=12), _ODD, _PIECES), max_size=60))
+def test_preview_of_any_characters_equals_the_definition(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert preview(text, 80) == _reference(text, 80)
