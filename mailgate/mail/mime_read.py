@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from email import policy
 from email.generator import BytesGenerator
+from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import EmailPolicy
@@ -150,9 +151,12 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     return data.decode("latin-1")
 
 
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
 def _raw_to_str(value: str) -> str:
     """Turn a raw header (8-bit bytes surrogate-escaped by the parser) into clean text."""
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
+    if _ESCAPED_BYTE.search(value):
         data = value.encode("utf-8", "surrogateescape")
         return decode_bytes(data, None)  # RFC 6532 UTF-8, else legacy 8-bit
     return value
@@ -483,6 +487,26 @@ def _info(number: str, part: Message, data: bytes, html_lower: str) -> Attachmen
     )
 
 
+class _HeaderClasses(HeaderRegistry):
+    """``policy.default``'s header registry, except that it builds each header class once:
+    the standard one makes a new class with ``type()`` for every header it parses. Kept
+    per specialised class (a handful), so arbitrary header names cannot grow it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._built: dict[type, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        cls = self.registry.get(name.lower(), self.default_class)
+        built = self._built.get(cls)
+        if built is None:
+            built = self._built[cls] = super().__getitem__(name)
+        return built
+
+
+_HEADER_CLASSES = _HeaderClasses()
+
+
 class _OneMessagePolicy(EmailPolicy):
     """``policy.default``, except that each header value is parsed once per message.
 
@@ -502,7 +526,7 @@ class _OneMessagePolicy(EmailPolicy):
 
 
 def _one_message_policy() -> EmailPolicy:
-    fresh = _OneMessagePolicy()
+    fresh = _OneMessagePolicy(header_factory=_HEADER_CLASSES)
     object.__setattr__(fresh, "_memo", {})  # policies are frozen; this is our own slot
     return fresh
 

@@ -128,3 +128,18 @@ def test_per_message_header_memo_reads_exactly_like_policy_default(monkeypatch) 
     assert checked >= MIN_MESSAGES
     first, second = memo_parse(b"Subject: a\r\n\r\nx"), memo_parse(b"Subject: b\r\n\r\ny")
     assert first.policy is not second.policy  # nothing of one message reaches another
+
+
+def test_header_classes_are_built_once_per_kind_not_per_name() -> None:
+    """The parser's header classes are kept per specialised class: a message with hundreds
+    of made-up header names leaves no more of them behind than there are kinds."""
+    import mailgate.mail.mime_read as mime_read
+
+    names = "".join(f"X-Made-Up-{n}: value {n}\r\n" for n in range(500))
+    view = parse_message(f"From: a@example.test\r\n{names}Subject: s\r\n\r\nbody".encode())
+    assert view.subject == "s" and view.text is not None and view.text.strip() == "body"
+    built = mime_read._HEADER_CLASSES._built
+    kinds = set(mime_read._HEADER_CLASSES.registry.values()) | {
+        mime_read._HEADER_CLASSES.default_class
+    }
+    assert 0 < len(built) <= len(kinds)
