@@ -159,3 +159,25 @@ async def test_a_message_expunged_elsewhere_reads_as_missing(dovecot: Dovecot) -
         assert uid not in {s.uid for s in listed.summaries}
     await client.logout()
     await other.logout()
+
+
+async def test_rereading_a_seen_message_stores_nothing(dovecot: Dovecot) -> None:
+    """A message this selection already knows as \\Seen is read with one FETCH; one whose
+    \\Seen another client cleared (news not yet told to us) is still marked read."""
+    client, other = await _open(dovecot), await _open(dovecot)
+    page = await client.list_page("INBOX", limit=5)
+    uid = page.summaries[0].uid
+    await client.fetch_message("INBOX", uid, peek=False)  # \Seen now, in the cache too
+    sent = _record_commands(client.connection)
+    again = await client.fetch_message("INBOX", uid, peek=False)
+    assert again is not None and "\\Seen" in again.flags
+    assert sent == ["UID FETCH"]
+
+    await other.store_flags("INBOX", uid, seen=False)
+    sent.clear()
+    reread = await client.fetch_message("INBOX", uid, peek=False)
+    assert reread is not None and "\\Seen" in reread.flags
+    assert sent == ["UID FETCH", "UID STORE"]
+    assert "\\Seen" in (await other.store_flags("INBOX", uid) or set())
+    await client.logout()
+    await other.logout()

@@ -570,22 +570,18 @@ class MailClient:
         suid = _uid(uid)
         items = f"(UID FLAGS RFC822.SIZE INTERNALDATE BODYSTRUCTURE BODY.PEEK[]<0.{max_inline}>)"
         commands: list[tuple[object, ...]] = [("UID FETCH", suid, items)]
-        if not peek:
+        known = self._summary_cache.get(uid)
+        # Reading a message this selection already knows as \Seen needs no STORE (a flag
+        # cleared elsewhere since would be news, which empties the cache; see below too).
+        store_seen = not peek and not (known is not None and "\\Seen" in known.flags)
+        if store_seen:
             commands.append(("UID STORE", suid, "+FLAGS.SILENT", "(\\Seen)"))
         replies = await self._conn.pipeline(*commands)
         for reply in replies:
             raise_for_status(reply)
         self._note(replies[0], {uid})
-        if not peek:
-            # Our own \Seen moves only HIGHESTMODSEQ (forgotten here); the selection and the
-            # cached SORT/SEARCH orders (which never look at flags) stay valid, so the next
-            # request need not re-SELECT and re-SORT. News about other messages still counts.
-            self._note(replies[1], {uid})
-            if self._selected is not None:
-                self._selected.state = replace(self._selected.state, highestmodseq=None)
-            known = self._summary_cache.get(uid)
-            if known is not None:
-                self._summary_cache[uid] = replace(known, flags=known.flags | {"\\Seen"})
+        if store_seen:
+            self._saw_own_seen(uid, replies[1])
         it = next(
             (
                 i
@@ -602,6 +598,12 @@ class MailClient:
         data = data if isinstance(data, bytes) else b""
         whole = len(data) < max_inline or size <= len(data)
         flags = _flags(it.get("FLAGS"))
+        if not peek and not store_seen and "\\Seen" not in flags:
+            # Unseen after all (the news had not reached us yet): mark it now.
+            reply = raise_for_status(
+                await self._conn.command("UID STORE", suid, "+FLAGS.SILENT", "(\\Seen)")
+            )
+            self._saw_own_seen(uid, reply)
         if not peek:
             flags |= {"\\Seen"}
         header = _header_of(data)
@@ -618,6 +620,17 @@ class MailClient:
             bodystructure=parse_bodystructure(it.get("BODYSTRUCTURE")),
             header=header,
         )
+
+    def _saw_own_seen(self, uid: int, reply: Response) -> None:
+        """Our own \\Seen moves only HIGHESTMODSEQ (forgotten here); the selection and the
+        cached SORT/SEARCH orders (which never look at flags) stay valid, so the next
+        request need not re-SELECT and re-SORT. News about other messages still counts."""
+        self._note(reply, {uid})
+        if self._selected is not None:
+            self._selected.state = replace(self._selected.state, highestmodseq=None)
+        known = self._summary_cache.get(uid)
+        if known is not None:
+            self._summary_cache[uid] = replace(known, flags=known.flags | {"\\Seen"})
 
     async def fetch_sections(
         self, path: str, uid: int, sections: Sequence[str], *, uidvalidity: int | None = None
