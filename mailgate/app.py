@@ -31,7 +31,7 @@ from mailgate.http.middlewares import (
     make_body_deadline_middleware,
     make_guard_middleware,
 )
-from mailgate.http.server import MailgateRunner
+from mailgate.http.server import HttpsSite, MailgateRunner
 from mailgate.logs import log_event
 from mailgate.mail.pool import ImapPool
 from mailgate.services import SERVICES, Services
@@ -155,8 +155,13 @@ async def run_server(
         shutdown_timeout=config.server.shutdown_timeout_s,
     )
     await runner.setup()
-    site = web.TCPSite(
-        runner, config.server.host, config.server.port, ssl_context=ssl_ctx, backlog=1024
+    site = HttpsSite(
+        runner,
+        config.server.host,
+        config.server.port,
+        ssl_context=ssl_ctx,
+        backlog=1024,
+        handshake_timeout_s=config.server.request_header_timeout_s,
     )
     await site.start()
     stop = stop or asyncio.Event()

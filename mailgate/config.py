@@ -52,7 +52,7 @@ class ServerConfig:
     trusted_proxies: tuple[str, ...] = ()
     # Seconds a request may take to send its headers (slowloris bound), counted from the
     # connection's start or the end of the previous response (so it also closes idle
-    # keep-alive connections).
+    # keep-alive connections). The TLS handshake before the first request has the same bound.
     request_header_timeout_s: float = 10.0
     # Seconds a request may take to send its whole body (JSON or an upload); past it the
     # answer is 408 and the connection is closed.

@@ -1,4 +1,5 @@
-"""The aiohttp runner with our answer to requests that fail before routing.
+"""The HTTPS listener (a TLS handshake bound) and the aiohttp runner with our answer to
+requests that fail before routing.
 
 aiohttp answers unparsable requests (too many headers, a bad URL, CL+TE, a NUL) itself,
 in text/plain that quotes the offending bytes back and without the security headers
@@ -9,7 +10,9 @@ one structured log line.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import ssl
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -17,7 +20,7 @@ from aiohttp.web_protocol import RequestHandler
 from mailgate.http.headers import apply_security_headers
 from mailgate.logs import log_event
 
-__all__ = ["MailgateRunner"]
+__all__ = ["HttpsSite", "MailgateRunner"]
 
 _CODES = {
     400: ("bad_request", "The request is not valid HTTP."),
@@ -68,4 +71,41 @@ class MailgateRunner(web.AppRunner):
             handler_cancellation=plain.handler_cancellation,
             loop=plain._loop,
             **plain._kwargs,
+        )
+
+
+class HttpsSite(web.BaseSite):
+    """The HTTPS listener: aiohttp's TCP site, plus a bound on the TLS handshake like the
+    one on the request headers that follow it (asyncio's default would let a silent
+    connection hold a socket for 60 s before the header timeout even starts)."""
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        *,
+        ssl_context: ssl.SSLContext,
+        backlog: int,
+        handshake_timeout_s: float,
+    ) -> None:
+        super().__init__(runner, ssl_context=ssl_context, backlog=backlog)
+        self._host, self._port = host, port
+        self._handshake_timeout_s = handshake_timeout_s
+
+    @property
+    def name(self) -> str:
+        return f"https://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        self._server = await asyncio.get_running_loop().create_server(
+            server,
+            self._host,
+            self._port,
+            ssl=self._ssl_context,
+            ssl_handshake_timeout=self._handshake_timeout_s,
+            backlog=self._backlog,
         )

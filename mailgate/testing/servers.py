@@ -12,7 +12,7 @@ from aiohttp import web
 from mailgate.app import create_app
 from mailgate.config import Config
 from mailgate.http.access_log import PrivateAccessLogger
-from mailgate.http.server import MailgateRunner
+from mailgate.http.server import HttpsSite, MailgateRunner
 from mailgate.services import SERVICES, Services
 from mailgate.testing.loop import LoopThread
 from mailgate.tls import server_context
@@ -117,7 +117,14 @@ class RunningMailgate:
             self.app, access_log_class=PrivateAccessLogger, handle_signals=False
         )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, ssl_context=ssl_ctx)
+        site = HttpsSite(
+            self._runner,
+            "127.0.0.1",
+            self.port,
+            ssl_context=ssl_ctx,
+            backlog=128,
+            handshake_timeout_s=config.server.request_header_timeout_s,
+        )
         await site.start()
 
     @property

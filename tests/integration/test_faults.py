@@ -390,6 +390,30 @@ async def test_slowloris_headers_are_cut_off_while_others_are_served(make_mailga
         writer.close()
 
 
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_silent_and_stalled_tls_handshakes_are_cut_off(make_mailgate: Any) -> None:
+    """A connection that never starts TLS, or stops halfway through its ClientHello, is
+    closed after request_header_timeout_s (asyncio alone would wait 60 s)."""
+    mg: RunningMailgate = make_mailgate(server={"request_header_timeout_s": SLOW_BOUND})
+
+    async def closed_after(first: bytes) -> float:
+        reader, writer = await asyncio.open_connection("127.0.0.1", mg.port)
+        started = time.monotonic()
+        writer.write(first)
+        await writer.drain()
+        try:
+            await _read_until_closed(reader, SLOW_BOUND + 3)
+            return time.monotonic() - started
+        finally:
+            writer.close()
+
+    # Nothing at all, and the first bytes of a TLS record (handshake, TLS 1.2, 512 bytes).
+    timings = asyncio.gather(closed_after(b""), closed_after(b"\x16\x03\x01\x02\x00\x01"))
+    await _served_promptly(mg)
+    for elapsed in await timings:
+        assert SLOW_BOUND * 0.9 <= elapsed < SLOW_BOUND + 1.0, elapsed
+
+
 async def _slow_body(
     mg: RunningMailgate, path: str, content_type: str, body: bytes, headers: str = ""
 ) -> tuple[float, bytes] | None:
