@@ -18,7 +18,7 @@ import ssl
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from mailgate.config import Config, ConfigError, ImapConfig, SmtpConfig, load_config
 from mailgate.tls import server_context, upstream_context
@@ -29,6 +29,8 @@ __all__ = ["Report", "healthcheck", "run_check"]
 _PROBE_TIMEOUT_S = 10.0
 # A certificate closer than this to expiry gets a warning (still a pass).
 _EXPIRY_WARNING = dt.timedelta(days=14)
+# Mozilla's recommended_certificate_lifespan (Let's Encrypt issues for exactly 90 days).
+_LIFETIME_ADVICE = dt.timedelta(days=90, minutes=1)
 
 
 @dataclass
@@ -94,10 +96,34 @@ def _check_certificate(config: Config, report: Report) -> None:
         detail = f"certificate and key match, valid until {until:%Y-%m-%d}"
         if names:
             detail += f", for {', '.join(names[:4])}"
+        advice = _certificate_advice(leaf)
         if until - now < _EXPIRY_WARNING:
-            report.warn("tls.cert_file", detail + " (expires soon)")
+            advice.insert(0, "expires soon")
+        if advice:
+            report.warn("tls.cert_file", f"{detail} ({'; '.join(advice)})")
         else:
             report.ok("tls", detail)
+
+
+def _certificate_advice(leaf: Any) -> list[str]:
+    """What Mozilla's TLS guidelines (SEC-35) would change about a working certificate:
+    an ECDSA P-256/P-384 or RSA-2048+ key, and a lifetime of at most 90 days."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    advice = []
+    key = leaf.public_key()
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in ("secp256r1", "secp384r1"):
+            advice.append(f"an {key.curve.name} key; ECDSA P-256 is recommended")
+    elif isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < 2048:
+            advice.append(f"a {key.key_size}-bit RSA key; at least 2048 bits")
+    else:
+        advice.append("neither an ECDSA nor an RSA key; ECDSA P-256 is recommended")
+    lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+    if lifetime > _LIFETIME_ADVICE:
+        advice.append(f"issued for {lifetime.days} days; at most 90 are recommended")
+    return advice
 
 
 def _dns_names(cert: object) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import ssl
@@ -10,7 +11,9 @@ from pathlib import Path
 
 import trustme
 
-__all__ = ["LocalCA"]
+__all__ = ["LEAF_LIFETIME", "LocalCA"]
+
+LEAF_LIFETIME = dt.timedelta(days=89)
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -38,7 +41,12 @@ class LocalCA:
         """Issue a leaf certificate for ``hostnames``; return (cert chain path, key path)."""
         if not hostnames:
             raise ValueError("at least one host name is required")
-        leaf = self.ca.issue_cert(*hostnames)
+        # A 90-day leaf, as Mozilla's guidelines recommend (SEC-35): `mailgate check` on
+        # the sandbox's own certificate then has nothing to warn about.
+        now = dt.datetime.now(dt.UTC)
+        leaf = self.ca.issue_cert(
+            *hostnames, not_before=now - dt.timedelta(hours=1), not_after=now + LEAF_LIFETIME
+        )
         self._issued += 1
         cert_path = self.directory / f"cert-{self._issued}.pem"
         key_path = self.directory / f"key-{self._issued}.pem"

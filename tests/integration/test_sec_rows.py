@@ -216,22 +216,11 @@ async def test_sec_35_the_whole_certificate_chain_is_served(upstream: Upstream) 
         ca.cleanup()
 
 
-@PYMAP
-async def test_sec_35_check_warns_before_the_certificate_expires(
-    upstream: Upstream, tmp_path: Path
-) -> None:
-    import datetime as dt
-
-    import trustme
-
+async def _check_with_certificate(upstream: Upstream, tmp_path: Path, leaf: Any) -> tuple[int, str]:
+    """`mailgate check` on the upstream's settings with ``leaf`` as mailgate's certificate."""
     from mailgate.check import run_check
 
-    ca = trustme.CA()
-    now = dt.datetime.now(dt.UTC)
-    leaf = ca.issue_cert(
-        "localhost", not_before=now - dt.timedelta(days=80), not_after=now + dt.timedelta(days=3)
-    )
-    cert, key = tmp_path / "short.pem", tmp_path / "short.key"
+    cert, key = tmp_path / "leaf.pem", tmp_path / "leaf.key"
     cert.write_bytes(b"".join(p.bytes() for p in leaf.cert_chain_pems))
     key.write_bytes(leaf.private_key_pem.bytes())
     sections: dict[str, dict[str, Any]] = {k: dict(v) for k, v in upstream.settings.items()}
@@ -245,10 +234,61 @@ async def test_sec_35_check_warns_before_the_certificate_expires(
     )
     out = io.StringIO()
     code = await run_check(str(config), out=out)
-    report = out.getvalue()
+    return code, out.getvalue()
+
+
+@PYMAP
+async def test_sec_35_check_warns_before_the_certificate_expires(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    import datetime as dt
+
+    import trustme
+
+    now = dt.datetime.now(dt.UTC)
+    leaf = trustme.CA().issue_cert(
+        "localhost", not_before=now - dt.timedelta(days=80), not_after=now + dt.timedelta(days=3)
+    )
+    code, report = await _check_with_certificate(upstream, tmp_path, leaf)
     assert code == 0, report  # a warning, not a failure: the certificate still works
     (line,) = [x for x in report.splitlines() if x.startswith("! tls.cert_file:")]
     assert "(expires soon)" in line
+
+
+@PYMAP
+async def test_sec_35_check_advises_on_key_type_and_lifetime(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    """A working certificate that Mozilla's guidelines would change (an RSA key issued for
+    a year) passes with advice; the sandbox's own ECDSA P-256, 89-day one gets none."""
+    import datetime as dt
+
+    import trustme
+
+    from mailgate.sandbox.ca import LEAF_LIFETIME, LocalCA
+
+    now = dt.datetime.now(dt.UTC)
+    year_long = trustme.CA(key_type=trustme.KeyType.RSA).issue_cert(
+        "localhost",
+        not_before=now - dt.timedelta(days=1),
+        not_after=now + dt.timedelta(days=364),
+        key_type=trustme.KeyType.RSA,
+    )
+    code, report = await _check_with_certificate(upstream, tmp_path, year_long)
+    assert code == 0, report
+    (line,) = [x for x in report.splitlines() if x.startswith("! tls.cert_file:")]
+    assert "issued for 365 days; at most 90 are recommended" in line
+    assert "RSA" not in line  # RSA-2048 is acceptable; only the lifetime is advised on
+
+    sandbox_ca = LocalCA()
+    try:
+        leaf = sandbox_ca.ca.issue_cert("localhost", not_before=now, not_after=now + LEAF_LIFETIME)
+        code, report = await _check_with_certificate(upstream, tmp_path, leaf)
+    finally:
+        sandbox_ca.cleanup()
+    assert code == 0, report
+    assert any(x.startswith("✓ tls:") for x in report.splitlines()), report
+    assert "! tls" not in report
 
 
 # -- SEC-39: outbound TLS is 1.2 or better ------------------------------------------------------
