@@ -321,6 +321,15 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
         raise ConfigError("session.idle_timeout_s: must be positive")
     if s.absolute_timeout_s < s.idle_timeout_s:
         raise ConfigError("session.absolute_timeout_s: must be at least idle_timeout_s")
+    for where, value in (
+        ("server.request_header_timeout_s", config.server.request_header_timeout_s),
+        ("server.request_body_timeout_s", config.server.request_body_timeout_s),
+        ("server.response_write_timeout_s", config.server.response_write_timeout_s),
+        ("imap.timeout_s", config.imap.timeout_s),
+        ("smtp.timeout_s", config.smtp.timeout_s),
+    ):
+        if value <= 0:  # zero would fail every connection, or every request, at once
+            raise ConfigError(f"{where}: must be positive")
     if not 0 < config.server.port < 65536:
         raise ConfigError("server.port (MAILGATE_SERVER_PORT): must be 1-65535")
     if config.server.public_url and not config.server.public_url.startswith("https://"):

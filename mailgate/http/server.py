@@ -16,6 +16,7 @@ import ssl
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
+from yarl import URL
 
 from mailgate.http.headers import apply_security_headers
 from mailgate.logs import log_event
@@ -95,7 +96,7 @@ class HttpsSite(web.BaseSite):
 
     @property
     def name(self) -> str:
-        return f"https://{self._host}:{self._port}"
+        return str(URL.build(scheme="https", host=self._host, port=self._port))
 
     async def start(self) -> None:
         await super().start()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mailgate.mail.imap import ImapConnection, MailClient
+from mailgate.mail.imap.errors import ImapNoError
 from mailgate.tls import upstream_context
 from tests.servers.dovecot import Dovecot, running_dovecot
 
@@ -109,7 +110,8 @@ async def test_changes_by_another_connection_are_still_noticed(dovecot: Dovecot)
 
 async def test_reading_by_uid_trusts_the_kept_selection(dovecot: Dovecot) -> None:
     """Opening and downloading ask for no news first (their own replies bring it), and a
-    download leaves the selection as it was: the next list is a NOOP again."""
+    download leaves the selection as it was: the next list is a NOOP again. (exists() and
+    fetch_sections() do ask: see the expunged-elsewhere test below.)"""
     client = await _open(dovecot)
     first = await client.list_page("INBOX", limit=5)
     uid = first.summaries[3].uid
@@ -118,7 +120,6 @@ async def test_reading_by_uid_trusts_the_kept_selection(dovecot: Dovecot) -> Non
     assert opened is not None and opened.raw is not None
     body = opened.raw.split(b"\r\n\r\n", 1)[1].strip()
     assert body.startswith(b"body ")
-    assert (await client.fetch_sections("INBOX", uid, ["1"]))["1"].strip() == body
     chunks = [c async for c in await client.stream_section("INBOX", uid, "1")]
     assert b"".join(chunks).strip() == body
     assert "NOOP" not in sent and "SELECT" not in sent and "EXAMINE" not in sent
@@ -179,5 +180,52 @@ async def test_rereading_a_seen_message_stores_nothing(dovecot: Dovecot) -> None
     assert reread is not None and "\\Seen" in reread.flags
     assert sent == ["UID FETCH", "UID STORE"]
     assert "\\Seen" in (await other.store_flags("INBOX", uid) or set())
+    await client.logout()
+    await other.logout()
+
+
+async def test_another_clients_change_to_the_message_we_read_reaches_the_list(
+    dovecot: Dovecot,
+) -> None:
+    """Dovecot reports another connection's flag change on a message in the reply to our
+    own FETCH of that message (not to a NOOP we no longer send): the list shows it."""
+    client, other = await _open(dovecot), await _open(dovecot)
+    page = await client.list_page("INBOX", limit=5)
+    uid = page.summaries[1].uid
+    flagged = "\\Flagged" in page.summaries[1].flags
+    await other.store_flags("INBOX", uid, flagged=not flagged)
+    for peek in (False, True):
+        assert await client.fetch_message("INBOX", uid, peek=peek) is not None
+        listed = next(
+            s for s in (await client.list_page("INBOX", limit=5)).summaries if s.uid == uid
+        )
+        assert ("\\Flagged" in listed.flags) is (not flagged), listed.flags
+    await client.logout()
+    await other.logout()
+
+
+async def test_news_before_a_failed_stream_is_kept(dovecot: Dovecot) -> None:
+    client, other = await _open(dovecot), await _open(dovecot)
+    first = await client.list_page("INBOX", limit=5)
+    new_uid = await other.append("INBOX", _message(300))
+    with pytest.raises(ImapNoError):
+        await client.stream_section("INBOX", 999_999, "1")
+    grown = await client.list_page("INBOX", limit=5)
+    assert grown.total == first.total + 1 and grown.summaries[0].uid == new_uid
+    await client.logout()
+    await other.logout()
+
+
+async def test_exists_and_sections_of_a_message_expunged_elsewhere(dovecot: Dovecot) -> None:
+    """Unlike a FETCH by UID on a kept selection (an empty ghost), these ask for news first:
+    the raw download answers 404 and a reply to the message is refused, not sent bare."""
+    client, other = await _open(dovecot), await _open(dovecot)
+    page = await client.list_page("INBOX", limit=5)
+    gone, also_gone = page.summaries[-1].uid, page.summaries[-2].uid
+    await other.expunge_uid("INBOX", gone)
+    assert await client.exists("INBOX", gone) is False
+    await client.list_page("INBOX", limit=5)
+    await other.expunge_uid("INBOX", also_gone)
+    assert await client.fetch_sections("INBOX", also_gone, ["HEADER"]) == {}
     await client.logout()
     await other.logout()

@@ -368,6 +368,24 @@ async def test_check_reports_an_invalid_configuration(tmp_path: Path) -> None:
     assert report.startswith("✗ configuration: ")
 
 
+async def test_a_zero_timeout_is_refused_at_start(
+    sandbox: RunningSandbox, certs: tuple[LocalCA, str, str], tmp_path: Path
+) -> None:
+    """A zero timeout would fail every connection (TLS handshakes included) or request at
+    once; it is a configuration error, not a server that starts and refuses everyone."""
+    _, cert, key = certs
+    for section, name in (("server", "request_header_timeout_s"), ("imap", "timeout_s")):
+        path = _write_config(
+            tmp_path / f"{name}.toml",
+            sandbox.settings(),
+            tls={"cert_file": cert, "key_file": key},
+            **{section: {name: 0}},
+        )
+        code, report = await _check(path)
+        assert code == 1
+        assert report.splitlines()[0] == f"✗ configuration: {section}.{name}: must be positive"
+
+
 # -- a real `mailgate serve`: SIGTERM drains and wipes ---------------------------------------
 
 

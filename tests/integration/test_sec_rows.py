@@ -216,15 +216,21 @@ async def test_sec_35_the_whole_certificate_chain_is_served(upstream: Upstream) 
         ca.cleanup()
 
 
-async def _check_with_certificate(upstream: Upstream, tmp_path: Path, leaf: Any) -> tuple[int, str]:
-    """`mailgate check` on the upstream's settings with ``leaf`` as mailgate's certificate."""
-    from mailgate.check import run_check
-
+def _write_leaf(tmp_path: Path, leaf: Any) -> tuple[str, str]:
     cert, key = tmp_path / "leaf.pem", tmp_path / "leaf.key"
     cert.write_bytes(b"".join(p.bytes() for p in leaf.cert_chain_pems))
     key.write_bytes(leaf.private_key_pem.bytes())
+    return str(cert), str(key)
+
+
+async def _check_with_certificate(
+    upstream: Upstream, tmp_path: Path, cert: str, key: str
+) -> tuple[int, str]:
+    """`mailgate check` on the upstream's settings with mailgate's certificate and key."""
+    from mailgate.check import run_check
+
     sections: dict[str, dict[str, Any]] = {k: dict(v) for k, v in upstream.settings.items()}
-    sections["tls"] = {"cert_file": str(cert), "key_file": str(key)}
+    sections["tls"] = {"cert_file": cert, "key_file": key}
     config = tmp_path / "mailgate.toml"
     config.write_text(
         "".join(
@@ -249,7 +255,7 @@ async def test_sec_35_check_warns_before_the_certificate_expires(
     leaf = trustme.CA().issue_cert(
         "localhost", not_before=now - dt.timedelta(days=80), not_after=now + dt.timedelta(days=3)
     )
-    code, report = await _check_with_certificate(upstream, tmp_path, leaf)
+    code, report = await _check_with_certificate(upstream, tmp_path, *_write_leaf(tmp_path, leaf))
     assert code == 0, report  # a warning, not a failure: the certificate still works
     (line,) = [x for x in report.splitlines() if x.startswith("! tls.cert_file:")]
     assert "(expires soon)" in line
@@ -265,7 +271,7 @@ async def test_sec_35_check_advises_on_key_type_and_lifetime(
 
     import trustme
 
-    from mailgate.sandbox.ca import LEAF_LIFETIME, LocalCA
+    from mailgate.sandbox.ca import LocalCA
 
     now = dt.datetime.now(dt.UTC)
     year_long = trustme.CA(key_type=trustme.KeyType.RSA).issue_cert(
@@ -274,16 +280,19 @@ async def test_sec_35_check_advises_on_key_type_and_lifetime(
         not_after=now + dt.timedelta(days=364),
         key_type=trustme.KeyType.RSA,
     )
-    code, report = await _check_with_certificate(upstream, tmp_path, year_long)
+    code, report = await _check_with_certificate(
+        upstream, tmp_path, *_write_leaf(tmp_path, year_long)
+    )
     assert code == 0, report
     (line,) = [x for x in report.splitlines() if x.startswith("! tls.cert_file:")]
     assert "issued for 365 days; at most 90 are recommended" in line
     assert "RSA" not in line  # RSA-2048 is acceptable; only the lifetime is advised on
 
-    sandbox_ca = LocalCA()
+    sandbox_ca = LocalCA()  # what `mailgate demo` and the test servers serve
     try:
-        leaf = sandbox_ca.ca.issue_cert("localhost", not_before=now, not_after=now + LEAF_LIFETIME)
-        code, report = await _check_with_certificate(upstream, tmp_path, leaf)
+        code, report = await _check_with_certificate(
+            upstream, tmp_path, *sandbox_ca.issue("localhost")
+        )
     finally:
         sandbox_ca.cleanup()
     assert code == 0, report

@@ -481,7 +481,7 @@ class MailClient:
 
     async def exists(self, path: str, uid: int, *, uidvalidity: int | None = None) -> bool:
         """Whether ``uid`` names a message in ``path`` now."""
-        await self.select(path, uidvalidity=uidvalidity, refresh=False)
+        await self.select(path, uidvalidity=uidvalidity)
         resp = await self._conn.command("UID FETCH", _uid(uid), "(UID)")
         self._note(resp, {uid})
         return any(_fetch_uid(u)[0] == uid for u in resp.of_kind("FETCH"))
@@ -606,6 +606,11 @@ class MailClient:
             self._saw_own_seen(uid, reply)
         if not peek:
             flags |= {"\\Seen"}
+        known = self._summary_cache.get(uid)
+        if known is not None and "FLAGS" in it and known.flags != flags:
+            # Another client's change to this very message comes back in our own FETCH
+            # (where _note does not count it as news): the cached summary takes it too.
+            self._summary_cache[uid] = replace(known, flags=frozenset(flags))
         header = _header_of(data)
         if header is None and whole:
             header = data  # a message without a body
@@ -642,7 +647,7 @@ class MailClient:
         for section in sections:
             if not _SECTION.fullmatch(section):
                 raise ValueError("invalid section")
-        await self.select(path, uidvalidity=uidvalidity, refresh=False)
+        await self.select(path, uidvalidity=uidvalidity)
         items = " ".join(f"BODY.PEEK[{s}]" for s in sections)
         resp = await self._conn.command("UID FETCH", suid, f"(UID {items})")
         self._note(resp, {uid})

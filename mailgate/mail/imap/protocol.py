@@ -829,10 +829,9 @@ class SectionStream(AsyncIterator[bytes]):
                 resp = _parse_tagged(line[:-2], len(prefix), untagged)
                 if resp.status == "NO" and binary and resp.code == "UNKNOWN-CTE":
                     return None
+                self._report(resp)  # news counts whatever the outcome
                 raise_for_status(resp)
-                inline = self._from_untagged(untagged, key.decode())
-                self._report(resp)
-                return inline
+                return self._from_untagged(untagged, key.decode())
             frags, lits = await conn._read_unit(line)
             if not frags[0].startswith(b"* "):
                 raise ImapProtocolError("unexpected_line")
