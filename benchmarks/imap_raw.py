@@ -111,16 +111,19 @@ class RawImap:
     async def open(self, uid: int) -> int:
         return await self.command(f"UID FETCH {uid} ({OPEN_ITEMS})")
 
-    async def open_and_read(self, uid: int) -> str:
-        """The same FETCH, then what any client must do to show it: parse the MIME with
-        the standard library (``policy.default``) and decode the body to display."""
+    async def open_and_read(self, uid: int) -> tuple[list[str], str, list[str]]:
+        """The same FETCH, then what any client must do to show it, with the standard
+        library (``policy.default``): the header lines a reader shows, the body to display
+        and the names of the attachments (mailgate's message JSON carries all three)."""
         tag = self._next_tag()
         self.writer.write(tag + f"UID FETCH {uid} ({OPEN_ITEMS})".encode() + b"\r\n")
         literals: list[bytes] = []
         await self._read_until(tag, literals=literals)
         message = email.message_from_bytes(literals[-1], policy=email.policy.default)
+        shown = [str(message[name] or "") for name in ("From", "To", "Cc", "Subject", "Date")]
         body = message.get_body(preferencelist=("html", "plain"))  # type: ignore[attr-defined]
-        return body.get_content() if body is not None else ""
+        files = [str(a.get_filename() or "") for a in message.iter_attachments()]  # type: ignore[attr-defined]
+        return shown, body.get_content() if body is not None else "", files
 
     async def logout(self) -> None:
         await self.command("LOGOUT")

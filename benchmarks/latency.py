@@ -9,8 +9,9 @@ third. Through mailgate = what a browser tab does over one HTTPS keep-alive conn
   list      warm connection, INBOX selected:        | GET .../messages?limit=50
             UID SORT + UID FETCH of 50 summaries    |
   open      UID FETCH (flags, structure, body),     | GET /api/messages/{id} (+ body.html
-            then the stdlib MIME parse and body     |   when the message has HTML)
-            decoding any client needs to show it    |
+            then what any client needs to show it   |   when the message has HTML)
+            (stdlib parse: shown headers, body,     |
+            attachment names)                       |
             ("open, FETCH only" prints the bare FETCH beside it, for information)
   download  UID FETCH BINARY.PEEK[2] (20 MiB)       | GET .../parts/2
   send      SMTP submission (5 MiB attachment)      | POST /api/uploads + POST /api/send
@@ -264,9 +265,10 @@ async def run(args: argparse.Namespace) -> int:
     print(_row("first list", out["first list"]))
     print(check("list", 1.5))
     print(_row("list, repeated", out["list, repeated"]))
-    # Opening a message directly means fetching it and parsing it for display (stdlib
-    # email, policy.default); the issue's own figure for a direct open here is ~3 ms.
-    # The bare FETCH below is the wire floor alone, printed for information.
+    # Opening a message directly means fetching it and reading what a reader shows
+    # (stdlib email, policy.default: headers, body, attachment names); the issue's own
+    # figure for a direct open here is ~3 ms. The bare FETCH below is the wire floor
+    # alone, printed for information.
     print(check("open", 1.5))
     print(_row("open, FETCH only", out["open, FETCH only"]))
     print(_row("logout", out["logout"]))
