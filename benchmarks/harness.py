@@ -192,6 +192,7 @@ def running(*, users: int = 1, smtp: bool = False, **extra_env: str) -> Iterator
                 "MAILGATE_IMAP_PORT": str(dc.port),
                 "MAILGATE_SMTP_HOST": "localhost",
                 "MAILGATE_UPSTREAM_CA_FILE": dc.ca_file,
+                "MAILGATE_UPSTREAM_ALLOW_ANY_PORT": "true",
                 "MAILGATE_LOG_LEVEL": "warning",
                 **({"MAILGATE_SMTP_PORT": str(smtp_port)} if smtp_port else {}),
                 **extra_env,

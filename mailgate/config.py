@@ -89,6 +89,10 @@ class SmtpConfig:
 @dataclass(frozen=True)
 class UpstreamConfig:
     ca_file: str = ""
+    # Only the standard mail ports are used upstream (SEC-63): IMAP 993 (tls) or 143
+    # (starttls), submission 465 (tls) or 587 (starttls). True allows any port: for the
+    # sandbox, tests, or a server that really listens elsewhere.
+    allow_any_port: bool = False
 
 
 @dataclass(frozen=True)
@@ -314,6 +318,10 @@ def load_config(
     return config
 
 
+# The ports mail servers listen on for clients (RFC 8314 and 6409), by protocol and security.
+_MAIL_PORTS = {"imap": {"tls": 993, "starttls": 143}, "smtp": {"tls": 465, "starttls": 587}}
+
+
 def validate(config: Config, *, need_upstream: bool = True) -> None:
     """Checks that span settings; raises ConfigError naming the first bad one."""
     s = config.session
@@ -341,6 +349,12 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
                 raise ConfigError(f"{name}.host ({_env_name(name, 'host')}): is required")
             if not 0 < up.port < 65536:
                 raise ConfigError(f"{name}.port ({_env_name(name, 'port')}): must be 1-65535")
+            standard = _MAIL_PORTS[name][up.security]
+            if up.port != standard and not config.upstream.allow_any_port:
+                raise ConfigError(
+                    f"{name}.port ({_env_name(name, 'port')}): {up.port} is not the {name} port "
+                    f"for {up.security} ({standard}); set upstream.allow_any_port to use it"
+                )
             if _is_ip_literal(up.host):
                 # Certificates are checked against a host name (RFC 7817).
                 raise ConfigError(f"{name}.host: must be a host name, not an IP address")

@@ -86,7 +86,10 @@ def upstream(request: pytest.FixtureRequest, sandbox: RunningSandbox) -> Upstrea
     settings = sandbox.settings()
     settings["imap"] = {"host": dc.host, "port": dc.port, "security": "tls"}
     # Dovecot's CA and the sandbox CA (for SMTP) are both trusted.
-    settings["upstream"] = {"ca_file": _combined_ca(dc.ca_file, sandbox.ca_file)}
+    settings["upstream"] = {
+        "ca_file": _combined_ca(dc.ca_file, sandbox.ca_file),
+        "allow_any_port": True,
+    }
     return Upstream("dovecot", settings, dc.add_user, dc.deliver)
 
 

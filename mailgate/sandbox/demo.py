@@ -49,7 +49,7 @@ async def run_demo(*, port: int = 8443, host: str = "127.0.0.1") -> int:
                 "port": sandbox.smtp_port,
                 "security": sandbox.smtp_security,
             },
-            upstream={"ca_file": str(sandbox.ca_file)},
+            upstream={"ca_file": str(sandbox.ca_file), "allow_any_port": True},
             proxy={"enabled": False},
         )
 

@@ -62,7 +62,8 @@ class RunningSandbox:
         return {
             "imap": {"host": sb.imap_host, "port": sb.imap_port, "security": sb.imap_security},
             "smtp": {"host": sb.smtp_host, "port": sb.smtp_port, "security": sb.smtp_security},
-            "upstream": {"ca_file": self.ca_file},
+            # The sandbox listens on free ports, not the standard mail ports.
+            "upstream": {"ca_file": self.ca_file, "allow_any_port": True},
         }
 
     def close(self) -> None:

@@ -9,8 +9,10 @@ import ssl
 import time
 from pathlib import Path
 
+import pytest
 import trustme
 
+from mailgate.config import ConfigError, load_config
 from mailgate.logs import JsonLineFormatter
 from mailgate.tls import server_context, upstream_context
 
@@ -48,3 +50,36 @@ def test_sec_57_user_controlled_fields_cannot_break_a_log_line() -> None:
     # UTC, marked as such.
     assert entry["ts"].endswith("Z")
     assert entry["ts"][:19] == time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(before))
+
+
+def test_sec_63_only_the_standard_mail_ports_are_used_upstream() -> None:
+    """Ports 22, 6379 and 8080 are refused before anything connects (at start-up: the
+    upstream is the operator's setting, never the user's); the standard ports of each
+    security mode pass, and another port only with upstream.allow_any_port."""
+
+    base = {
+        "MAILGATE_TLS_CERT_FILE": "/etc/mailgate/cert.pem",
+        "MAILGATE_TLS_KEY_FILE": "/etc/mailgate/key.pem",
+        "MAILGATE_IMAP_HOST": "imap.example.org",
+        "MAILGATE_SMTP_HOST": "smtp.example.org",
+    }
+    for imap, smtp in (("993", "465"), ("143", "587")):
+        security = "tls" if imap == "993" else "starttls"
+        env = {
+            **base,
+            "MAILGATE_IMAP_PORT": imap,
+            "MAILGATE_IMAP_SECURITY": security,
+            "MAILGATE_SMTP_PORT": smtp,
+            "MAILGATE_SMTP_SECURITY": security,
+        }
+        config = load_config(environ=env)
+        assert (config.imap.port, config.smtp.port) == (int(imap), int(smtp))
+    for name in ("IMAP", "SMTP"):
+        for port in ("22", "6379", "8080", "143" if name == "IMAP" else "587"):
+            env = {**base, f"MAILGATE_{name}_PORT": port}  # security: tls
+            with pytest.raises(ConfigError) as refused:
+                load_config(environ=env)
+            assert str(refused.value).startswith(f"{name.lower()}.port (MAILGATE_{name}_PORT): ")
+            assert "allow_any_port" in str(refused.value)
+            allowed = load_config(environ={**env, "MAILGATE_UPSTREAM_ALLOW_ANY_PORT": "true"})
+            assert getattr(allowed, name.lower()).port == int(port)
