@@ -29,6 +29,8 @@ __all__ = [
     "SCREENSHOTS",
     "BrowserSession",
     "Mailbox",
+    "OpenBrowser",
+    "SignedIn",
     "login",
     "page_json",
     "put_preferences",
@@ -167,6 +169,22 @@ def login(page: Page, mg: RunningMailgate, email: str, password: str) -> None:
     page.get_by_test_id("login-password").fill(password)
     page.get_by_test_id("login-submit").click()
     page.get_by_test_id("message-row").first.wait_for()
+
+
+OpenBrowser = Callable[..., BrowserSession]
+# ``signed_in(user, **config)``: a mailgate started with ``config``, and a browser whose
+# page has signed in as ``user``.
+SignedIn = Callable[..., BrowserSession]
+
+
+@pytest.fixture
+def signed_in(make_mailgate: Callable[..., RunningMailgate], open_browser: OpenBrowser) -> SignedIn:
+    def start(user: Mailbox, **config: Any) -> BrowserSession:
+        session = open_browser(make_mailgate(**config))
+        login(session.page, session.mailgate, user.email, user.password)
+        return session
+
+    return start
 
 
 def page_json(page: Page, path: str) -> Any:

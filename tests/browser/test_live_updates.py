@@ -15,13 +15,12 @@ import pytest
 from playwright.sync_api import Locator, Page, Request, expect
 
 from mailgate.testing.servers import RunningMailgate, RunningSandbox
-from tests.browser.conftest import BrowserSession, login
+from tests.browser.conftest import OpenBrowser, login
 from tests.conftest import Upstream
 from tests.integration.mailfactory import plain_message
 
 pytestmark = pytest.mark.browser
 
-OpenBrowser = Callable[..., BrowserSession]
 ROW = "message-row"
 LIVE_WITHIN_MS = 5_000
 

@@ -13,13 +13,12 @@ import pytest
 from playwright.sync_api import Dialog, Page, Request, expect
 
 from mailgate.testing.servers import RunningMailgate
-from tests.browser.conftest import BrowserSession, Mailbox, login, page_json
+from tests.browser.conftest import Mailbox, OpenBrowser, SignedIn, login, page_json
 from tests.conftest import Upstream
 from tests.integration.mailfactory import plain_message
 
 pytestmark = pytest.mark.browser
 
-OpenBrowser = Callable[..., BrowserSession]
 ROW = "message-row"
 TOTAL = 13  # more than the smallest page size (10), fewer than the default (50)
 LIGHT_BG = "rgb(244, 245, 247)"  # --bg in app.css
@@ -62,13 +61,11 @@ def _save(page: Page) -> None:
 
 
 def test_preferences_apply_and_persist_across_logout(
-    make_mailgate: Callable[..., RunningMailgate],
-    open_browser: OpenBrowser,
+    signed_in: SignedIn,
     long_inbox: Mailbox,
 ) -> None:
-    mg = make_mailgate()
-    page = open_browser(mg).page
-    login(page, mg, long_inbox.email, long_inbox.password)
+    browser = signed_in(long_inbox)
+    mg, page = browser.mailgate, browser.page
     rows = page.get_by_test_id(ROW)
     expect(rows).to_have_count(TOTAL)
     assert _theme_attr(page) is None
@@ -149,13 +146,10 @@ def test_system_theme_follows_the_device_and_light_overrides_it(
 
 
 def test_invalid_value_shows_the_servers_message(
-    make_mailgate: Callable[..., RunningMailgate],
-    open_browser: OpenBrowser,
+    signed_in: SignedIn,
     seeded_user: Mailbox,
 ) -> None:
-    mg = make_mailgate()
-    page = open_browser(mg).page
-    login(page, mg, seeded_user.email, seeded_user.password)
+    page = signed_in(seeded_user).page
     _open_prefs(page)
     # A control character is refused by the server, which names the field.
     page.get_by_test_id("prefs-display-name").fill("Bad\u0007Name")
@@ -202,13 +196,10 @@ def test_export_downloads_the_preferences_as_json(
 
 
 def test_delete_asks_first_then_resets_to_defaults(
-    make_mailgate: Callable[..., RunningMailgate],
-    open_browser: OpenBrowser,
+    signed_in: SignedIn,
     long_inbox: Mailbox,
 ) -> None:
-    mg = make_mailgate()
-    page = open_browser(mg).page
-    login(page, mg, long_inbox.email, long_inbox.password)
+    page = signed_in(long_inbox).page
     _open_prefs(page)
     page.get_by_test_id("prefs-page-size").select_option("10")
     page.get_by_test_id("prefs-theme-dark").check()

@@ -10,14 +10,13 @@ import pytest
 from playwright.sync_api import Request, expect
 
 from mailgate.testing.servers import RunningMailgate
-from tests.browser.conftest import BrowserSession, Mailbox, login
+from tests.browser.conftest import BrowserSession, Mailbox, OpenBrowser, login
 from tests.conftest import Upstream
 from tests.integration.mailfactory import html_message
 from tests.unit.corpora import corpora_dir
 
 pytestmark = pytest.mark.browser
 
-OpenBrowser = Callable[..., BrowserSession]
 ROW = "message-row"
 
 TRACKING_HTML = """\

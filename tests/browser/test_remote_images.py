@@ -5,19 +5,20 @@ message whose sender is listed (`remote_allowed`) says so and can stop it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from playwright.sync_api import Page, expect
 
-from mailgate.testing.servers import RunningMailgate
-from tests.browser.conftest import BrowserSession, Mailbox, login, page_json, put_preferences
+from tests.browser.conftest import (
+    Mailbox,
+    SignedIn,
+    page_json,
+    put_preferences,
+)
 from tests.conftest import Upstream
 from tests.integration.mailfactory import html_message
 
 pytestmark = pytest.mark.browser
 
-OpenBrowser = Callable[..., BrowserSession]
 ROW = "message-row"
 SUBJECT = "Pictures inside"
 SENDER = "news@example.com"  # html_message's From
@@ -47,13 +48,10 @@ def _frame_src(page: Page) -> str:
 
 
 def test_always_load_from_sender_and_remove_it_in_settings(
-    make_mailgate: Callable[..., RunningMailgate],
-    open_browser: OpenBrowser,
+    signed_in: SignedIn,
     remote_user: Mailbox,
 ) -> None:
-    mg = make_mailgate(proxy={"enabled": True})
-    page = open_browser(mg).page
-    login(page, mg, remote_user.email, remote_user.password)
+    page = signed_in(remote_user, proxy={"enabled": True}).page
     # Another field already stored: the per-sender change must keep it.
     put_preferences(page, {"page_size": 20})
     _open(page)
@@ -82,13 +80,10 @@ def test_always_load_from_sender_and_remove_it_in_settings(
 
 
 def test_a_one_off_load_does_not_change_the_settings(
-    make_mailgate: Callable[..., RunningMailgate],
-    open_browser: OpenBrowser,
+    signed_in: SignedIn,
     remote_user: Mailbox,
 ) -> None:
-    mg = make_mailgate(proxy={"enabled": True})
-    page = open_browser(mg).page
-    login(page, mg, remote_user.email, remote_user.password)
+    page = signed_in(remote_user, proxy={"enabled": True}).page
     _open(page)
     page.get_by_test_id("load-remote").click()
     loaded = page.get_by_test_id("remote-loaded")
@@ -100,13 +95,10 @@ def test_a_one_off_load_does_not_change_the_settings(
 
 
 def test_without_the_proxy_nothing_is_offered(
-    make_mailgate: Callable[..., RunningMailgate],
-    open_browser: OpenBrowser,
+    signed_in: SignedIn,
     remote_user: Mailbox,
 ) -> None:
-    mg = make_mailgate()
-    page = open_browser(mg).page
-    login(page, mg, remote_user.email, remote_user.password)
+    page = signed_in(remote_user).page
     _open(page)
     notice = page.get_by_test_id("remote-blocked")
     expect(notice).to_contain_text("1 remote resource blocked")
@@ -114,14 +106,11 @@ def test_without_the_proxy_nothing_is_offered(
 
 
 def test_listed_sender_shows_the_proxy_notice_and_can_stop_it(
-    make_mailgate: Callable[..., RunningMailgate],
-    open_browser: OpenBrowser,
+    signed_in: SignedIn,
     remote_user: Mailbox,
 ) -> None:
     """Needs the server's `remote_allowed` field (and html_url with ?remote=allow)."""
-    mg = make_mailgate(proxy={"enabled": True})
-    page = open_browser(mg).page
-    login(page, mg, remote_user.email, remote_user.password)
+    page = signed_in(remote_user, proxy={"enabled": True}).page
     put_preferences(page, {"remote_images_senders": [SENDER, "other@example.org"]})
     _open(page)
     loaded = page.get_by_test_id("remote-loaded")

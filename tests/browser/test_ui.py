@@ -19,15 +19,15 @@ from mailgate.testing.servers import RunningMailgate, RunningSandbox
 from tests.browser.conftest import (
     DOCS_SCREENSHOTS,
     SCREENSHOTS,
-    BrowserSession,
     Mailbox,
+    OpenBrowser,
+    SignedIn,
     login,
     put_preferences,
 )
 
 pytestmark = pytest.mark.browser
 
-OpenBrowser = Callable[..., BrowserSession]
 ROW = "message-row"
 
 
@@ -195,13 +195,11 @@ def test_keyboard_only_open_and_back(
 
 
 def test_idle_session_ends_in_the_browser_and_on_the_server(
-    make_mailgate: Callable[..., RunningMailgate],
-    open_browser: OpenBrowser,
+    signed_in: SignedIn,
     seeded_user: Mailbox,
 ) -> None:
-    mg = make_mailgate(session={"idle_timeout_s": 5, "reap_interval_s": 0.5})
-    page = open_browser(mg).page
-    login(page, mg, seeded_user.email, seeded_user.password)
+    browser = signed_in(seeded_user, session={"idle_timeout_s": 5, "reap_interval_s": 0.5})
+    mg, page = browser.mailgate, browser.page
     assert len(mg.call(mg.services.store.lookups())) == 1
     started = time.monotonic()
     # Leave the tab alone: no input, no clicks.
