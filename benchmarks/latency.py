@@ -32,8 +32,10 @@ import asyncio
 import os
 import sys
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import TypeVar
 
 import aiosmtplib
 from harness import EMAIL, PASSWORD, Bench, peak_growth_kb, reset_peak, running, user_email
@@ -46,6 +48,7 @@ RECIPIENT = "someone@example.test"
 # The direct client uses its own copy of the mailbox: its opens set \Seen too, and that
 # news would make mailgate's connection re-SELECT, which is not what a lone user sees.
 DIRECT_USER = user_email(1)
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,6 +60,14 @@ class Samples:
         return percentile(self.mailgate, 50) / percentile(self.direct, 50)
 
 
+async def _timed(into: list[float], step: Awaitable[T]) -> T:
+    """Await ``step``, adding the seconds it took to ``into``."""
+    started = time.perf_counter()
+    result = await step
+    into.append(time.perf_counter() - started)
+    return result
+
+
 async def _fill_index(bench: Bench, user: str) -> None:
     """Fill Dovecot's index and cache once, as a mailbox in daily use has them."""
     conn = await direct_login(bench.dovecot.port, bench.imap_ssl, user, PASSWORD)
@@ -66,33 +77,26 @@ async def _fill_index(bench: Bench, user: str) -> None:
     await conn.logout()
 
 
+async def _select_and_list(conn: RawImap) -> None:
+    """The direct "first list": what a fresh connection does before it can list."""
+    await conn.command("SELECT INBOX")
+    await conn.list_newest()
+
+
 async def _login_rounds(bench: Bench, rounds: int, out: dict[str, Samples]) -> None:
     port, ctx = bench.dovecot.port, bench.imap_ssl
     for _ in range(rounds):
-        started = time.perf_counter()
-        conn = await direct_login(port, ctx, DIRECT_USER, PASSWORD)
-        out["login"].direct.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        await conn.command("SELECT INBOX")
-        await conn.list_newest()
-        out["first list"].direct.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        await conn.logout()
-        out["logout"].direct.append(time.perf_counter() - started)
+        conn = await _timed(out["login"].direct, direct_login(port, ctx, DIRECT_USER, PASSWORD))
+        await _timed(out["first list"].direct, _select_and_list(conn))
+        await _timed(out["logout"].direct, conn.logout())
 
         tab = BrowserTab(bench.url, bench.web_ssl)
         try:
             await tab.warm()
-            started = time.perf_counter()
-            await tab.login(EMAIL, PASSWORD)
-            out["login"].mailgate.append(time.perf_counter() - started)
+            await _timed(out["login"].mailgate, tab.login(EMAIL, PASSWORD))
             await tab.find_inbox()
-            started = time.perf_counter()
-            await tab.list()
-            out["first list"].mailgate.append(time.perf_counter() - started)
-            started = time.perf_counter()
-            await tab.logout()
-            out["logout"].mailgate.append(time.perf_counter() - started)
+            await _timed(out["first list"].mailgate, tab.list())
+            await _timed(out["logout"].mailgate, tab.logout())
         finally:
             await tab.close()
 
@@ -104,29 +108,15 @@ async def _browse_rounds(
     ids = [m["id"] for m in await tab.list()]
     assert len(ids) == len(uids) == 50
     for i in range(rounds):
-        started = time.perf_counter()
-        await conn.list_newest()
-        out["list"].direct.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        await tab.list()
-        out["list"].mailgate.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        await conn.open(uids[i % 50])
-        out["open, FETCH only"].direct.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        await tab.open(ids[i % 50])
-        out["open"].mailgate.append(time.perf_counter() - started)
+        await _timed(out["list"].direct, conn.list_newest())
+        await _timed(out["list"].mailgate, tab.list())
+        await _timed(out["open, FETCH only"].direct, conn.open(uids[i % 50]))
+        await _timed(out["open"].mailgate, tab.open(ids[i % 50]))
         out["open, FETCH only"].mailgate.append(out["open"].mailgate[-1])
-        started = time.perf_counter()
-        await conn.open_and_read(uids[i % 50])
-        out["open"].direct.append(time.perf_counter() - started)
+        await _timed(out["open"].direct, conn.open_and_read(uids[i % 50]))
     for _ in range(rounds // 2):
-        started = time.perf_counter()
-        await conn.list_newest()
-        out["list, repeated"].direct.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        await tab.list()
-        out["list, repeated"].mailgate.append(time.perf_counter() - started)
+        await _timed(out["list, repeated"].direct, conn.list_newest())
+        await _timed(out["list, repeated"].mailgate, tab.list())
 
 
 async def _download_rounds(
@@ -140,13 +130,9 @@ async def _download_rounds(
         big_id = (await r.json())["messages"][0]["id"]
     growth = got = 0
     for _ in range(rounds):
-        started = time.perf_counter()
-        await conn.command(f"UID FETCH {big_uid} (BINARY.PEEK[2])")
-        out["download"].direct.append(time.perf_counter() - started)
+        await _timed(out["download"].direct, conn.command(f"UID FETCH {big_uid} (BINARY.PEEK[2])"))
         base = reset_peak(bench.pid)
-        started = time.perf_counter()
-        got = await tab.download(big_id, "2")
-        out["download"].mailgate.append(time.perf_counter() - started)
+        got = await _timed(out["download"].mailgate, tab.download(big_id, "2"))
         growth = max(growth, peak_growth_kb(bench.pid, base))
     return got, growth
 
