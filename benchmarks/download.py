@@ -17,52 +17,38 @@ import sys
 import time
 from email.message import EmailMessage
 
-import aiohttp
 from harness import EMAIL, PASSWORD, Bench, peak_growth_kb, reset_peak, running
-
-from mailgate.mail.imap.client import MailClient
-from mailgate.mail.imap.protocol import ImapConnection
+from imap_raw import direct_login
+from webclient import BrowserTab
 
 
 async def direct(bench: Bench, size: int) -> float:
-    conn = await ImapConnection.open(
-        "localhost", bench.dovecot.port, "tls", bench.imap_ssl, timeout=30
-    )
-    await conn.login(EMAIL, PASSWORD)
-    client = MailClient(conn)
-    await client.select("INBOX")
+    """A fresh connection each round (as a new session's download is): LOGIN, SELECT, then
+    the timed ``UID FETCH 1 (BINARY.PEEK[2])``, its literal read and dropped."""
+    conn = await direct_login(bench.dovecot.port, bench.imap_ssl, EMAIL, PASSWORD)
+    await conn.command("SELECT INBOX")
     started = time.perf_counter()
-    got = 0
-    async with await client.stream_section("INBOX", 1, "2") as stream:
-        async for chunk in stream:
-            got += len(chunk)
+    got = await conn.command("UID FETCH 1 (BINARY.PEEK[2])")
     elapsed = time.perf_counter() - started
-    await client.logout()
-    assert got == size, (got, size)
+    await conn.logout()
+    assert got > size, (got, size)  # the literal plus the response lines
     return elapsed
 
 
 async def through_mailgate(bench: Bench, size: int) -> tuple[float, int]:
-    url, ctx = bench.url, bench.web_ssl
-    async with aiohttp.ClientSession() as http:
-        login = {"email": EMAIL, "password": PASSWORD}
-        async with http.post(
-            f"{url}/api/session", json=login, ssl=ctx, headers={"Origin": url}
-        ) as r:
-            assert r.status == 201, await r.text()
-        async with http.get(f"{url}/api/mailboxes", ssl=ctx) as r:
-            inbox = next(b for b in (await r.json())["mailboxes"] if b["role"] == "inbox")
-        async with http.get(f"{url}/api/mailboxes/{inbox['id']}/messages", ssl=ctx) as r:
-            mid = (await r.json())["messages"][0]["id"]
+    tab = BrowserTab(bench.url, bench.web_ssl)
+    try:
+        await tab.login(EMAIL, PASSWORD)
+        await tab.find_inbox()
+        message_id = (await tab.list(1))[0]["id"]
         base = reset_peak(bench.pid)
         started = time.perf_counter()
-        got = 0
-        async with http.get(f"{url}/api/messages/{mid}/parts/2", ssl=ctx) as r:
-            assert r.status == 200
-            async for chunk in r.content.iter_chunked(256 * 1024):
-                got += len(chunk)
+        got = await tab.download(message_id, "2")
         elapsed = time.perf_counter() - started
         growth = peak_growth_kb(bench.pid, base)
+        await tab.logout()
+    finally:
+        await tab.close()
     assert got == size, (got, size)
     return elapsed, growth
 

@@ -170,7 +170,7 @@ async def _send_rounds(
 
         base = reset_peak(bench.pid)
         started = time.perf_counter()
-        upload_id = await tab.upload(attachment, "doc.pdf")
+        upload_id = (await tab.upload(attachment, "doc.pdf"))["id"]
         uploaded = time.perf_counter()
         await tab.send(RECIPIENT, "with attachment", "Here is the file.", [upload_id])
         done = time.perf_counter()

@@ -14,8 +14,8 @@ import sys
 import time
 from collections.abc import AsyncIterator
 
-import aiohttp
 from harness import EMAIL, PASSWORD, peak_growth_kb, reset_peak, running
+from webclient import BrowserTab
 
 
 async def _body(size: int) -> AsyncIterator[bytes]:
@@ -37,24 +37,16 @@ async def main() -> int:
         "MAILGATE_LIMITS_SESSION_UPLOAD_MAX_BYTES": str(2 * size),
     }
     with running(**limits) as bench:
-        url, ctx = bench.url, bench.web_ssl
-        async with aiohttp.ClientSession() as http:
-            login = {"email": EMAIL, "password": PASSWORD}
-            async with http.post(
-                f"{url}/api/session", json=login, ssl=ctx, headers={"Origin": url}
-            ) as r:
-                assert r.status == 201, await r.text()
-                csrf = (await r.json())["csrf_token"]
+        tab = BrowserTab(bench.url, bench.web_ssl)
+        try:
+            await tab.login(EMAIL, PASSWORD)
             base = reset_peak(bench.pid)
-            form = aiohttp.FormData()
-            form.add_field("file", _body(size), filename="big.bin")
             started = time.perf_counter()
-            headers = {"Origin": url, "X-CSRF-Token": csrf}
-            async with http.post(f"{url}/api/uploads", data=form, ssl=ctx, headers=headers) as r:
-                assert r.status == 201, await r.text()
-                stored = (await r.json())["size"]
+            stored = (await tab.upload(_body(size), "big.bin"))["size"]
             elapsed = time.perf_counter() - started
             growth_mb = peak_growth_kb(bench.pid, base) / 1024
+        finally:
+            await tab.close()
     assert stored == size, (stored, size)
     mb = size / 1024 / 1024
     verdict = "PASS" if growth_mb < 16 else "FAIL"

@@ -5,6 +5,7 @@ HTML, as mailgate/ui/static/reader.js does), download, upload, send, log out."""
 from __future__ import annotations
 
 import ssl
+from collections.abc import AsyncIterable
 from typing import Any
 
 import aiohttp
@@ -91,7 +92,8 @@ class BrowserTab:
                 got += len(chunk)
         return got
 
-    async def upload(self, data: bytes, filename: str) -> str:
+    async def upload(self, data: bytes | AsyncIterable[bytes], filename: str) -> dict[str, Any]:
+        """Upload ``data`` (bytes, or chunks streamed as they come); the stored upload."""
         form = aiohttp.FormData()
         form.add_field("file", data, filename=filename, content_type="application/pdf")
         async with self.http.post(
@@ -99,7 +101,7 @@ class BrowserTab:
         ) as r:
             if r.status != 201:
                 raise HttpFailed("upload", r.status)
-            return (await r.json())["id"]
+            return await r.json()
 
     async def delete_upload(self, upload_id: str) -> None:
         async with self.http.delete(
