@@ -90,11 +90,7 @@ def pymap() -> Iterator[Pymap]:
 
 
 async def _open_dovecot(server: Dovecot, user: str = ALICE, password: str = PASSWORD) -> MailClient:
-    conn = await ImapConnection.open(
-        server.host, server.port, "tls", upstream_context(server.ca_file), timeout=10
-    )
-    await conn.login(user, password)
-    return MailClient(conn)
+    return await server.open_client(user, password)
 
 
 async def _open_pymap(server: Pymap) -> MailClient:

@@ -14,7 +14,6 @@ import pytest
 
 from mailgate.mail.imap import ImapConnection, MailClient
 from mailgate.mail.imap.errors import ImapNoError
-from mailgate.tls import upstream_context
 from tests.servers.dovecot import Dovecot, running_dovecot
 
 USER, PASSWORD = "reader@example.test", "reader-password"
@@ -43,11 +42,7 @@ def dovecot() -> Iterator[Dovecot]:
 
 
 async def _open(server: Dovecot) -> MailClient:
-    conn = await ImapConnection.open(
-        server.host, server.port, "tls", upstream_context(server.ca_file), timeout=10
-    )
-    await conn.login(USER, PASSWORD)
-    return MailClient(conn)
+    return await server.open_client(USER, PASSWORD)
 
 
 def _record_commands(conn: ImapConnection) -> list[str]:

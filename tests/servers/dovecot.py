@@ -29,6 +29,9 @@ from pathlib import Path
 
 import trustme
 
+from mailgate.mail.imap import ImapConnection, MailClient
+from mailgate.tls import upstream_context
+
 from .ports import free_port, wait_for_closed, wait_for_listen
 from .process import PrivateServer, alive, read_text
 
@@ -346,6 +349,14 @@ service anvil {{
         for sub in ("cur", "new", "tmp"):
             self._mkdir(path / sub)
         return path
+
+    async def open_client(self, email_addr: str, password: str) -> MailClient:
+        """mailgate's IMAP client, logged in as ``email_addr`` over implicit TLS."""
+        conn = await ImapConnection.open(
+            self.host, self.port, "tls", upstream_context(self.ca_file), timeout=10
+        )
+        await conn.login(email_addr, password)
+        return MailClient(conn)
 
     def deliver(
         self,
