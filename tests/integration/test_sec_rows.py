@@ -446,6 +446,16 @@ async def test_sec_47_hostile_attachment_names_give_safe_download_headers(
     _assert_download_headers(raw, {"message/rfc822"})
 
 
+async def _saved_as_draft(api: ApiClient, upload_id: str, title: str) -> tuple[dict, dict]:
+    """A draft with the upload attached, read back from Drafts: its view and attachment."""
+    subject = f"{title} {secrets.token_hex(4)}"
+    draft = await api.post("/api/drafts", json={"subject": subject, "attachments": [upload_id]})
+    assert draft.status == 201, draft
+    view = await _only_message(api, await _box_id(api, "drafts"), subject)
+    (attachment,) = view["attachments"]
+    return view, attachment
+
+
 @PYMAP
 async def test_sec_47_uploaded_hostile_name_downloads_safely_from_drafts(
     logged_in: ApiClient,
@@ -462,13 +472,7 @@ async def test_sec_47_uploaded_hostile_name_downloads_safely_from_drafts(
     headers = {"Content-Type": "multipart/form-data; boundary=B"}
     upload = await logged_in.post("/api/uploads", data=body, headers=headers)
     assert upload.status == 201, upload
-    subject = f"Draft hostile {secrets.token_hex(4)}"
-    draft = await logged_in.post(
-        "/api/drafts", json={"subject": subject, "attachments": [upload.json()["id"]]}
-    )
-    assert draft.status == 201, draft
-    view = await _only_message(logged_in, await _box_id(logged_in, "drafts"), subject)
-    (attachment,) = view["attachments"]
+    _, attachment = await _saved_as_draft(logged_in, upload.json()["id"], "Draft hostile")
     download = await logged_in.get(attachment["url"])
     _assert_download_headers(download, {"application/octet-stream"})
     assert download.body == HTML_PAYLOAD
@@ -520,14 +524,7 @@ async def test_sec_48_zip_bomb_round_trips_byte_identical(
     upload = await logged_in.post("/api/uploads", data=form)
     assert upload.status == 201, upload
     assert upload.json()["size"] == len(bomb)
-    subject = f"Bomb {secrets.token_hex(4)}"
-    draft = await logged_in.post(
-        "/api/drafts", json={"subject": subject, "attachments": [upload.json()["id"]]}
-    )
-    assert draft.status == 201, draft
-
-    view = await _only_message(logged_in, await _box_id(logged_in, "drafts"), subject)
-    (attachment,) = view["attachments"]
+    view, attachment = await _saved_as_draft(logged_in, upload.json()["id"], "Bomb")
     assert attachment["content_type"] == "application/zip"
     assert attachment["size"] < 2 * len(bomb)  # an estimate, but never the inflated size
     download = await logged_in.get(attachment["url"])
