@@ -607,10 +607,12 @@ class MailClient:
         if not peek:
             flags |= {"\\Seen"}
         known = self._summary_cache.get(uid)
-        if known is not None and "FLAGS" in it and known.flags != flags:
-            # Another client's change to this very message comes back in our own FETCH
-            # (where _note does not count it as news): the cached summary takes it too.
-            self._summary_cache[uid] = replace(known, flags=frozenset(flags))
+        if known is not None:
+            # The FETCH's flags (with our own \Seen) are the message's now: they also carry
+            # another client's change to this very message, which _note does not count.
+            fresh = flags if "FLAGS" in it else known.flags | flags
+            if fresh != known.flags:
+                self._summary_cache[uid] = replace(known, flags=frozenset(fresh))
         header = _header_of(data)
         if header is None and whole:
             header = data  # a message without a body
@@ -629,13 +631,11 @@ class MailClient:
     def _saw_own_seen(self, uid: int, reply: Response) -> None:
         """Our own \\Seen moves only HIGHESTMODSEQ (forgotten here); the selection and the
         cached SORT/SEARCH orders (which never look at flags) stay valid, so the next
-        request need not re-SELECT and re-SORT. News about other messages still counts."""
+        request need not re-SELECT and re-SORT (the cached summary gets the flag in
+        _fetch_message). News about other messages still counts."""
         self._note(reply, {uid})
         if self._selected is not None:
             self._selected.state = replace(self._selected.state, highestmodseq=None)
-        known = self._summary_cache.get(uid)
-        if known is not None:
-            self._summary_cache[uid] = replace(known, flags=known.flags | {"\\Seen"})
 
     async def fetch_sections(
         self, path: str, uid: int, sections: Sequence[str], *, uidvalidity: int | None = None
