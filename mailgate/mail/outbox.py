@@ -306,14 +306,11 @@ async def _role_path(client: MailClient, role: str) -> str | None:
 # -- sending --------------------------------------------------------------------------------
 
 
-async def _add_flag(client: MailClient, ref: MessageRef, flag: str) -> None:
-    """``UID STORE +FLAGS.SILENT`` on one message of the right UIDVALIDITY."""
-    await client.add_flags(ref.mailbox, ref.uid, [flag], uidvalidity=ref.uidvalidity)
-
-
 async def _mark_answered(pool: ImapPool, session: Session, parent: MessageRef) -> bool:
     async def op(client: MailClient) -> None:
-        await _add_flag(client, parent, "\\Answered")
+        await client.add_flags(
+            parent.mailbox, parent.uid, ["\\Answered"], uidvalidity=parent.uidvalidity
+        )
 
     try:
         await pool.run(session.lookup, session.credentials, op)
@@ -416,7 +413,7 @@ async def _drop_old_draft(client: MailClient, old: MessageRef) -> bool:
         await client.expunge_uid(old.mailbox, old.uid)
     except ImapUnsupported:
         # No UIDPLUS: a bare EXPUNGE could remove other messages; flag it only.
-        await _add_flag(client, old, "\\Deleted")
+        await client.add_flags(old.mailbox, old.uid, ["\\Deleted"], uidvalidity=old.uidvalidity)
     return True
 
 
