@@ -335,8 +335,16 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
         ("server.response_write_timeout_s", config.server.response_write_timeout_s),
         ("imap.timeout_s", config.imap.timeout_s),
         ("smtp.timeout_s", config.smtp.timeout_s),
+        ("proxy.timeout_s", config.proxy.timeout_s),
+        ("proxy.url_lifetime_s", config.proxy.url_lifetime_s),
+        ("proxy.per_session_concurrency", config.proxy.per_session_concurrency),
+        ("push.poll_interval_s", config.push.poll_interval_s),
+        ("push.idle_renew_s", config.push.idle_renew_s),
+        ("push.keepalive_s", config.push.keepalive_s),
     ):
-        if value <= 0:  # zero would fail every connection, or every request, at once
+        # Zero would fail every connection or request at once, spin, or (fetch slots)
+        # keep every image waiting.
+        if value <= 0:
             raise ConfigError(f"{where}: must be positive")
     if not 0 < config.server.port < 65536:
         raise ConfigError("server.port (MAILGATE_SERVER_PORT): must be 1-65535")

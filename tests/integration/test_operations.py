@@ -374,7 +374,12 @@ async def test_a_zero_timeout_is_refused_at_start(
     """A zero timeout would fail every connection (TLS handshakes included) or request at
     once; it is a configuration error, not a server that starts and refuses everyone."""
     _, cert, key = certs
-    for section, name in (("server", "request_header_timeout_s"), ("imap", "timeout_s")):
+    for section, name in (
+        ("server", "request_header_timeout_s"),
+        ("imap", "timeout_s"),
+        ("push", "poll_interval_s"),
+        ("proxy", "per_session_concurrency"),
+    ):
         path = _write_config(
             tmp_path / f"{name}.toml",
             sandbox.settings(),
