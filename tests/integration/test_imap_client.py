@@ -589,3 +589,13 @@ async def test_append_stream_with_and_without_literal_plus(
     with pytest.raises(ValueError):
         await client.append_stream("INBOX", len(raw) + 10, _chunks_of(raw))
     assert client.closed
+
+
+@needs_dovecot
+async def test_two_logouts_at_once_are_quiet(dovecot: Dovecot) -> None:
+    """A feed stopped twice at once (a wipe and its last tab leaving): the second LOGOUT,
+    queued behind the first, finds the connection closed instead of writing to a dead TLS
+    transport (asyncio raises AttributeError there)."""
+    client = await _open_dovecot(dovecot)
+    await asyncio.gather(client.logout(), client.logout(), client.logout())
+    assert client.closed

@@ -630,6 +630,8 @@ class ImapConnection:
             return
         try:
             async with self._lock:
+                if self.closed:
+                    return  # the command we waited for failed and closed the connection
                 async with asyncio.timeout(min(self.timeout, 2.0)):
                     await self._exchange(("LOGOUT",))
         except (ImapError, OSError, TimeoutError, asyncio.IncompleteReadError):
