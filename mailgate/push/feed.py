@@ -77,7 +77,9 @@ class SessionFeed:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._publish(None)
-        await self._logout()
+        # The feed's task is gone, so nothing holds the connection: LOGOUT (bounded,
+        # errors ignored) and close. A connection that dropped or hung is closed already.
+        await self._client.logout()
 
     async def _counts(self) -> MailboxCounts:
         async with asyncio.timeout(self._timeout):
@@ -104,9 +106,9 @@ class SessionFeed:
                     self._publish(now)
         except (ImapError, TimeoutError, OSError) as exc:
             log_event("push_ended", logging.INFO, reason=type(exc).__name__)
+            self._client.close()  # the upstream failed: nothing to say goodbye to
         finally:
             self._publish(None)
-            self._client.close()
 
     def _publish(self, item: MailboxCounts | None) -> None:
         for queue in self._listeners:
@@ -115,12 +117,3 @@ class SessionFeed:
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
             queue.put_nowait(item)
-
-    async def _logout(self) -> None:
-        try:
-            async with asyncio.timeout(2):
-                await self._client.logout()
-        except (ImapError, TimeoutError, OSError):
-            pass
-        finally:
-            self._client.close()

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from mailgate.config import ImapConfig, PushConfig
 from mailgate.mail.imap.errors import ImapUnavailable
@@ -13,9 +13,6 @@ from mailgate.mail.pool import Credentials, ImapPool
 from .feed import Listener, SessionFeed
 
 __all__ = ["PushHub", "SessionGone", "Subscription"]
-
-# How long a wiped session's id is remembered, to refuse a listen that raced the wipe.
-_WIPE_MEMORY_S = 120.0
 
 
 class SessionGone(Exception):
@@ -33,31 +30,48 @@ class Subscription:
         self.listener = listener
 
 
+@dataclass
+class _Opening:
+    """The listens of one session under way: they open its feed one at a time."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+    wiped: bool = False  # the session ended meanwhile: no feed may be kept for it
+
+
 class PushHub:
     def __init__(self, pool: ImapPool, imap: ImapConfig, config: PushConfig):
         self._pool = pool
         self._imap = imap
         self._config = config
         self._feeds: dict[str, SessionFeed] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._wiped: dict[str, float] = {}
+        # Only while a listen is under way, so nothing here outlives it.
+        self._opening: dict[str, _Opening] = {}
 
     async def listen(self, lookup: str, credentials: Callable[[], Credentials]) -> Subscription:
         """A listener on the session's feed, starting the feed if needed (ImapError,
         SessionGone)."""
-        lock = self._locks.setdefault(lookup, asyncio.Lock())
-        async with lock:
-            feed = self._feeds.get(lookup)
-            if feed is None or feed.ended:
-                if feed is not None:
-                    del self._feeds[lookup]
-                    await feed.stop()
-                feed = await self._start(credentials)
-                if lookup in self._wiped:  # logged out while we were logging in
-                    await feed.stop()
+        opening = self._opening.setdefault(lookup, _Opening())
+        opening.waiting += 1
+        try:
+            async with opening.lock:
+                if opening.wiped:
                     raise SessionGone()
-                self._feeds[lookup] = feed
-            return Subscription(lookup, feed, feed.listen())
+                feed = self._feeds.get(lookup)
+                if feed is None or feed.ended:
+                    if feed is not None:
+                        del self._feeds[lookup]
+                        await feed.stop()
+                    feed = await self._start(credentials)
+                    if opening.wiped:  # logged out while we were logging in
+                        await feed.stop()
+                        raise SessionGone()
+                    self._feeds[lookup] = feed
+                return Subscription(lookup, feed, feed.listen())
+        finally:
+            opening.waiting -= 1
+            if not opening.waiting:
+                del self._opening[lookup]
 
     async def _start(self, credentials: Callable[[], Credentials]) -> SessionFeed:
         client = await self._pool.connect(credentials())
@@ -78,23 +92,16 @@ class PushHub:
         if feed.unlisten(subscription.listener):
             if self._feeds.get(subscription.lookup) is feed:
                 del self._feeds[subscription.lookup]
-                self._forget_lock(subscription.lookup)
             await feed.stop()
 
     async def end(self, lookup: str) -> None:
         """The session is wiped: its feed stops, its listeners see the end."""
-        now = time.monotonic()
-        self._wiped = {k: t for k, t in self._wiped.items() if now - t < _WIPE_MEMORY_S}
-        self._wiped[lookup] = now
-        self._forget_lock(lookup)
+        opening = self._opening.get(lookup)
+        if opening is not None:
+            opening.wiped = True
         feed = self._feeds.pop(lookup, None)
         if feed is not None:
             await feed.stop()
-
-    def _forget_lock(self, lookup: str) -> None:
-        lock = self._locks.get(lookup)
-        if lock is not None and not lock.locked():
-            del self._locks[lookup]
 
     async def end_all(self) -> None:
         for lookup in list(self._feeds):

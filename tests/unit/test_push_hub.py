@@ -24,6 +24,7 @@ class _Client:
 
     def __init__(self, opened: list[_Client]):
         self.closed = False
+        self.logged_out = False
         self.drop = False
         opened.append(self)
 
@@ -39,7 +40,8 @@ class _Client:
         raise ImapUnavailable("dropped")
 
     async def logout(self) -> None:
-        return None
+        self.logged_out = not self.closed  # LOGOUT goes out only on a live connection
+        self.closed = True  # as MailClient.logout: closed afterwards, whatever happened
 
     def close(self) -> None:
         self.closed = True
@@ -117,3 +119,35 @@ async def test_the_wipe_ends_every_listener_of_the_session() -> None:
     assert len(pool.live()) == 1 and hub.open_count() == 1
     await hub.end_all()
     assert pool.live() == []
+    assert all(c.logged_out for c in pool.opened)  # each feed said LOGOUT, not just closed
+
+
+async def test_a_listen_queued_behind_a_wiped_one_is_refused_too() -> None:
+    pool = _Pool()
+    pool.delay = 0.2
+    hub = _hub(pool)
+    first = asyncio.create_task(hub.listen("s1", lambda: None))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(hub.listen("s1", lambda: None))  # waits for the lock
+    await asyncio.sleep(0.01)
+    await hub.end("s1")
+    for task in (first, second):
+        with pytest.raises(SessionGone):
+            await task
+    assert pool.live() == [] and hub.open_count() == 0
+    assert hub._opening == {}  # nothing of the session is left behind
+
+
+async def test_wipes_of_sessions_without_push_cost_and_keep_nothing() -> None:
+    """Every logout and expiry reaches the hub; none may leave state (or cost more as
+    they pile up: 20,000 wipes used to take seconds of blocked event loop)."""
+    hub = _hub(_Pool())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for n in range(20_000):
+        await hub.end(f"s{n}")
+    assert loop.time() - started < 1.0
+    assert hub._opening == {} and hub.open_count() == 0
+    sub = await hub.listen("s1", lambda: None)  # a later session of the same id is fine
+    await hub.unlisten(sub)
+    assert hub._opening == {}
