@@ -14,7 +14,12 @@ from mailgate.errors import ApiError, CsrfFailed
 from mailgate.http.json_io import json_response
 from mailgate.logs import log_event
 
-__all__ = ["error_middleware", "make_body_deadline_middleware", "make_guard_middleware"]
+__all__ = [
+    "error_middleware",
+    "http_error",
+    "make_body_deadline_middleware",
+    "make_guard_middleware",
+]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -34,13 +39,22 @@ _HTTP_CODES = {
     ),
     421: ("misdirected_request", "This server does not answer for that host name."),
     431: ("headers_too_large", "The request headers are too large."),
+    504: ("gateway_timeout", "The request took too long to answer."),
 }
+_SERVER_FAULT = ("internal_error", "Something went wrong on the server.")
 
 
 def _error(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> web.Response:
     return json_response({"error": {"code": code, "message": message}}, status, headers)
+
+
+def http_error(status: int) -> web.Response:
+    """The API's error body for a bare HTTP status (also for what aiohttp refuses before
+    routing: see http/server.py)."""
+    default = ("bad_request", "The request is not valid.") if status < 500 else _SERVER_FAULT
+    return _error(status, *_HTTP_CODES.get(status, default))
 
 
 @web.middleware
@@ -56,23 +70,22 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code, message = _HTTP_CODES.get(exc.status, ("bad_request", "The request is not valid."))
-        headers = {}
+        response = http_error(exc.status)
         if exc.status == 405 and "Allow" in exc.headers:
-            headers["Allow"] = exc.headers["Allow"]
-        return _error(exc.status, code, message, headers)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except (ConnectionResetError, OSError) as exc:
         if request.transport is None or request.transport.is_closing():
             raise  # the client went away; nothing to answer
         log_event(
             "unhandled_error", logging.ERROR, route=_route(request), error_class=type(exc).__name__
         )
-        return _error(500, "internal_error", "Something went wrong on the server.")
+        return http_error(500)
     except Exception as exc:  # the last resort: a 500 is a bug, but never a traceback
         log_event(
             "unhandled_error", logging.ERROR, route=_route(request), error_class=type(exc).__name__
         )
-        return _error(500, "internal_error", "Something went wrong on the server.")
+        return http_error(500)
 
 
 def _route(request: web.Request) -> str:

@@ -19,17 +19,10 @@ from aiohttp.web_protocol import RequestHandler
 from yarl import URL
 
 from mailgate.http.headers import apply_security_headers
+from mailgate.http.middlewares import http_error
 from mailgate.logs import log_event
 
 __all__ = ["HttpsSite", "MailgateRunner"]
-
-_CODES = {
-    400: ("bad_request", "The request is not valid HTTP."),
-    413: ("payload_too_large", "The request is larger than the limit."),
-    414: ("bad_request", "The request line is too long."),
-    431: ("bad_request", "The request headers are too large."),
-    504: ("upstream_unavailable", "The request took too long."),
-}
 
 
 class _Handler(RequestHandler):
@@ -42,7 +35,6 @@ class _Handler(RequestHandler):
     ) -> web.StreamResponse:
         if request.writer.output_size > 0:
             raise ConnectionError("a response is already on its way")
-        code, text = _CODES.get(status, ("internal_error", "Something went wrong on the server."))
         if status < 500:
             log_event("request_unparsable", logging.INFO, status=status)
         else:
@@ -52,7 +44,7 @@ class _Handler(RequestHandler):
                 status=status,
                 error_class=type(exc).__name__ if exc else None,
             )
-        response = web.json_response({"error": {"code": code, "message": text}}, status=status)
+        response = http_error(status)
         apply_security_headers(response)
         response.force_close()
         return response
