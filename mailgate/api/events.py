@@ -14,7 +14,7 @@ import logging
 
 from aiohttp import web
 
-from mailgate.errors import AuthRequired, StoreUnavailable
+from mailgate.errors import AuthRequired
 from mailgate.logs import log_event
 from mailgate.mail.imap.errors import ImapError
 from mailgate.mail.pool import map_imap_error
@@ -72,11 +72,10 @@ async def events(request: web.Request) -> web.StreamResponse:
                 # However busy the stream, look now and then whether the session still
                 # exists: another instance, or the store's own expiry, may have wiped it.
                 try:
-                    alive = await svc.store.get(lookup) is not None
+                    if await svc.store.get(lookup) is None:
+                        break
                 except StoreError:
-                    raise StoreUnavailable() from None
-                if not alive:
-                    break
+                    break  # the store is down: the stream ends, the browser reconnects
                 due = loop.time() + every
                 if item is _QUIET:
                     await response.write(b": keep-alive\n\n")
@@ -85,8 +84,8 @@ async def events(request: web.Request) -> web.StreamResponse:
             if not isinstance(item, MailboxCounts):
                 break  # the feed ended
             await response.write(_event(item))
-    except (ConnectionError, StoreUnavailable):
-        pass  # the reader went away, or the store did: either way the stream is over
+    except ConnectionError:
+        pass  # the reader went away
     finally:
         await hub.unlisten(subscription)
     with contextlib.suppress(ConnectionError):
