@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 import urllib.parse
@@ -14,6 +13,7 @@ from aiohttp import web
 from mailgate.errors import BadRequest, NotFound
 from mailgate.http.headers import DOWNLOAD_CSP, FRAME_CSP
 from mailgate.http.json_io import json_response, read_json, reject_unknown
+from mailgate.http.streaming import write_or_cut
 from mailgate.mail.cache import SessionCache
 from mailgate.mail.decoding import decode_stream
 from mailgate.mail.ids import MessageRef, decode_mailbox_id, decode_message_id, message_id
@@ -269,17 +269,9 @@ async def _relay(
     if size is not None:
         response.content_length = size
     await response.prepare(request)
-    # A reader that stops reading but keeps the connection open would otherwise hold
-    # the session's IMAP connection (and its lock) for good.
     stall = services(request).config.server.response_write_timeout_s
     async for chunk in chunks:
-        try:
-            async with asyncio.timeout(stall):
-                await response.write(chunk)
-        except TimeoutError:
-            if request.transport is not None:
-                request.transport.close()
-            raise ConnectionResetError("the reader stopped reading") from None
+        await write_or_cut(request, response, chunk, stall)
     await response.write_eof()
     return response
 

@@ -16,6 +16,7 @@ import logging
 from aiohttp import web
 
 from mailgate.errors import Forbidden, ImageUnavailable, NotFound, StoreUnavailable
+from mailgate.http.streaming import write_or_cut
 from mailgate.logs import log_event
 from mailgate.proxy.fetch import ImageRefused
 from mailgate.proxy.service import ImageProxy
@@ -57,9 +58,12 @@ async def _relay(
     request: web.Request, proxy: ImageProxy, lookup: str, url: str
 ) -> web.StreamResponse:
     response: web.StreamResponse | None = None
+    loop = asyncio.get_running_loop()
+    stall = services(request).config.server.response_write_timeout_s
     try:
-        # The wait for one of the session's fetch slots counts against the time limit too.
-        async with asyncio.timeout(proxy.config.timeout_s), proxy.slot(lookup):
+        # The image host has timeout_s in all (the wait for one of the session's fetch
+        # slots included); time spent waiting for our reader is not counted against it.
+        async with asyncio.timeout(proxy.config.timeout_s) as host_clock, proxy.slot(lookup):
             image = await proxy.fetcher.open(url)
             try:
                 response = web.StreamResponse(
@@ -74,7 +78,12 @@ async def _relay(
                     response.content_length = image.length
                 await response.prepare(request)
                 async for chunk in image.chunks():
-                    await response.write(chunk)
+                    # The host's clock stops while the reader takes the chunk.
+                    began, deadline = loop.time(), host_clock.when()
+                    host_clock.reschedule(None)
+                    await write_or_cut(request, response, chunk, stall)
+                    if deadline is not None:
+                        host_clock.reschedule(deadline + loop.time() - began)
             finally:
                 image.release()
     except (ImageRefused, TimeoutError) as exc:

@@ -35,6 +35,11 @@ GIF = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 
 
+# PNG's first bytes (all the proxy sniffs) and then 24 MiB: far more than the loopback
+# socket buffers and the client's read buffer hold, so the proxy must wait for its reader.
+LARGE_IMAGE = PNG[:16] + bytes(range(256)) * (96 * 1024)
+
+
 @dataclass
 class Seen:
     path: str
@@ -104,6 +109,10 @@ class ImageServer:
         return web.Response(
             body=gzip.compress(PNG), content_type="image/png", headers={"Content-Encoding": "gzip"}
         )
+
+    async def _large(self, request: web.Request) -> web.StreamResponse:
+        """A PNG of LARGE_IMAGE bytes, all sent at once (a fast host, a big picture)."""
+        return web.Response(body=LARGE_IMAGE, content_type="image/png")
 
     async def _declared_huge(self, request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "image/png"})

@@ -17,7 +17,7 @@ import pytest
 
 from mailgate.testing.client import ApiClient
 from mailgate.testing.servers import RunningMailgate
-from tests.integration.image_server import GIF, PNG, ImageServer
+from tests.integration.image_server import GIF, LARGE_IMAGE, PNG, ImageServer
 from tests.integration.mailfactory import html_message
 
 pytestmark = pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
@@ -216,6 +216,27 @@ async def test_sec_62_an_endless_image_is_cut_at_the_cap(opened, images):
     # The proxy hung up long before 50 MiB (what is in flight is the kernel's buffers).
     assert not images.huge_completed
     assert images.huge_bytes_sent < 20 * 1024 * 1024
+
+
+async def test_a_slow_reader_of_a_fast_host_gets_the_whole_image(opened, images):
+    """timeout_s is the image host's budget: a reader that takes its time (here ~3x the
+    budget, but never stalling for response_write_timeout_s) still gets every byte."""
+    mailgate, reader = await opened(
+        f'<img src="{images.url("large.png")}">',
+        **_proxy(images, timeout_s=1.0, max_bytes=32 * 1024 * 1024),
+    )
+    (url,) = await reader.image_urls()
+    started, body = time.monotonic(), bytearray()
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(mailgate.url + url, ssl=mailgate.client_ssl()) as resp,
+    ):
+        assert resp.status == 200
+        async for chunk in resp.content.iter_chunked(256 * 1024):
+            body += chunk
+            await asyncio.sleep(0.03)
+    assert time.monotonic() - started > 2.0
+    assert bytes(body) == LARGE_IMAGE
 
 
 @pytest.mark.parametrize("path", ["slow.png", "trickle.png", "short-later.png"])
