@@ -338,6 +338,7 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
         ("proxy.timeout_s", config.proxy.timeout_s),
         ("proxy.url_lifetime_s", config.proxy.url_lifetime_s),
         ("proxy.per_session_concurrency", config.proxy.per_session_concurrency),
+        ("proxy.max_bytes", config.proxy.max_bytes),
         ("push.poll_interval_s", config.push.poll_interval_s),
         ("push.idle_renew_s", config.push.idle_renew_s),
         ("push.keepalive_s", config.push.keepalive_s),

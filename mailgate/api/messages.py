@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mailgate.errors import BadRequest, NotFound
+from mailgate.errors import BadRequest, NotFound, StoreUnavailable
 from mailgate.http.headers import DOWNLOAD_CSP, FRAME_CSP
 from mailgate.http.json_io import json_response, read_json, reject_unknown
 from mailgate.http.streaming import write_or_cut
@@ -109,7 +109,10 @@ async def _sender_trusted(request: web.Request, session: Session, opened: Opened
     senders.discard("")
     if not senders:
         return False
-    prefs, _ = await preferences_of(request.app).load(session.email)
+    try:
+        prefs, _ = await preferences_of(request.app).load(session.email)
+    except StoreUnavailable:
+        return False  # an optional nicety: the images stay blocked, the message opens
     trusted = set(prefs.get("remote_images_senders", ()))
     return any(s in trusted or s.rpartition("@")[2] in trusted for s in senders)
 

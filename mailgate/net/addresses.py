@@ -18,7 +18,6 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 _NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 _SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
-_TEREDO = ipaddress.IPv6Network("2001::/32")
 # Deprecated site-local (RFC 3879); Python 3.11 still calls it global.
 _SITE_LOCAL = ipaddress.IPv6Network("fec0::/10")
 
@@ -32,7 +31,7 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
     if address.sixtofour is not None:
         return address.sixtofour
     if address.teredo is not None:
-        return address.teredo[1]  # the client; the server half is checked as IPv6 below
+        return address.teredo[1]  # the client (the server half is not where we connect)
     packed = address.packed
     if packed[:12] == bytes(12) and packed[12:] not in (bytes(4), b"\x00\x00\x00\x01"):
         return ipaddress.IPv4Address(packed[12:])  # deprecated IPv4-compatible ::a.b.c.d
@@ -43,8 +42,6 @@ def is_public(address: IPAddress) -> bool:
     """True only for a unicast address on the public Internet."""
     if isinstance(address, ipaddress.IPv6Address):
         if address in _NAT64_LOCAL or address in _SITE_LOCAL:
-            return False
-        if address in _TEREDO and address.teredo is None:
             return False
         # The IPv4 inside decides (before the reserved check, which covers ::ffff:0:0/96
         # and 64:ff9b::/96 wholesale and would refuse public NAT64 targets).

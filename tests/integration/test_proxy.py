@@ -342,3 +342,28 @@ async def test_always_load_images_from_chosen_senders(opened, images):
             assert "/api/proxy/image?" in unescape(body)
     session = (await reader.api.get("/api/session")).json()
     assert session["features"]["proxy"] is True
+
+
+async def test_a_failing_preferences_store_leaves_images_blocked_not_the_message(
+    opened, images, monkeypatch
+):
+    """Fault injection: the preferences store fails while a message with remote images
+    is opened. The per-sender choice is a nicety: the message still opens (200), with
+    its images blocked, instead of answering 503."""
+    from mailgate.api.preferences import preferences_of
+    from mailgate.errors import StoreUnavailable
+
+    mailgate, reader = await opened(f'<img src="{images.url("pixel.png")}">', **_proxy(images))
+    resp = await reader.api.request(
+        "PUT", "/api/preferences", json={"remote_images_senders": ["example.com"]}
+    )
+    assert resp.status == 200, resp
+
+    async def broken(email: str) -> Any:
+        raise StoreUnavailable()
+
+    monkeypatch.setattr(preferences_of(mailgate.app), "load", broken)
+    message = await reader.api.get(f"/api/messages/{reader.message['id']}")
+    assert message.status == 200, message
+    assert message.json()["remote_allowed"] is False
+    assert message.json()["remote_content_blocked"] == 1
