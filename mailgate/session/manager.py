@@ -93,6 +93,14 @@ class SessionManager:
             self._count("login_failed")
             raise AuthFailed() from None
         except ImapError as exc:
+            # Not the user's fault; which server failed is what an operator needs (SEC-57).
+            log_event(
+                "login_failed",
+                logging.INFO,
+                reason="upstream",
+                upstream="imap",
+                upstream_host=self.config.imap.host,
+            )
             self._count("login_upstream_error")
             raise map_imap_error(exc, at_login=True) from None
         self.throttle.succeeded(email)

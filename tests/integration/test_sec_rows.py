@@ -768,6 +768,8 @@ async def test_sec_57_each_security_event_is_logged_once_per_trigger(
         untrusted.close()
     tls_failures = [e for e in log_lines.events("upstream_error") if e["kind"] == "ImapTlsError"]
     assert len(tls_failures) == 2
+    failed_upstream = [e for e in log_lines.events("login_failed") if e["reason"] == "upstream"]
+    assert [e.get("upstream_host") for e in failed_upstream] == ["localhost", "localhost"]
 
 
 # -- SEC-58: generic error bodies and a last-resort handler -------------------------------------
