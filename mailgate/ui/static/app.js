@@ -257,10 +257,12 @@ function onEventsError(source) {
   api.statusOf("/api/events").then((status) => {
     // A 401 has already ended the session through the API's unauthorized hook.
     if (gen !== sessionGen || status === 401) return;
-    // A passing server fault: try again a few times, further and further apart.
+    // A passing server fault: try again a few times, further and further apart. A 200
+    // means the stream works again (the check itself opened one): reopen at once.
     const passing = status === 200 || status >= 500;
     if (passing && eventsRetries < EVENTS_RETRY_MS.length) {
-      eventsRetryTimer = setTimeout(openEvents, EVENTS_RETRY_MS[eventsRetries]);
+      const delay = status === 200 ? 0 : EVENTS_RETRY_MS[eventsRetries];
+      eventsRetryTimer = setTimeout(openEvents, delay);
       eventsRetries += 1;
     }
   });
@@ -274,6 +276,7 @@ function closeEvents() {
 }
 
 function onMailboxEvent(event) {
+  eventsRetries = 0; // the stream works: a later fault gets the full set of retries
   let data;
   try {
     data = JSON.parse(event.data);
