@@ -52,6 +52,9 @@ class Credentials:
         return "Credentials(<redacted>)"
 
 
+_TIMED_OUT = ImapUnavailable("timeout")
+
+
 @dataclass
 class _Slot:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -133,21 +136,17 @@ class ImapPool:
                         slot.client = await self.connect(credentials())
                     slot.last_used = time.monotonic()
                     return await operation(slot.client)
-                except ImapUnavailable as exc:
+                except (ImapUnavailable, TimeoutError) as exc:
                     if slot.client is not None:
                         slot.client.close()
                     slot.client = None
+                    failure = exc if isinstance(exc, ImapUnavailable) else _TIMED_OUT
                     # A timeout means a hung server, not a restarted one: retrying would
                     # only double the wait (and hold the session's lock) before the 502.
-                    if attempt == 2 or exc.reason == "timeout":
-                        raise map_imap_error(exc) from None
+                    if attempt == 2 or failure.reason == "timeout":
+                        raise map_imap_error(failure) from None
                 except ImapError as exc:
                     raise map_imap_error(exc) from None
-                except TimeoutError:
-                    if slot.client is not None:
-                        slot.client.close()
-                    slot.client = None
-                    raise map_imap_error(ImapUnavailable("timeout")) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self, key: str) -> None:
