@@ -191,9 +191,11 @@ function renderRemoteNotice(box, msg, frame, { mode, canLoad, sender, show }) {
  */
 async function changeSender(sender, add) {
   const domain = sender.slice(sender.lastIndexOf("@") + 1);
+  let wholeDomain = false;
   try {
     await updatePrefs((prefs) => {
       const list = remoteSenders(prefs);
+      wholeDomain = !add && list.includes(domain);
       const next = add
         ? [...list.filter((s) => s !== sender), sender]
         : list.filter((s) => s !== sender && s !== domain);
@@ -203,7 +205,9 @@ async function changeSender(sender, add) {
     announce(
       add
         ? "Remote images from this sender will always be loaded through the privacy proxy."
-        : "Remote images from this sender will no longer be loaded.",
+        : wholeDomain
+          ? "Remote images from this sender's whole domain will no longer be loaded."
+          : "Remote images from this sender will no longer be loaded.",
     );
     return true;
   } catch (err) {
