@@ -192,13 +192,18 @@ async def body_html(request: web.Request) -> web.Response:
     view = opened.view
     # With `?remote=allow` and the proxy enabled, remote images point at freshly signed
     # proxy URLs, so that document is never cached; without, everything remote is gone.
-    proxy = image_proxy(request.app) if request.query.get("remote") == "allow" else None
+    remote = request.query.get("remote") == "allow" and view.html is not None
+    proxy = image_proxy(request.app) if remote else None
     document = None if proxy is not None else opened.sanitized.get("document")
     if document is None:
         if view.html is not None:
             cid_urls = opened.sanitized.get("cid_urls")
             if cid_urls is None:
-                cid_urls = opened.sanitized["cid_urls"] = await _cid_urls(request, session, opened)
+                cid_urls = await _cid_urls(request, session, opened)
+                if image_proxy(request.app) is not None:
+                    # Kept for the documents with proxied images, which are not cached;
+                    # otherwise the cached document is the one copy of these images.
+                    opened.sanitized["cid_urls"] = cid_urls
             rewrite = proxy.rewriter(session.lookup, ref.id) if proxy is not None else None
             cleaned = sanitize_html(view.html, cid_urls=cid_urls, remote_image_url=rewrite)
             document = html_document(cleaned.body, title=view.subject)
