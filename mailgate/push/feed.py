@@ -91,7 +91,8 @@ class SessionFeed:
             await asyncio.sleep(self._config.poll_interval_s)
             return
         async with asyncio.timeout(self._timeout):
-            await self._client.select(WATCHED, readonly=True)
+            # No NOOP on a kept selection: IDLE itself reports what changed since.
+            await self._client.select(WATCHED, readonly=True, refresh=False)
         # Returns at the first untagged response (new mail, a flag change, a keep-alive)
         # or when it is time to renew the IDLE.
         await self._client.idle(self._config.idle_renew_s)

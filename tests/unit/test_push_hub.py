@@ -31,7 +31,7 @@ class _Client:
     async def status(self, path: str) -> tuple[int, int]:
         return 1, 0
 
-    async def select(self, path: str, readonly: bool = False) -> None:
+    async def select(self, path: str, readonly: bool = False, refresh: bool = True) -> None:
         return None
 
     async def idle(self, timeout: float) -> list[Any]:
