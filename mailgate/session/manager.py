@@ -83,24 +83,12 @@ class SessionManager:
             mail_client = await self.pool.connect(credentials)
         except ImapAuthError:
             self.throttle.failed(email, client)
-            log_event(
-                "login_failed",
-                logging.INFO,
-                reason="auth",
-                upstream="imap",
-                upstream_host=self.config.imap.host,
-            )
+            self._log_login_failed("auth")
             self._count("login_failed")
             raise AuthFailed() from None
         except ImapError as exc:
             # Not the user's fault; which server failed is what an operator needs (SEC-57).
-            log_event(
-                "login_failed",
-                logging.INFO,
-                reason="upstream",
-                upstream="imap",
-                upstream_host=self.config.imap.host,
-            )
+            self._log_login_failed("upstream")
             self._count("login_upstream_error")
             raise map_imap_error(exc, at_login=True) from None
         self.throttle.succeeded(email)
@@ -137,6 +125,15 @@ class SessionManager:
             except Exception as exc:  # a feature's hook must not undo a good login
                 log_event("login_hook_failed", logging.ERROR, error_class=type(exc).__name__)
         return session
+
+    def _log_login_failed(self, reason: str) -> None:
+        log_event(
+            "login_failed",
+            logging.INFO,
+            reason=reason,
+            upstream="imap",
+            upstream_host=self.config.imap.host,
+        )
 
     async def resume(self, token: SessionToken) -> Session | None:
         """The live session the cookie names, or None (unknown, expired or forged)."""
