@@ -1,4 +1,4 @@
-"""GET /api/mailboxes and GET /api/mailboxes/{id}/messages (API.md "Mailboxes")."""
+"""GET /api/mailboxes and GET /api/mailboxes/{id}/messages (docs/api.md, "Mailboxes")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /metrics: Prometheus text, aggregate counters only (DESIGN invariant 5).
+"""GET /metrics: Prometheus text, aggregate counters only (docs/design.md, invariant 5).
 
 Registered only when `[metrics] enabled`. Every label value comes from a fixed, small set
 chosen here (route templates, status classes, wipe reasons, error kinds): never a user,

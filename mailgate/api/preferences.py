@@ -1,4 +1,4 @@
-"""GET/PUT/DELETE /api/preferences (API.md "Preferences"), the scheduled purge, and the
+"""GET/PUT/DELETE /api/preferences (docs/api.md, "Preferences"), the scheduled purge, and the
 login hook that restarts the retention clock.
 
 Storage: SQLite in the data directory (`[data] dir`, MAILGATE_DATA_DIR), or Redis when

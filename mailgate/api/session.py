@@ -1,4 +1,4 @@
-"""POST/GET/DELETE /api/session: log in, look, log out (API.md "Session")."""
+"""POST/GET/DELETE /api/session: log in, look, log out (docs/api.md, "Session")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Security headers on every response, set once, in one place (SECURITY-CHECKLIST §12)."""
+"""Security headers on every response, set once, in one place (docs/security.md, §4)."""
 
 from __future__ import annotations
 

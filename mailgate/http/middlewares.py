@@ -1,4 +1,4 @@
-"""Request guards and error mapping. Every error body has the API.md shape."""
+"""Request guards and error mapping. Every error body has the shape of docs/api.md."""
 
 from __future__ import annotations
 

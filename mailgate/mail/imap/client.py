@@ -409,7 +409,7 @@ class MailClient:
         if not query:
             return ["ALL"]
         term = LiteralArg(_check_text(query).encode("utf-8"))
-        # sender, recipients, subject and body (API.md)
+        # sender, recipients, subject and body (docs/api.md)
         return [
             "OR OR OR OR FROM",
             term,

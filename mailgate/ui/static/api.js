@@ -1,4 +1,4 @@
-// HTTP client for the mailgate API (see API.md). Holds the CSRF token in memory only.
+// HTTP client for the mailgate API (see docs/api.md). Holds the CSRF token in memory only.
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
