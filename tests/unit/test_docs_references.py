@@ -55,6 +55,17 @@ def _tree(path: str) -> ast.Module | None:
     return ast.parse(_text(file)) if file.is_file() else None
 
 
+def _self_attribute(target: ast.expr) -> str | None:
+    """`x` for an assignment target `self.x`."""
+    if (
+        isinstance(target, ast.Attribute)
+        and isinstance(target.value, ast.Name)
+        and target.value.id == "self"
+    ):
+        return target.attr
+    return None
+
+
 def _defined(tree: ast.Module) -> set[str]:
     """Module-level names, and `Class.member` for methods, class attributes and the
     attributes its methods set on `self`."""
@@ -79,9 +90,9 @@ def _defined(tree: ast.Module) -> set[str]:
             names.update(f"{node.name}.{t.id}" for t in targets(member) if isinstance(t, ast.Name))
         for inner in ast.walk(node):
             for t in targets(inner):
-                on_self = isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
-                if on_self and t.value.id == "self":  # type: ignore[attr-defined]
-                    names.add(f"{node.name}.{t.attr}")  # type: ignore[attr-defined]
+                attribute = _self_attribute(t)
+                if attribute is not None:
+                    names.add(f"{node.name}.{attribute}")
     return names
 
 
