@@ -58,7 +58,7 @@ class DiscoverOptions:
         resolver = None
         if args.resolver:
             host, sep, port = args.resolver.rpartition(":")
-            if not sep or host.count(":") and not host.endswith("]"):
+            if not sep or (host.count(":") and not host.endswith("]")):
                 host, port = args.resolver, "53"  # no port, or a bare IPv6 address
             resolver = (host.strip("[]"), int(port))
         return cls(
@@ -326,10 +326,16 @@ async def _probe_imap(
 
     try:
         conn = await ImapConnection.open(
-            candidate.host, candidate.port, candidate.security, ctx, timeout=timeout, address=address
+            candidate.host,
+            candidate.port,
+            candidate.security,
+            ctx,
+            timeout=timeout,
+            address=address,
         )
     except (ImapError, OSError, TimeoutError) as exc:
-        candidate.detail = f"no verified TLS or no answer ({getattr(exc, 'reason', type(exc).__name__)})"
+        reason = getattr(exc, "reason", type(exc).__name__)
+        candidate.detail = f"no verified TLS or no answer ({reason})"
         return
     caps = conn.capabilities
     try:
