@@ -5,18 +5,23 @@ servers, and nothing in a request but the address can steer it elsewhere."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import secrets
+import ssl
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import trustme
 
 from mailgate.config import DomainEntry
 from mailgate.sandbox.smtp import SandboxSMTP
 from mailgate.testing.client import ApiClient
-from mailgate.testing.servers import RunningMailgate, RunningSandbox, upstream_config
+from mailgate.testing.loop import LoopThread
+from mailgate.testing.servers import RunningMailgate, RunningSandbox, free_port, upstream_config
 from tests.conftest import CANARIES, OUTPUT
 from tests.integration.stall_relay import StallRelay
 from tests.servers.dovecot import Dovecot
@@ -237,3 +242,104 @@ async def test_an_unserved_domain_waits_like_a_wrong_password(two: TwoDomains) -
         elapsed = time.monotonic() - started
     assert resp.status == 401
     assert elapsed >= typical * 0.9
+
+
+async def test_check_covers_every_upstream_and_reports_capabilities_after_login(
+    two: TwoDomains, tmp_path: Path
+) -> None:
+    from mailgate.check import CheckAccount, run_check
+    from mailgate.sandbox.ca import LocalCA
+
+    alice, alice_pw = two.new_alpha()
+    ca = LocalCA()
+    cert, key = ca.issue("localhost", "127.0.0.1")
+    try:
+        config = two.mailgate.config
+        lines = [
+            "[tls]",
+            f'cert_file = "{cert}"',
+            f'key_file = "{key}"',
+            "[upstream]",
+            f'ca_file = "{config.upstream.ca_file}"',
+            "allow_any_port = true",
+        ]
+        for entry in config.domains.entries:
+            lines += [
+                f'[domains."{entry.domain}"]',
+                f'imap_host = "{entry.imap_host}"',
+                f"imap_port = {entry.imap_port}",
+                f'imap_security = "{entry.imap_security}"',
+                f'smtp_host = "{entry.smtp_host}"',
+                f"smtp_port = {entry.smtp_port}",
+                f'smtp_security = "{entry.smtp_security}"',
+            ]
+        path = tmp_path / "two.toml"
+        path.write_text("\n".join(lines) + "\n")
+        out = io.StringIO()
+        code = await run_check(str(path), out=out, account=CheckAccount(alice, alice_pw))
+    finally:
+        ca.cleanup()
+    report = out.getvalue()
+    assert code == 0, report
+    for name in ("imap [alpha.test]", "smtp [alpha.test]", "imap [beta.test]", "smtp [beta.test]"):
+        assert f"✓ {name}: " in report, report
+    # Dovecot announces SORT only after login; the account's own server is logged in to.
+    assert "✓ imap [alpha.test] after login: extensions:" in report
+    after = next(line for line in report.splitlines() if "after login" in line)
+    assert "SORT" in after
+    assert "[beta.test] after login" not in report
+    assert alice not in report and alice_pw not in report
+
+
+async def test_every_upstream_failure_gives_the_same_502(two: TwoDomains, tmp_path: Path) -> None:
+    """A domain whose server is down and one whose certificate is not trusted answer the
+    same 502 body as any upstream failure, and the other domains keep working."""
+    untrusted = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    untrusted.issue_cert("localhost").configure_cert(server_ctx)
+    thread = LoopThread("untrusted-imap")
+
+    async def greet(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"* OK IMAP4rev1 ready\r\n")
+        await writer.drain()
+        await reader.read(1024)
+        writer.close()
+
+    async def start() -> asyncio.AbstractServer:
+        return await asyncio.start_server(greet, "127.0.0.1", 0, ssl=server_ctx)
+
+    server = thread.call(start())
+    bad_port = server.sockets[0].getsockname()[1]
+    closed_port = free_port()
+    base = two.mailgate.config
+    extra = (
+        DomainEntry(
+            domain="down.test",
+            imap_host="localhost",
+            imap_port=closed_port,
+            smtp_host="localhost",
+            smtp_port=closed_port,
+        ),
+        DomainEntry(
+            domain="untrusted.test",
+            imap_host="localhost",
+            imap_port=bad_port,
+            smtp_host="localhost",
+            smtp_port=bad_port,
+        ),
+    )
+    config = base.replace(domains={"entries": base.domains.entries + extra})
+    running = RunningMailgate(config).start()
+    try:
+        async with ApiClient(running.url, running.client_ssl()) as api:
+            down = await api.login("x@down.test", "pw")
+            bad = await api.login("x@untrusted.test", "pw")
+            alice, alice_pw = two.new_alpha()
+            good = await api.login(alice, alice_pw)
+    finally:
+        running.stop()
+        server.close()
+        thread.close()
+    assert down.status == bad.status == 502
+    assert down.json() == bad.json()
+    assert good.status == 201

@@ -155,3 +155,23 @@ def test_a_domain_that_is_not_a_name_is_refused(tmp_path: Path) -> None:
     path.write_text('[domains."[127.0.0.1]"]\nimap_host = "i.a.net"\nsmtp_host = "s.a.net"\n')
     with pytest.raises(ConfigError, match="not a domain name"):
         load_config(path, _base_env(tmp_path))
+
+
+def test_throttling_is_per_upstream() -> None:
+    from mailgate.config import ThrottleConfig
+    from mailgate.session.throttle import LoginThrottle
+
+    now = [1000.0]
+    throttle = LoginThrottle(
+        ThrottleConfig(upstream_max_failures=3, client_max_failures=100), clock=lambda: now[0]
+    )
+    for n in range(3):
+        throttle.failed(f"user{n}@alpha.example", f"client{n}", "alpha.example")
+    assert throttle.retry_after("new@alpha.example", "other", "alpha.example") > 0
+    assert throttle.retry_after("new@beta.example", "other", "beta.example") == 0
+    # Unserved domains count against the account and client, never an upstream.
+    for n in range(5):
+        throttle.failed(f"x{n}@nowhere.example", "client-x", None)
+    assert throttle.retry_after("y@beta.example", "elsewhere", "beta.example") == 0
+    now[0] += 601
+    assert throttle.retry_after("new@alpha.example", "other", "alpha.example") == 0
