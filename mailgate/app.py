@@ -34,6 +34,7 @@ from mailgate.http.middlewares import (
 from mailgate.http.server import HttpsSite, MailgateRunner
 from mailgate.logs import log_event
 from mailgate.mail.pool import ImapPool
+from mailgate.mail.upstreams import UpstreamDirectory
 from mailgate.services import SERVICES, Services
 from mailgate.session.manager import SessionManager
 from mailgate.session.reaper import Reaper
@@ -109,10 +110,11 @@ def create_app(
     )
     store = store or _make_store(config)
     upstream_ssl = upstream_context(config.upstream.ca_file or None)
-    pool = ImapPool(config.imap, upstream_ssl)
+    upstreams = UpstreamDirectory(config)
+    pool = ImapPool(config.imap, upstream_ssl, upstreams)
     throttle = LoginThrottle(config.throttle)
-    manager = SessionManager(config, store, pool, throttle)
-    app[SERVICES] = Services(config, store, pool, manager, upstream_ssl)
+    manager = SessionManager(config, store, pool, throttle, upstreams)
+    app[SERVICES] = Services(config, store, pool, manager, upstream_ssl, upstreams)
     app.on_response_prepare.append(add_security_headers)
     for feature in FEATURES:
         feature(app)

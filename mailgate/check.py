@@ -20,10 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from mailgate.config import Config, ConfigError, ImapConfig, SmtpConfig, load_config
+from mailgate.config import Config, ConfigError, load_config
+from mailgate.mail.upstreams import Endpoint, Upstream, UpstreamDirectory
 from mailgate.tls import server_context, upstream_context
 
-__all__ = ["Report", "healthcheck", "run_check"]
+__all__ = ["CheckAccount", "Report", "healthcheck", "run_check"]
 
 # Upstream probes give up after this long even if the configured timeout is longer.
 _PROBE_TIMEOUT_S = 10.0
@@ -148,44 +149,106 @@ def _upstream_ssl(config: Config, report: Report) -> ssl.SSLContext | None:
     return ctx
 
 
-async def _check_imap(imap: ImapConfig, ctx: ssl.SSLContext, report: Report) -> None:
-    from mailgate.mail.imap.errors import ImapError, ImapTlsError, ImapUnavailable
+# The IMAP extensions mailgate uses when a server has them, as `mailgate check` lists them.
+_IMAP_EXTENSIONS = (
+    "IDLE",
+    "MOVE",
+    "UIDPLUS",
+    "SPECIAL-USE",
+    "SORT",
+    "THREAD=REFERENCES",
+    "ESORT",
+    "CONDSTORE",
+    "QRESYNC",
+    "QUOTA",
+    "PREVIEW",
+)
+
+
+@dataclass(frozen=True)
+class CheckAccount:
+    """An account `mailgate check --account` logs in with, to see what a user's session sees."""
+
+    address: str
+    password: str
+
+
+def _label(protocol: str, upstream: Upstream) -> str:
+    return f"{protocol} [{upstream.name}]" if upstream.name else protocol
+
+
+async def _check_imap(
+    upstream: Upstream,
+    timeout_s: float,
+    ctx: ssl.SSLContext,
+    report: Report,
+    account: CheckAccount | None,
+) -> None:
+    from mailgate.mail.imap.errors import (
+        ImapAuthError,
+        ImapError,
+        ImapTlsError,
+        ImapUnavailable,
+    )
     from mailgate.mail.imap.protocol import ImapConnection
 
+    imap, name = upstream.imap, _label("imap", upstream)
     where = f"{imap.host}:{imap.port} ({imap.security})"
-    timeout = min(imap.timeout_s, _PROBE_TIMEOUT_S)
+    timeout = min(timeout_s, _PROBE_TIMEOUT_S)
     try:
         conn = await ImapConnection.open(imap.host, imap.port, imap.security, ctx, timeout=timeout)
     except ImapTlsError as exc:
-        report.fail("imap", f"{where}: no verified TLS ({exc.reason})")
+        report.fail(name, f"{where}: no verified TLS ({exc.reason})")
         return
     except ImapUnavailable as exc:
-        report.fail("imap", f"{where}: cannot connect ({exc.reason})")
+        report.fail(name, f"{where}: cannot connect ({exc.reason})")
         return
     except ImapError as exc:
-        report.fail("imap", f"{where}: {exc}")
+        report.fail(name, f"{where}: {exc}")
         return
     except (OSError, TimeoutError) as exc:
-        report.fail("imap", f"{where}: cannot connect ({type(exc).__name__})")
+        report.fail(name, f"{where}: cannot connect ({type(exc).__name__})")
         return
     caps = set(conn.capabilities)
-    await conn.logout()
     if "LOGINDISABLED" in caps:
-        report.fail("imap", f"{where}: TLS verified, but the server refuses LOGIN")
+        await conn.logout()
+        report.fail(name, f"{where}: TLS verified, but the server refuses LOGIN")
         return
-    extras = [c for c in ("IDLE", "MOVE", "UIDPLUS", "SPECIAL-USE", "SORT") if c in caps]
-    report.ok("imap", f"{where}: TLS verified; extensions: {', '.join(extras) or 'none'}")
+    extras = [c for c in _IMAP_EXTENSIONS if c in caps]
+    report.ok(name, f"{where}: TLS verified; extensions: {', '.join(extras) or 'none'}")
+    if account is None:
+        await conn.logout()
+        return
+    # Servers often announce more after login (Dovecot: SORT, THREAD, QUOTA...).
+    try:
+        async with asyncio.timeout(timeout):
+            await conn.login(account.address, account.password)
+        after = [c for c in _IMAP_EXTENSIONS if conn.has(c)]
+        report.ok(f"{name} after login", f"extensions: {', '.join(after) or 'none'}")
+    except ImapAuthError:
+        report.fail(f"{name} after login", "the account's login was refused")
+    except (ImapError, OSError, TimeoutError) as exc:
+        report.fail(f"{name} after login", f"failed ({type(exc).__name__})")
+    finally:
+        try:
+            await conn.logout()
+        except (ImapError, OSError, TimeoutError):
+            conn.close()
 
 
-async def _check_smtp(smtp: SmtpConfig, ctx: ssl.SSLContext, report: Report) -> None:
+async def _check_smtp(
+    upstream: Upstream, timeout_s: float, ctx: ssl.SSLContext, report: Report
+) -> None:
     import aiosmtplib
 
+    smtp: Endpoint = upstream.smtp
+    name = _label("smtp", upstream)
     where = f"{smtp.host}:{smtp.port} ({smtp.security})"
     client = aiosmtplib.SMTP(
         hostname=smtp.host,
         port=smtp.port,
         local_hostname="localhost",
-        timeout=min(smtp.timeout_s, _PROBE_TIMEOUT_S),
+        timeout=min(timeout_s, _PROBE_TIMEOUT_S),
         use_tls=smtp.security == "tls",
         start_tls=smtp.security == "starttls",  # mandatory, never opportunistic
         validate_certs=True,
@@ -196,36 +259,36 @@ async def _check_smtp(smtp: SmtpConfig, ctx: ssl.SSLContext, report: Report) -> 
             await client.connect()
         except aiosmtplib.SMTPConnectError as exc:
             tls = isinstance(exc.__cause__, ssl.SSLError | ssl.CertificateError)
-            report.fail("smtp", f"{where}: {'no verified TLS' if tls else 'cannot connect'}")
+            report.fail(name, f"{where}: {'no verified TLS' if tls else 'cannot connect'}")
             return
         except (ssl.SSLError, ssl.CertificateError):
-            report.fail("smtp", f"{where}: no verified TLS (handshake or certificate failed)")
+            report.fail(name, f"{where}: no verified TLS (handshake or certificate failed)")
             return
         except (aiosmtplib.SMTPTimeoutError, TimeoutError):
-            report.fail("smtp", f"{where}: cannot connect (timeout)")
+            report.fail(name, f"{where}: cannot connect (timeout)")
             return
         except (aiosmtplib.SMTPException, OSError) as exc:
             if smtp.security == "starttls":
-                report.fail("smtp", f"{where}: no verified TLS (STARTTLS missing or refused)")
+                report.fail(name, f"{where}: no verified TLS (STARTTLS missing or refused)")
             else:
-                report.fail("smtp", f"{where}: cannot connect ({type(exc).__name__})")
+                report.fail(name, f"{where}: cannot connect ({type(exc).__name__})")
             return
         if client.get_transport_info("sslcontext") is None or not client.get_transport_info(
             "peercert"
         ):
-            report.fail("smtp", f"{where}: no verified TLS")
+            report.fail(name, f"{where}: no verified TLS")
             return
         try:
             await client.ehlo()
             methods = sorted(client.server_auth_methods)
             await client.quit()
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            report.fail("smtp", f"{where}: EHLO failed ({type(exc).__name__})")
+            report.fail(name, f"{where}: EHLO failed ({type(exc).__name__})")
             return
         if not methods:
-            report.fail("smtp", f"{where}: TLS verified, but no AUTH mechanism is offered")
+            report.fail(name, f"{where}: TLS verified, but no AUTH mechanism is offered")
             return
-        report.ok("smtp", f"{where}: TLS verified; AUTH {' '.join(methods).upper()}")
+        report.ok(name, f"{where}: TLS verified; AUTH {' '.join(methods).upper()}")
     finally:
         client.close()
 
@@ -248,8 +311,15 @@ async def _check_store(config: Config, report: Report) -> None:
         await store.close()
 
 
-async def run_check(config_path: str | None, *, out: TextIO | None = None) -> int:
-    """Run every check and print the report; 0 when all passed, 1 otherwise."""
+async def run_check(
+    config_path: str | None,
+    *,
+    out: TextIO | None = None,
+    account: CheckAccount | None = None,
+) -> int:
+    """Run every check and print the report; 0 when all passed, 1 otherwise. Every
+    upstream of the domain map is checked; with `account`, its own IMAP server is also
+    logged in to, to report the capabilities a session sees."""
     report = Report(out or sys.stdout)
     try:
         config = load_config(config_path)
@@ -260,8 +330,14 @@ async def run_check(config_path: str | None, *, out: TextIO | None = None) -> in
     _check_certificate(config, report)
     ctx = _upstream_ssl(config, report)
     if ctx is not None:
-        await _check_imap(config.imap, ctx, report)
-        await _check_smtp(config.smtp, ctx, report)
+        directory = UpstreamDirectory(config)
+        own = directory.for_address(account.address) if account is not None else None
+        if account is not None and own is None:
+            report.fail("account", "no upstream of this configuration serves its domain")
+        for upstream in directory.all():
+            login_as = account if own is not None and upstream == own else None
+            await _check_imap(upstream, config.imap.timeout_s, ctx, report, login_as)
+            await _check_smtp(upstream, config.smtp.timeout_s, ctx, report)
     await _check_store(config, report)
     summary = "all checks passed" if not report.failures else f"{report.failures} problem(s)"
     print(summary, file=report.out, flush=True)

@@ -63,9 +63,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from mailgate.check import run_check
+    from mailgate.check import CheckAccount, run_check
 
-    return asyncio.run(run_check(args.config))
+    account = None
+    if args.account:
+        # Never a command-line argument: it would show in the process list and history.
+        password = os.environ.get("MAILGATE_CHECK_PASSWORD")
+        if password is None:
+            import getpass
+
+            password = getpass.getpass(f"password for {args.account}: ")
+        account = CheckAccount(args.account, password)
+    return asyncio.run(run_check(args.config, account=account))
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from mailgate.discover import DiscoverOptions, run_discover
+
+    options = DiscoverOptions.from_args(args)
+    return asyncio.run(run_discover(args.domain, options))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -85,7 +101,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.set_defaults(func=cmd_demo)
     check = sub.add_parser("check", help="validate a configuration and reach the upstream servers")
     check.add_argument("--config", help="TOML configuration file (environment variables win)")
+    check.add_argument(
+        "--account",
+        help="also log in as this address (password from MAILGATE_CHECK_PASSWORD or a prompt) "
+        "and report the capabilities its session sees",
+    )
     check.set_defaults(func=cmd_check)
+    discover = sub.add_parser(
+        "discover",
+        help="propose a domain-map entry for a mail domain from its autoconfig, SRV and MX "
+        "records (run ahead of time by the operator; never at login)",
+    )
+    discover.add_argument("domain", help="the mail domain, e.g. example.org")
+    from mailgate.discover import add_arguments
+
+    add_arguments(discover)
+    discover.set_defaults(func=cmd_discover)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from mailgate.net.domains import normalize_domain
+
 __all__ = [
     "Config",
     "ConfigError",
+    "DomainEntry",
+    "DomainsConfig",
     "ImapConfig",
     "LimitsConfig",
     "LogConfig",
@@ -96,6 +100,36 @@ class UpstreamConfig:
 
 
 @dataclass(frozen=True)
+class DomainEntry:
+    """The servers of one mail domain (or the default entry). Ports 0: the standard one."""
+
+    domain: str = ""
+    imap_host: str = ""
+    imap_port: int = 0
+    imap_security: Security = "tls"
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_security: Security = "tls"
+    # ManageSieve (RFC 5804); empty: this domain has none.
+    sieve_host: str = ""
+    sieve_port: int = 0
+    sieve_security: Security = "starttls"
+
+
+@dataclass(frozen=True)
+class DomainsConfig:
+    """Mail domains served, each with its own servers. Empty map: every address uses the
+    [imap] and [smtp] sections (one upstream for all)."""
+
+    # A domain of the map whose servers also serve addresses of any other domain; empty:
+    # such addresses get the same 401 as a wrong password.
+    default: str = ""
+    # List the served domains on the login screen (off: the map cannot be read from outside).
+    show_on_login: bool = False
+    entries: tuple[DomainEntry, ...] = ()
+
+
+@dataclass(frozen=True)
 class SessionConfig:
     idle_timeout_s: int = 1200
     absolute_timeout_s: int = 43200
@@ -131,9 +165,12 @@ class ThrottleConfig:
     account_max_failures_per_hour: int = 100
     # Failed logins from one client address within `window_s`.
     client_max_failures: int = 20
-    # Failed logins against the upstream server within `window_s`, from all clients.
+    # Failed logins against one upstream server within `window_s`, from all clients.
     upstream_max_failures: int = 200
     window_s: int = 600
+    # Until a wrong password has been seen, how long a login for an address that no
+    # upstream serves waits before its 401 (then: the median refusal time of the upstreams).
+    unknown_domain_delay_s: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -196,6 +233,7 @@ class Config:
     imap: ImapConfig = field(default_factory=ImapConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
+    domains: DomainsConfig = field(default_factory=DomainsConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     data: DataConfig = field(default_factory=DataConfig)
@@ -290,6 +328,42 @@ def _section_values(
     return cls(**values)
 
 
+def _domains_section(
+    file_values: dict[str, Any], environ: typing.Mapping[str, str]
+) -> DomainsConfig:
+    """[domains]: scalar settings, then one table per mail domain. The map can also come
+    whole from a TOML file named by MAILGATE_DOMAINS_FILE (same shape as the section)."""
+    values = dict(file_values)
+    if "MAILGATE_DOMAINS_FILE" in environ:
+        source = environ["MAILGATE_DOMAINS_FILE"]
+        try:
+            with open(source, "rb") as fh:
+                values = tomllib.load(fh)
+        except OSError:
+            raise ConfigError("domains (MAILGATE_DOMAINS_FILE): cannot read the file") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"domains (MAILGATE_DOMAINS_FILE): not valid TOML ({exc})") from None
+    tables = {k: v for k, v in values.items() if isinstance(v, dict)}
+    scalars = {k: v for k, v in values.items() if not isinstance(v, dict)}
+    if "entries" in scalars:
+        raise ConfigError("[domains] entries: unknown setting")
+    settings = _section_values("domains", DomainsConfig, scalars, environ)
+    entries = []
+    for name, table in tables.items():
+        entry = _section_values(f'domains."{name}"', DomainEntry, table, {})
+        if entry.domain:
+            raise ConfigError(f'[domains."{name}"] domain: unknown setting')
+        domain = normalize_domain(name.strip().lower())
+        if domain is None:
+            raise ConfigError(f'[domains."{name}"]: not a domain name')
+        entries.append(dataclasses.replace(entry, domain=domain))
+    default = normalize_domain(settings.default) if settings.default else ""
+    if default is None:
+        raise ConfigError("domains.default (MAILGATE_DOMAINS_DEFAULT): not a domain name")
+    settings = dataclasses.replace(settings, default=default)
+    return dataclasses.replace(settings, entries=tuple(entries))
+
+
 def load_config(
     path: str | Path | None = None, environ: typing.Mapping[str, str] | None = None
 ) -> Config:
@@ -310,7 +384,10 @@ def load_config(
         file_values = data.pop(f.name, {})
         if not isinstance(file_values, dict):
             raise ConfigError(f"[{f.name}]: must be a table")
-        sections[f.name] = _section_values(f.name, cls, file_values, environ)
+        if cls is DomainsConfig:
+            sections[f.name] = _domains_section(file_values, environ)
+        else:
+            sections[f.name] = _section_values(f.name, cls, file_values, environ)
     if data:
         raise ConfigError(f"[{sorted(data)[0]}]: unknown section")
     config = Config(**sections)
@@ -319,7 +396,13 @@ def load_config(
 
 
 # The ports mail servers listen on for clients (RFC 8314 and 6409), by protocol and security.
-_MAIL_PORTS = {"imap": {"tls": 993, "starttls": 143}, "smtp": {"tls": 465, "starttls": 587}}
+MAIL_PORTS = {
+    "imap": {"tls": 993, "starttls": 143},
+    "smtp": {"tls": 465, "starttls": 587},
+    # ManageSieve has one port (RFC 5804), with mandatory STARTTLS; implicit TLS on it is
+    # a deployment choice some servers make.
+    "sieve": {"tls": 4190, "starttls": 4190},
+}
 
 
 def validate(config: Config, *, need_upstream: bool = True) -> None:
@@ -351,27 +434,27 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
         raise ConfigError("server.port (MAILGATE_SERVER_PORT): must be 1-65535")
     if config.server.public_url and not config.server.public_url.startswith("https://"):
         raise ConfigError("server.public_url: must start with https://")
-    if need_upstream:
+    if need_upstream and not config.domains.entries:
         for name in ("imap", "smtp"):
             up = getattr(config, name)
             if not up.host:
                 raise ConfigError(f"{name}.host ({_env_name(name, 'host')}): is required")
-            if not 0 < up.port < 65536:
-                raise ConfigError(f"{name}.port ({_env_name(name, 'port')}): must be 1-65535")
-            standard = _MAIL_PORTS[name][up.security]
-            if up.port != standard and not config.upstream.allow_any_port:
-                raise ConfigError(
-                    f"{name}.port ({_env_name(name, 'port')}): {up.port} is not the {name} port "
-                    f"for {up.security} ({standard}); set upstream.allow_any_port to use it"
-                )
+            _check_port(
+                f"{name}.port ({_env_name(name, 'port')})",
+                name,
+                up.port,
+                up.security,
+                config.upstream.allow_any_port,
+            )
             if _is_ip_literal(up.host):
                 # Certificates are checked against a host name (RFC 7817).
                 raise ConfigError(f"{name}.host: must be a host name, not an IP address")
-        if not config.tls.cert_file or not config.tls.key_file:
-            raise ConfigError(
-                "tls.cert_file / tls.key_file (MAILGATE_TLS_CERT_FILE, MAILGATE_TLS_KEY_FILE): "
-                "are required; mailgate only serves HTTPS"
-            )
+    if need_upstream and (not config.tls.cert_file or not config.tls.key_file):
+        raise ConfigError(
+            "tls.cert_file / tls.key_file (MAILGATE_TLS_CERT_FILE, MAILGATE_TLS_KEY_FILE): "
+            "are required; mailgate only serves HTTPS"
+        )
+    _validate_domains(config)
     if config.store.backend == "redis" and not config.store.redis_url:
         raise ConfigError("store.redis_url (MAILGATE_STORE_REDIS_URL): is required for redis")
     if config.limits.upload_max_bytes > config.limits.session_upload_max_bytes:
@@ -383,6 +466,60 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
             raise ConfigError(
                 "proxy.allow_private_addresses: must list IP addresses or networks"
             ) from None
+
+
+def _check_port(where: str, protocol: str, port: int, security: str, any_port: bool) -> None:
+    if not 0 < port < 65536:
+        raise ConfigError(f"{where}: must be 1-65535")
+    standard = MAIL_PORTS[protocol][security]
+    if port != standard and not any_port:
+        raise ConfigError(
+            f"{where}: {port} is not the {protocol} port for {security} ({standard}); "
+            "set upstream.allow_any_port to use it"
+        )
+
+
+def _validate_domains(config: Config) -> None:
+    """Every entry: a normalized domain name, host names (not IP addresses) and standard
+    ports (SEC-63) for each server; the default names an entry."""
+    domains = config.domains
+    seen: set[str] = set()
+    for entry in domains.entries:
+        where = f'domains."{entry.domain}"'
+        if normalize_domain(entry.domain) != entry.domain:
+            raise ConfigError(
+                f"{where}: must be a lower-case domain name in IDNA form "
+                f"({normalize_domain(entry.domain) or 'not a domain name'})"
+            )
+        if entry.domain in seen:
+            raise ConfigError(f"{where}: listed twice")
+        seen.add(entry.domain)
+        for protocol, host in (("imap", entry.imap_host), ("smtp", entry.smtp_host)):
+            if not host:
+                raise ConfigError(f"{where}.{protocol}_host: is required")
+        servers = [
+            ("imap", entry.imap_host, entry.imap_port, entry.imap_security),
+            ("smtp", entry.smtp_host, entry.smtp_port, entry.smtp_security),
+        ]
+        if entry.sieve_host:
+            servers.append(("sieve", entry.sieve_host, entry.sieve_port, entry.sieve_security))
+        for protocol, host, port, security in servers:
+            if _is_ip_literal(host):
+                raise ConfigError(
+                    f"{where}.{protocol}_host: must be a host name, not an IP address"
+                )
+            if port:
+                _check_port(
+                    f"{where}.{protocol}_port",
+                    protocol,
+                    port,
+                    security,
+                    config.upstream.allow_any_port,
+                )
+    if domains.default and domains.default not in seen:
+        raise ConfigError(
+            "domains.default (MAILGATE_DOMAINS_DEFAULT): must name a domain of the map"
+        )
 
 
 def _is_ip_literal(host: str) -> bool:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from mailgate.config import Config
 from mailgate.mail.pool import ImapPool
+from mailgate.mail.upstreams import UpstreamDirectory
 from mailgate.session.manager import SessionManager
 from mailgate.store.interface import SessionStore
 
@@ -26,6 +27,7 @@ class Services:
     pool: ImapPool
     sessions: SessionManager
     upstream_ssl: ssl.SSLContext
+    upstreams: UpstreamDirectory
     # Feature modules keep their own objects here (vault, caches, prefs, proxy, events).
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -25,8 +25,16 @@ async def readyz(request: web.Request) -> web.Response:
         checks["store"] = "ok"
     except StoreError:
         checks["store"] = "unavailable"
-    checks["imap"] = await _reachable(svc.config.imap.host, svc.config.imap.port)
-    ok = all(v == "ok" for v in checks.values())
+    # Every IMAP server in use (one per distinct host and port), checked at once. One
+    # domain's server down is "partial" and still ready: every instance shares that
+    # outage, and taking them all out of a balancer would stop the other domains too.
+    endpoints = sorted({(u.imap.host, u.imap.port) for u in svc.upstreams.all()})
+    results = await asyncio.gather(*(_reachable(host, port) for host, port in endpoints))
+    reachable = sum(r == "ok" for r in results)
+    checks["imap"] = (
+        "ok" if reachable == len(results) else "partial" if reachable else "unavailable"
+    )
+    ok = all(v in ("ok", "partial") for v in checks.values())
     return json_response(
         {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
     )

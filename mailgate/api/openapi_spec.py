@@ -585,12 +585,32 @@ SCHEMAS["PreferencesBody"] = _obj(
 )
 _CHECK = {"enum": ["ok", "unavailable"]}
 SCHEMAS["Ready"] = _obj(
-    {"status": {"enum": ["ok", "unavailable"]}, "checks": _obj({"store": _CHECK, "imap": _CHECK})}
+    {
+        "status": {"enum": ["ok", "unavailable"]},
+        # partial: some mail domains' IMAP servers are unreachable, others work.
+        "checks": _obj({"store": _CHECK, "imap": {"enum": ["ok", "partial", "unavailable"]}}),
+    }
 )
+OPERATIONS["/api/domains"] = {
+    "get": _op(
+        "listDomains",
+        "The mail domains this server serves, for the login screen: empty unless the "
+        "operator allows showing them (domains.show_on_login).",
+        {
+            "200": _json(
+                _obj({"domains": {"type": "array", "items": {"type": "string"}}}), "Domains."
+            )
+        },
+        (),
+        tag="session",
+        public=True,
+    )
+}
 
 # Which feature module serves each path (mailgate/api/<module>.py).
 MODULE_OF: dict[str, str] = {
     "/api/session": "session",
+    "/api/domains": "session",
     "/api/mailboxes": "mailboxes",
     "/api/mailboxes/{mailbox_id}/messages": "mailboxes",
     "/api/uploads": "uploads",

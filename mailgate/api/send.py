@@ -48,6 +48,7 @@ async def send(request: web.Request) -> web.Response:
         vault=vault_of(svc),
         pool=svc.pool,
         config=svc.config,
+        upstreams=svc.upstreams,
         ssl_context=svc.upstream_ssl,
         from_name=await _from_name(request, session.email),
     )

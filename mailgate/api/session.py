@@ -78,7 +78,15 @@ async def logout(request: web.Request) -> web.Response:
     return response
 
 
+async def domains(request: web.Request) -> web.Response:
+    """The served mail domains, only where the operator chose to show them."""
+    upstreams = services(request).upstreams
+    shown = upstreams.served_domains() if upstreams.show_on_login else []
+    return json_response({"domains": shown})
+
+
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/session", login)
     app.router.add_get("/api/session", current, allow_head=False)
     app.router.add_delete("/api/session", logout)
+    app.router.add_get("/api/domains", domains, allow_head=False)

@@ -19,7 +19,7 @@ from email.policy import compat32
 from typing import Any
 
 from mailgate.config import Config
-from mailgate.errors import BadRequest, NotFound
+from mailgate.errors import AuthRequired, BadRequest, NotFound
 from mailgate.logs import log_event
 from mailgate.mail.compose import (
     MAX_SUBJECT_CHARS,
@@ -37,6 +37,7 @@ from mailgate.mail.imap.errors import ImapError, ImapStale, ImapUnsupported
 from mailgate.mail.pool import ImapPool
 from mailgate.mail.reader import check_validity
 from mailgate.mail.smtp import submit
+from mailgate.mail.upstreams import UpstreamDirectory
 from mailgate.session.manager import Session
 from mailgate.vault.interface import Vault
 
@@ -353,6 +354,7 @@ async def send_message(
     vault: Vault,
     pool: ImapPool,
     config: Config,
+    upstreams: UpstreamDirectory,
     ssl_context: ssl.SSLContext,
     from_name: str = "",
 ) -> SendResult:
@@ -362,20 +364,22 @@ async def send_message(
     Sent copy becomes `warning: sent_but_not_saved`, never a retry or a resend.
     """
     built = await _build(request, session, vault, pool, from_name=from_name)
-    smtp = config.smtp
     credentials = session.credentials()
+    upstream = upstreams.for_address(credentials.username)
+    if upstream is None:  # the map changed under a live session: its server is gone
+        raise AuthRequired("The mail server no longer accepts this session's login.")
     try:
         await submit(
             built,
             envelope_from=built.envelope_from,
             recipients=built.recipients,
-            host=smtp.host,
-            port=smtp.port,
-            security=smtp.security,
+            host=upstream.smtp.host,
+            port=upstream.smtp.port,
+            security=upstream.smtp.security,
             ssl_context=ssl_context,
             username=credentials.username,
             password=credentials.password,
-            timeout=smtp.timeout_s,
+            timeout=config.smtp.timeout_s,
         )
     except AttachmentSizeMismatch:
         # The upload changed under us (deleted meanwhile); the server got no final dot.

@@ -37,6 +37,7 @@ from mailgate.mail.imap.errors import (
     ImapUnavailable,
 )
 from mailgate.mail.imap.protocol import ImapConnection
+from mailgate.mail.upstreams import UpstreamDirectory
 
 __all__ = ["Credentials", "ImapPool", "map_imap_error"]
 
@@ -86,20 +87,27 @@ def map_imap_error(exc: ImapError, *, at_login: bool = False) -> ApiError:
 
 
 class ImapPool:
-    def __init__(self, config: ImapConfig, ssl_context: ssl.SSLContext):
+    def __init__(
+        self, config: ImapConfig, ssl_context: ssl.SSLContext, upstreams: UpstreamDirectory
+    ):
         self._config = config
         self._ssl = ssl_context
+        self._upstreams = upstreams
         self._slots: dict[str, _Slot] = {}
         # Called with the session's key when its connection is closed for idleness, so
         # features can drop what they keep for an active reader (decrypted messages).
         self.idle_hooks: list[Callable[[str], None]] = []
 
     async def connect(self, credentials: Credentials) -> MailClient:
-        """Open a connection over verified TLS and log in; raises ImapError."""
+        """Open a connection to the address's own IMAP server over verified TLS and log
+        in; raises ImapError (ImapAuthError for an address no upstream serves)."""
+        upstream = self._upstreams.for_address(credentials.username)
+        if upstream is None:
+            raise ImapAuthError("unknown_domain")
         conn = await ImapConnection.open(
-            self._config.host,
-            self._config.port,
-            self._config.security,
+            upstream.imap.host,
+            upstream.imap.port,
+            upstream.imap.security,
             self._ssl,
             timeout=self._config.timeout_s,
         )

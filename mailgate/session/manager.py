@@ -6,17 +6,22 @@ hook, so logout, expiry and shutdown remove everything in one place.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import statistics
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from mailgate.config import Config
 from mailgate.errors import AuthFailed, StoreUnavailable, TooManyRequests
 from mailgate.logs import log_event
 from mailgate.mail.imap.errors import ImapAuthError, ImapError
 from mailgate.mail.pool import Credentials, ImapPool, map_imap_error
+from mailgate.mail.upstreams import Upstream, UpstreamDirectory
 from mailgate.session.crypto import SealError, SessionKeys
 from mailgate.session.throttle import LoginThrottle
 from mailgate.session.tokens import SessionToken, new_token
@@ -53,14 +58,37 @@ class Session:
         return int(self.record.ttl(now if now is not None else time.time()))
 
 
+class RefusalTiming:
+    """How long a wrong password takes to be refused upstream, so that an address no
+    upstream serves is refused after the same time and the domain map cannot be read
+    off the response time. Kept in memory only: durations, nothing about who."""
+
+    def __init__(self, initial_s: float, keep: int = 31):
+        self._initial = initial_s
+        self._seen: deque[float] = deque(maxlen=keep)
+
+    def record(self, seconds: float) -> None:
+        self._seen.append(seconds)
+
+    def typical(self) -> float:
+        return statistics.median(self._seen) if self._seen else self._initial
+
+
 class SessionManager:
     def __init__(
-        self, config: Config, store: SessionStore, pool: ImapPool, throttle: LoginThrottle
+        self,
+        config: Config,
+        store: SessionStore,
+        pool: ImapPool,
+        throttle: LoginThrottle,
+        upstreams: UpstreamDirectory,
     ):
         self.config = config
         self.store = store
         self.pool = pool
         self.throttle = throttle
+        self.upstreams = upstreams
+        self.refusal_timing = RefusalTiming(config.throttle.unknown_domain_delay_s)
         self.wipe_hooks: list[WipeHook] = []
         # Run after each successful login (e.g. preferences restart their retention clock).
         self.login_hooks: list[LoginHook] = []
@@ -72,23 +100,29 @@ class SessionManager:
     async def login(
         self, email: str, password: str, client: str, previous: SessionToken | None
     ) -> Session:
-        """Verify the account against the upstream IMAP server and open a session."""
-        wait = self.throttle.retry_after(email, client)
+        """Verify the account against its upstream IMAP server and open a session."""
+        upstream = self.upstreams.for_address(email)
+        upstream_name = upstream.name if upstream is not None else None
+        wait = self.throttle.retry_after(email, client, upstream_name)
         if wait:
             log_event("login_throttled", logging.WARNING)
             self._count("login_throttled")
             raise TooManyRequests(wait)
+        if upstream is None:
+            await self._refuse_unknown_domain(email, client)
         credentials = Credentials(email, password)
+        started = time.monotonic()
         try:
             mail_client = await self.pool.connect(credentials)
         except ImapAuthError:
-            self.throttle.failed(email, client)
-            self._log_login_failed("auth")
+            self.refusal_timing.record(time.monotonic() - started)
+            self.throttle.failed(email, client, upstream_name)
+            self._log_login_failed("auth", upstream)
             self._count("login_failed")
             raise AuthFailed() from None
         except ImapError as exc:
             # Not the user's fault; which server failed is what an operator needs (SEC-57).
-            self._log_login_failed("upstream")
+            self._log_login_failed("upstream", upstream)
             self._count("login_upstream_error")
             raise map_imap_error(exc, at_login=True) from None
         self.throttle.succeeded(email)
@@ -116,7 +150,7 @@ class SessionManager:
             raise StoreUnavailable() from None
         self.pool.adopt(token.lookup, mail_client)
         # The operator's server, never the user: SEC-57 wants the upstream host.
-        log_event("login", logging.INFO, upstream="imap", upstream_host=self.config.imap.host)
+        log_event("login", logging.INFO, upstream="imap", upstream_host=upstream.imap.host)
         self._count("login")
         session = Session(token.lookup, token, keys, record)
         for hook in self.login_hooks:
@@ -126,13 +160,24 @@ class SessionManager:
                 log_event("login_hook_failed", logging.ERROR, error_class=type(exc).__name__)
         return session
 
-    def _log_login_failed(self, reason: str) -> None:
+    async def _refuse_unknown_domain(self, email: str, client: str) -> NoReturn:
+        """The same 401, after the same delay, as a wrong password: whether a domain is
+        served cannot be told from outside. It counts against the account and the client
+        like a wrong password, and against no upstream (none was asked)."""
+        await asyncio.sleep(self.refusal_timing.typical())
+        self.throttle.failed(email, client, None)
+        self._log_login_failed("auth", None)
+        self._count("login_failed")
+        raise AuthFailed()
+
+    def _log_login_failed(self, reason: str, upstream: Upstream | None) -> None:
         log_event(
             "login_failed",
             logging.INFO,
             reason=reason,
             upstream="imap",
-            upstream_host=self.config.imap.host,
+            # No upstream: an address the map does not serve (the same 401 outside).
+            upstream_host=upstream.imap.host if upstream is not None else "",
         )
 
     async def resume(self, token: SessionToken) -> Session | None:

@@ -1,4 +1,4 @@
-"""Login throttling per account, per client address and per upstream server.
+"""Login throttling per account, per client address and per upstream (mail domain).
 
 Kept only in this process's memory and never logged. Accounts are keyed by an HMAC
 under a random per-process key, so even this table holds no address.
@@ -28,7 +28,8 @@ class LoginThrottle:
         self._salt = secrets.token_bytes(16)
         self._accounts: dict[bytes, deque[float]] = {}
         self._clients: dict[str, deque[float]] = {}
-        self._upstream: deque[float] = deque()
+        # Per upstream set (its domain; "" for the single upstream without a domain map).
+        self._upstreams: dict[str, deque[float]] = {}
 
     def _account_key(self, account: str) -> bytes:
         return hmac.new(self._salt, account.strip().lower().encode(), hashlib.sha256).digest()
@@ -38,7 +39,7 @@ class LoginThrottle:
         while events and events[0] < horizon:
             events.popleft()
 
-    def retry_after(self, account: str, client: str) -> int:
+    def retry_after(self, account: str, client: str, upstream: str | None) -> int:
         """Seconds to wait before another attempt may be made; 0 means go ahead."""
         now = self._clock()
         c = self._config
@@ -57,17 +58,21 @@ class LoginThrottle:
             self._prune(cli, now - c.window_s)
             if len(cli) >= c.client_max_failures:
                 waits.append(cli[0] + c.window_s - now)
-        self._prune(self._upstream, now - c.window_s)
-        if len(self._upstream) >= c.upstream_max_failures:
-            waits.append(self._upstream[0] + c.window_s - now)
+        ups = self._upstreams.get(upstream) if upstream is not None else None
+        if ups:
+            self._prune(ups, now - c.window_s)
+            if len(ups) >= c.upstream_max_failures:
+                waits.append(ups[0] + c.window_s - now)
         wait = max(waits)
         return math.ceil(wait) if wait > 0 else 0
 
-    def failed(self, account: str, client: str) -> None:
+    def failed(self, account: str, client: str, upstream: str | None) -> None:
+        """A failed login; `upstream` None: no upstream was asked (an unserved domain)."""
         now = self._clock()
         self._accounts.setdefault(self._account_key(account), deque()).append(now)
         self._clients.setdefault(client, deque()).append(now)
-        self._upstream.append(now)
+        if upstream is not None:
+            self._upstreams.setdefault(upstream, deque()).append(now)
         self._gc(now)
 
     def succeeded(self, account: str) -> None:

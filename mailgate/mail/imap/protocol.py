@@ -300,8 +300,12 @@ class ImapConnection:
         ssl_context: ssl.SSLContext,
         *,
         timeout: float,
+        address: str | None = None,
     ) -> ImapConnection:
-        """Connect with implicit TLS or mandatory STARTTLS and read the capabilities."""
+        """Connect with implicit TLS or mandatory STARTTLS and read the capabilities.
+
+        `address`: connect to this already-checked IP address instead of resolving `host`
+        again (the certificate is still verified against `host`)."""
         if security not in ("tls", "starttls"):
             raise ValueError("security must be 'tls' or 'starttls'")
         if not isinstance(ssl_context, ssl.SSLContext):
@@ -311,7 +315,7 @@ class ImapConnection:
             async with asyncio.timeout(timeout):
                 if security == "tls":
                     reader, writer = await asyncio.open_connection(
-                        host,
+                        address or host,
                         port,
                         ssl=ssl_context,
                         server_hostname=host,
@@ -319,7 +323,9 @@ class ImapConnection:
                         limit=_READER_LIMIT,
                     )
                 else:
-                    reader, writer = await asyncio.open_connection(host, port, limit=_READER_LIMIT)
+                    reader, writer = await asyncio.open_connection(
+                        address or host, port, limit=_READER_LIMIT
+                    )
                 conn = cls(reader, writer, timeout)
                 await conn._handshake(host, security, ssl_context)
                 return conn
