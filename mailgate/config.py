@@ -28,6 +28,7 @@ __all__ = [
     "PushConfig",
     "ServerConfig",
     "SessionConfig",
+    "SieveConfig",
     "SmtpConfig",
     "StoreConfig",
     "ThrottleConfig",
@@ -84,6 +85,17 @@ class SmtpConfig:
     port: int = 465
     security: Security = "tls"
     timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class SieveConfig:
+    # ManageSieve (RFC 5804) for vacation replies and filters; off while host is empty.
+    host: str = ""
+    port: int = 4190
+    security: Security = "starttls"
+    timeout_s: float = 15.0
+    # Whether filters may redirect (forward) mail to another address.
+    allow_forward: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,6 +207,7 @@ class Config:
     tls: TlsConfig = field(default_factory=TlsConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    sieve: SieveConfig = field(default_factory=SieveConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
@@ -319,7 +332,12 @@ def load_config(
 
 
 # The ports mail servers listen on for clients (RFC 8314 and 6409), by protocol and security.
-_MAIL_PORTS = {"imap": {"tls": 993, "starttls": 143}, "smtp": {"tls": 465, "starttls": 587}}
+_MAIL_PORTS = {
+    "imap": {"tls": 993, "starttls": 143},
+    "smtp": {"tls": 465, "starttls": 587},
+    # RFC 5804 registers 4190 for ManageSieve; servers offering implicit TLS use it too.
+    "sieve": {"tls": 4190, "starttls": 4190},
+}
 
 
 def validate(config: Config, *, need_upstream: bool = True) -> None:
@@ -335,6 +353,7 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
         ("server.response_write_timeout_s", config.server.response_write_timeout_s),
         ("imap.timeout_s", config.imap.timeout_s),
         ("smtp.timeout_s", config.smtp.timeout_s),
+        ("sieve.timeout_s", config.sieve.timeout_s),
         ("proxy.timeout_s", config.proxy.timeout_s),
         ("proxy.url_lifetime_s", config.proxy.url_lifetime_s),
         ("proxy.per_session_concurrency", config.proxy.per_session_concurrency),
@@ -352,8 +371,10 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
     if config.server.public_url and not config.server.public_url.startswith("https://"):
         raise ConfigError("server.public_url: must start with https://")
     if need_upstream:
-        for name in ("imap", "smtp"):
+        for name in ("imap", "smtp", "sieve"):
             up = getattr(config, name)
+            if name == "sieve" and not up.host:
+                continue  # optional: filters and vacation replies are off
             if not up.host:
                 raise ConfigError(f"{name}.host ({_env_name(name, 'host')}): is required")
             if not 0 < up.port < 65536:
