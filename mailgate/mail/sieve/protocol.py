@@ -62,7 +62,7 @@ _SERVER_TEXT_MAX = 2000
 
 def sanitize_server_text(text: str) -> str:
     """The server's message as plain text to show a user: no controls, bounded length."""
-    cleaned = _CONTROL.sub(" ", text).replace("\r\n", "\n").replace("\r", "\n")
+    cleaned = _CONTROL.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
     return cleaned.strip()[:_SERVER_TEXT_MAX]
 
 
