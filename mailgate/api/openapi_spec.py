@@ -695,7 +695,9 @@ SCHEMAS["SieveStatus"] = _obj(
 _ACTIVATE = {"activate": _BOOL}
 
 
-def _sieve_op(op_id: str, summary: str, ok: dict[str, Any], errors: tuple[int, ...], **kw: Any):
+def _sieve_op(
+    op_id: str, summary: str, ok: dict[str, Any], errors: tuple[int, ...], **kw: Any
+) -> dict[str, Any]:
     operation = _op(op_id, summary, ok, errors, tag="sieve", **kw)
     for status, text in _SIEVE_ERR.items():
         if str(status) in operation["responses"]:
