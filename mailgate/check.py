@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from mailgate.config import Config, ConfigError, ImapConfig, SmtpConfig, load_config
+from mailgate.config import Config, ConfigError, ImapConfig, SieveConfig, SmtpConfig, load_config
 from mailgate.tls import server_context, upstream_context
 
 __all__ = ["Report", "healthcheck", "run_check"]
@@ -230,6 +230,30 @@ async def _check_smtp(smtp: SmtpConfig, ctx: ssl.SSLContext, report: Report) -> 
         client.close()
 
 
+async def _check_sieve(sieve: SieveConfig, ctx: ssl.SSLContext, report: Report) -> None:
+    from mailgate.mail.sieve import SieveConnection, SieveError, SieveTlsError
+
+    where = f"{sieve.host}:{sieve.port} ({sieve.security})"
+    timeout = min(sieve.timeout_s, _PROBE_TIMEOUT_S)
+    try:
+        conn = await SieveConnection.open(
+            sieve.host, sieve.port, sieve.security, ctx, timeout=timeout
+        )
+    except SieveTlsError as exc:
+        report.fail("sieve", f"{where}: no verified TLS ({exc.reason})")
+        return
+    except SieveError as exc:
+        report.fail("sieve", f"{where}: cannot connect ({exc.reason})")
+        return
+    caps = conn.capabilities
+    await conn.logout()
+    if "PLAIN" not in caps.sasl:
+        report.fail("sieve", f"{where}: TLS verified, but SASL PLAIN is not offered")
+        return
+    extras = [e for e in ("vacation", "fileinto", "imap4flags", "date") if e in caps.sieve]
+    report.ok("sieve", f"{where}: TLS verified; extensions: {', '.join(extras) or 'none'}")
+
+
 async def _check_store(config: Config, report: Report) -> None:
     if config.store.backend != "redis":
         report.ok("store", "memory (one instance; sessions end at restart)")
@@ -262,6 +286,8 @@ async def run_check(config_path: str | None, *, out: TextIO | None = None) -> in
     if ctx is not None:
         await _check_imap(config.imap, ctx, report)
         await _check_smtp(config.smtp, ctx, report)
+        if config.sieve.host:
+            await _check_sieve(config.sieve, ctx, report)
     await _check_store(config, report)
     summary = "all checks passed" if not report.failures else f"{report.failures} problem(s)"
     print(summary, file=report.out, flush=True)

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
+import io
 import logging
 import secrets
 import time
@@ -502,3 +503,15 @@ async def test_implicit_tls_listener() -> None:
         await conn.logout()
     finally:
         server.cleanup()
+
+
+async def test_mailgate_check_reaches_the_sieve_server(dovecot: Dovecot) -> None:
+    from mailgate.check import Report, _check_sieve
+
+    out = io.StringIO()
+    report = Report(out)
+    config = _settings(dovecot)
+    await _check_sieve(config.sieve, upstream_context(dovecot.ca_file), report)
+    assert report.failures == 0, out.getvalue()
+    assert out.getvalue().startswith("✓ sieve: localhost:")
+    assert "TLS verified; extensions: vacation, fileinto, imap4flags, date" in out.getvalue()

@@ -114,3 +114,18 @@ async def test_mailgate_answers_502_and_sends_nothing(
     assert fake.connections == 2
     assert b"AUTHENTICATE" not in fake.received
     assert user[1].encode() not in fake.received
+
+
+@pytest.mark.parametrize("fake", ["stripped"], indirect=True)
+async def test_mailgate_check_reports_a_stripped_starttls(fake: FakeSieve) -> None:
+    import io
+
+    from mailgate.check import Report, _check_sieve
+    from mailgate.config import SieveConfig
+
+    out = io.StringIO()
+    report = Report(out)
+    sieve = SieveConfig(host="localhost", port=fake.port, security="starttls")
+    await _check_sieve(sieve, upstream_context(), report)
+    assert report.failures == 1
+    assert "no verified TLS (no_starttls)" in out.getvalue()
