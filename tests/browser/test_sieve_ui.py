@@ -19,7 +19,7 @@ from mailgate.config import Config
 from mailgate.mail.sieve import PlainMechanism, SieveConnection, parse_rules
 from mailgate.testing.servers import RunningMailgate
 from mailgate.tls import upstream_context
-from tests.browser.conftest import OpenBrowser, login, page_json
+from tests.browser.conftest import SCREENSHOTS, OpenBrowser, login, page_json
 from tests.conftest import CANARIES
 from tests.integration.mailfactory import plain_message
 from tests.servers.dovecot import Dovecot
@@ -158,6 +158,8 @@ def test_vacation_and_a_rule_from_the_settings_screen(
         page.get_by_test_id("sieve-filters-save").click()
     assert put.value.status == 200, put.value.text()
     expect(page.locator("#status")).to_have_text("Filters saved.")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "sieve-1280x800.png"), full_page=True)
 
     filters = page_json(page, "/api/sieve/filters")["body"]
     assert filters == {
