@@ -315,6 +315,8 @@ service anvil {{
 hostname = localhost
 postmaster_address = postmaster@example.test
 {submission}service managesieve-login {{
+  # Pre-forked, so a test's first connections do not wait for a fork each.
+  process_min_avail = 2
   inet_listener sieve {{
     address = 127.0.0.1
     port = {self.sieve_port}
