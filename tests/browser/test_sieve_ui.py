@@ -238,3 +238,36 @@ def test_another_programs_script_is_shown_and_replaced_only_on_confirmation(
     stored = _scripts(dovecot, account)
     assert stored["other-client"] == (False, FOREIGN)
     assert stored["mailgate"][0] is True
+
+
+def test_a_script_activated_elsewhere_meanwhile_is_not_replaced_silently(
+    open_browser: OpenBrowser,
+    mailgate: RunningMailgate,
+    dovecot: Dovecot,
+    account: tuple[str, str],
+) -> None:
+    session = open_browser(mailgate)
+    page = session.page
+    login(page, mailgate, *account)
+    _open_screen(page)
+    expect(page.get_by_test_id("sieve-foreign")).to_have_count(0)
+    _put_foreign(dovecot, account)  # another client, while the screen is open
+
+    page.get_by_test_id("sieve-vacation-on").check()
+    page.get_by_test_id("sieve-vacation-text").fill("Away.")
+    seen: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        seen.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    with page.expect_response(
+        lambda r: r.request.method == "PUT" and '"activate":true' in (r.request.post_data or "")
+    ) as put:
+        page.get_by_test_id("sieve-vacation-save").click()
+    assert put.value.status == 200, put.value.text()
+    assert seen and "other-client" in seen[0] and seen[0].endswith("Continue?")
+    stored = _scripts(dovecot, account)
+    assert stored["other-client"] == (False, FOREIGN)
+    assert stored["mailgate"][0] is True

@@ -24,6 +24,7 @@ export const STRINGS = {
     `The filter script “${name}” was written by another program and is active now, so ` +
     "the rules below are not in effect. It is shown here as it is and cannot be edited here.",
   foreignShow: "Show that script",
+  continue: "Continue?",
   foreignTruncated: "(shortened)",
   foreignConfirm: (name) =>
     `Saving makes mailgate's rules the active filter script instead of “${name}”. ` +
@@ -221,7 +222,15 @@ async function put(path, key, value, error, button) {
     activate = true;
   }
   try {
-    const saved = await api.put(path, { [key]: value, activate });
+    let saved;
+    try {
+      saved = await api.put(path, { [key]: value, activate });
+    } catch (err) {
+      // Another program's script became active since this screen was loaded.
+      if (err.code !== "sieve_foreign_active" || activate) throw err;
+      if (!window.confirm(`${err.message} ${STRINGS.continue}`)) return null;
+      saved = await api.put(path, { [key]: value, activate: true });
+    }
     screen.status = { ...screen.status, active: saved.active, foreign: null };
     $('[data-testid="sieve-foreign"]')?.remove(); // mailgate's rules are the active ones now
     return saved;
@@ -294,8 +303,8 @@ function vacationForm() {
       enabled: enabled.checked,
       subject: subject.value.trim(),
       text: text.value,
-      start: start.value || null,
-      end: end.value || null,
+      start: (dates && start.value) || null,
+      end: (dates && end.value) || null,
       days: Number(days.value) || 7,
       addresses: addresses.value.split(",").map((a) => a.trim()).filter(Boolean),
     };
