@@ -153,6 +153,13 @@ def test_missing_extensions_are_named() -> None:
     assert generate(Rules(), frozenset()).count("\r\n") == 2  # marker and header only
 
 
+def test_more_forwards_than_the_server_allows() -> None:
+    rules = _rules()  # one enabled redirect
+    assert "redirect" in generate(rules, ALL, max_redirects=1)
+    with pytest.raises(ScriptError, match="at most 0 forwarding"):
+        generate(rules, ALL, max_redirects=0)
+
+
 def test_quoting() -> None:
     assert quote('a"b\\c') == '"a\\"b\\\\c"'
 

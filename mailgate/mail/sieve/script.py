@@ -159,8 +159,9 @@ def _vacation_block(rules: Rules) -> list[str]:
     ]
 
 
-def generate(rules: Rules, extensions: frozenset[str]) -> str:
-    """The script for ``rules``; ScriptError when the server lacks a needed extension."""
+def generate(rules: Rules, extensions: frozenset[str], *, max_redirects: int | None = None) -> str:
+    """The script for ``rules``; ScriptError when the server lacks a needed extension or
+    allows fewer forwards (its MAXREDIRECTS) than one message could meet."""
     needed = required_extensions(rules)
     missing = [ext for ext in needed if ext not in extensions]
     if missing:
@@ -170,6 +171,14 @@ def generate(rules: Rules, extensions: frozenset[str]) -> str:
             f"This mail server does not support the Sieve extension {missing[0]!r} "
             "that these rules need."
         )
+    if max_redirects is not None:
+        redirects = sum(
+            1 for f in rules.filters if f.enabled for a in f.actions if a.type == "redirect"
+        )
+        if redirects > max_redirects:
+            raise ScriptError(
+                f"This mail server allows at most {max_redirects} forwarding actions."
+            )
     header = json.dumps(rules.as_json(), ensure_ascii=True, separators=(",", ":"))
     lines = [MARKER, HEADER_PREFIX + header]
     if needed:

@@ -180,7 +180,9 @@ class SieveService:
                 vacation if vacation is not None else state.rules.vacation,
                 filters if filters is not None else state.rules.filters,
             )
-            script = generate(rules, conn.capabilities.sieve)
+            script = generate(
+                rules, conn.capabilities.sieve, max_redirects=conn.capabilities.max_redirects
+            )
             # PUTSCRIPT checks the script first and replaces ours atomically (RFC 5804 2.6).
             await conn.put_script(SCRIPT_NAME, script)
             if state.active != "mailgate":
