@@ -1,11 +1,11 @@
 """Vacation and filters on the user's own server: one short ManageSieve connection per call.
 
 mailgate owns exactly one script, named ``mailgate``, recognised by its header
-(script.py). Another client's script is never overwritten and never deleted: when one is
-active, saving stores mailgate's script but leaves the other one active, unless the user
-asked to activate mailgate's (``activate=True``), which makes it the active script and
-keeps the other one stored. Saves of one account are serialised here (a read-modify-write
-of one script).
+(script.py). Another client's script is never overwritten and never deleted: while one is
+active, a save writes nothing (ForeignScript) unless the user asked to activate mailgate's
+(``activate=True``); then mailgate's script becomes the active one and the other stays
+stored. A script named ``mailgate`` without mailgate's header is left alone (NameTaken).
+Saves of one session are serialised here (a read-modify-write of one script).
 """
 
 from __future__ import annotations
@@ -63,7 +63,6 @@ class SieveState:
     foreign_text: str | None
     foreign_truncated: bool
     rules: Rules
-    has_own_script: bool
     extensions: frozenset[str]
     max_redirects: int | None
     scripts: tuple[tuple[str, bool, bool], ...]  # (name, active, mailgate's)
@@ -71,8 +70,9 @@ class SieveState:
 
 @dataclass(frozen=True, slots=True)
 class SaveResult:
+    """What was saved; mailgate's script is the active one afterwards."""
+
     rules: Rules
-    active: bool
 
 
 class SieveService:
@@ -102,11 +102,11 @@ class SieveService:
             await conn.logout()
 
     @contextlib.asynccontextmanager
-    async def _serialised(self, account: str) -> AsyncIterator[None]:
-        lock = self._locks.get(account)
+    async def _serialised(self, key: str) -> AsyncIterator[None]:
+        lock = self._locks.get(key)
         if lock is None:
             lock = asyncio.Lock()
-            self._locks[account] = lock
+            self._locks[key] = lock
         async with lock:
             yield
 
@@ -140,7 +140,6 @@ class SieveService:
             foreign_text=foreign_text,
             foreign_truncated=truncated,
             rules=rules or Rules(),
-            has_own_script=rules is not None,
             extensions=conn.capabilities.sieve,
             max_redirects=conn.capabilities.max_redirects,
             scripts=tuple(listed),
@@ -151,25 +150,25 @@ class SieveService:
             return await self._read_state(conn)
 
     async def save_vacation(
-        self, account: str, auth: SaslMechanism, vacation: Vacation, *, activate: bool
+        self, key: str, auth: SaslMechanism, vacation: Vacation, *, activate: bool
     ) -> SaveResult:
-        return await self._save(account, auth, activate, vacation=vacation)
+        return await self._save(key, auth, activate, vacation=vacation)
 
     async def save_filters(
-        self, account: str, auth: SaslMechanism, filters: tuple[Filter, ...], *, activate: bool
+        self, key: str, auth: SaslMechanism, filters: tuple[Filter, ...], *, activate: bool
     ) -> SaveResult:
-        return await self._save(account, auth, activate, filters=filters)
+        return await self._save(key, auth, activate, filters=filters)
 
     async def _save(
         self,
-        account: str,
+        key: str,
         auth: SaslMechanism,
         activate: bool,
         *,
         vacation: Vacation | None = None,
         filters: tuple[Filter, ...] | None = None,
     ) -> SaveResult:
-        async with self._serialised(account), self._connection(auth) as conn:
+        async with self._serialised(key), self._connection(auth) as conn:
             state = await self._read_state(conn)
             taken = any(name == SCRIPT_NAME and not ours for name, _, ours in state.scripts)
             if taken:
@@ -193,7 +192,7 @@ class SieveService:
                     replaced=state.active == "foreign",
                 )
             log_event("sieve_saved", logging.INFO, filters=len(rules.filters))
-            return SaveResult(rules, True)
+            return SaveResult(rules)
 
 
 def refused_message(exc: SieveRefused) -> str:
