@@ -20,6 +20,7 @@ from mailgate.api import (
     proxy,
     send,
     session,
+    sieve,
     ui,
     uploads,
 )
@@ -78,6 +79,7 @@ FEATURES: tuple[Feature, ...] = (
     uploads.setup,
     send.setup,
     preferences.setup,
+    sieve.setup,
     events.setup,
     proxy.setup,  # after preferences, which loads the server secret it signs with
     metrics.setup,

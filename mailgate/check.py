@@ -293,6 +293,34 @@ async def _check_smtp(
         client.close()
 
 
+async def _check_sieve(
+    upstream: Upstream, timeout_s: float, ctx: ssl.SSLContext, report: Report
+) -> None:
+    from mailgate.mail.sieve import SieveConnection, SieveError, SieveTlsError
+
+    assert upstream.sieve is not None
+    sieve, name = upstream.sieve, _label("sieve", upstream)
+    where = f"{sieve.host}:{sieve.port} ({sieve.security})"
+    timeout = min(timeout_s, _PROBE_TIMEOUT_S)
+    try:
+        conn = await SieveConnection.open(
+            sieve.host, sieve.port, sieve.security, ctx, timeout=timeout
+        )
+    except SieveTlsError as exc:
+        report.fail(name, f"{where}: no verified TLS ({exc.reason})")
+        return
+    except SieveError as exc:
+        report.fail(name, f"{where}: cannot connect ({exc.reason})")
+        return
+    caps = conn.capabilities
+    await conn.logout()
+    if "PLAIN" not in caps.sasl:
+        report.fail(name, f"{where}: TLS verified, but SASL PLAIN is not offered")
+        return
+    extras = [e for e in ("vacation", "fileinto", "imap4flags", "date") if e in caps.sieve]
+    report.ok(name, f"{where}: TLS verified; extensions: {', '.join(extras) or 'none'}")
+
+
 async def _check_store(config: Config, report: Report) -> None:
     if config.store.backend != "redis":
         report.ok("store", "memory (one instance; sessions end at restart)")
@@ -338,6 +366,8 @@ async def run_check(
             login_as = account if own is not None and upstream == own else None
             await _check_imap(upstream, config.imap.timeout_s, ctx, report, login_as)
             await _check_smtp(upstream, config.smtp.timeout_s, ctx, report)
+            if upstream.sieve is not None:
+                await _check_sieve(upstream, config.sieve.timeout_s, ctx, report)
     await _check_store(config, report)
     summary = "all checks passed" if not report.failures else f"{report.failures} problem(s)"
     print(summary, file=report.out, flush=True)

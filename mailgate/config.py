@@ -32,6 +32,7 @@ __all__ = [
     "PushConfig",
     "ServerConfig",
     "SessionConfig",
+    "SieveConfig",
     "SmtpConfig",
     "StoreConfig",
     "ThrottleConfig",
@@ -88,6 +89,17 @@ class SmtpConfig:
     port: int = 465
     security: Security = "tls"
     timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class SieveConfig:
+    # ManageSieve (RFC 5804) for vacation replies and filters; off while host is empty.
+    host: str = ""
+    port: int = 4190
+    security: Security = "starttls"
+    timeout_s: float = 15.0
+    # Whether filters may redirect (forward) mail to another address.
+    allow_forward: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,6 +244,7 @@ class Config:
     tls: TlsConfig = field(default_factory=TlsConfig)
     imap: ImapConfig = field(default_factory=ImapConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    sieve: SieveConfig = field(default_factory=SieveConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     domains: DomainsConfig = field(default_factory=DomainsConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
@@ -399,8 +412,7 @@ def load_config(
 MAIL_PORTS = {
     "imap": {"tls": 993, "starttls": 143},
     "smtp": {"tls": 465, "starttls": 587},
-    # ManageSieve has one port (RFC 5804), with mandatory STARTTLS; implicit TLS on it is
-    # a deployment choice some servers make.
+    # RFC 5804 registers 4190 for ManageSieve; servers offering implicit TLS use it too.
     "sieve": {"tls": 4190, "starttls": 4190},
 }
 
@@ -418,6 +430,7 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
         ("server.response_write_timeout_s", config.server.response_write_timeout_s),
         ("imap.timeout_s", config.imap.timeout_s),
         ("smtp.timeout_s", config.smtp.timeout_s),
+        ("sieve.timeout_s", config.sieve.timeout_s),
         ("proxy.timeout_s", config.proxy.timeout_s),
         ("proxy.url_lifetime_s", config.proxy.url_lifetime_s),
         ("proxy.per_session_concurrency", config.proxy.per_session_concurrency),
@@ -435,8 +448,10 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
     if config.server.public_url and not config.server.public_url.startswith("https://"):
         raise ConfigError("server.public_url: must start with https://")
     if need_upstream and not config.domains.entries:
-        for name in ("imap", "smtp"):
+        for name in ("imap", "smtp", "sieve"):
             up = getattr(config, name)
+            if name == "sieve" and not up.host:
+                continue  # optional: filters and vacation replies are off
             if not up.host:
                 raise ConfigError(f"{name}.host ({_env_name(name, 'host')}): is required")
             _check_port(

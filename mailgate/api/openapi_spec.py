@@ -629,6 +629,147 @@ for _p in OPERATIONS:
     if _p.startswith("/api/messages/"):
         MODULE_OF[_p] = "messages"
 
+# -- Sieve: vacation replies and filters over ManageSieve (mailgate/api/sieve.py) ---------------
+_SIEVE_ERR = {
+    404: "Filters and vacation replies are not set up on this server (sieve_unavailable).",
+    409: (
+        "Another program's script is active and `activate` was not true "
+        "(sieve_foreign_active), or a script named mailgate is not mailgate's "
+        "(sieve_name_taken)."
+    ),
+    502: (
+        "The ManageSieve server is unreachable, failed TLS or refused the login "
+        "(sieve_unavailable, upstream_tls_failed), or refused the script with its own "
+        "message (sieve_refused)."
+    ),
+}
+_DATE = {"type": ["string", "null"], "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
+_ACTIVE = {"enum": ["mailgate", "foreign", "none"]}
+SCHEMAS["SieveVacation"] = _obj(
+    {
+        "enabled": _BOOL,
+        "subject": {"type": "string", "maxLength": 200},
+        "text": {"type": "string", "maxLength": 10000},
+        "start": _DATE,
+        "end": _DATE,
+        "days": {"type": "integer", "minimum": 1, "maximum": 365},
+        "addresses": {"type": "array", "maxItems": 20, "items": _STR},
+    },
+    [],
+)
+SCHEMAS["SieveCondition"] = _obj(
+    {
+        "field": {"enum": ["from", "to_cc", "subject", "header", "size"]},
+        "op": {"enum": ["contains", "is", "matches", "over", "under"]},
+        "value": {"type": ["string", "integer"]},
+        "header": _STR,
+    },
+    ["field", "op", "value"],
+)
+SCHEMAS["SieveAction"] = _obj(
+    {
+        "type": {"enum": ["fileinto", "copy", "flag", "mark_read", "redirect", "discard", "stop"]},
+        "folder": _STR,
+        "address": _STR,
+    },
+    ["type"],
+)
+SCHEMAS["SieveFilter"] = _obj(
+    {
+        "name": {"type": "string", "maxLength": 100},
+        "enabled": _BOOL,
+        "match": {"enum": ["all", "any"]},
+        "conditions": {"type": "array", "maxItems": 20, "items": _ref("SieveCondition")},
+        "actions": {"type": "array", "minItems": 1, "maxItems": 10, "items": _ref("SieveAction")},
+    },
+    ["actions"],
+)
+_FILTERS = {"type": "array", "maxItems": 100, "items": _ref("SieveFilter")}
+SCHEMAS["SieveStatus"] = _obj(
+    {
+        "available": _BOOL,
+        "active": _ACTIVE,
+        "foreign": {
+            "oneOf": [
+                {"type": "null"},
+                _obj({"name": _STR, "text": _STR, "truncated": _BOOL}),
+            ]
+        },
+        "scripts": {
+            "type": "array",
+            "items": _obj({"name": _STR, "active": _BOOL, "mailgate": _BOOL}),
+        },
+        "extensions": _obj(
+            {
+                "vacation": _BOOL,
+                "fileinto": _BOOL,
+                "copy": _BOOL,
+                "imap4flags": _BOOL,
+                "dates": _BOOL,
+            }
+        ),
+        "max_redirects": {"type": ["integer", "null"]},
+        "allow_forward": _BOOL,
+    }
+)
+_ACTIVATE = {"activate": _BOOL}
+
+
+def _sieve_op(
+    op_id: str, summary: str, ok: dict[str, Any], errors: tuple[int, ...], **kw: Any
+) -> dict[str, Any]:
+    operation = _op(op_id, summary, ok, errors, tag="sieve", **kw)
+    for status, text in _SIEVE_ERR.items():
+        if str(status) in operation["responses"]:
+            operation["responses"][str(status)]["description"] = text
+    return operation
+
+
+_SIEVE_GET = (*_SESSION_ERRORS, 404, 502)
+_SIEVE_PUT = (*_UNSAFE_ERRORS, 404, 409, 502)
+OPERATIONS["/api/sieve"] = {
+    "get": _sieve_op(
+        "get_sieve",
+        "Whether filters and vacation replies are available, and whose script is active "
+        "(another program's is shown read-only as text).",
+        {"200": _json(_ref("SieveStatus"), "The status.")},
+        (*_SESSION_ERRORS, 502),
+    )
+}
+OPERATIONS["/api/sieve/vacation"] = {
+    "get": _sieve_op(
+        "get_vacation",
+        "The vacation reply in mailgate's script.",
+        {"200": _json(_obj({"vacation": _ref("SieveVacation"), "active": _ACTIVE}), "It.")},
+        _SIEVE_GET,
+    ),
+    "put": _sieve_op(
+        "put_vacation",
+        "Replace the vacation reply; `activate` replaces another program's active script.",
+        {"200": _json(_obj({"vacation": _ref("SieveVacation"), "active": _ACTIVE}), "Saved.")},
+        _SIEVE_PUT,
+        body=_body(_obj({"vacation": _ref("SieveVacation"), **_ACTIVATE}, ["vacation"])),
+    ),
+}
+OPERATIONS["/api/sieve/filters"] = {
+    "get": _sieve_op(
+        "get_filters",
+        "The filters in mailgate's script, in order.",
+        {"200": _json(_obj({"filters": _FILTERS, "active": _ACTIVE}), "They.")},
+        _SIEVE_GET,
+    ),
+    "put": _sieve_op(
+        "put_filters",
+        "Replace the filters; `activate` replaces another program's active script.",
+        {"200": _json(_obj({"filters": _FILTERS, "active": _ACTIVE}), "Saved.")},
+        _SIEVE_PUT,
+        body=_body(_obj({"filters": _FILTERS, **_ACTIVATE}, ["filters"])),
+    ),
+}
+for _p in ("/api/sieve", "/api/sieve/vacation", "/api/sieve/filters"):
+    MODULE_OF[_p] = "sieve"
+# -- end of Sieve --------------------------------------------------------------------------------
+
 _SECURITY = {
     "session": {
         "type": "apiKey",

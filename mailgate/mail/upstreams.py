@@ -2,7 +2,7 @@
 
 Nothing else in a request (Host, X-Forwarded-Host, a form field) reaches this choice: the
 login address's domain, normalized (`mailgate.net.domains`), is looked up exactly in the
-map. With no map configured, the [imap] and [smtp] sections serve every address.
+map. With no map configured, the [imap], [smtp] and [sieve] sections serve every address.
 """
 
 from __future__ import annotations
@@ -67,11 +67,12 @@ class UpstreamDirectory:
         self._by_domain = {entry.domain: _from_entry(entry) for entry in domains.entries}
         self._default: Upstream | None
         if not domains.entries:
-            imap, smtp = config.imap, config.smtp
+            imap, smtp, sieve = config.imap, config.smtp, config.sieve
             self._default = Upstream(
                 "",
                 Endpoint(imap.host, imap.port, imap.security),
                 Endpoint(smtp.host, smtp.port, smtp.security),
+                Endpoint(sieve.host, sieve.port, sieve.security) if sieve.host else None,
             )
         else:
             self._default = self._by_domain.get(domains.default) if domains.default else None

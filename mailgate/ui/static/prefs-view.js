@@ -4,6 +4,7 @@
 import * as api from "./api.js";
 import { erasePrefs, loadPrefs, remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
 import { announce, DEFAULT_PAGE_SIZE, pageSize, reportError, state } from "./state.js";
+import { sieveSection } from "./sieve-view.js";
 import { $, downloadJson, fullDate, h } from "./util.js";
 
 const PAGE_SIZES = [10, 20, 25, 50, 100, 200];
@@ -202,6 +203,7 @@ function render() {
       h("p", { class: "prefs-intro", "data-testid": "prefs-retention", text: retentionText() }),
       formEl,
       sendersSection(),
+      sieveSection(render),
       dataSection(),
     ),
   );
