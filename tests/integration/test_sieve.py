@@ -507,11 +507,13 @@ async def test_implicit_tls_listener() -> None:
 
 async def test_mailgate_check_reaches_the_sieve_server(dovecot: Dovecot) -> None:
     from mailgate.check import Report, _check_sieve
+    from mailgate.mail.upstreams import UpstreamDirectory
 
     out = io.StringIO()
     report = Report(out)
     config = _settings(dovecot)
-    await _check_sieve(config.sieve, upstream_context(dovecot.ca_file), report)
+    (upstream,) = UpstreamDirectory(config).all()
+    await _check_sieve(upstream, config.sieve.timeout_s, upstream_context(dovecot.ca_file), report)
     assert report.failures == 0, out.getvalue()
     assert out.getvalue().startswith("✓ sieve: localhost:")
     assert "TLS verified; extensions: vacation, fileinto, imap4flags, date" in out.getvalue()

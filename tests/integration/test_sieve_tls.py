@@ -121,11 +121,14 @@ async def test_mailgate_check_reports_a_stripped_starttls(fake: FakeSieve) -> No
     import io
 
     from mailgate.check import Report, _check_sieve
-    from mailgate.config import SieveConfig
+    from mailgate.mail.upstreams import Endpoint, Upstream
 
     out = io.StringIO()
     report = Report(out)
-    sieve = SieveConfig(host="localhost", port=fake.port, security="starttls")
-    await _check_sieve(sieve, upstream_context(), report)
+    sieve = Endpoint("localhost", fake.port, "starttls")
+    upstream = Upstream(
+        "", Endpoint("localhost", 993, "tls"), Endpoint("localhost", 465, "tls"), sieve
+    )
+    await _check_sieve(upstream, 15.0, upstream_context(), report)
     assert report.failures == 1
     assert "no verified TLS (no_starttls)" in out.getvalue()
