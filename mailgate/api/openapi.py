@@ -40,8 +40,8 @@ def _module_exists(name: str) -> bool:
 
 
 def expected_operations(config: Any) -> set[tuple[str, str]]:
-    """(path, method) pairs the spec promises for this configuration."""
-    pairs = set()
+    """(path, method) pairs the route table promises for this configuration."""
+    pairs: set[tuple[str, str]] = set()
     for path, (module, ops) in ROUTES.items():
         if not _module_exists(module):
             continue
@@ -53,7 +53,7 @@ def expected_operations(config: Any) -> set[tuple[str, str]]:
 
 def router_operations(app: web.Application) -> set[tuple[str, str]]:
     """(path template, method) pairs of the app's API routes."""
-    pairs = set()
+    pairs: set[tuple[str, str]] = set()
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter")
