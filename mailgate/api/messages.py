@@ -10,9 +10,9 @@ from typing import Any
 
 from aiohttp import web
 
-from mailgate.errors import BadRequest, NotFound, StoreUnavailable
+from mailgate.errors import NotFound, StoreUnavailable
 from mailgate.http.headers import DOWNLOAD_CSP, FRAME_CSP
-from mailgate.http.json_io import json_response, read_json, reject_unknown
+from mailgate.http.json_io import json_response
 from mailgate.http.streaming import write_or_cut
 from mailgate.mail.cache import SessionCache
 from mailgate.mail.decoding import decode_stream
@@ -33,6 +33,8 @@ from mailgate.services import Services, services
 from mailgate.session.manager import Session
 
 from .auth import require_session
+from .models.base import read_body
+from .models.messages import FlagsUpdate, Move
 from .preferences import preferences_of
 from .proxy import image_proxy
 
@@ -372,18 +374,13 @@ async def patch_message(request: web.Request) -> web.Response:
     session = await require_session(request)
     ref = _ref(request)
     svc = services(request)
-    data = await read_json(request, svc.config.limits.json_max_bytes)
-    reject_unknown(data, {"seen", "flagged"})
-    for name in ("seen", "flagged"):
-        if name in data and not isinstance(data[name], bool):
-            raise BadRequest(f"The field '{name}' must be true or false.")
+    update = await read_body(request, FlagsUpdate, svc.config.limits.json_max_bytes)
+    seen, flagged = update.changes()
 
     async def op(client: MailClient) -> dict[str, Any]:
         await check_validity(client, ref, readonly=False)
         try:
-            await client.store_flags(
-                ref.mailbox, ref.uid, seen=data.get("seen"), flagged=data.get("flagged")
-            )
+            await client.store_flags(ref.mailbox, ref.uid, seen=seen, flagged=flagged)
         except ImapNoError:
             raise NotFound("That message does not exist (any more).") from None
         return await _summary(client, ref)
@@ -397,11 +394,8 @@ async def move_message(request: web.Request) -> web.Response:
     session = await require_session(request)
     ref = _ref(request)
     svc = services(request)
-    data = await read_json(request, svc.config.limits.json_max_bytes)
-    reject_unknown(data, {"mailbox"})
-    if not isinstance(data.get("mailbox"), str):
-        raise BadRequest("The field 'mailbox' must be a mailbox id.")
-    target = decode_mailbox_id(data["mailbox"])
+    move = await read_body(request, Move, svc.config.limits.json_max_bytes)
+    target = decode_mailbox_id(move.mailbox)
 
     async def op(client: MailClient) -> str | None:
         await check_validity(client, ref, readonly=False)

@@ -1,6 +1,7 @@
 """GET /api/openapi.json: the OpenAPI 3.1 document, checked against the router at start-up.
 
-The document is hand-written (`openapi_spec.py`); `setup` compares it with the routes the
+The document is rendered from the route table (`operations.py`) and the declared body
+types (`models/`) by `openapi_document.py`; `setup` compares the table with the routes the
 app actually has and refuses to start when they differ, so it can never drift.
 
 Which spec paths are expected: a path counts when its feature module
@@ -21,7 +22,8 @@ from aiohttp import web
 
 from mailgate.services import SERVICES
 
-from .openapi_spec import MODULE_OF, OPERATIONS, document
+from .openapi_document import document
+from .operations import ROUTES
 
 __all__ = ["OpenApiDrift", "expected_operations", "router_operations", "setup"]
 
@@ -30,7 +32,7 @@ _METHODS = frozenset({"get", "post", "put", "patch", "delete"})
 
 
 class OpenApiDrift(RuntimeError):
-    """The hand-written document and the router disagree."""
+    """The route table and the router disagree."""
 
 
 def _module_exists(name: str) -> bool:
@@ -38,10 +40,9 @@ def _module_exists(name: str) -> bool:
 
 
 def expected_operations(config: Any) -> set[tuple[str, str]]:
-    """(path, method) pairs the spec promises for this configuration."""
-    pairs = set()
-    for path, ops in OPERATIONS.items():
-        module = MODULE_OF[path]
+    """(path, method) pairs the route table promises for this configuration."""
+    pairs: set[tuple[str, str]] = set()
+    for path, (module, ops) in ROUTES.items():
         if not _module_exists(module):
             continue
         if module == "metrics" and (not config.metrics.enabled or config.metrics.port):
@@ -52,7 +53,7 @@ def expected_operations(config: Any) -> set[tuple[str, str]]:
 
 def router_operations(app: web.Application) -> set[tuple[str, str]]:
     """(path template, method) pairs of the app's API routes."""
-    pairs = set()
+    pairs: set[tuple[str, str]] = set()
     for route in app.router.routes():
         info = route.resource.get_info() if route.resource is not None else {}
         path = info.get("path") or info.get("formatter")
@@ -70,7 +71,7 @@ def check(app: web.Application, expected: set[tuple[str, str]]) -> None:
     extra = sorted(actual - expected)
     if missing or extra:
         raise OpenApiDrift(
-            "mailgate/api/openapi_spec.py and the routes disagree: "
+            "mailgate/api/operations.py and the routes disagree: "
             f"in the spec but not served {missing}; served but not in the spec {extra}"
         )
 

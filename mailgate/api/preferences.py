@@ -22,9 +22,9 @@ from pathlib import Path
 from aiohttp import web
 
 from mailgate.config import Config
-from mailgate.http.json_io import json_response, read_json
+from mailgate.http.json_io import json_response
 from mailgate.logs import log_event
-from mailgate.prefs import PreferenceService, validate_preferences
+from mailgate.prefs import PreferenceService
 from mailgate.prefs.secret import SECRET_FILE_NAME, AccountKeys, load_secret
 from mailgate.prefs.store import (
     DB_FILE_NAME,
@@ -36,6 +36,8 @@ from mailgate.services import SERVER_SECRET, SERVICES, services
 from mailgate.session.manager import Session
 
 from .auth import require_session
+from .models.base import read_body
+from .models.preferences import Preferences
 
 __all__ = ["PREFERENCES", "preferences_of", "setup"]
 
@@ -68,8 +70,8 @@ async def get_preferences(request: web.Request) -> web.Response:
 async def put_preferences(request: web.Request) -> web.Response:
     session = await require_session(request)
     max_bytes = services(request).config.preferences.max_bytes
-    data = await read_json(request, max_bytes)
-    prefs = validate_preferences(data, max_bytes)
+    body = await read_body(request, Preferences, max_bytes)
+    prefs = body.stored(max_bytes)
     until = await preferences_of(request.app).save(session.email, prefs)
     return json_response(_body(prefs, until))
 

@@ -6,11 +6,13 @@ import contextlib
 
 from aiohttp import web
 
-from mailgate.http.json_io import json_response, read_json
-from mailgate.mail.outbox import parse_compose, save_draft, send_message
+from mailgate.http.json_io import json_response
+from mailgate.mail.outbox import save_draft, send_message
 from mailgate.services import Services, services
 
 from .auth import require_session
+from .models.base import read_body
+from .models.compose import Compose, Draft
 from .preferences import preferences_of
 from .uploads import vault_of
 
@@ -40,8 +42,8 @@ async def _from_name(request: web.Request, email: str) -> str:
 async def send(request: web.Request) -> web.Response:
     session = await require_session(request)
     svc = services(request)
-    data = await read_json(request, svc.config.limits.json_max_bytes)
-    compose = parse_compose(data, svc.config, draft=False)
+    body = await read_body(request, Compose, svc.config.limits.json_max_bytes)
+    compose = body.to_request(svc.config.limits.recipients_max)
     result = await send_message(
         compose,
         session=session,
@@ -60,8 +62,8 @@ async def send(request: web.Request) -> web.Response:
 async def drafts(request: web.Request) -> web.Response:
     session = await require_session(request)
     svc = services(request)
-    data = await read_json(request, svc.config.limits.json_max_bytes)
-    compose = parse_compose(data, svc.config, draft=True)
+    body = await read_body(request, Draft, svc.config.limits.json_max_bytes)
+    compose = body.to_request(svc.config.limits.recipients_max)
     result = await save_draft(
         compose,
         session=session,

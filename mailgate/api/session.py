@@ -6,20 +6,17 @@ from typing import Any
 
 from aiohttp import web
 
-from mailgate.errors import BadRequest
 from mailgate.http.client_ip import client_address
-from mailgate.http.json_io import json_response, read_json, reject_unknown
+from mailgate.http.json_io import json_response
 from mailgate.services import services
 from mailgate.session.manager import Session
 from mailgate.session.tokens import COOKIE_NAME
 
 from .auth import cookie_token, require_session
+from .models.base import read_body
+from .models.session import Login
 
 __all__ = ["setup"]
-
-_MAX_EMAIL = 320
-_MAX_PASSWORD = 1024
-_FORBIDDEN = ("\x00", "\r", "\n")
 
 
 def _session_body(request: web.Request, session: Session, *, with_idle: bool) -> dict[str, Any]:
@@ -36,25 +33,11 @@ def _session_body(request: web.Request, session: Session, *, with_idle: bool) ->
     return body
 
 
-def _field(data: dict[str, Any], name: str, limit: int) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"The field '{name}' is required and must be a string.")
-    if len(value) > limit or any(c in value for c in _FORBIDDEN):
-        raise BadRequest(f"The field '{name}' is not valid.")
-    return value
-
-
 async def login(request: web.Request) -> web.Response:
     svc = services(request)
-    data = await read_json(request, 16 * 1024)
-    reject_unknown(data, {"email", "password"})
-    email = _field(data, "email", _MAX_EMAIL)
-    password = _field(data, "password", _MAX_PASSWORD)
-    if email != email.strip() or "@" not in email:
-        raise BadRequest("The field 'email' is not an e-mail address.")
+    body = await read_body(request, Login, 16 * 1024)
     client = client_address(request, svc.config.server.trusted_proxies)
-    session = await svc.sessions.login(email, password, client, cookie_token(request))
+    session = await svc.sessions.login(body.email, body.password, client, cookie_token(request))
     response = json_response(_session_body(request, session, with_idle=False), status=201)
     response.set_cookie(
         COOKIE_NAME, session.token.encode(), path="/", secure=True, httponly=True, samesite="Strict"

@@ -14,10 +14,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
+from mailgate.api.models.base import read_body
+from mailgate.api.models.sieve import FiltersPut, VacationPut
 from mailgate.errors import ApiError, BadRequest, UpstreamTlsFailed
-from mailgate.http.json_io import json_response, read_json, reject_unknown
+from mailgate.http.json_io import json_response
 from mailgate.logs import log_event
 from mailgate.mail.sieve import (
     ForeignScript,
@@ -196,23 +199,13 @@ async def get_vacation(request: web.Request) -> web.Response:
     return json_response({"vacation": state.rules.vacation.as_json(), "active": state.active})
 
 
-async def _body(request: web.Request, key: str) -> tuple[Any, bool]:
-    data = await read_json(request, services(request).config.limits.json_max_bytes)
-    reject_unknown(data, {key, "activate"})
-    if key not in data:
-        raise BadRequest(f"The body needs a {key!r} field.")
-    activate = data.get("activate", False)
-    if not isinstance(activate, bool):
-        raise BadRequest("activate must be true or false.")
-    return data[key], activate
-
-
 async def put_vacation(request: web.Request) -> web.Response:
     session = await require_session(request)
     service, endpoint = _require(request, session)
-    raw, activate = await _body(request, "vacation")
+    body = await read_body(request, VacationPut, services(request).config.limits.json_max_bytes)
+    activate = body.activate
     try:
-        vacation = parse_vacation(raw)
+        vacation = parse_vacation(msgspec.to_builtins(body.vacation))
     except RulesError as exc:
         raise BadRequest(str(exc)) from None
     saved = await _guard(
@@ -235,9 +228,12 @@ async def get_filters(request: web.Request) -> web.Response:
 async def put_filters(request: web.Request) -> web.Response:
     session = await require_session(request)
     service, endpoint = _require(request, session)
-    raw, activate = await _body(request, "filters")
+    body = await read_body(request, FiltersPut, services(request).config.limits.json_max_bytes)
+    activate = body.activate
     try:
-        filters = parse_filters(raw, allow_forward=service.config.allow_forward)
+        filters = parse_filters(
+            msgspec.to_builtins(body.filters), allow_forward=service.config.allow_forward
+        )
     except RulesError as exc:
         raise BadRequest(str(exc)) from None
     saved = await _guard(

@@ -1,6 +1,7 @@
-"""Sending and saving drafts: validate the compose body, build, submit, store.
+"""Sending and saving drafts: build, submit, store.
 
-The HTTP handlers in mailgate/api/send.py only read the request and call
+The HTTP handlers in mailgate/api/send.py decode the request (its type,
+mailgate/api/models/compose.py, makes the ComposeRequest) and call
 `send_message` / `save_draft`. Uploads are never deleted here, not even after a
 successful send: the UI deletes them when it closes the form, so a retry after
 any failure (or a "send" that the user repeats as "save draft") still finds them,
@@ -22,7 +23,6 @@ from mailgate.config import Config
 from mailgate.errors import AuthRequired, BadRequest, NotFound
 from mailgate.logs import log_event
 from mailgate.mail.compose import (
-    MAX_SUBJECT_CHARS,
     AttachmentSizeMismatch,
     AttachmentSource,
     BuiltMessage,
@@ -31,7 +31,7 @@ from mailgate.mail.compose import (
     parse_recipient,
     reply_threading,
 )
-from mailgate.mail.ids import MessageRef, decode_message_id, mailbox_id, message_id
+from mailgate.mail.ids import MessageRef, mailbox_id, message_id
 from mailgate.mail.imap.client import MailClient
 from mailgate.mail.imap.errors import ImapError, ImapStale, ImapUnsupported
 from mailgate.mail.pool import ImapPool
@@ -42,26 +42,13 @@ from mailgate.session.manager import Session
 from mailgate.vault.interface import Vault
 
 __all__ = [
-    "DRAFT_FIELDS",
-    "MAX_ATTACHMENTS",
-    "MAX_BODY_BYTES",
-    "SEND_FIELDS",
     "ComposeRequest",
     "DraftResult",
     "SendResult",
-    "parse_compose",
     "save_draft",
     "send_message",
 ]
 
-MAX_ATTACHMENTS = 50
-MAX_BODY_BYTES = 1024 * 1024
-_MAX_UPLOAD_ID = 200
-SEND_FIELDS = frozenset(
-    {"to", "cc", "bcc", "subject", "text", "html", "attachments", "in_reply_to", "save_sent"}
-)
-DRAFT_FIELDS = SEND_FIELDS | {"replaces"}
-_ADDRESS_KEYS = frozenset({"name", "email"})
 # A draft may have no recipient yet, but build_message() insists on one. This
 # stand-in goes only into the Bcc header, and the draft is stored from the
 # serialization without Bcc, so it never appears anywhere (.invalid: RFC 2606).
@@ -114,112 +101,6 @@ class DraftResult:
         if self.warning:
             body["warning"] = self.warning
         return body
-
-
-# -- validation -----------------------------------------------------------------------------
-
-
-def _addresses(data: dict[str, Any], name: str) -> list[Address]:
-    value = data.get(name, [])
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise BadRequest(f"The field '{name}' must be a list of addresses.")
-    out = []
-    for item in value:
-        if isinstance(item, dict) and not set(item) <= _ADDRESS_KEYS:
-            raise BadRequest(f"An address in '{name}' has a field this endpoint does not take.")
-        out.append(parse_recipient(item, name))
-    return out
-
-
-def _string(data: dict[str, Any], name: str, *, optional: bool = False) -> str | None:
-    value = data.get(name)
-    if value is None:
-        if optional:
-            return None
-        return ""
-    if not isinstance(value, str):
-        raise BadRequest(f"The field '{name}' must be a string.")
-    return value
-
-
-def _body_text(data: dict[str, Any], name: str, *, optional: bool = False) -> str | None:
-    value = _string(data, name, optional=optional)
-    if value is not None and len(value.encode("utf-8")) > MAX_BODY_BYTES:
-        raise BadRequest(f"The field '{name}' is longer than 1 MiB.")
-    return value
-
-
-def _message_ref(data: dict[str, Any], name: str) -> MessageRef | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise BadRequest(f"The field '{name}' must be a message id.")
-    return decode_message_id(value)  # 404 for an id that never was one
-
-
-def _upload_ids(data: dict[str, Any]) -> list[str]:
-    value = data.get("attachments", [])
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(
-        isinstance(v, str) and 0 < len(v) <= _MAX_UPLOAD_ID for v in value
-    ):
-        raise BadRequest("The field 'attachments' must be a list of upload ids.")
-    if len(value) > MAX_ATTACHMENTS:
-        raise BadRequest(f"The field 'attachments' may list at most {MAX_ATTACHMENTS} uploads.")
-    if len(set(value)) != len(value):
-        raise BadRequest("The field 'attachments' lists the same upload twice.")
-    return list(value)
-
-
-def _check_unicode(value: Any) -> None:
-    """Refuse lone surrogates (valid JSON escapes, but no UTF-8 text: a 500 later)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise BadRequest("The body has text that is not valid Unicode.") from None
-    elif isinstance(value, list):
-        for item in value:
-            _check_unicode(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_unicode(key)
-            _check_unicode(item)
-
-
-def parse_compose(data: dict[str, Any], config: Config, *, draft: bool) -> ComposeRequest:
-    """Validate a /api/send (draft=False) or /api/drafts body; BadRequest naming the field."""
-    unknown = set(data) - (DRAFT_FIELDS if draft else SEND_FIELDS)
-    if unknown:
-        raise BadRequest("The body has a field this endpoint does not take.")
-    _check_unicode(data)
-    save_sent = data.get("save_sent", True)
-    if not isinstance(save_sent, bool):
-        raise BadRequest("The field 'save_sent' must be true or false.")
-    subject = _string(data, "subject") or ""
-    if len(subject) > MAX_SUBJECT_CHARS:
-        raise BadRequest(f"The field 'subject' is longer than {MAX_SUBJECT_CHARS} characters.")
-    request = ComposeRequest(
-        to=_addresses(data, "to"),
-        cc=_addresses(data, "cc"),
-        bcc=_addresses(data, "bcc"),
-        subject=subject,
-        text=_body_text(data, "text") or "",
-        html=_body_text(data, "html", optional=True),
-        attachments=_upload_ids(data),
-        in_reply_to=_message_ref(data, "in_reply_to"),
-        save_sent=save_sent,
-        replaces=_message_ref(data, "replaces") if draft else None,
-    )
-    if request.recipient_count > config.limits.recipients_max:
-        raise BadRequest(f"The message may have at most {config.limits.recipients_max} recipients.")
-    if not draft and request.recipient_count == 0:
-        raise BadRequest("Add at least one recipient in 'to', 'cc' or 'bcc'.")
-    return request
 
 
 # -- building -------------------------------------------------------------------------------

@@ -7,11 +7,11 @@ import json
 import time
 from typing import Any
 
-from mailgate.prefs.schema import encode, validate_preferences
+from mailgate.prefs.schema import encode
 from mailgate.prefs.secret import AccountKeys
 from mailgate.prefs.store import PreferenceStore
 
-__all__ = ["PreferenceService", "validate_preferences"]
+__all__ = ["PreferenceService"]
 
 
 class PreferenceService:

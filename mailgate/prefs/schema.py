@@ -1,65 +1,16 @@
-"""Validation of the preferences object: known keys only, typed, bounded.
-
-Every rejection is a BadRequest whose message names the field, so a UI can point at it.
-Values come back normalized (e-mail addresses and domains lower-cased, duplicates gone).
-"""
+"""What a preference value means beyond its declared type (mailgate/api/models/preferences.py):
+which strings name a sender, and the canonical bytes that are sealed and stored."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
-from mailgate.errors import BadRequest, PayloadTooLarge
+__all__ = ["encode", "normalize_sender"]
 
-__all__ = ["FIELDS", "encode", "validate_preferences"]
-
-_TIME_ZONE = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,3}")
 _LOCAL_PART = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}")
 _LABEL = re.compile(r"(?!-)[^\W_](?:[^\W_]|-){0,62}(?<!-)")
-_SAFE_KEY = re.compile(r"[A-Za-z0-9_]{1,40}")
-_MAX_SENDERS = 500
-
-
-def _bad(name: str, rule: str) -> BadRequest:
-    return BadRequest(f"The preference '{name}' {rule}.")
-
-
-def _text(name: str, limit: int, *, multiline: bool) -> Callable[[Any], str]:
-    allowed = {"\n", "\r", "\t"} if multiline else set()
-
-    def check(value: Any) -> str:
-        if not isinstance(value, str):
-            raise _bad(name, "must be a string")
-        if len(value) > limit:
-            raise _bad(name, f"must be at most {limit} characters")
-        if any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value):
-            raise _bad(name, "must not contain control characters")
-        return value
-
-    return check
-
-
-def _choice(name: str, *choices: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if value not in choices:
-            raise _bad(name, "must be one of " + ", ".join(choices))
-        return value
-
-    return check
-
-
-def _page_size(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 10 <= value <= 200:
-        raise _bad("page_size", "must be a whole number from 10 to 200")
-    return value
-
-
-def _time_zone(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 64 or not _TIME_ZONE.fullmatch(value):
-        raise _bad("time_zone", "must be an IANA time zone name such as Europe/Berlin")
-    return value
 
 
 def _is_domain(text: str) -> bool:
@@ -67,53 +18,17 @@ def _is_domain(text: str) -> bool:
     return len(text) <= 253 and len(labels) >= 2 and all(_LABEL.fullmatch(x) for x in labels)
 
 
-def _sender(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 254:
-        raise _bad("remote_images_senders", "must list e-mail addresses or domains")
+def normalize_sender(value: str) -> str | None:
+    """An e-mail address or a domain, lower-cased ("@example.org" counts as the domain);
+    None when it is neither."""
+    if len(value) > 254:
+        return None
     text = value.strip().lower()
     local, at, domain = text.rpartition("@")
     ok = _is_domain(domain) and (not at or not local or _LOCAL_PART.fullmatch(local) is not None)
     if not ok:
-        raise _bad("remote_images_senders", "must list e-mail addresses or domains")
+        return None
     return text if local else domain
-
-
-def _senders(value: Any) -> list[str]:
-    if not isinstance(value, list):
-        raise _bad("remote_images_senders", "must be a list")
-    if len(value) > _MAX_SENDERS:
-        raise _bad("remote_images_senders", f"must have at most {_MAX_SENDERS} entries")
-    return list(dict.fromkeys(_sender(v) for v in value))
-
-
-FIELDS: dict[str, Callable[[Any], Any]] = {
-    "page_size": _page_size,
-    "theme": _choice("theme", "light", "dark", "system"),
-    "signature": _text("signature", 2000, multiline=True),
-    "display_name": _text("display_name", 100, multiline=False),
-    "time_zone": _time_zone,
-    "compose_format": _choice("compose_format", "text", "html"),
-    "remote_images_senders": _senders,
-}
-
-
-def validate_preferences(data: Any, max_bytes: int) -> dict[str, Any]:
-    """The normalized preferences, or BadRequest / PayloadTooLarge naming the problem."""
-    if not isinstance(data, dict):
-        raise BadRequest("The preferences must be a JSON object.")
-    clean: dict[str, Any] = {}
-    for key, value in data.items():
-        check = FIELDS.get(key)
-        if check is None:
-            # Echo the key only when it is plainly a name, never arbitrary input.
-            name = f"'{key}'" if _SAFE_KEY.fullmatch(key) else "in the body"
-            raise BadRequest(
-                f"The preference {name} is not known; known: {', '.join(sorted(FIELDS))}."
-            )
-        clean[key] = check(value)
-    if len(encode(clean)) > max_bytes:
-        raise PayloadTooLarge("The preferences are larger than the limit.")
-    return clean
 
 
 def encode(preferences: dict[str, Any]) -> bytes:

@@ -1,0 +1,144 @@
+"""POST /api/send and POST /api/drafts: the compose body and the answers (API.md "Compose").
+
+`to_request` turns a decoded body into the mail layer's ComposeRequest: addresses parsed,
+message ids decoded. Uploads are looked up later, when the message is built."""
+
+from __future__ import annotations
+
+from email.headerregistry import Address
+from typing import Annotated, ClassVar
+
+from msgspec import UNSET, Meta, UnsetType
+
+from mailgate.errors import BadRequest
+from mailgate.mail.compose import MAX_SUBJECT_CHARS, parse_recipient
+from mailgate.mail.ids import MessageRef, decode_message_id
+from mailgate.mail.outbox import ComposeRequest
+
+from .base import RequestBody, ResponseBody
+
+__all__ = [
+    "MAX_ATTACHMENTS",
+    "MAX_BODY_BYTES",
+    "AddressIn",
+    "Compose",
+    "Draft",
+    "DraftSaved",
+    "Sent",
+]
+
+MAX_ATTACHMENTS = 50
+MAX_BODY_BYTES = 1024 * 1024
+_MAX_UPLOAD_ID = 200
+
+_MESSAGES = {
+    "to": "The field 'to' must be a list of addresses.",
+    "cc": "The field 'cc' must be a list of addresses.",
+    "bcc": "The field 'bcc' must be a list of addresses.",
+    "subject": f"The field 'subject' must be a string of at most {MAX_SUBJECT_CHARS} characters.",
+    "text": "The field 'text' must be a string.",
+    "html": "The field 'html' must be a string.",
+    "attachments": (
+        f"The field 'attachments' must be a list of at most {MAX_ATTACHMENTS} upload ids."
+    ),
+    "in_reply_to": "The field 'in_reply_to' must be a message id.",
+    "replaces": "The field 'replaces' must be a message id.",
+    "save_sent": "The field 'save_sent' must be true or false.",
+}
+
+
+class AddressIn(RequestBody):
+    """A recipient as an object; a plain string "Name <a@b.example>" is the other form."""
+
+    email: str
+    name: str | None = None
+
+
+Recipients = list[str | AddressIn] | None
+UploadId = Annotated[str, Meta(min_length=1, max_length=_MAX_UPLOAD_ID)]
+
+
+class Compose(RequestBody):
+    """POST /api/send. Every field may be left out or null (then empty)."""
+
+    needs_recipient: ClassVar[bool] = True
+
+    to: Recipients = None
+    cc: Recipients = None
+    bcc: Recipients = None
+    subject: Annotated[str, Meta(max_length=MAX_SUBJECT_CHARS)] | None = None
+    text: str | None = None
+    html: str | None = None
+    attachments: Annotated[list[UploadId], Meta(max_length=MAX_ATTACHMENTS)] | None = None
+    in_reply_to: str | None = None
+    save_sent: bool = True
+
+    @classmethod
+    def invalid_message(cls, field: str) -> str:
+        return _MESSAGES.get(field, f"The field '{field}' is not valid.")
+
+    def check(self) -> None:
+        for name, value in (("text", self.text), ("html", self.html)):
+            if value is not None and len(value.encode("utf-8")) > MAX_BODY_BYTES:
+                raise BadRequest(f"The field '{name}' is longer than 1 MiB.")
+        if self.attachments and len(set(self.attachments)) != len(self.attachments):
+            raise BadRequest("The field 'attachments' lists the same upload twice.")
+
+    def replaced(self) -> MessageRef | None:
+        return None
+
+    def to_request(self, recipients_max: int) -> ComposeRequest:
+        """The mail layer's request; BadRequest naming the field, 404 for a made-up id."""
+        request = ComposeRequest(
+            to=_addresses(self.to, "to"),
+            cc=_addresses(self.cc, "cc"),
+            bcc=_addresses(self.bcc, "bcc"),
+            subject=self.subject or "",
+            text=self.text or "",
+            html=self.html,
+            attachments=list(self.attachments or []),
+            in_reply_to=_message_ref(self.in_reply_to),
+            save_sent=self.save_sent,
+            replaces=self.replaced(),
+        )
+        if request.recipient_count > recipients_max:
+            raise BadRequest(f"The message may have at most {recipients_max} recipients.")
+        if self.needs_recipient and request.recipient_count == 0:
+            raise BadRequest("Add at least one recipient in 'to', 'cc' or 'bcc'.")
+        return request
+
+
+class Draft(Compose):
+    """POST /api/drafts: a compose body that may lack recipients and may replace a draft."""
+
+    needs_recipient: ClassVar[bool] = False
+
+    replaces: str | None = None
+
+    def replaced(self) -> MessageRef | None:
+        return _message_ref(self.replaces)
+
+
+def _addresses(values: Recipients, field: str) -> list[Address]:
+    out: list[Address] = []
+    for item in values or []:
+        if isinstance(item, AddressIn):
+            out.append(parse_recipient({"name": item.name or "", "email": item.email}, field))
+        else:
+            out.append(parse_recipient(item, field))
+    return out
+
+
+def _message_ref(value: str | None) -> MessageRef | None:
+    return None if value is None else decode_message_id(value)  # 404 if never an id
+
+
+class Sent(ResponseBody):
+    message_id_header: str
+    saved_to: str | None
+    warning: str | UnsetType = UNSET  # sent, but not saved to Sent (or not marked answered)
+
+
+class DraftSaved(ResponseBody):
+    id: str | None
+    warning: str | UnsetType = UNSET

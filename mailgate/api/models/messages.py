@@ -1,0 +1,93 @@
+"""One message: its summary and full view, and the bodies of PATCH and move
+(API.md "Messages")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from .base import RequestBody, ResponseBody
+
+__all__ = ["Address", "Attachment", "FlagsUpdate", "Message", "Move", "Moved", "Summary"]
+
+Count = Annotated[int, Meta(ge=0)]
+
+
+class Address(ResponseBody):
+    name: str
+    email: str
+
+
+class Summary(ResponseBody):
+    """A message in a list (mailgate/mail/reader.py summary_json)."""
+
+    id: str
+    from_: list[Address] = msgspec.field(name="from")
+    to: list[Address]
+    subject: str
+    date: str | None
+    seen: bool
+    flagged: bool
+    answered: bool
+    size: Count | None
+    has_attachments: bool
+    preview: str
+
+
+class Attachment(ResponseBody):
+    part: str
+    filename: str
+    content_type: str
+    size: Count | None
+    inline: bool
+    url: str
+
+
+class Message(Summary):
+    """GET /api/messages/{id}: the summary plus headers, text and attachments."""
+
+    cc: list[Address]
+    bcc: list[Address]
+    reply_to: list[Address]
+    message_id_header: str | None
+    in_reply_to: str | None
+    references: list[str] | str | None
+    text: str | None
+    has_html: bool
+    html_url: str
+    remote_content_blocked: Count
+    remote_allowed: bool
+    attachments: list[Attachment]
+
+
+class FlagsUpdate(RequestBody):
+    """PATCH /api/messages/{id}: a flag left out is left as it is."""
+
+    seen: bool | UnsetType = UNSET
+    flagged: bool | UnsetType = UNSET
+
+    @classmethod
+    def invalid_message(cls, field: str) -> str:
+        return f"The field '{field}' must be true or false."
+
+    def changes(self) -> tuple[bool | None, bool | None]:
+        """(seen, flagged); None leaves that flag as it is."""
+        seen = None if isinstance(self.seen, UnsetType) else self.seen
+        flagged = None if isinstance(self.flagged, UnsetType) else self.flagged
+        return seen, flagged
+
+
+class Move(RequestBody):
+    """POST /api/messages/{id}/move: the target mailbox id."""
+
+    mailbox: str
+
+    @classmethod
+    def invalid_message(cls, field: str) -> str:
+        return "The field 'mailbox' must be a mailbox id."
+
+
+class Moved(ResponseBody):
+    id: str | None  # null when the server did not say (no UIDPLUS)

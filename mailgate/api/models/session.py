@@ -1,0 +1,55 @@
+"""POST /api/session's body and the session object (API.md "Session")."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import UNSET, Meta, UnsetType
+
+from mailgate.errors import BadRequest
+
+from .base import RequestBody, ResponseBody
+
+__all__ = ["Account", "DomainList", "Features", "Login", "Session"]
+
+# CR, LF and NUL would let a client smuggle protocol lines into the IMAP LOGIN.
+_NO_BREAKS = "^[^\\x00\\r\\n]*$"
+
+
+class Login(RequestBody):
+    email: Annotated[str, Meta(min_length=3, max_length=320, pattern=_NO_BREAKS)]
+    password: Annotated[str, Meta(min_length=1, max_length=1024, pattern=_NO_BREAKS)]
+
+    @classmethod
+    def invalid_message(cls, field: str) -> str:
+        return f"The field '{field}' is required and must be a string without line breaks."
+
+    def check(self) -> None:
+        # The pattern's `$` (in Python) lets one final newline through; refuse it here.
+        for name, value in (("email", self.email), ("password", self.password)):
+            if "\n" in value:
+                raise BadRequest(self.invalid_message(name))
+        if self.email != self.email.strip() or "@" not in self.email:
+            raise BadRequest("The field 'email' is not an e-mail address.")
+
+
+class Account(ResponseBody):
+    email: str
+
+
+class Features(ResponseBody):
+    proxy: bool
+
+
+class Session(ResponseBody):
+    account: Account
+    csrf_token: str
+    idle_timeout_s: float
+    absolute_timeout_s: float
+    features: Features
+    # Only in GET /api/session: the login answer is the start of the idle clock.
+    idle_expires_in_s: float | UnsetType = UNSET
+
+
+class DomainList(ResponseBody):
+    domains: list[str]

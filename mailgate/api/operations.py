@@ -1,0 +1,494 @@
+"""The route table of the HTTP API: every operation, its parameters and answers, naming the
+declared body types (mailgate/api/models/) instead of spelling out schemas.
+
+`ROUTES` maps path -> (the feature module that serves it, method -> Operation); the module
+lets mailgate/api/openapi.py leave out features that are absent or disabled, and check
+the rest against the router. Every 4xx/5xx an operation lists carries the one error body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mailgate.api.messages import DOWNLOAD_TYPES
+
+from .models.compose import Compose, Draft, DraftSaved, Sent
+from .models.health import Alive, Ready
+from .models.mailboxes import MailboxList, MessagePage
+from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
+from .models.preferences import Preferences, PreferencesAnswer
+from .models.session import DomainList, Login, Session
+from .models.sieve import FiltersAnswer, FiltersPut, SieveStatus, VacationAnswer, VacationPut
+from .models.uploads import Upload, UploadForm, UploadList
+
+__all__ = ["JSON", "ROUTES", "UNSAFE", "Answer", "Operation", "Param"]
+
+JSON = "application/json"
+UNSAFE = frozenset({"post", "put", "patch", "delete"})
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One success answer: a JSON body of `body` type, or other media with a plain schema."""
+
+    description: str
+    body: Any = None  # a type msgspec can describe (usually a ResponseBody)
+    media: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    headers: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    where: str  # "path" or "query"
+    schema: dict[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Operation:
+    op_id: str
+    summary: str
+    tag: str
+    ok: Mapping[int, Answer]
+    errors: tuple[int, ...] = ()
+    params: tuple[Param, ...] = ()
+    body: Any = None  # the request body type (JSON unless body_media says otherwise)
+    body_media: str = JSON
+    public: bool = False  # no session needed
+
+
+def _path(name: str) -> Param:
+    return Param(name, "path", {"type": "string"})
+
+
+def _q(name: str, schema: dict[str, Any], description: str) -> Param:
+    return Param(name, "query", schema, description)
+
+
+_NO_CONTENT = Answer("Done; no body.")
+_TEXT = {"schema": {"type": "string"}}
+_DOWNLOAD = {
+    "Content-Disposition": {
+        "required": True,
+        "schema": {"type": "string", "pattern": "^attachment"},
+    }
+}
+# What any handler behind require_session can answer besides its own errors.
+_SESSION = (401, 503)
+_UNSAFE = (400, 401, 403, 413, 415, 503)
+_MESSAGE = (400, 404, 409, 502)
+_MSG = (_path("message_id"),)
+_M = "messages"
+
+ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
+    "/api/session": (
+        "session",
+        {
+            "post": Operation(
+                "login",
+                "Log in with an existing mail account; sets the session cookie.",
+                "session",
+                {201: Answer("Logged in; the cookie is set.", Session)},
+                (400, 401, 403, 413, 415, 429, 502, 503),
+                body=Login,
+                public=True,
+            ),
+            "get": Operation(
+                "get_session",
+                "The live session (counts as activity).",
+                "session",
+                {200: Answer("The session.", Session)},
+                _SESSION,
+            ),
+            "delete": Operation(
+                "logout",
+                "Log out: wipe the session, expire the cookie, send Clear-Site-Data.",
+                "session",
+                {204: _NO_CONTENT},
+                (401, 403, 503),
+            ),
+        },
+    ),
+    "/api/domains": (
+        "session",
+        {
+            "get": Operation(
+                "list_domains",
+                "The mail domains this server serves, for the login screen: empty unless the "
+                "operator allows showing them (domains.show_on_login).",
+                "session",
+                {200: Answer("Domains.", DomainList)},
+                public=True,
+            )
+        },
+    ),
+    "/api/mailboxes": (
+        "mailboxes",
+        {
+            "get": Operation(
+                "list_mailboxes",
+                "All mailboxes of the account.",
+                "mailboxes",
+                {200: Answer("Mailboxes.", MailboxList)},
+                (*_SESSION, 502),
+            )
+        },
+    ),
+    "/api/mailboxes/{mailbox_id}/messages": (
+        "mailboxes",
+        {
+            "get": Operation(
+                "list_messages",
+                "One page of message summaries, optionally searched.",
+                "mailboxes",
+                {200: Answer("A page.", MessagePage)},
+                (400, 404, *_SESSION, 502),
+                (
+                    _path("mailbox_id"),
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "Page size."),
+                    _q("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000}, "Skip."),
+                    _q("q", {"type": "string", "maxLength": 256}, "Search text."),
+                    _q("sort", {"enum": ["date_desc", "date_asc"]}, "Order."),
+                ),
+            )
+        },
+    ),
+    "/api/messages/{message_id}": (
+        "messages",
+        {
+            "get": Operation(
+                "get_message",
+                "One message; marks it seen unless peek=1.",
+                _M,
+                {200: Answer("The message.", Message)},
+                (*_MESSAGE, *_SESSION),
+                (*_MSG, _q("peek", {"enum": ["1", "true", "0"]}, "Do not mark as seen.")),
+            ),
+            "patch": Operation(
+                "update_flags",
+                "Set or clear the seen and flagged flags.",
+                _M,
+                {200: Answer("The updated summary.", Summary)},
+                (*_MESSAGE, *_UNSAFE),
+                _MSG,
+                body=FlagsUpdate,
+            ),
+            "delete": Operation(
+                "delete_message",
+                "Move to Trash, or remove for good when already in Trash.",
+                _M,
+                {204: _NO_CONTENT},
+                (*_MESSAGE, 401, 403, 503),
+                _MSG,
+            ),
+        },
+    ),
+    "/api/messages/{message_id}/body.html": (
+        "messages",
+        {
+            "get": Operation(
+                "get_body_html",
+                "The sanitized HTML body as a standalone document with its own CSP.",
+                _M,
+                {200: Answer("The document.", media={"text/html": _TEXT})},
+                (*_MESSAGE, *_SESSION),
+                (*_MSG, _q("remote", {"enum": ["allow"]}, "Load remote images via proxy.")),
+            )
+        },
+    ),
+    "/api/messages/{message_id}/raw": (
+        "messages",
+        {
+            "get": Operation(
+                "get_raw",
+                "The original message, streamed as an attachment.",
+                _M,
+                {
+                    200: Answer(
+                        "The message source.", media={"message/rfc822": _TEXT}, headers=_DOWNLOAD
+                    )
+                },
+                (*_MESSAGE, *_SESSION),
+                _MSG,
+            )
+        },
+    ),
+    "/api/messages/{message_id}/parts/{part}": (
+        "messages",
+        {
+            "get": Operation(
+                "get_part",
+                "One attachment, streamed; a short list of types keeps its own, others are "
+                "application/octet-stream.",
+                _M,
+                {
+                    200: Answer(
+                        "The part's decoded bytes.",
+                        media={
+                            t: {"schema": {"type": "string", "format": "binary"}}
+                            for t in ("application/octet-stream", *sorted(DOWNLOAD_TYPES))
+                        },
+                        headers=_DOWNLOAD,
+                    )
+                },
+                (*_MESSAGE, *_SESSION),
+                (*_MSG, _path("part")),
+            )
+        },
+    ),
+    "/api/messages/{message_id}/move": (
+        "messages",
+        {
+            "post": Operation(
+                "move_message",
+                "Move to another mailbox; answers the new id (null if the server did not say).",
+                _M,
+                {200: Answer("The new id.", Moved)},
+                (*_MESSAGE, *_UNSAFE),
+                _MSG,
+                body=Move,
+            )
+        },
+    ),
+    "/api/uploads": (
+        "uploads",
+        {
+            "post": Operation(
+                "upload",
+                "Store one file (multipart field `file`) encrypted for this session.",
+                "uploads",
+                {201: Answer("Stored.", Upload)},
+                (*_UNSAFE, 507),
+                body=UploadForm,
+                body_media="multipart/form-data",
+            ),
+            "get": Operation(
+                "list_uploads",
+                "This session's uploads.",
+                "uploads",
+                {200: Answer("Uploads.", UploadList)},
+                _SESSION,
+            ),
+        },
+    ),
+    "/api/uploads/{upload_id}": (
+        "uploads",
+        {
+            "delete": Operation(
+                "delete_upload",
+                "Remove one upload.",
+                "uploads",
+                {204: _NO_CONTENT},
+                (404, 401, 403, 503),
+                (_path("upload_id"),),
+            )
+        },
+    ),
+    "/api/send": (
+        "send",
+        {
+            "post": Operation(
+                "send",
+                "Send over the account's SMTP submission server, then save to Sent.",
+                "compose",
+                {200: Answer("Sent.", Sent)},
+                (*_UNSAFE, 404, 409, 502),
+                body=Compose,
+            )
+        },
+    ),
+    "/api/drafts": (
+        "send",
+        {
+            "post": Operation(
+                "save_draft",
+                "Save to the Drafts mailbox (replacing an earlier draft when `replaces` is given).",
+                "compose",
+                {201: Answer("Saved.", DraftSaved)},
+                (*_UNSAFE, 404, 409, 502),
+                body=Draft,
+            )
+        },
+    ),
+    "/api/preferences": (
+        "preferences",
+        {
+            "get": Operation(
+                "get_preferences",
+                "The stored preferences and when they will be erased without a login.",
+                "preferences",
+                {200: Answer("Preferences.", PreferencesAnswer)},
+                _SESSION,
+            ),
+            "put": Operation(
+                "put_preferences",
+                "Replace the preferences.",
+                "preferences",
+                {200: Answer("Stored.", PreferencesAnswer)},
+                _UNSAFE,
+                body=Preferences,
+            ),
+            "delete": Operation(
+                "delete_preferences",
+                "Erase the preferences at once.",
+                "preferences",
+                {204: _NO_CONTENT},
+                (401, 403, 503),
+            ),
+        },
+    ),
+    "/api/events": (
+        "events",
+        {
+            "get": Operation(
+                "events",
+                "Server-sent `mailbox` events when new mail arrives; not activity.",
+                "events",
+                {200: Answer("An event stream.", media={"text/event-stream": _TEXT})},
+                (*_SESSION, 502),
+            )
+        },
+    ),
+    "/api/proxy/image": (
+        "proxy",
+        {
+            "get": Operation(
+                "get_proxied_image",
+                "A remote image of a message, fetched by the privacy proxy. The URL is signed "
+                "for one session and message by body.html?remote=allow; no cookie needed, "
+                "not activity. 404 when the operator has not enabled the proxy.",
+                "proxy",
+                {
+                    200: Answer(
+                        "The image (PNG, JPEG, GIF or WebP, by content).",
+                        media={
+                            t: _TEXT for t in ("image/png", "image/jpeg", "image/gif", "image/webp")
+                        },
+                    )
+                },
+                (403, 404, 502, 503),
+                (
+                    _q("u", {"type": "string"}, "The image URL (signed)."),
+                    _q("s", {"type": "string"}, "The session it is signed for."),
+                    _q("m", {"type": "string"}, "The message it is signed for."),
+                    _q("e", {"type": "string"}, "Expiry, Unix seconds."),
+                    _q("t", {"type": "string"}, "The signature."),
+                ),
+                public=True,
+            )
+        },
+    ),
+    "/api/openapi.json": (
+        "openapi",
+        {
+            "get": Operation(
+                "openapi",
+                "This document.",
+                "operations",
+                {200: Answer("The OpenAPI document.", dict[str, Any])},
+                public=True,
+            )
+        },
+    ),
+    # Filters and vacation replies over ManageSieve (mailgate/api/sieve.py). 404
+    # sieve_unavailable: the account's domain has no ManageSieve server; 409: another
+    # program's script is active and `activate` was not true, or a script named mailgate is
+    # not mailgate's; 502: unreachable, no verified TLS, or the server refused the script
+    # (sieve_refused, with its own message).
+    "/api/sieve": (
+        "sieve",
+        {
+            "get": Operation(
+                "get_sieve",
+                "Whether filters and vacation replies are available, and whose script is "
+                "active (another program's is shown read-only as text).",
+                "sieve",
+                {200: Answer("The status.", SieveStatus)},
+                (*_SESSION, 502),
+            )
+        },
+    ),
+    "/api/sieve/vacation": (
+        "sieve",
+        {
+            "get": Operation(
+                "get_vacation",
+                "The vacation reply in mailgate's script.",
+                "sieve",
+                {200: Answer("It.", VacationAnswer)},
+                (*_SESSION, 404, 502),
+            ),
+            "put": Operation(
+                "put_vacation",
+                "Replace the vacation reply; `activate` replaces another program's active "
+                "script (which stays stored).",
+                "sieve",
+                {200: Answer("Saved.", VacationAnswer)},
+                (*_UNSAFE, 404, 409, 502),
+                body=VacationPut,
+            ),
+        },
+    ),
+    "/api/sieve/filters": (
+        "sieve",
+        {
+            "get": Operation(
+                "get_filters",
+                "The filters in mailgate's script, in order.",
+                "sieve",
+                {200: Answer("They.", FiltersAnswer)},
+                (*_SESSION, 404, 502),
+            ),
+            "put": Operation(
+                "put_filters",
+                "Replace the filters; `activate` replaces another program's active script.",
+                "sieve",
+                {200: Answer("Saved.", FiltersAnswer)},
+                (*_UNSAFE, 404, 409, 502),
+                body=FiltersPut,
+            ),
+        },
+    ),
+    "/healthz": (
+        "health",
+        {
+            "get": Operation(
+                "healthz",
+                "Liveness; no personal data.",
+                "operations",
+                {200: Answer("Alive.", Alive)},
+                public=True,
+            )
+        },
+    ),
+    "/readyz": (
+        "health",
+        {
+            "get": Operation(
+                "readyz",
+                "Readiness: the session store and the IMAP server are reachable.",
+                "operations",
+                {
+                    200: Answer("Ready.", Ready),
+                    503: Answer("Not ready; `checks` says what is missing.", Ready),
+                },
+                public=True,
+            )
+        },
+    ),
+    "/metrics": (
+        "metrics",
+        {
+            "get": Operation(
+                "metrics",
+                "Prometheus text, aggregate counters only (when enabled).",
+                "operations",
+                {200: Answer("Metrics.", media={"text/plain": _TEXT})},
+                public=True,
+            )
+        },
+    ),
+}
