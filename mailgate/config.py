@@ -20,6 +20,7 @@ from typing import Any, Literal
 __all__ = [
     "Config",
     "ConfigError",
+    "DataConfig",
     "ImapConfig",
     "LimitsConfig",
     "LogConfig",
@@ -111,8 +112,14 @@ class StoreConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    # Holds the server secret and the preference database. Empty: a per-user default.
+    # Holds the preference database and, unless `secret_file` names another place, the
+    # server secret. Empty: a private temporary directory, removed at shutdown.
     dir: str = ""
+    # The server secret (at least 32 bytes, mode 0600): signs image-proxy URLs and keys
+    # the preference database; instances sharing Redis must share it. Created with 32
+    # random bytes if missing. Empty: `<dir>/server.secret`. As a Docker secret:
+    # MAILGATE_DATA_SECRET_FILE=/run/secrets/mailgate_secret.
+    secret_file: str = ""
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,14 @@ from mailgate.logs import log_event
 from mailgate.mail.imap.errors import ImapError
 from mailgate.mail.pool import map_imap_error
 from mailgate.push.feed import MailboxCounts
-from mailgate.push.hub import PushHub, SessionGone
-from mailgate.services import SERVICES, services
+from mailgate.push.hub import SessionGone
+from mailgate.services import services
 from mailgate.store.interface import StoreError
 
 from .auth import require_session
 
-__all__ = ["PUSH", "setup"]
+__all__ = ["setup"]
 
-PUSH = "push_hub"
 # Tells EventSource how long to wait before reconnecting after the stream ends.
 _RETRY_MS = 5000
 _QUIET = object()  # nothing arrived before the next keep-alive was due
@@ -41,7 +40,7 @@ def _event(counts: MailboxCounts) -> bytes:
 async def events(request: web.Request) -> web.StreamResponse:
     session = await require_session(request, activity=False)
     svc = services(request)
-    hub: PushHub = svc.extra[PUSH]
+    hub = svc.push_hub
     try:
         subscription = await hub.listen(session.lookup, session.credentials)
     except ImapError as exc:
@@ -94,17 +93,4 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    svc = app[SERVICES]
-    hub = PushHub(svc.pool, svc.config.imap, svc.config.push)
-    svc.extra[PUSH] = hub
-
-    async def wipe(lookup: str, reason: str) -> None:
-        await hub.end(lookup)
-
-    svc.sessions.wipe_hooks.append(wipe)
-
-    async def shutdown(app: web.Application) -> None:
-        await hub.end_all()  # open streams end now, so the drain does not wait on them
-
-    app.on_shutdown.append(shutdown)
     app.router.add_get("/api/events", events, allow_head=False)

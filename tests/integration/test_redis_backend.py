@@ -230,7 +230,7 @@ async def test_session_upload_preferences_api_on_both_backends(
         assert (await api.request("DELETE", f"/api/uploads/{up.json()['id']}")).status == 204
         assert (await api.get("/api/uploads")).json()["uploads"] == []
         await api.post("/api/uploads", data=_file(b"wiped at logout"))
-        vault = mg.services.extra["vault"]
+        vault = mg.services.vault
         assert vault.dump()
         assert (await api.logout()).status == 204
         assert vault.dump() == b""
@@ -290,7 +290,7 @@ async def test_two_instances_share_sessions_uploads_and_logout(
             gone = await on_a.get("/api/session")
             assert gone.status == 401 and gone.error_code == "auth_required"
             assert (await on_a.get("/api/uploads")).status == 401
-            assert a.services.extra["vault"].dump() == b""
+            assert a.services.vault.dump() == b""
 
 
 @pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
