@@ -56,7 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from mailgate.sandbox.demo import run_demo
+    from mailgate.demo import run_demo
 
     _harden_process()
     return asyncio.run(run_demo(port=args.port, host=args.host))

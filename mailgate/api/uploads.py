@@ -78,6 +78,7 @@ async def upload(request: web.Request) -> web.Response:
             content_type,
             _chunks(reader, part),
             max_bytes=room,
+            expires_at=session.record.absolute_deadline,
         )
     except ValueError:
         raise BadRequest("The multipart body is not valid.") from None

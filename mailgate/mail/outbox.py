@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from typing import Any
+from typing import Any, Protocol
 
 from mailgate.config import Config
 from mailgate.errors import BadRequest, NotFound
@@ -34,10 +34,9 @@ from mailgate.mail.compose import (
 from mailgate.mail.ids import MessageRef, decode_message_id, mailbox_id, message_id
 from mailgate.mail.imap.client import MailClient
 from mailgate.mail.imap.errors import ImapError, ImapStale, ImapUnsupported
-from mailgate.mail.pool import ImapPool
+from mailgate.mail.pool import Credentials, ImapPool
 from mailgate.mail.reader import check_validity
 from mailgate.mail.smtp import submit
-from mailgate.session.manager import Session
 from mailgate.vault.interface import Vault
 
 __all__ = [
@@ -47,11 +46,34 @@ __all__ = [
     "SEND_FIELDS",
     "ComposeRequest",
     "DraftResult",
+    "OutboxSession",
     "SendResult",
     "parse_compose",
     "save_draft",
     "send_message",
 ]
+
+
+class UploadKeys(Protocol):
+    @property
+    def upload_key(self) -> bytes: ...
+
+
+class OutboxSession(Protocol):
+    """What sending needs of a live session. mailgate/session/manager.py's `Session`
+    has it; mail/ does not import session/ (the layers only point down)."""
+
+    @property
+    def lookup(self) -> str: ...
+
+    @property
+    def keys(self) -> UploadKeys: ...
+
+    @property
+    def email(self) -> str: ...
+
+    def credentials(self) -> Credentials: ...
+
 
 MAX_ATTACHMENTS = 50
 MAX_BODY_BYTES = 1024 * 1024
@@ -224,11 +246,13 @@ def parse_compose(data: dict[str, Any], config: Config, *, draft: bool) -> Compo
 # -- building -------------------------------------------------------------------------------
 
 
-def _reader(vault: Vault, session: Session, upload_id: str) -> AsyncIterator[bytes]:
+def _reader(vault: Vault, session: OutboxSession, upload_id: str) -> AsyncIterator[bytes]:
     return vault.read(session.lookup, session.keys.upload_key, upload_id)
 
 
-async def _attachments(vault: Vault, session: Session, ids: list[str]) -> list[AttachmentSource]:
+async def _attachments(
+    vault: Vault, session: OutboxSession, ids: list[str]
+) -> list[AttachmentSource]:
     sources = []
     for upload_id in ids:
         info = await vault.info(session.lookup, session.keys.upload_key, upload_id)
@@ -252,7 +276,7 @@ def _header(headers: Any, name: str) -> str:
 
 
 async def _parent_threading(
-    pool: ImapPool, session: Session, parent: MessageRef
+    pool: ImapPool, session: OutboxSession, parent: MessageRef
 ) -> tuple[str | None, list[str]]:
     """In-Reply-To and References for a reply to `parent` (404/409 when it is gone)."""
 
@@ -270,7 +294,7 @@ async def _parent_threading(
 
 async def _build(
     request: ComposeRequest,
-    session: Session,
+    session: OutboxSession,
     vault: Vault,
     pool: ImapPool,
     *,
@@ -306,7 +330,7 @@ async def _role_path(client: MailClient, role: str) -> str | None:
 # -- sending --------------------------------------------------------------------------------
 
 
-async def _mark_answered(pool: ImapPool, session: Session, parent: MessageRef) -> bool:
+async def _mark_answered(pool: ImapPool, session: OutboxSession, parent: MessageRef) -> bool:
     async def op(client: MailClient) -> None:
         await client.add_flags(
             parent.mailbox, parent.uid, ["\\Answered"], uidvalidity=parent.uidvalidity
@@ -322,7 +346,7 @@ async def _mark_answered(pool: ImapPool, session: Session, parent: MessageRef) -
 
 
 async def _save_sent(
-    pool: ImapPool, session: Session, built: BuiltMessage
+    pool: ImapPool, session: OutboxSession, built: BuiltMessage
 ) -> tuple[str | None, bool]:
     """APPEND to the Sent mailbox: (mailbox id or None, whether the APPEND failed)."""
 
@@ -349,7 +373,7 @@ async def _save_sent(
 async def send_message(
     request: ComposeRequest,
     *,
-    session: Session,
+    session: OutboxSession,
     vault: Vault,
     pool: ImapPool,
     config: Config,
@@ -420,7 +444,7 @@ async def _drop_old_draft(client: MailClient, old: MessageRef) -> bool:
 async def save_draft(
     request: ComposeRequest,
     *,
-    session: Session,
+    session: OutboxSession,
     vault: Vault,
     pool: ImapPool,
     from_name: str = "",
