@@ -39,6 +39,9 @@ def _event(counts: MailboxCounts) -> bytes:
 
 async def events(request: web.Request) -> web.StreamResponse:
     session = await require_session(request, activity=False)
+    headers = {"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+    if request.method == "HEAD":
+        return web.Response(headers=headers)  # the stream's headers; no feed is opened
     svc = services(request)
     hub = svc.push_hub
     try:
@@ -50,9 +53,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     listener = subscription.listener
     lookup = session.lookup
     del session  # nothing of the session's secrets stays with the open stream
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
-    )
+    response = web.StreamResponse(headers=headers)
     try:
         await response.prepare(request)
         await response.write(f"retry: {_RETRY_MS}\n\n".encode())
@@ -93,4 +94,4 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/api/events", events, allow_head=False)
+    app.router.add_get("/api/events", events)

@@ -441,10 +441,10 @@ async def delete_message(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/api/messages/{message_id}", get_message, allow_head=False)
+    app.router.add_get("/api/messages/{message_id}", get_message)
     app.router.add_patch("/api/messages/{message_id}", patch_message)
     app.router.add_delete("/api/messages/{message_id}", delete_message)
-    app.router.add_get("/api/messages/{message_id}/body.html", body_html, allow_head=False)
-    app.router.add_get("/api/messages/{message_id}/raw", get_raw, allow_head=False)
-    app.router.add_get("/api/messages/{message_id}/parts/{part}", get_part, allow_head=False)
+    app.router.add_get("/api/messages/{message_id}/body.html", body_html)
+    app.router.add_get("/api/messages/{message_id}/raw", get_raw)
+    app.router.add_get("/api/messages/{message_id}/parts/{part}", get_part)
     app.router.add_post("/api/messages/{message_id}/move", move_message)

@@ -93,7 +93,7 @@ def _separate_listener(app: web.Application, config: Config, metrics: Metrics) -
 
     async def start(app: web.Application) -> None:
         side = web.Application()
-        side.router.add_get("/metrics", _handler(metrics), allow_head=False)
+        side.router.add_get("/metrics", _handler(metrics))
         runner = web.AppRunner(side, handle_signals=False, access_log=None)
         await runner.setup()
         ssl_ctx = server_context(config.tls.cert_file, config.tls.key_file)
@@ -120,4 +120,4 @@ def setup(app: web.Application) -> None:
     if svc.config.metrics.port:
         _separate_listener(app, svc.config, metrics)
     else:
-        app.router.add_get("/metrics", _handler(metrics), allow_head=False)
+        app.router.add_get("/metrics", _handler(metrics))

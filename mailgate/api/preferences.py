@@ -57,6 +57,6 @@ async def delete_preferences(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/api/preferences", get_preferences, allow_head=False)
+    app.router.add_get("/api/preferences", get_preferences)
     app.router.add_put("/api/preferences", put_preferences)
     app.router.add_delete("/api/preferences", delete_preferences)

@@ -101,4 +101,4 @@ async def _relay(
 
 def setup(app: web.Application) -> None:
     # Registered even when the proxy is off, so the answer is a clear 404.
-    app.router.add_get(PROXY_PATH, get_image, allow_head=False)
+    app.router.add_get(PROXY_PATH, get_image)

@@ -102,5 +102,5 @@ async def list_uploads(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/uploads", upload)
-    app.router.add_get("/api/uploads", list_uploads, allow_head=False)
+    app.router.add_get("/api/uploads", list_uploads)
     app.router.add_delete("/api/uploads/{upload_id}", delete_upload)
