@@ -126,7 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.set_defaults(func=cmd_check)
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except KeyboardInterrupt:
         return 130
 

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from mailgate.config import Config
@@ -34,7 +35,7 @@ def _route(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
-def _outer_middleware(metrics: Metrics) -> Callable:
+def _outer_middleware(metrics: Metrics) -> Middleware:
     """Outermost: sees the final status, after errors were rendered and guards ran."""
 
     @web.middleware
@@ -60,7 +61,7 @@ def _outer_middleware(metrics: Metrics) -> Callable:
     return count_requests
 
 
-def _inner_middleware(metrics: Metrics) -> Callable:
+def _inner_middleware(metrics: Metrics) -> Middleware:
     """Innermost: sees the API error before it becomes a response, so the kind is known."""
 
     @web.middleware

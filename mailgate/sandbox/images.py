@@ -9,6 +9,7 @@ sandbox CA, and counts requests per path (no addresses, no headers).
 from __future__ import annotations
 
 import functools
+import socket
 import ssl
 import struct
 import zlib
@@ -92,11 +93,15 @@ class SandboxImageHost:
         app.router.add_get("/{path:.*}", self._serve)  # HEAD too
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self._ssl)
+        if self.port == 0:
+            # Bind first, so the port is known before the site starts on that socket.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((self.host, 0))
+            self.port = sock.getsockname()[1]
+            site: web.BaseSite = web.SockSite(self._runner, sock, ssl_context=self._ssl)
+        else:
+            site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self._ssl)
         await site.start()
-        server = site._server
-        if server is not None and self.port == 0:
-            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
         if self._runner is not None:
