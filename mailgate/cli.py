@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from mailgate import __version__
 from mailgate.config import ConfigError, load_config
+from mailgate.prefs.secret import SecretError
 
 __all__ = ["main"]
 
@@ -50,6 +51,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _harden_process()
     try:
         asyncio.run(run_server(config))
+    except SecretError as exc:
+        return _fail(str(exc))
     except OSError as exc:
         return _fail(f"server.host/server.port: cannot listen ({exc.strerror or exc})")
     return 0

@@ -68,8 +68,17 @@ def secret_path(data: DataConfig, data_dir: Path) -> Path:
 
 
 def load_server_secret(data: DataConfig, data_dir: Path) -> bytes:
-    """The server secret the settings point at (created on first use)."""
-    return load_secret(secret_path(data, data_dir))
+    """The server secret the settings point at (created on first use); SecretError
+    names the setting when it is unusable."""
+    path = secret_path(data, data_dir)
+    try:
+        return load_secret(path)
+    except SecretError as exc:
+        raise SecretError(f"data.secret_file (MAILGATE_DATA_SECRET_FILE): {exc}") from None
+    except OSError as exc:
+        raise SecretError(
+            f"data.secret_file (MAILGATE_DATA_SECRET_FILE): {path.name}: {exc.strerror or exc}"
+        ) from None
 
 
 def normalize_account(email: str) -> bytes:

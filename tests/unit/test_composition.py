@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -21,6 +23,7 @@ from mailgate.proxy.signing import ProxySigner, SignatureInvalid
 from mailgate.services import SERVICES, Services
 from mailgate.store.memory import MemoryStore
 from mailgate.store.redis import RedisStore
+from mailgate.testing.servers import free_port
 from mailgate.vault.files import FileVault
 from mailgate.vault.redis import RedisVault
 
@@ -158,3 +161,36 @@ def test_feature_order_does_not_matter(monkeypatch: pytest.MonkeyPatch, tmp_path
     finally:
         _close(forward[SERVICES])
         _close(backward[SERVICES])
+
+
+def test_serve_names_the_secret_setting_when_the_secret_is_unusable(tmp_path: Path):
+    from mailgate.sandbox.ca import LocalCA
+
+    ca = LocalCA()
+    try:
+        cert, key = ca.issue("localhost")
+        secret_file = tmp_path / "secret"
+        secret_file.write_bytes(os.urandom(32))
+        secret_file.chmod(0o644)  # readable by others: refused
+        env = {
+            **os.environ,
+            **_UPSTREAM_ENV,
+            "MAILGATE_TLS_CERT_FILE": cert,
+            "MAILGATE_TLS_KEY_FILE": key,
+            "MAILGATE_SERVER_PORT": str(free_port()),
+            "MAILGATE_DATA_DIR": str(tmp_path / "data"),
+            "MAILGATE_DATA_SECRET_FILE": str(secret_file),
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "mailgate", "serve"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+    finally:
+        ca.cleanup()
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "MAILGATE_DATA_SECRET_FILE" in lines[0] and "chmod 600" in lines[0]
