@@ -145,8 +145,10 @@ def _person(index: int) -> Address:
 
 def _newsletters(b: _Builder, image_base: str | None) -> None:
     # With a local image host (the demo), "Load remote images" really loads them.
-    images = image_base or "https://cdn.shop.example.com"
-    tracker = image_base or "https://tracker.example"
+    banner = (
+        f"{image_base}/shop/banner.png" if image_base else "https://cdn.shop.example.com/banner.jpg"
+    )
+    pixel_url = f"{image_base}/track/p.gif" if image_base else "https://tracker.example/p.gif"
     shop = Address(display_name="Example Outdoor Shop", addr_spec="news@shop.example.com")
     for issue, days_ago in enumerate((26.0, 12.0, 2.5), start=1):
         when = b.date(days_ago)
@@ -155,7 +157,7 @@ def _newsletters(b: _Builder, image_base: str | None) -> None:
         link = f"https://shop.example.com/sale?utm_source=newsletter&utm_medium=email&utm_campaign=spring{issue}"
         msg.set_content(f"Spring sale, issue {issue}.\n\nShop now: {link}\n")
         pixel = (
-            f'<img src="{tracker}/track/p.gif?u=8f2c{issue:02d}" width="1" height="1" '
+            f'<img src="{pixel_url}?u=8f2c{issue:02d}" width="1" height="1" '
             'alt="" style="display:none">'
             if issue == 2
             else ""
@@ -164,7 +166,7 @@ def _newsletters(b: _Builder, image_base: str | None) -> None:
             "<!doctype html><html><head><style>h1{color:#2a6}</style></head><body>"
             f"<h1>Spring sale - issue {issue}</h1>"
             f'<p>Up to <b>40%</b> off tents. <a href="{link}">Shop now</a></p>'
-            f'<p><img src="{images}/shop/banner.png" alt="Tents at sunset"></p>'
+            f'<p><img src="{banner}" alt="Tents at sunset"></p>'
             '<p><a href="https://shop.example.com/unsubscribe?u=8f2c">Unsubscribe</a></p>'
             f"{pixel}</body></html>",
             subtype="html",
