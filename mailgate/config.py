@@ -167,7 +167,8 @@ class ProxyConfig:
     per_session_concurrency: int = 6
     # Extra CA certificates (PEM) to trust for image hosts, besides the system store.
     ca_file: str = ""
-    # Test-only escape hatch: networks the proxy may reach despite being private.
+    # Networks the proxy may reach despite being private: set only in code, by the demo
+    # (its local image host) and tests; no file or variable can weaken the SSRF policy.
     allow_private_addresses: tuple[str, ...] = ()
 
 
@@ -222,6 +223,10 @@ class Config:
             for name, values in sections.items()
         }
         return dataclasses.replace(self, **changes)
+
+
+# Settings only code sets (the demo sandbox, tests), never a file or the environment.
+_CODE_ONLY = frozenset({("proxy", "allow_private_addresses")})
 
 
 def _env_name(section: str, key: str) -> str:
@@ -282,6 +287,10 @@ def _section_values(
     for f in dataclasses.fields(cls):
         env = _env_name(name, f.name)
         where = f"{name}.{f.name} ({env})"
+        if (name, f.name) in _CODE_ONLY:
+            if f.name in file_values or env in environ or env + "_FILE" in environ:
+                raise ConfigError(f"{where}: not a setting; only the demo sandbox uses it")
+            continue
         if env in environ:
             raw: Any = environ[env]
         elif env + "_FILE" in environ:

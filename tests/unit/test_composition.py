@@ -16,7 +16,7 @@ import pytest
 from mailgate import app as app_module
 from mailgate.app import create_app
 from mailgate.composition import Lifecycle, build_services
-from mailgate.config import Config, load_config
+from mailgate.config import Config, ConfigError, load_config
 from mailgate.prefs.secret import SECRET_FILE_NAME, AccountKeys
 from mailgate.prefs.store import RedisPreferenceStore, SqlitePreferenceStore
 from mailgate.proxy.signing import ProxySigner, SignatureInvalid
@@ -194,3 +194,20 @@ def test_serve_names_the_secret_setting_when_the_secret_is_unusable(tmp_path: Pa
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "MAILGATE_DATA_SECRET_FILE" in lines[0] and "chmod 600" in lines[0]
+
+
+def test_the_proxy_loopback_allowance_is_not_a_setting(tmp_path: Path):
+    # The demo lets its proxy reach the sandbox's image host on loopback in code; no
+    # file or variable can weaken the public-address policy of a real server.
+    for environ in (
+        {"MAILGATE_PROXY_ALLOW_PRIVATE_ADDRESSES": "127.0.0.1/32"},
+        {"MAILGATE_PROXY_ALLOW_PRIVATE_ADDRESSES_FILE": str(tmp_path / "x")},
+    ):
+        with pytest.raises(ConfigError, match=r"proxy\.allow_private_addresses"):
+            load_config(environ={**_UPSTREAM_ENV, **environ})
+    toml = tmp_path / "mailgate.toml"
+    toml.write_text('[proxy]\nenabled = true\nallow_private_addresses = ["10.0.0.0/8"]\n')
+    with pytest.raises(ConfigError, match=r"proxy\.allow_private_addresses"):
+        load_config(toml, environ=_UPSTREAM_ENV)
+    toml.write_text("[proxy]\nenabled = true\n")
+    assert load_config(toml, environ=_UPSTREAM_ENV).proxy.allow_private_addresses == ()
