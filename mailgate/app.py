@@ -24,6 +24,7 @@ from mailgate.api import (
     ui,
     uploads,
 )
+from mailgate.composition import Lifecycle, build_services
 from mailgate.config import Config
 from mailgate.http.access_log import PrivateAccessLogger
 from mailgate.http.headers import add_security_headers
@@ -34,15 +35,9 @@ from mailgate.http.middlewares import (
 )
 from mailgate.http.server import HttpsSite, MailgateRunner
 from mailgate.logs import log_event
-from mailgate.mail.pool import ImapPool
-from mailgate.mail.upstreams import UpstreamDirectory
-from mailgate.services import SERVICES, Services
-from mailgate.session.manager import SessionManager
-from mailgate.session.reaper import Reaper
-from mailgate.session.throttle import LoginThrottle
+from mailgate.services import SERVICES
 from mailgate.store.interface import SessionStore
-from mailgate.store.memory import MemoryStore
-from mailgate.tls import server_context, upstream_context
+from mailgate.tls import server_context
 
 __all__ = ["allowed_hosts", "create_app", "run_server"]
 
@@ -62,15 +57,8 @@ def allowed_hosts(config: Config, port: int | None = None) -> frozenset[str]:
     return frozenset(f"{n}:{port}" for n in names)
 
 
-def _make_store(config: Config) -> SessionStore:
-    if config.store.backend == "redis":
-        from mailgate.store.redis import RedisStore
-
-        return RedisStore(config.store.redis_url)
-    return MemoryStore()
-
-
-# Feature modules register their routes; openapi comes last so it sees every route.
+# Each feature registers its routes and reads the services it needs from `Services`;
+# the order matters only for openapi, which checks at start-up that every route is declared.
 FEATURES: tuple[Feature, ...] = (
     health.setup,
     session.setup,
@@ -81,7 +69,7 @@ FEATURES: tuple[Feature, ...] = (
     preferences.setup,
     sieve.setup,
     events.setup,
-    proxy.setup,  # after preferences, which loads the server secret it signs with
+    proxy.setup,
     metrics.setup,
     openapi.setup,
 )
@@ -93,7 +81,8 @@ def create_app(
     store: SessionStore | None = None,
     port: int | None = None,
 ) -> web.Application:
-    """Build the application. `port` is the real listen port when 0 was configured."""
+    """Build the application. `port` is the real listen port when 0 was configured;
+    `store` replaces the configured session store (tests)."""
     app = web.Application(
         middlewares=[
             make_body_deadline_middleware(config.server.request_body_timeout_s),
@@ -110,36 +99,17 @@ def create_app(
             "keepalive_timeout": config.server.request_header_timeout_s,
         },
     )
-    store = store or _make_store(config)
-    upstream_ssl = upstream_context(config.upstream.ca_file or None)
-    upstreams = UpstreamDirectory(config)
-    pool = ImapPool(config.imap, upstream_ssl, upstreams)
-    throttle = LoginThrottle(config.throttle)
-    manager = SessionManager(config, store, pool, throttle, upstreams)
-    app[SERVICES] = Services(config, store, pool, manager, upstream_ssl, upstreams)
+    svc = build_services(config, store=store)
+    app[SERVICES] = svc
     app.on_response_prepare.append(add_security_headers)
     for feature in FEATURES:
         feature(app)
     if config.ui.enabled:
         ui.setup(app)
-    reaper = Reaper(manager, config.session.reap_interval_s)
-
-    async def on_startup(app: web.Application) -> None:
-        if config.store.backend == "memory":
-            await manager.wipe_all("startup")  # leftovers of a crash, if any
-        reaper.start()
-
-    async def on_cleanup(app: web.Application) -> None:
-        await reaper.stop()
-        # Shutdown wipes every session this instance can see when it owns the store.
-        if config.store.backend == "memory":
-            await manager.wipe_all("shutdown")
-        else:
-            await pool.close_all()
-        await store.close()
-
-    app.on_startup.append(on_startup)
-    app.on_cleanup.append(on_cleanup)
+    lifecycle = Lifecycle(svc)
+    app.on_startup.append(lifecycle.startup)
+    app.on_shutdown.append(lifecycle.shutdown)
+    app.on_cleanup.append(lifecycle.cleanup)
     return app
 
 

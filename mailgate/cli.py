@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from mailgate import __version__
 from mailgate.config import ConfigError, load_config
+from mailgate.prefs.secret import SecretError
 
 __all__ = ["main"]
 
@@ -50,16 +51,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _harden_process()
     try:
         asyncio.run(run_server(config))
+    except SecretError as exc:
+        return _fail(str(exc))
     except OSError as exc:
         return _fail(f"server.host/server.port: cannot listen ({exc.strerror or exc})")
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from mailgate.sandbox.demo import run_demo
+# What `pip install 'mailgate[demo]'` adds: the embedded sandbox's servers.
+DEMO_PACKAGES = frozenset({"pymap", "aiosmtpd", "trustme", "proxyprotocol", "pysasl"})
 
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        from mailgate.demo import DemoOptions, run_demo
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in DEMO_PACKAGES:
+            raise
+        return _fail("the demo needs the sandbox servers: pip install 'mailgate[demo]'")
+    if args.idle_timeout < 1:
+        return _fail("--idle-timeout: must be at least 1 second")
+    options = DemoOptions(
+        port=args.port,
+        host=args.host,
+        idle_timeout_s=args.idle_timeout,
+        image_proxy=args.image_proxy,
+        log_file=args.log_file,
+    )
     _harden_process()
-    return asyncio.run(run_demo(port=args.port, host=args.host))
+    return asyncio.run(run_demo(options))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -98,6 +118,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--port", type=int, default=int(os.environ.get("MAILGATE_SERVER_PORT", "8443"))
     )
     demo.add_argument("--host", default=os.environ.get("MAILGATE_SERVER_HOST", "127.0.0.1"))
+    demo.add_argument(
+        "--idle-timeout",
+        type=int,
+        default=1200,
+        metavar="SECONDS",
+        help="wipe a session after this long without a request (default 1200; try 60)",
+    )
+    demo.add_argument(
+        "--image-proxy",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="load remote images through the privacy proxy from the sandbox's image host "
+        "(default on)",
+    )
+    demo.add_argument(
+        "--log-file",
+        default="",
+        metavar="PATH",
+        help="where the JSON log lines go (default: a new file, shown in the banner; "
+        "'-' for this terminal)",
+    )
     demo.set_defaults(func=cmd_demo)
     check = sub.add_parser("check", help="validate a configuration and reach the upstream servers")
     check.add_argument("--config", help="TOML configuration file (environment variables win)")
@@ -119,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     discover.set_defaults(func=cmd_discover)
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except KeyboardInterrupt:
         return 130
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from mailgate.net.domains import normalize_domain
+from mailgate.domains import normalize_domain
 
 __all__ = [
     "Config",
     "ConfigError",
+    "DataConfig",
     "DomainEntry",
     "DomainsConfig",
     "ImapConfig",
@@ -157,8 +158,14 @@ class StoreConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    # Holds the server secret and the preference database. Empty: a per-user default.
+    # Holds the preference database and, unless `secret_file` names another place, the
+    # server secret. Empty: a private temporary directory, removed at shutdown.
     dir: str = ""
+    # The server secret (at least 32 bytes, mode 0600): signs image-proxy URLs and keys
+    # the preference database; instances sharing Redis must share it. Created with 32
+    # random bytes if missing. Empty: `<dir>/server.secret`. As a Docker secret:
+    # MAILGATE_DATA_SECRET_FILE=/run/secrets/mailgate_secret.
+    secret_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -209,7 +216,8 @@ class ProxyConfig:
     per_session_concurrency: int = 6
     # Extra CA certificates (PEM) to trust for image hosts, besides the system store.
     ca_file: str = ""
-    # Test-only escape hatch: networks the proxy may reach despite being private.
+    # Networks the proxy may reach despite being private: set only in code, by the demo
+    # (its local image host) and tests; no file or variable can weaken the SSRF policy.
     allow_private_addresses: tuple[str, ...] = ()
 
 
@@ -266,6 +274,10 @@ class Config:
             for name, values in sections.items()
         }
         return dataclasses.replace(self, **changes)
+
+
+# Settings only code sets (the demo sandbox, tests), never a file or the environment.
+_CODE_ONLY = frozenset({("proxy", "allow_private_addresses")})
 
 
 def _env_name(section: str, key: str) -> str:
@@ -326,6 +338,10 @@ def _section_values(
     for f in dataclasses.fields(cls):
         env = _env_name(name, f.name)
         where = f"{name}.{f.name} ({env})"
+        if (name, f.name) in _CODE_ONLY:
+            if f.name in file_values or env in environ or env + "_FILE" in environ:
+                raise ConfigError(f"{where}: not a setting; only the demo sandbox uses it")
+            continue
         if env in environ:
             raw: Any = environ[env]
         elif env + "_FILE" in environ:

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
 from mailgate.config import MAIL_PORTS
+from mailgate.domains import normalize_domain
 from mailgate.net.addresses import AddressPolicy
-from mailgate.net.domains import normalize_domain
 
 if TYPE_CHECKING:
     import dns.asyncresolver

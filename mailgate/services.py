@@ -1,35 +1,63 @@
-"""The application's services, built once per app and reached through `request.app`."""
+"""The application's services: built once per app by mailgate/composition.py from the
+configuration, and reached by handlers through `request.app`.
+
+Every field is typed; nothing is looked up by string. A feature that needs another's
+service reads its field here, so the order in which features register routes does not
+matter.
+"""
 
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
 from mailgate.config import Config
+from mailgate.mail.cache import SessionCache
 from mailgate.mail.pool import ImapPool
+from mailgate.mail.sieve import SieveService
 from mailgate.mail.upstreams import UpstreamDirectory
+from mailgate.metrics import Metrics
+from mailgate.prefs import PreferenceService
+from mailgate.proxy.service import ImageProxy
+from mailgate.push.hub import PushHub
 from mailgate.session.manager import SessionManager
+from mailgate.session.reaper import Reaper
 from mailgate.store.interface import SessionStore
+from mailgate.vault.interface import Vault
 
-__all__ = ["SERVER_SECRET", "SERVICES", "Services", "services"]
-
-# `extra` key of the server secret (bytes), loaded by the preferences feature.
-SERVER_SECRET = "server_secret"
+__all__ = ["SERVICES", "Services", "services"]
 
 
-@dataclass
+@dataclass(eq=False)
 class Services:
     config: Config
     store: SessionStore
     pool: ImapPool
     sessions: SessionManager
+    reaper: Reaper
     upstream_ssl: ssl.SSLContext
+    # Which servers serve an address: the domain map, or [imap]/[smtp]/[sieve] for all.
     upstreams: UpstreamDirectory
-    # Feature modules keep their own objects here (vault, caches, prefs, proxy, events).
-    extra: dict[str, Any] = field(default_factory=dict)
+    # `[data] secret_file`, or `<data dir>/server.secret`: signs proxy URLs, keys preferences.
+    server_secret: bytes
+    # Holds the server secret (by default) and the SQLite preference database.
+    data_dir: Path
+    # A private temporary data directory, removed at shutdown (no `[data] dir` set).
+    data_dir_is_temporary: bool
+    # Encrypted uploads, per session.
+    vault: Vault
+    preferences: PreferenceService
+    # Opened messages, per session (mailgate/api/messages.py fills it; send drops from it).
+    message_cache: SessionCache
+    push_hub: PushHub
+    # None when the operator has not enabled them.
+    image_proxy: ImageProxy | None
+    metrics: Metrics | None
+    # Filters and vacation replies on each account's ManageSieve server.
+    sieve: SieveService
 
 
 SERVICES = web.AppKey("mailgate_services", Services)

@@ -19,15 +19,14 @@ from mailgate.logs import log_event
 from mailgate.mail.imap.errors import ImapError
 from mailgate.mail.pool import map_imap_error
 from mailgate.push.feed import MailboxCounts
-from mailgate.push.hub import PushHub, SessionGone
-from mailgate.services import SERVICES, services
+from mailgate.push.hub import SessionGone
+from mailgate.services import services
 from mailgate.store.interface import StoreError
 
 from .auth import require_session
 
-__all__ = ["PUSH", "setup"]
+__all__ = ["setup"]
 
-PUSH = "push_hub"
 # Tells EventSource how long to wait before reconnecting after the stream ends.
 _RETRY_MS = 5000
 _QUIET = object()  # nothing arrived before the next keep-alive was due
@@ -40,8 +39,11 @@ def _event(counts: MailboxCounts) -> bytes:
 
 async def events(request: web.Request) -> web.StreamResponse:
     session = await require_session(request, activity=False)
+    headers = {"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
+    if request.method == "HEAD":
+        return web.Response(headers=headers)  # the stream's headers; no feed is opened
     svc = services(request)
-    hub: PushHub = svc.extra[PUSH]
+    hub = svc.push_hub
     try:
         subscription = await hub.listen(session.lookup, session.credentials)
     except ImapError as exc:
@@ -51,9 +53,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     listener = subscription.listener
     lookup = session.lookup
     del session  # nothing of the session's secrets stays with the open stream
-    response = web.StreamResponse(
-        headers={"Content-Type": "text/event-stream", "X-Accel-Buffering": "no"}
-    )
+    response = web.StreamResponse(headers=headers)
     try:
         await response.prepare(request)
         await response.write(f"retry: {_RETRY_MS}\n\n".encode())
@@ -94,17 +94,4 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    svc = app[SERVICES]
-    hub = PushHub(svc.pool, svc.config.imap, svc.config.push)
-    svc.extra[PUSH] = hub
-
-    async def wipe(lookup: str, reason: str) -> None:
-        await hub.end(lookup)
-
-    svc.sessions.wipe_hooks.append(wipe)
-
-    async def shutdown(app: web.Application) -> None:
-        await hub.end_all()  # open streams end now, so the drain does not wait on them
-
-    app.on_shutdown.append(shutdown)
-    app.router.add_get("/api/events", events, allow_head=False)
+    app.router.add_get("/api/events", events)

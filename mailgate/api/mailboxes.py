@@ -88,5 +88,5 @@ async def list_messages(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get("/api/mailboxes", list_mailboxes, allow_head=False)
-    app.router.add_get("/api/mailboxes/{mailbox_id}/messages", list_messages, allow_head=False)
+    app.router.add_get("/api/mailboxes", list_mailboxes)
+    app.router.add_get("/api/mailboxes/{mailbox_id}/messages", list_messages)

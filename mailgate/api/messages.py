@@ -40,7 +40,6 @@ from .proxy import image_proxy
 
 __all__ = ["DOWNLOAD_TYPES", "setup"]
 
-CACHE = "message_cache"
 _PART = re.compile(r"^[1-9][0-9]{0,4}(\.[1-9][0-9]{0,4}){0,19}$")
 DOWNLOAD_TYPES = {
     "application/pdf",
@@ -58,7 +57,7 @@ _CID_TOTAL_BYTES = 8 * 1024 * 1024
 
 
 def _cache(svc: Services) -> SessionCache:
-    return svc.extra[CACHE]
+    return svc.message_cache
 
 
 def _ref(request: web.Request) -> MessageRef:
@@ -436,22 +435,10 @@ async def delete_message(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    from mailgate.services import SERVICES
-
-    svc = app[SERVICES]
-    cache = SessionCache()
-    svc.extra[CACHE] = cache
-
-    async def wipe(lookup: str, reason: str) -> None:
-        cache.drop(lookup)
-
-    svc.sessions.wipe_hooks.append(wipe)
-    # A session nobody has used for imap.idle_close_s keeps no decrypted mail in memory.
-    svc.pool.idle_hooks.append(cache.drop)
-    app.router.add_get("/api/messages/{message_id}", get_message, allow_head=False)
+    app.router.add_get("/api/messages/{message_id}", get_message)
     app.router.add_patch("/api/messages/{message_id}", patch_message)
     app.router.add_delete("/api/messages/{message_id}", delete_message)
-    app.router.add_get("/api/messages/{message_id}/body.html", body_html, allow_head=False)
-    app.router.add_get("/api/messages/{message_id}/raw", get_raw, allow_head=False)
-    app.router.add_get("/api/messages/{message_id}/parts/{part}", get_part, allow_head=False)
+    app.router.add_get("/api/messages/{message_id}/body.html", body_html)
+    app.router.add_get("/api/messages/{message_id}/raw", get_raw)
+    app.router.add_get("/api/messages/{message_id}/parts/{part}", get_part)
     app.router.add_post("/api/messages/{message_id}/move", move_message)

@@ -84,7 +84,7 @@ def setup(app: web.Application) -> None:
     async def openapi(request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json", charset="utf-8")
 
-    app.router.add_get("/api/openapi.json", openapi, allow_head=False)
+    app.router.add_get("/api/openapi.json", openapi)
 
     async def verify(app: web.Application) -> None:
         check(app, expected)

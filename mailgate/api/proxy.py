@@ -10,7 +10,6 @@ Logs record the outcome only, never the URL.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from aiohttp import web
@@ -21,18 +20,17 @@ from mailgate.logs import log_event
 from mailgate.proxy.fetch import ImageRefused
 from mailgate.proxy.service import ImageProxy
 from mailgate.proxy.signing import PROXY_PATH, SignatureInvalid
-from mailgate.services import SERVER_SECRET, SERVICES, services
+from mailgate.services import SERVICES, services
 from mailgate.store.interface import StoreError
 
-__all__ = ["PROXY", "image_proxy", "setup"]
+__all__ = ["image_proxy", "setup"]
 
-PROXY = "image_proxy"
 IMAGE_CSP = "default-src 'none'; sandbox"
 
 
 def image_proxy(app: web.Application) -> ImageProxy | None:
     """The proxy, or None when the operator has not enabled it."""
-    return app[SERVICES].extra.get(PROXY)
+    return app[SERVICES].image_proxy
 
 
 async def get_image(request: web.Request) -> web.StreamResponse:
@@ -102,15 +100,5 @@ async def _relay(
 
 
 def setup(app: web.Application) -> None:
-    svc = app[SERVICES]
-    app.router.add_get(PROXY_PATH, get_image, allow_head=False)
-    if not svc.config.proxy.enabled:
-        return
-    proxy = ImageProxy(svc.config.proxy, svc.extra[SERVER_SECRET])
-    svc.extra[PROXY] = proxy
-
-    async def cleanup(app: web.Application) -> None:
-        with contextlib.suppress(Exception):
-            await proxy.close()
-
-    app.on_cleanup.append(cleanup)
+    # Registered even when the proxy is off, so the answer is a clear 404.
+    app.router.add_get(PROXY_PATH, get_image)

@@ -18,16 +18,13 @@ from .uploads import vault_of
 
 __all__ = ["setup"]
 
-# The per-session cache of opened messages (mailgate/api/messages.py): a message whose
-# flags we changed, or a draft we removed, must not be served from it.
-_MESSAGE_CACHE = "message_cache"
-
 
 def _forget(svc: Services, lookup: str, message_id: str | None) -> None:
-    cache = svc.extra.get(_MESSAGE_CACHE)
-    if cache is not None and message_id is not None:
+    """A message whose flags we changed, or a draft we removed, must not be served from
+    the cache of opened messages (mailgate/api/messages.py)."""
+    if message_id is not None:
         with contextlib.suppress(Exception):
-            cache.drop(lookup, message_id)
+            svc.message_cache.drop(lookup, message_id)
 
 
 async def _from_name(request: web.Request, email: str) -> str:

@@ -70,6 +70,6 @@ async def domains(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_post("/api/session", login)
-    app.router.add_get("/api/session", current, allow_head=False)
+    app.router.add_get("/api/session", current)
     app.router.add_delete("/api/session", logout)
-    app.router.add_get("/api/domains", domains, allow_head=False)
+    app.router.add_get("/api/domains", domains)

@@ -45,7 +45,6 @@ from mailgate.session.manager import Session
 from .auth import require_session
 
 __all__ = [
-    "SIEVE",
     "SieveForeignActive",
     "SieveNameTaken",
     "SieveNotConfigured",
@@ -54,7 +53,6 @@ __all__ = [
     "setup",
 ]
 
-SIEVE = "sieve"
 # The extensions the settings screen asks about (dates = date + relational).
 _EXTENSIONS = ("vacation", "fileinto", "copy", "imap4flags")
 
@@ -88,7 +86,7 @@ class SieveNameTaken(ApiError):
 
 
 def service_of(app: web.Application) -> SieveService:
-    return app[SERVICES].extra[SIEVE]  # type: ignore[no-any-return]
+    return app[SERVICES].sieve
 
 
 def _mechanism(session: Session) -> SaslMechanism:
@@ -247,10 +245,8 @@ async def put_filters(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    svc = app[SERVICES]
-    svc.extra[SIEVE] = SieveService(svc.config.sieve, svc.upstream_ssl, svc.upstreams)
-    app.router.add_get("/api/sieve", get_status, allow_head=False)
-    app.router.add_get("/api/sieve/vacation", get_vacation, allow_head=False)
+    app.router.add_get("/api/sieve", get_status)
+    app.router.add_get("/api/sieve/vacation", get_vacation)
     app.router.add_put("/api/sieve/vacation", put_vacation)
-    app.router.add_get("/api/sieve/filters", get_filters, allow_head=False)
+    app.router.add_get("/api/sieve/filters", get_filters)
     app.router.add_put("/api/sieve/filters", put_filters)

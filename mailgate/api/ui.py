@@ -84,6 +84,6 @@ def setup(app: web.Application) -> None:
             text="User-agent: *\nDisallow: /\n", content_type="text/plain", charset="utf-8"
         )
 
-    app.router.add_get("/", index, allow_head=False)
-    app.router.add_get("/static/{name}", static, allow_head=False)
-    app.router.add_get("/robots.txt", robots, allow_head=False)
+    app.router.add_get("/", index)
+    app.router.add_get("/static/{name}", static)
+    app.router.add_get("/robots.txt", robots)

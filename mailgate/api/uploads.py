@@ -11,20 +11,18 @@ from mailgate.errors import BadRequest, NotFound, PayloadTooLarge, UnsupportedMe
 from mailgate.http.json_io import json_response
 from mailgate.mail.mime_read import safe_filename
 from mailgate.services import Services, services
-from mailgate.vault.files import FileVault
 from mailgate.vault.interface import Vault
 
 from .auth import require_session
 
-__all__ = ["VAULT", "setup", "vault_of"]
+__all__ = ["setup", "vault_of"]
 
-VAULT = "vault"
 _MULTIPART_OVERHEAD = 64 * 1024
 _CONTENT_TYPE_OK = set("abcdefghijklmnopqrstuvwxyz0123456789!#$&-^_.+/")
 
 
 def vault_of(svc: Services) -> Vault:
-    return svc.extra[VAULT]
+    return svc.vault
 
 
 def _content_type(value: str | None) -> str:
@@ -80,6 +78,7 @@ async def upload(request: web.Request) -> web.Response:
             content_type,
             _chunks(reader, part),
             max_bytes=room,
+            expires_at=session.record.absolute_deadline,
         )
     except ValueError:
         raise BadRequest("The multipart body is not valid.") from None
@@ -102,31 +101,6 @@ async def list_uploads(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    from mailgate.services import SERVICES
-
-    svc = app[SERVICES]
-    if svc.config.store.backend == "redis":
-        from mailgate.vault.redis import RedisVault
-
-        vault: Vault = RedisVault(svc.config.store.redis_url)
-    else:
-        vault = FileVault()
-    svc.extra[VAULT] = vault
-
-    async def wipe(lookup: str, reason: str) -> None:
-        await vault.wipe(lookup)
-
-    svc.sessions.wipe_hooks.append(wipe)
-
-    async def startup(app: web.Application) -> None:
-        if svc.config.store.backend == "memory":
-            await vault.wipe_all()  # leftovers from a crash
-
-    async def cleanup(app: web.Application) -> None:
-        await vault.close()
-
-    app.on_startup.append(startup)
-    app.on_cleanup.append(cleanup)
     app.router.add_post("/api/uploads", upload)
-    app.router.add_get("/api/uploads", list_uploads, allow_head=False)
+    app.router.add_get("/api/uploads", list_uploads)
     app.router.add_delete("/api/uploads/{upload_id}", delete_upload)

@@ -1,4 +1,9 @@
-"""Writing a streamed response to a reader who may stop reading."""
+"""Writing a streamed response to a reader who may stop reading.
+
+A HEAD request runs the GET handler (aiohttp registers both), but aiohttp sends what a
+`StreamResponse` writes even then: the chunks are dropped here, so HEAD gets the
+headers only.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,8 @@ async def write_or_cut(
     off (the connection closed, ConnectionResetError raised). Otherwise a reader that
     stops reading but keeps the connection open would hold what the download holds (the
     session's IMAP connection and its lock, a proxy slot) for good."""
+    if request.method == "HEAD":
+        return
     try:
         async with asyncio.timeout(stall_s):
             await response.write(chunk)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.parser import BytesHeaderParser
 from email.policy import compat32
-from typing import Any
+from typing import Any, Protocol
 
 from mailgate.config import Config
 from mailgate.errors import AuthRequired, BadRequest, NotFound
@@ -34,20 +34,42 @@ from mailgate.mail.compose import (
 from mailgate.mail.ids import MessageRef, mailbox_id, message_id
 from mailgate.mail.imap.client import MailClient
 from mailgate.mail.imap.errors import ImapError, ImapStale, ImapUnsupported
-from mailgate.mail.pool import ImapPool
+from mailgate.mail.pool import Credentials, ImapPool
 from mailgate.mail.reader import check_validity
 from mailgate.mail.smtp import submit
 from mailgate.mail.upstreams import UpstreamDirectory
-from mailgate.session.manager import Session
 from mailgate.vault.interface import Vault
 
 __all__ = [
     "ComposeRequest",
     "DraftResult",
+    "OutboxSession",
     "SendResult",
     "save_draft",
     "send_message",
 ]
+
+
+class UploadKeys(Protocol):
+    @property
+    def upload_key(self) -> bytes: ...
+
+
+class OutboxSession(Protocol):
+    """What sending needs of a live session. mailgate/session/manager.py's `Session`
+    has it; mail/ does not import session/ (the layers only point down)."""
+
+    @property
+    def lookup(self) -> str: ...
+
+    @property
+    def keys(self) -> UploadKeys: ...
+
+    @property
+    def email(self) -> str: ...
+
+    def credentials(self) -> Credentials: ...
+
 
 # A draft may have no recipient yet, but build_message() insists on one. This
 # stand-in goes only into the Bcc header, and the draft is stored from the
@@ -106,11 +128,13 @@ class DraftResult:
 # -- building -------------------------------------------------------------------------------
 
 
-def _reader(vault: Vault, session: Session, upload_id: str) -> AsyncIterator[bytes]:
+def _reader(vault: Vault, session: OutboxSession, upload_id: str) -> AsyncIterator[bytes]:
     return vault.read(session.lookup, session.keys.upload_key, upload_id)
 
 
-async def _attachments(vault: Vault, session: Session, ids: list[str]) -> list[AttachmentSource]:
+async def _attachments(
+    vault: Vault, session: OutboxSession, ids: list[str]
+) -> list[AttachmentSource]:
     sources = []
     for upload_id in ids:
         info = await vault.info(session.lookup, session.keys.upload_key, upload_id)
@@ -134,7 +158,7 @@ def _header(headers: Any, name: str) -> str:
 
 
 async def _parent_threading(
-    pool: ImapPool, session: Session, parent: MessageRef
+    pool: ImapPool, session: OutboxSession, parent: MessageRef
 ) -> tuple[str | None, list[str]]:
     """In-Reply-To and References for a reply to `parent` (404/409 when it is gone)."""
 
@@ -152,7 +176,7 @@ async def _parent_threading(
 
 async def _build(
     request: ComposeRequest,
-    session: Session,
+    session: OutboxSession,
     vault: Vault,
     pool: ImapPool,
     *,
@@ -188,7 +212,7 @@ async def _role_path(client: MailClient, role: str) -> str | None:
 # -- sending --------------------------------------------------------------------------------
 
 
-async def _mark_answered(pool: ImapPool, session: Session, parent: MessageRef) -> bool:
+async def _mark_answered(pool: ImapPool, session: OutboxSession, parent: MessageRef) -> bool:
     async def op(client: MailClient) -> None:
         await client.add_flags(
             parent.mailbox, parent.uid, ["\\Answered"], uidvalidity=parent.uidvalidity
@@ -204,7 +228,7 @@ async def _mark_answered(pool: ImapPool, session: Session, parent: MessageRef) -
 
 
 async def _save_sent(
-    pool: ImapPool, session: Session, built: BuiltMessage
+    pool: ImapPool, session: OutboxSession, built: BuiltMessage
 ) -> tuple[str | None, bool]:
     """APPEND to the Sent mailbox: (mailbox id or None, whether the APPEND failed)."""
 
@@ -231,7 +255,7 @@ async def _save_sent(
 async def send_message(
     request: ComposeRequest,
     *,
-    session: Session,
+    session: OutboxSession,
     vault: Vault,
     pool: ImapPool,
     config: Config,
@@ -305,7 +329,7 @@ async def _drop_old_draft(client: MailClient, old: MessageRef) -> bool:
 async def save_draft(
     request: ComposeRequest,
     *,
-    session: Session,
+    session: OutboxSession,
     vault: Vault,
     pool: ImapPool,
     from_name: str = "",

@@ -1,7 +1,7 @@
 """Which mail servers serve an address: the operator's domain map, chosen by the address alone.
 
 Nothing else in a request (Host, X-Forwarded-Host, a form field) reaches this choice: the
-login address's domain, normalized (`mailgate.net.domains`), is looked up exactly in the
+login address's domain, normalized (`mailgate.domains`), is looked up exactly in the
 map. With no map configured, the [imap], [smtp] and [sieve] sections serve every address.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailgate.config import MAIL_PORTS, Config, DomainEntry, Security
-from mailgate.net.domains import address_domain
+from mailgate.domains import address_domain
 
 __all__ = ["Endpoint", "Upstream", "UpstreamDirectory"]
 

@@ -1,11 +1,11 @@
 """The server secret, and the per-account keys derived from it for preferences.
 
-The secret is 32 random bytes in a file of mode 0600 (`<data dir>/server.secret`, or
-the file `MAILGATE_DATA_SECRET_FILE` names), created at first start. Preference rows
-are keyed by an HMAC of the normalized account and sealed with AES-256-GCM under a key
-derived from the secret and the account, so a copy of the database without the secret
-shows neither who has preferences nor what they are. All instances that share one
-preference database (Redis) must share this secret.
+The secret is 32 random bytes in a file of mode 0600, created at first start: the
+setting `[data] secret_file` (MAILGATE_DATA_SECRET_FILE), or `<data dir>/server.secret`.
+Preference rows are keyed by an HMAC of the normalized account and sealed with
+AES-256-GCM under a key derived from the secret and the account, so a copy of the
+database without the secret shows neither who has preferences nor what they are.
+All instances that share one preference database (Redis) must share this secret.
 """
 
 from __future__ import annotations
@@ -21,7 +21,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["SECRET_FILE_NAME", "AccountKeys", "SecretError", "load_secret", "normalize_account"]
+from mailgate.config import DataConfig
+
+__all__ = [
+    "SECRET_FILE_NAME",
+    "AccountKeys",
+    "SecretError",
+    "load_secret",
+    "load_server_secret",
+    "normalize_account",
+    "secret_path",
+]
 
 SECRET_FILE_NAME = "server.secret"
 _SECRET_BYTES = 32
@@ -50,6 +60,25 @@ def load_secret(path: str | Path) -> bytes:
     if len(secret) < _SECRET_BYTES:
         raise SecretError(f"{path.name}: must hold at least {_SECRET_BYTES} bytes")
     return secret
+
+
+def secret_path(data: DataConfig, data_dir: Path) -> Path:
+    """Where the server secret lives: the `secret_file` setting, else the data directory."""
+    return Path(data.secret_file) if data.secret_file else data_dir / SECRET_FILE_NAME
+
+
+def load_server_secret(data: DataConfig, data_dir: Path) -> bytes:
+    """The server secret the settings point at (created on first use); SecretError
+    names the setting when it is unusable."""
+    path = secret_path(data, data_dir)
+    try:
+        return load_secret(path)
+    except SecretError as exc:
+        raise SecretError(f"data.secret_file (MAILGATE_DATA_SECRET_FILE): {exc}") from None
+    except OSError as exc:
+        raise SecretError(
+            f"data.secret_file (MAILGATE_DATA_SECRET_FILE): {path.name}: {exc.strerror or exc}"
+        ) from None
 
 
 def normalize_account(email: str) -> bytes:

@@ -1,7 +1,8 @@
 """The embedded sandbox: in-memory IMAP (pymap) and SMTP (aiosmtpd) on TLS, one local CA.
 
 Used by ``mailgate demo`` and ``mailgate.testing``. Clients connect to host name
-``localhost`` and verify the certificates against ``ca_file``.
+``localhost`` and verify the certificates against ``ca_file``. With ``image_host=True`` a
+local HTTPS image host serves the seeded newsletters' remote images too.
 """
 
 from __future__ import annotations
@@ -11,11 +12,20 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from .ca import LocalCA
+from .images import SandboxImageHost
 from .imap import DEFAULT_MAILBOXES, SandboxIMAP
 from .seed import demo_messages
 from .smtp import ReceivedMail, SandboxSMTP
 
-__all__ = ["LocalCA", "ReceivedMail", "Sandbox", "SandboxIMAP", "SandboxSMTP", "demo_messages"]
+__all__ = [
+    "LocalCA",
+    "ReceivedMail",
+    "Sandbox",
+    "SandboxIMAP",
+    "SandboxImageHost",
+    "SandboxSMTP",
+    "demo_messages",
+]
 
 _HOSTNAMES = ("localhost", "127.0.0.1", "::1")
 
@@ -38,6 +48,7 @@ class Sandbox:
         refuse_recipients: Iterable[str] = (),
         imap_port: int = 0,
         smtp_port: int = 0,
+        image_host: bool = False,
     ) -> None:
         self.ca = LocalCA()
         self.ca_file = self.ca.ca_pem_path
@@ -51,6 +62,7 @@ class Sandbox:
             port=smtp_port,
         )
         self.smtp_security = self.smtp.security
+        self.images = SandboxImageHost(self.ca.server_context(*_HOSTNAMES)) if image_host else None
         self._started = False
 
     @property
@@ -68,7 +80,10 @@ class Sandbox:
         await self.imap.start()
         try:
             await self.smtp.start()
+            if self.images is not None:
+                await self.images.start()
         except BaseException:
+            await self.smtp.stop()
             await self.imap.stop()
             raise
         self._started = True
@@ -77,6 +92,8 @@ class Sandbox:
         """Stop both servers and delete the CA's files."""
         if self._started:
             self._started = False
+            if self.images is not None:
+                await self.images.stop()
             await self.smtp.stop()
             await self.imap.stop()
         self.ca.cleanup()
@@ -97,7 +114,8 @@ class Sandbox:
         """Create a login with INBOX, Sent, Drafts and Trash; ``seed`` fills in demo mail."""
         await self.imap.add_user(email, password, DEFAULT_MAILBOXES)
         if seed:
-            for mailbox, raw, flags in demo_messages(email):
+            base = self.images.url("") if self.images is not None else None
+            for mailbox, raw, flags in demo_messages(email, image_base=base):
                 await self.imap.deliver(email, raw, mailbox, flags)
 
     async def deliver(

@@ -143,7 +143,12 @@ def _person(index: int) -> Address:
     return Address(display_name=name, addr_spec=addr)
 
 
-def _newsletters(b: _Builder) -> None:
+def _newsletters(b: _Builder, image_base: str | None) -> None:
+    # With a local image host (the demo), "Load remote images" really loads them.
+    banner = (
+        f"{image_base}/shop/banner.png" if image_base else "https://cdn.shop.example.com/banner.jpg"
+    )
+    pixel_url = f"{image_base}/track/p.gif" if image_base else "https://tracker.example/p.gif"
     shop = Address(display_name="Example Outdoor Shop", addr_spec="news@shop.example.com")
     for issue, days_ago in enumerate((26.0, 12.0, 2.5), start=1):
         when = b.date(days_ago)
@@ -152,7 +157,7 @@ def _newsletters(b: _Builder) -> None:
         link = f"https://shop.example.com/sale?utm_source=newsletter&utm_medium=email&utm_campaign=spring{issue}"
         msg.set_content(f"Spring sale, issue {issue}.\n\nShop now: {link}\n")
         pixel = (
-            f'<img src="https://tracker.example/p.gif?u=8f2c{issue:02d}" width="1" height="1" '
+            f'<img src="{pixel_url}?u=8f2c{issue:02d}" width="1" height="1" '
             'alt="" style="display:none">'
             if issue == 2
             else ""
@@ -161,7 +166,7 @@ def _newsletters(b: _Builder) -> None:
             "<!doctype html><html><head><style>h1{color:#2a6}</style></head><body>"
             f"<h1>Spring sale - issue {issue}</h1>"
             f'<p>Up to <b>40%</b> off tents. <a href="{link}">Shop now</a></p>'
-            '<p><img src="https://cdn.shop.example.com/banner.jpg" alt="Tents at sunset"></p>'
+            f'<p><img src="{banner}" alt="Tents at sunset"></p>'
             '<p><a href="https://shop.example.com/unsubscribe?u=8f2c">Unsubscribe</a></p>'
             f"{pixel}</body></html>",
             subtype="html",
@@ -269,11 +274,15 @@ def _notes(b: _Builder) -> None:
         b.add(msg, when, "INBOX", *((_SEEN,) if number < 3 else ()))
 
 
-def demo_messages(user_email: str, *, now: datetime | None = None) -> list[DemoMessage]:
+def demo_messages(
+    user_email: str, *, now: datetime | None = None, image_base: str | None = None
+) -> list[DemoMessage]:
     """Build a few dozen demo messages for ``user_email``, oldest first.
 
     Returns ``(mailbox, raw bytes, IMAP flags)`` tuples for INBOX, Sent and Drafts. ``now``
     anchors the dates (default: the current hour, UTC); the content is seeded by the address.
+    ``image_base`` (e.g. ``https://127.0.0.1:PORT``) is where the newsletters' remote images
+    live; by default they point at example hosts that do not exist.
     """
     anchor = now or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     builder = _Builder(user_email, anchor)
@@ -288,7 +297,7 @@ def demo_messages(user_email: str, *, now: datetime | None = None) -> list[DemoM
         "Every address here uses a reserved example domain.\n"
     )
     builder.add(welcome, welcome_when, "INBOX", _SEEN)
-    _newsletters(builder)
+    _newsletters(builder, image_base)
     _attachments(builder)
     _thread(builder)
     _sent_and_draft(builder)

@@ -46,6 +46,7 @@ class FileVault:
         chunks: AsyncIterator[bytes],
         *,
         max_bytes: int,
+        expires_at: float | None = None,
     ) -> BlobInfo:
         folder = self._dir(owner)
         blob_id = secrets.token_urlsafe(18)

@@ -47,9 +47,12 @@ class Vault(Protocol):
         chunks: AsyncIterator[bytes],
         *,
         max_bytes: int,
+        expires_at: float | None = None,
     ) -> BlobInfo:
         """Encrypt and store a stream; PayloadTooLarge past `max_bytes` (partial data
-        removed), StorageFull when the medium is full."""
+        removed), StorageFull when the medium is full. `expires_at` (epoch seconds) is
+        when the owning session ends at the latest: a backend whose data expires by
+        itself (Redis) keeps the blob no longer than that."""
         ...
 
     async def info(self, owner: str, upload_key: bytes, blob_id: str) -> BlobInfo | None: ...

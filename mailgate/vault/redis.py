@@ -10,15 +10,13 @@ absolute deadline, and the session's wipe hook deletes them at once.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import secrets
 import time
 from collections.abc import AsyncIterator
 
 from mailgate.errors import PayloadTooLarge, StoreUnavailable
-from mailgate.store.interface import SessionRecord
-from mailgate.store.redis import REDIS_ERRORS, RedisBacked, session_key
+from mailgate.store.redis import REDIS_ERRORS, RedisBacked
 from mailgate.vault.interface import BlobInfo, check_owner, valid_blob_id
 from mailgate.vault.sealing import BlobOpener, BlobSealer, VaultIntegrityError
 
@@ -34,7 +32,7 @@ class RedisVault(RedisBacked):
 
     def __init__(self, url: str, *, default_ttl_s: float = 43200.0) -> None:
         super().__init__(url)
-        # Used only when the session record cannot be read (it normally can).
+        # Used only when the caller does not say when the owner's session ends.
         self.default_ttl_s = default_ttl_s
 
     def _failure(self, exc: BaseException) -> Exception:
@@ -48,13 +46,10 @@ class RedisVault(RedisBacked):
     def _index(owner: str) -> str:
         return f"{VAULT_PREFIX}{owner}:index"
 
-    async def _expire_at_ms(self, owner: str) -> int:
-        """When this owner's keys must be gone: the session's absolute deadline."""
-        raw = await self._call("get", session_key(owner))
-        deadline = time.time() + self.default_ttl_s
-        if raw is not None:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                deadline = SessionRecord.from_bytes(raw).absolute_deadline
+    def _expire_at_ms(self, expires_at: float | None) -> int:
+        """When the keys must be gone: the owning session's absolute deadline, as the
+        caller says (the vault never reads the session store's keys)."""
+        deadline = expires_at if expires_at is not None else time.time() + self.default_ttl_s
         return int((deadline + _SLACK_S) * 1000)
 
     async def put(
@@ -66,10 +61,11 @@ class RedisVault(RedisBacked):
         chunks: AsyncIterator[bytes],
         *,
         max_bytes: int,
+        expires_at: float | None = None,
     ) -> BlobInfo:
         check_owner(owner)
         blob_id = secrets.token_urlsafe(18)
-        expire_ms = await self._expire_at_ms(owner)
+        expire_ms = self._expire_at_ms(expires_at)
         sealer = BlobSealer(upload_key, blob_id)
         size = stored = pieces = 0
 

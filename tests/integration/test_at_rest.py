@@ -35,7 +35,7 @@ async def test_sec_49_store_and_vault_hold_no_plaintext(logged_in, user, mailgat
     resp = await logged_in.post("/api/uploads", data={"file": upload_bytes})
     assert resp.status == 201
     store_dump = mailgate.services.store.dump()
-    vault = mailgate.services.extra["vault"]
+    vault = mailgate.services.vault
     vault_dump = vault.dump()
     assert store_dump and vault_dump  # there is something to look at
     dump = store_dump + b"\n" + vault_dump
@@ -65,7 +65,7 @@ async def test_sec_50_logout_removes_upload_files_and_copies_stay_sealed(
 ):
     secret = b"shred-me-" + os.urandom(32)
     assert (await logged_in.post("/api/uploads", data={"file": secret})).status == 201
-    vault = mailgate.services.extra["vault"]
+    vault = mailgate.services.vault
     files = [p for p in vault.root.rglob("*") if p.is_file()]
     assert files
     copies = {p.name: p.read_bytes() for p in files}
@@ -77,7 +77,7 @@ async def test_sec_50_logout_removes_upload_files_and_copies_stay_sealed(
 
 async def test_sec_52_private_directory_and_file_modes(logged_in, mailgate):
     assert (await logged_in.post("/api/uploads", data={"file": b"mode check"})).status == 201
-    vault = mailgate.services.extra["vault"]
+    vault = mailgate.services.vault
     assert stat.S_IMODE(vault.root.stat().st_mode) == 0o700
     for path in vault.root.rglob("*"):
         mode = stat.S_IMODE(path.stat().st_mode)

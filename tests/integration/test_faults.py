@@ -99,7 +99,7 @@ async def test_hung_upstream_gives_502_in_bounded_time_and_others_are_served(
 
 
 def _vault_files(mg: RunningMailgate) -> list[Path]:
-    return [p for p in mg.services.extra["vault"].root.rglob("*") if p.is_file()]
+    return [p for p in mg.services.vault.root.rglob("*") if p.is_file()]
 
 
 async def _upload(api: ApiClient, data: bytes) -> Any:
@@ -120,7 +120,7 @@ async def test_full_tmpfs_answers_507_and_leaves_nothing(
     make_mailgate: Any, user: tuple[str, str]
 ) -> None:
     mg: RunningMailgate = make_mailgate()
-    root = mg.services.extra["vault"].root
+    root = mg.services.vault.root
     try:
         mounted = subprocess.run(
             ["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(root)],

@@ -82,7 +82,7 @@ async def test_put_get_delete_roundtrip(make_mailgate, backend, user, tmp_path):
         assert (await api.request("DELETE", "/api/preferences")).status == 204
         gone = (await api.get("/api/preferences")).json()
         assert gone == {"preferences": {}, "retained_until": None}
-        assert mg.services.extra["preferences"].store.dump().count(b"mailgate:p:") == 0
+        assert mg.services.preferences.store.dump().count(b"mailgate:p:") == 0
 
 
 @PYMAP
@@ -177,7 +177,7 @@ async def test_database_copy_without_the_secret_reveals_nothing(
         )
         assert put.status == 200
         assert (await api.logout()).status == 204
-    store = mg.services.extra["preferences"].store
+    store = mg.services.preferences.store
     dump = store.dump()
     assert len(dump) > 0
     email = user[0]

@@ -87,7 +87,7 @@ async def test_new_mail_is_pushed_within_seconds(
         async with api.events() as stream:
             first = await _next_mailbox_event(stream, 5)
             assert first == {"mailbox": INBOX, "total": 0, "unread": 0}
-            feed = next(iter(mg.services.extra["push_hub"]._feeds.values()))
+            feed = next(iter(mg.services.push_hub._feeds.values()))
             assert feed.uses_idle is (mode == "idle")
             started = time.monotonic()
             await _submit(sandbox, email, "Pushed to you")
@@ -112,7 +112,7 @@ async def test_idle_session_with_an_open_stream_is_still_wiped_on_time(make_mail
         logged_in_at = time.monotonic()
         async with api.events() as stream:
             assert (await _next_mailbox_event(stream, 5))["mailbox"] == INBOX
-            assert mg.services.extra["push_hub"].open_count() == 1
+            assert mg.services.push_hub.open_count() == 1
             ended = False
             while time.monotonic() - logged_in_at < 6:
                 if await stream.next(6) is None:
@@ -123,7 +123,7 @@ async def test_idle_session_with_an_open_stream_is_still_wiped_on_time(make_mail
         assert stream.comments >= 3  # keep-alives went out, and did not count as activity
         assert 1.9 <= lifetime < 3.5
         assert (await api.get("/api/session")).status == 401
-        assert mg.services.extra["push_hub"].open_count() == 0
+        assert mg.services.push_hub.open_count() == 0
         resp = await api.get("/api/events")
         assert resp.status == 401 and resp.error_code == "auth_required"
 
@@ -137,7 +137,7 @@ async def test_tabs_share_one_upstream_connection_and_logout_ends_them(
     async with ApiClient(mg.url, mg.client_ssl()) as api:
         assert (await api.login(email, password)).status == 201
         async with api.events() as one, api.events() as two:
-            hub = mg.services.extra["push_hub"]
+            hub = mg.services.push_hub
             for stream in (one, two):
                 assert (await _next_mailbox_event(stream, 5))["total"] == 0
             assert hub.open_count() == 1
@@ -186,6 +186,6 @@ async def test_a_busy_stream_still_ends_when_another_instance_wipes(make_mailgat
                 assert time.monotonic() - removed < 3.0, "the stream outlived its session"
         assert events >= 1  # it was busy, not quiet, while it ran
         deadline = time.monotonic() + 2
-        while mg.services.extra["push_hub"].open_count():
+        while mg.services.push_hub.open_count():
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)

@@ -176,15 +176,28 @@ async def test_redis_vault_roundtrip_limits_and_wipe(redis_server):
 
 
 async def test_redis_vault_expires_with_the_session_deadline(redis_server):
+    # The caller says when the session ends; the vault never reads the session's key.
     store = RedisStore(redis_server.url)
-    vault = RedisVault(redis_server.url)
+    vault = RedisVault(redis_server.url, default_ttl_s=43200)
     raw = _raw(redis_server)
     owner = secrets.token_hex(32)
     try:
-        await store.create(owner, _record(time.time(), idle=60, absolute=120))
-        info = await vault.put(owner, b"k" * 32, "f", "text/plain", _chunks(b"hi"), max_bytes=10)
+        await store.create(owner, _record(time.time(), idle=60, absolute=3600))
+        info = await vault.put(
+            owner,
+            b"k" * 32,
+            "f",
+            "text/plain",
+            _chunks(b"hi"),
+            max_bytes=10,
+            expires_at=time.time() + 120,
+        )
         ttl = raw.pttl(f"mailgate:v:{owner}:{info.id}:meta")
-        assert 100_000 < ttl <= 181_000  # absolute deadline plus a minute of slack
+        assert 100_000 < ttl <= 181_000  # the given deadline plus a minute of slack
+        # Without a deadline: the backend's default, whatever the session record says.
+        other = await vault.put(owner, b"k" * 32, "g", "text/plain", _chunks(b"x"), max_bytes=10)
+        ttl = raw.pttl(f"mailgate:v:{owner}:{other.id}:meta")
+        assert 43_200_000 < ttl <= 43_261_000
     finally:
         await vault.wipe_all()
         await store.clear()
@@ -230,7 +243,7 @@ async def test_session_upload_preferences_api_on_both_backends(
         assert (await api.request("DELETE", f"/api/uploads/{up.json()['id']}")).status == 204
         assert (await api.get("/api/uploads")).json()["uploads"] == []
         await api.post("/api/uploads", data=_file(b"wiped at logout"))
-        vault = mg.services.extra["vault"]
+        vault = mg.services.vault
         assert vault.dump()
         assert (await api.logout()).status == 204
         assert vault.dump() == b""
@@ -290,7 +303,7 @@ async def test_two_instances_share_sessions_uploads_and_logout(
             gone = await on_a.get("/api/session")
             assert gone.status == 401 and gone.error_code == "auth_required"
             assert (await on_a.get("/api/uploads")).status == 401
-            assert a.services.extra["vault"].dump() == b""
+            assert a.services.vault.dump() == b""
 
 
 @pytest.mark.parametrize("upstream", ["pymap"], indirect=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import imaplib
+import quopri
 import smtplib
 import ssl
 import time
@@ -348,3 +349,12 @@ def test_redis_start_ping_stop_start() -> None:
             assert client.get("k") is None  # memory only: nothing survived the restart
         finally:
             client.close()
+
+
+def test_demo_newsletters_point_at_the_given_image_host():
+    base = "https://127.0.0.1:4443"
+    raw_all = b"".join(raw for _, raw, _ in demo_messages("alice@example.test", image_base=base))
+    raw_all = quopri.decodestring(raw_all)  # the HTML parts are quoted-printable
+    assert b"https://127.0.0.1:4443/shop/banner.png" in raw_all
+    assert b"https://127.0.0.1:4443/track/p.gif?u=" in raw_all
+    assert b"cdn.shop.example.com" not in raw_all and b"tracker.example" not in raw_all

@@ -109,7 +109,7 @@ async def test_sec_06_idle_timeout_wipes_without_any_request(make_mailgate, user
         upload = await api.post("/api/uploads", data={"file": b"idle canary bytes"})
         assert upload.status == 201
         assert mg.services.pool.open_count() == 1
-        vault = mg.services.extra["vault"]
+        vault = mg.services.vault
         assert vault.dump()
         await asyncio.sleep(3.2)  # no request at all meanwhile
         assert await mg.services.store.lookups() == []
@@ -346,7 +346,7 @@ async def test_an_unused_session_keeps_no_connection_and_no_decrypted_mail(
         page = (await api.get(f"/api/mailboxes/{inbox['id']}/messages")).json()
         message_id = page["messages"][0]["id"]
         assert (await api.get(f"/api/messages/{message_id}")).status == 200
-        cache = mg.services.extra["message_cache"]
+        cache = mg.services.message_cache
         lookup = mg.call(mg.services.store.lookups())[0]
         assert cache.get(lookup, message_id) is not None
         await asyncio.sleep(1.5)

@@ -24,7 +24,7 @@ async def _stream(size: int):
 
 
 def _files(mg) -> list:
-    return [p for p in mg.services.extra["vault"].root.rglob("*") if p.is_file()]
+    return [p for p in mg.services.vault.root.rglob("*") if p.is_file()]
 
 
 async def test_sec_44_limits_are_enforced_while_streaming(make_mailgate, user):
@@ -72,7 +72,7 @@ async def test_sec_45_user_file_names_are_only_sanitized_metadata(make_mailgate,
         assert "/" not in stored and "\\" not in stored and not stored.startswith(".")
         assert not any(ord(c) < 32 for c in stored)
         assert len(stored) <= 200
-        root = mg.services.extra["vault"].root
+        root = mg.services.vault.root
         for path in _files(mg):
             assert path.resolve().is_relative_to(root.resolve())
             assert name.encode("utf-8", "ignore")[:20] not in path.name.encode()

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mailgate.config import Config, ConfigError, DomainEntry, load_config
+from mailgate.domains import address_domain, normalize_domain
 from mailgate.mail.upstreams import UpstreamDirectory
-from mailgate.net.domains import address_domain, normalize_domain
 
 CYRILLIC_A = "\u0430"
 

@@ -1,0 +1,109 @@
+"""Prometheus instruments, aggregate counters only (DESIGN invariant 5).
+
+Every label value comes from a fixed, small set (route templates, status classes, wipe
+reasons, error kinds): never a user, an address, an IP, a mailbox or a message. Each app
+has its own `CollectorRegistry`, so several apps can run in one process (tests). The
+HTTP side (middlewares, the /metrics route) is mailgate/api/metrics.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from mailgate.session.manager import SessionManager
+from mailgate.store.interface import SessionStore, StoreError
+
+__all__ = ["WIPE_REASONS", "Metrics"]
+
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+WIPE_REASONS = ("logout", "idle", "absolute", "shutdown", "relogin", "startup")
+_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+
+def _status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status < 600 else "other"
+
+
+class _SessionCounters(Collector):
+    """Reads SessionManager.counters at scrape time; reasons outside the fixed set are
+    folded into "other" so a new reason cannot create an unexpected label."""
+
+    def __init__(self, sessions: SessionManager):
+        self.sessions = sessions
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        counts = dict(self.sessions.counters)
+        for name, key, text in (
+            ("mailgate_logins", "login", "Successful logins."),
+            ("mailgate_login_failures", "login_failed", "Logins the mail server refused."),
+            ("mailgate_login_throttled", "login_throttled", "Logins refused by throttling."),
+            (
+                "mailgate_login_upstream_errors",
+                "login_upstream_error",
+                "Logins that failed because the mail server could not be used.",
+            ),
+        ):
+            yield CounterMetricFamily(name, text, value=counts.get(key, 0))
+        wipes = CounterMetricFamily(
+            "mailgate_session_wipes", "Sessions wiped, by reason.", labels=["reason"]
+        )
+        by_reason = dict.fromkeys(WIPE_REASONS, 0)
+        by_reason["other"] = 0
+        for key, value in counts.items():
+            if key.startswith("wipe_"):
+                reason = key.removeprefix("wipe_")
+                by_reason[reason if reason in by_reason else "other"] += value
+        for reason, value in by_reason.items():
+            wipes.add_metric([reason], value)
+        yield wipes
+
+
+class Metrics:
+    """One app's registry and instruments."""
+
+    def __init__(self, sessions: SessionManager, store: SessionStore):
+        self.store = store
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "mailgate_http_requests",
+            "HTTP requests answered, by method, route template and status class.",
+            ["method", "route", "status_class"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "mailgate_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route template.",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "mailgate_upstream_errors",
+            "Requests that failed because of the IMAP or SMTP server, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.live_sessions = Gauge(
+            "mailgate_sessions_live",
+            "Sessions in the store this instance uses.",
+            registry=self.registry,
+        )
+        self.registry.register(_SessionCounters(sessions))
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One answered request; `route` is a route template, never a path."""
+        method = method if method in METHODS else "OTHER"
+        self.requests.labels(method, route, _status_class(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    async def render(self) -> bytes:
+        # On a store error keep the last value; /readyz reports the store.
+        with contextlib.suppress(StoreError):
+            self.live_sessions.set(len(await self.store.lookups()))
+        return generate_latest(self.registry)
