@@ -23,6 +23,7 @@ from mailgate.api import (
     ui,
     uploads,
 )
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.http.access_log import PrivateAccessLogger
 from mailgate.http.headers import add_security_headers
@@ -60,12 +61,12 @@ def allowed_hosts(config: Config, port: int | None = None) -> frozenset[str]:
     return frozenset(f"{n}:{port}" for n in names)
 
 
-def _make_store(config: Config) -> SessionStore:
+def _make_store(config: Config, clock: Clock) -> SessionStore:
     if config.store.backend == "redis":
         from mailgate.store.redis import RedisStore
 
-        return RedisStore(config.store.redis_url)
-    return MemoryStore()
+        return RedisStore(config.store.redis_url, clock)
+    return MemoryStore(clock)
 
 
 # Feature modules register their routes; openapi comes last so it sees every route.
@@ -89,8 +90,11 @@ def create_app(
     *,
     store: SessionStore | None = None,
     port: int | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> web.Application:
-    """Build the application. `port` is the real listen port when 0 was configured."""
+    """Build the application. `port` is the real listen port when 0 was configured;
+    `clock` is what sessions, their store, the reaper and the login throttle read the
+    time from (tests pass a `mailgate.testing.clock.ManualClock`)."""
     app = web.Application(
         middlewares=[
             make_body_deadline_middleware(config.server.request_body_timeout_s),
@@ -107,18 +111,18 @@ def create_app(
             "keepalive_timeout": config.server.request_header_timeout_s,
         },
     )
-    store = store or _make_store(config)
+    store = store or _make_store(config, clock)
     upstream_ssl = upstream_context(config.upstream.ca_file or None)
     pool = ImapPool(config.imap, upstream_ssl)
-    throttle = LoginThrottle(config.throttle)
-    manager = SessionManager(config, store, pool, throttle)
+    throttle = LoginThrottle(config.throttle, clock)
+    manager = SessionManager(config, store, pool, throttle, clock)
     app[SERVICES] = Services(config, store, pool, manager, upstream_ssl)
     app.on_response_prepare.append(add_security_headers)
     for feature in FEATURES:
         feature(app)
     if config.ui.enabled:
         ui.setup(app)
-    reaper = Reaper(manager, config.session.reap_interval_s)
+    reaper = Reaper(manager, config.session.reap_interval_s, clock)
 
     async def on_startup(app: web.Application) -> None:
         if config.store.backend == "memory":

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.errors import AuthFailed, StoreUnavailable, TooManyRequests
 from mailgate.logs import log_event
@@ -36,6 +36,7 @@ class Session:
     token: SessionToken
     keys: SessionKeys
     record: SessionRecord
+    clock: Clock = field(default=SYSTEM_CLOCK, compare=False)
 
     def _account(self) -> dict[str, str]:
         return json.loads(self.keys.open(self.record.sealed, b"account"))
@@ -50,14 +51,20 @@ class Session:
         return Credentials(account["email"], account["password"])
 
     def idle_expires_in(self, now: float | None = None) -> int:
-        return int(self.record.ttl(now if now is not None else time.time()))
+        return int(self.record.ttl(now if now is not None else self.clock.now()))
 
 
 class SessionManager:
     def __init__(
-        self, config: Config, store: SessionStore, pool: ImapPool, throttle: LoginThrottle
+        self,
+        config: Config,
+        store: SessionStore,
+        pool: ImapPool,
+        throttle: LoginThrottle,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.config = config
+        self.clock = clock
         self.store = store
         self.pool = pool
         self.throttle = throttle
@@ -100,7 +107,7 @@ class SessionManager:
                 raise
         token = new_token()
         keys = SessionKeys(token.key, token.lookup)
-        now = time.time()
+        now = self.clock.now()
         account = json.dumps({"email": email, "password": password}).encode()
         record = SessionRecord(
             created=now,
@@ -118,7 +125,7 @@ class SessionManager:
         # The operator's server, never the user: SEC-57 wants the upstream host.
         log_event("login", logging.INFO, upstream="imap", upstream_host=self.config.imap.host)
         self._count("login")
-        session = Session(token.lookup, token, keys, record)
+        session = Session(token.lookup, token, keys, record, self.clock)
         for hook in self.login_hooks:
             try:
                 await hook(session)
@@ -144,7 +151,7 @@ class SessionManager:
         if record is None:
             return None
         keys = SessionKeys(token.key, token.lookup)
-        session = Session(token.lookup, token, keys, record)
+        session = Session(token.lookup, token, keys, record, self.clock)
         try:
             keys.open(record.sealed, b"account")
         except SealError:
@@ -153,7 +160,7 @@ class SessionManager:
         return session
 
     async def touch(self, session: Session) -> None:
-        now = time.time()
+        now = self.clock.now()
         session.record.last_seen = now
         try:
             await self.store.touch(session.lookup, now)
@@ -182,7 +189,7 @@ class SessionManager:
     async def reap(self) -> int:
         """Wipe every session past a deadline; returns how many."""
         try:
-            expired = await self.store.expired(time.time())
+            expired = await self.store.expired(self.clock.now())
         except StoreError:
             return 0
         for lookup, reason in expired:

@@ -10,9 +10,9 @@ import hashlib
 import hmac
 import math
 import secrets
-import time
 from collections import deque
 
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import ThrottleConfig
 
 __all__ = ["LoginThrottle"]
@@ -22,7 +22,7 @@ _MAX_BACKOFF_S = 900.0
 
 
 class LoginThrottle:
-    def __init__(self, config: ThrottleConfig, clock=time.monotonic):
+    def __init__(self, config: ThrottleConfig, clock: Clock = SYSTEM_CLOCK) -> None:
         self._config = config
         self._clock = clock
         self._salt = secrets.token_bytes(16)
@@ -40,7 +40,7 @@ class LoginThrottle:
 
     def retry_after(self, account: str, client: str) -> int:
         """Seconds to wait before another attempt may be made; 0 means go ahead."""
-        now = self._clock()
+        now = self._clock.monotonic()
         c = self._config
         waits = [0.0]
         acc = self._accounts.get(self._account_key(account))
@@ -64,7 +64,7 @@ class LoginThrottle:
         return math.ceil(wait) if wait > 0 else 0
 
     def failed(self, account: str, client: str) -> None:
-        now = self._clock()
+        now = self._clock.monotonic()
         self._accounts.setdefault(self._account_key(account), deque()).append(now)
         self._clients.setdefault(client, deque()).append(now)
         self._upstream.append(now)

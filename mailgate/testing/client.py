@@ -76,9 +76,19 @@ class EventStream:
 
 
 class ApiClient:
-    def __init__(self, base_url: str, ssl_context: ssl.SSLContext):
+    """`origin` is what an unsafe request sends as `Origin` (the base URL by default; an
+    in-process server is reached over plain HTTP but checks for its https origin)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        ssl_context: ssl.SSLContext | bool = True,
+        *,
+        origin: str | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.ssl = ssl_context
+        self.origin = (origin or self.base_url).rstrip("/")
         self.cookie: str | None = None
         self.csrf: str | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -113,7 +123,7 @@ class ApiClient:
     ) -> ApiResponse:
         all_headers: dict[str, str] = {}
         if origin and method not in ("GET", "HEAD"):
-            all_headers["Origin"] = self.base_url
+            all_headers["Origin"] = self.origin
         if cookie and self.cookie:
             all_headers["Cookie"] = f"{COOKIE_NAME}={self.cookie}"
         if csrf and self.csrf and method not in ("GET", "HEAD"):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from mailgate.app import create_app
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.http.access_log import PrivateAccessLogger
 from mailgate.http.server import HttpsSite, MailgateRunner
@@ -88,6 +89,9 @@ class RunningMailgate:
 
     config: Config
     ca: LocalCA | None = None
+    # What its sessions, store, reaper and throttle read the time from (a ManualClock
+    # lets a test move it; advancing it from the test's thread is safe).
+    clock: Clock = SYSTEM_CLOCK
     thread: LoopThread = field(default_factory=lambda: LoopThread("mailgate-server"))
     port: int = 0
     url: str = ""
@@ -113,7 +117,7 @@ class RunningMailgate:
         return self
 
     async def _start(self, config: Config, ssl_ctx: ssl.SSLContext) -> None:
-        self.app = create_app(config)
+        self.app = create_app(config, clock=self.clock)
         self._runner = MailgateRunner(
             self.app, access_log_class=PrivateAccessLogger, handle_signals=False
         )
