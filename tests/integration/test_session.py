@@ -224,7 +224,7 @@ async def test_sec_13_upstream_failures_look_the_same(make_mailgate, upstream, t
     assert b"LOGIN" not in bytes(untrusted.received)
 
 
-async def test_sec_14_password_reaches_upstream_byte_for_byte(upstream, client):
+async def test_sec_14_password_reaches_upstream_byte_for_byte(upstream, client, log_canaries):
     email = f"long-{time.monotonic_ns()}@example.test"
     # 128+ chars with spaces; emoji only on Dovecot (pymap applies SASLprep, which
     # refuses code points unassigned in Unicode 3.2).
@@ -232,9 +232,8 @@ async def test_sec_14_password_reaches_upstream_byte_for_byte(upstream, client):
     password = " ".join([word] * 12) + "  trailing  "
     assert len(password) >= 128
     upstream.add_user(email, password)
-    from tests.conftest import CANARIES
-
-    CANARIES.update({email, password})
+    log_canaries.add(email, kind="account")
+    log_canaries.add(password, kind="password")
     assert (await client.login(email, password)).status == 201
     assert (await client.login(email, password.strip())).status == 401
 
