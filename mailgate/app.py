@@ -37,7 +37,7 @@ from mailgate.logs import log_event
 from mailgate.mail.pool import ImapPool
 from mailgate.services import SERVICES, Services
 from mailgate.session.manager import SessionManager
-from mailgate.session.reaper import Reaper
+from mailgate.session.reaper import REAPER, Reaper
 from mailgate.session.throttle import LoginThrottle
 from mailgate.store.interface import SessionStore
 from mailgate.store.memory import MemoryStore
@@ -122,7 +122,7 @@ def create_app(
         feature(app)
     if config.ui.enabled:
         ui.setup(app)
-    reaper = Reaper(manager, config.session.reap_interval_s, clock)
+    reaper = app[REAPER] = Reaper(manager, config.session.reap_interval_s, clock)
 
     async def on_startup(app: web.Application) -> None:
         if config.store.backend == "memory":

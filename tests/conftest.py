@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from mailgate.clock import Clock
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.logs import quiet_sandbox_loggers
 from mailgate.testing.client import ApiClient
@@ -114,7 +114,7 @@ def make_mailgate(upstream: Upstream) -> Iterator[Callable[..., RunningMailgate]
 
     def make(clock: Clock | None = None, **overrides: dict[str, Any]) -> RunningMailgate:
         config: Config = upstream_config(upstream.settings, **overrides)
-        running = (RunningMailgate(config, clock=clock) if clock else RunningMailgate(config)).start()
+        running = RunningMailgate(config, clock=clock or SYSTEM_CLOCK).start()
         started.append(running)
         return running
 

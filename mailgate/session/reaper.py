@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 
+from aiohttp import web
+
 from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.logs import log_event
 from mailgate.session.manager import SessionManager
 
-__all__ = ["Reaper"]
+__all__ = ["REAPER", "Reaper"]
 
 
 class Reaper:
@@ -40,3 +42,7 @@ class Reaper:
             except Exception as exc:  # keep reaping whatever one pass hit
                 log_event("reaper_error", logging.ERROR, error_class=type(exc).__name__)
             self.passes += 1
+
+
+# The app's reaper, for tests that move a ManualClock and wait for the sweep it causes.
+REAPER = web.AppKey("mailgate_reaper", Reaper)

@@ -11,8 +11,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from typing import TYPE_CHECKING
 
-__all__ = ["ManualClock"]
+if TYPE_CHECKING:
+    from mailgate.session.reaper import Reaper
+
+__all__ = ["ManualClock", "advance_and_sweep"]
 
 
 class ManualClock:
@@ -50,8 +54,9 @@ class ManualClock:
         with self._lock:
             return sum(1 for _, f in self._sleepers if not f.done())
 
-    def advance(self, seconds: float) -> None:
-        """Move both clocks forward and wake every sleeper whose time has come."""
+    def advance(self, seconds: float) -> int:
+        """Move both clocks forward and wake every sleeper whose time has come; returns
+        how many were woken."""
         if seconds < 0:
             raise ValueError("a clock does not go back")
         with self._lock:
@@ -60,6 +65,7 @@ class ManualClock:
             due = [f for d, f in self._sleepers if d <= self._monotonic]
         for future in due:
             future.get_loop().call_soon_threadsafe(_wake, future)
+        return len(due)
 
     async def wait_for_sleepers(self, count: int = 1, timeout: float = 5.0) -> None:
         """Wait (in real time, bounded) until `count` coroutines sleep on this clock, so
@@ -72,3 +78,18 @@ class ManualClock:
 def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
+
+
+async def advance_and_sweep(
+    clock: ManualClock, reaper: Reaper, seconds: float, timeout: float = 5.0
+) -> bool:
+    """Move `clock` forward and, when that ends the reaper's interval, wait (bounded, in
+    real time) until its sweep has run. Returns whether a sweep ran."""
+    await clock.wait_for_sleepers(1, timeout)
+    passes = reaper.passes
+    if not clock.advance(seconds):
+        return False
+    async with asyncio.timeout(timeout):
+        while reaper.passes == passes:
+            await asyncio.sleep(0.001)
+    return True

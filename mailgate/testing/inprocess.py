@@ -20,7 +20,9 @@ from mailgate.config import Config
 from mailgate.http.access_log import PrivateAccessLogger
 from mailgate.http.server import MailgateRunner
 from mailgate.services import SERVICES, Services
+from mailgate.session.reaper import REAPER
 from mailgate.testing.client import ApiClient
+from mailgate.testing.clock import ManualClock, advance_and_sweep
 from mailgate.testing.servers import free_port
 
 __all__ = ["InProcessMailgate"]
@@ -58,6 +60,13 @@ class InProcessMailgate:
     @property
     def services(self) -> Services:
         return self.app[SERVICES]
+
+    async def advance(self, seconds: float) -> bool:
+        """Move the ManualClock forward and wait for the reaper's sweep, if that ends
+        its interval (see `advance_and_sweep`)."""
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("advance() needs InProcessMailgate(..., clock=ManualClock())")
+        return await advance_and_sweep(self.clock, self.app[REAPER], seconds)
 
     def client(self) -> ApiClient:
         """A client like the bundled UI's (cookie, CSRF token, Origin); closed with us."""

@@ -28,7 +28,7 @@ import pytest
 
 from mailgate.logs import JsonLineFormatter
 
-__all__ = ["CANARIES", "Canaries", "LogLines", "LogPrivacyCheck", "Leak", "find_leaks"]
+__all__ = ["CANARIES", "Canaries", "Leak", "LogLines", "LogPrivacyCheck", "find_leaks"]
 
 # An address anywhere in a line (the local part stops at JSON quotes and separators).
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")

@@ -15,6 +15,8 @@ from mailgate.config import Config
 from mailgate.http.access_log import PrivateAccessLogger
 from mailgate.http.server import HttpsSite, MailgateRunner
 from mailgate.services import SERVICES, Services
+from mailgate.session.reaper import REAPER
+from mailgate.testing.clock import ManualClock, advance_and_sweep
 from mailgate.testing.loop import LoopThread
 from mailgate.tls import server_context
 
@@ -136,6 +138,14 @@ class RunningMailgate:
     def services(self) -> Services:
         assert self.app is not None
         return self.app[SERVICES]
+
+    async def advance(self, seconds: float) -> bool:
+        """Move the ManualClock forward and wait for the reaper's sweep, if that ends
+        its interval (the reaper runs on the server's thread)."""
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("advance() needs RunningMailgate(..., clock=ManualClock())")
+        assert self.app is not None
+        return await advance_and_sweep(self.clock, self.app[REAPER], seconds)
 
     @property
     def ca_file(self) -> str:

@@ -68,7 +68,7 @@ def test_lines_that_are_not_one_safe_event_are_found() -> None:
     assert "more than the route" in find_leaks([with_url], [])[0].what
 
 
-_LEAKY_TESTS = '''
+_LEAKY_TESTS = """
 import logging
 
 from mailgate.logs import log_event
@@ -90,7 +90,7 @@ def test_leaks_a_canary_from_a_thread(log_canaries):
     t = threading.Thread(target=lambda: logging.getLogger("x").warning("pw hunter2-canary"))
     t.start()
     t.join()
-'''
+"""
 
 
 def test_the_check_fails_the_test_that_leaked_and_only_it(pytester: pytest.Pytester) -> None:
