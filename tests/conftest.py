@@ -59,15 +59,25 @@ class Upstream:
         return email, password
 
     def deliver(self, email: str, raw: bytes, *args: Any, **kwargs: Any) -> Any:
-        """Deliver a message; its subject and addresses become log canaries."""
+        """Deliver a message; its subject, addresses and names become log canaries."""
+        _register_message_canaries(raw)
+        return self.deliver_raw(email, raw, *args, **kwargs)
+
+
+def _register_message_canaries(raw: bytes) -> None:
+    # Only values long enough not to match an event name or a word by chance; the
+    # malformed corpus messages may not parse, which is their point.
+    try:
         headers = BytesHeaderParser(policy=default_policy).parsebytes(raw)
-        subject = str(headers.get("subject", "") or "").strip()
-        CANARIES.add(subject, kind="subject")
+        values = [("subject", str(headers.get("subject", "") or "").strip())]
         for name in ("from", "to", "cc", "reply-to"):
             for address in getattr(headers.get(name), "addresses", ()):
-                CANARIES.add(address.addr_spec, kind="address")
-                CANARIES.add(address.display_name, kind="name")
-        return self.deliver_raw(email, raw, *args, **kwargs)
+                values += [("address", address.addr_spec), ("name", address.display_name)]
+    except Exception:
+        return
+    for kind, value in values:
+        if len(value) >= 8:
+            CANARIES.add(value, kind=kind)
 
 
 @pytest.fixture(scope="session")
