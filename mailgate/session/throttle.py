@@ -11,6 +11,7 @@ import hmac
 import math
 import secrets
 from collections import deque
+from typing import TypeVar
 
 from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import ThrottleConfig
@@ -19,6 +20,7 @@ __all__ = ["LoginThrottle"]
 
 _HOUR = 3600.0
 _MAX_BACKOFF_S = 900.0
+K = TypeVar("K", bytes, str)
 
 
 class LoginThrottle:
@@ -77,6 +79,10 @@ class LoginThrottle:
         # Bound memory: drop tables whose newest event left every window.
         if len(self._accounts) + len(self._clients) < 10_000:
             return
-        for table, horizon in ((self._accounts, _HOUR), (self._clients, self._config.window_s)):
-            for key in [k for k, v in table.items() if not v or v[-1] < now - horizon]:
-                del table[key]
+        _drop_stale(self._accounts, now - _HOUR)
+        _drop_stale(self._clients, now - self._config.window_s)
+
+
+def _drop_stale(table: dict[K, deque[float]], horizon: float) -> None:
+    for key in [k for k, v in table.items() if not v or v[-1] < horizon]:
+        del table[key]

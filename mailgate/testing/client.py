@@ -32,12 +32,13 @@ class ApiResponse:
     @property
     def error_code(self) -> str | None:
         try:
-            return self.json()["error"]["code"]
+            code = self.json()["error"]["code"]
         except Exception:
             return None
+        return code if isinstance(code, str) else None
 
     def set_cookies(self) -> list[str]:
-        return self.headers.getall("Set-Cookie", [])
+        return list(self.headers.getall("Set-Cookie", []))
 
     def __repr__(self) -> str:
         return f"ApiResponse({self.status}, {self.body[:200]!r})"
@@ -53,7 +54,7 @@ class EventStream:
     async def next(self, timeout: float) -> tuple[str, Any] | None:
         """The next (event name, parsed data), or None when the server ended the stream;
         TimeoutError when nothing came in time."""
-        name, data = "message", []
+        name, data = "message", list[str]()
         async with asyncio.timeout(timeout):
             while True:
                 raw = await self.response.content.readline()

@@ -29,7 +29,8 @@ __all__ = ["RunningMailgate", "RunningSandbox", "free_port", "upstream_config"]
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class RunningSandbox:
