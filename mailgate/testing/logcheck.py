@@ -88,9 +88,13 @@ def find_leaks(lines: Iterable[str], canaries: Iterable[tuple[str, str]]) -> lis
         escaped = json.dumps(value, ensure_ascii=True)[1:-1]
         if escaped != value:
             needles.append((escaped, kind))
+    lines = list(lines)
+    # One scan of the whole text per canary; lines are looked at only for those found.
+    text = "\n".join(lines)
+    found = [(needle, kind) for needle, kind in needles if needle in text]
     leaks: list[Leak] = []
     for n, line in enumerate(lines):
-        for needle, kind in needles:
+        for needle, kind in found:
             if needle in line:
                 leaks.append(Leak(n, f"holds a registered {kind}"))
         if _ADDRESS.search(line):
