@@ -93,10 +93,16 @@ def test_leaks_a_canary_from_a_thread(log_canaries):
 """
 
 
-def test_the_check_fails_the_test_that_leaked_and_only_it(pytester: pytest.Pytester) -> None:
+def test_the_check_fails_the_test_that_leaked_and_only_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytester.makeini("[pytest]\nmailgate_log_privacy = true\n")
     pytester.makepyfile(test_leaky=_LEAKY_TESTS)
-    result = pytester.runpytest_subprocess("-p", "no:randomly", "-p", "no:cacheprovider")
+    # Only our plugin in the inner run (a fresh process, so its log is not this one's).
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess(
+        "-p", "mailgate.testing.plugin", "-p", "no:cacheprovider"
+    )
     result.assert_outcomes(passed=3, errors=2)
     out = result.stdout.str()
     assert "ERROR at teardown of test_leaks_an_address" in out
