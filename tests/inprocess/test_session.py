@@ -133,10 +133,9 @@ async def test_sec_12_forwarded_for_from_untrusted_peer_is_ignored(
 async def test_account_backoff_passes_with_time(
     make_inprocess: MakeInProcess, user: tuple[str, str]
 ):
-    mg = await make_inprocess(throttle={"account_free_failures": 3})
+    mg = await make_inprocess(throttle={"account_free_failures": 1})
     api = mg.client()
-    for _ in range(3):
-        assert (await api.login(user[0], "bad")).status == 401
+    assert (await api.login(user[0], "bad")).status == 401
     refused = await api.login(*user)
     assert refused.status == 429 and refused.headers["Retry-After"] == "1"
     await mg.advance(1)
