@@ -24,6 +24,7 @@ from mailgate.api import (
     ui,
     uploads,
 )
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.composition import Lifecycle, build_services
 from mailgate.config import Config
 from mailgate.http.access_log import PrivateAccessLogger
@@ -36,6 +37,7 @@ from mailgate.http.middlewares import (
 from mailgate.http.server import HttpsSite, MailgateRunner
 from mailgate.logs import log_event
 from mailgate.services import SERVICES
+from mailgate.session.reaper import REAPER
 from mailgate.store.interface import SessionStore
 from mailgate.tls import server_context
 
@@ -80,9 +82,12 @@ def create_app(
     *,
     store: SessionStore | None = None,
     port: int | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> web.Application:
     """Build the application. `port` is the real listen port when 0 was configured;
-    `store` replaces the configured session store (tests)."""
+    `store` replaces the configured session store (tests); `clock` is what sessions, their
+    store, the reaper and the login throttle read the time from (tests pass a
+    `mailgate.testing.clock.ManualClock`)."""
     app = web.Application(
         middlewares=[
             make_body_deadline_middleware(config.server.request_body_timeout_s),
@@ -99,8 +104,9 @@ def create_app(
             "keepalive_timeout": config.server.request_header_timeout_s,
         },
     )
-    svc = build_services(config, store=store)
+    svc = build_services(config, store=store, clock=clock)
     app[SERVICES] = svc
+    app[REAPER] = svc.reaper
     app.on_response_prepare.append(add_security_headers)
     for feature in FEATURES:
         feature(app)

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.logs import log_event
 from mailgate.mail.cache import SessionCache
@@ -63,7 +64,7 @@ def _data_dir(config: Config) -> tuple[Path, bool]:
 
 
 def _backends(
-    config: Config, data_dir: Path, store: SessionStore | None
+    config: Config, data_dir: Path, store: SessionStore | None, clock: Clock
 ) -> tuple[SessionStore, Vault, PreferenceStore]:
     """Sessions, uploads and preferences: all in this process, or all in Redis."""
     if config.store.backend == "redis":
@@ -72,22 +73,27 @@ def _backends(
 
         url = config.store.redis_url
         return (
-            store or RedisStore(url),
+            store or RedisStore(url, clock),
             RedisVault(url, default_ttl_s=config.session.absolute_timeout_s),
             RedisPreferenceStore(url),
         )
-    return store or MemoryStore(), FileVault(), SqlitePreferenceStore(data_dir / DB_FILE_NAME)
+    return store or MemoryStore(clock), FileVault(), SqlitePreferenceStore(data_dir / DB_FILE_NAME)
 
 
-def build_services(config: Config, *, store: SessionStore | None = None) -> Services:
-    """Every service of one app. `store` replaces the configured session store (tests)."""
+def build_services(
+    config: Config, *, store: SessionStore | None = None, clock: Clock = SYSTEM_CLOCK
+) -> Services:
+    """Every service of one app. `store` replaces the configured session store (tests);
+    `clock` is the time sessions, their store, the reaper and the throttle read."""
     data_dir, temporary = _data_dir(config)
     secret = load_server_secret(config.data, data_dir)
-    store, vault, preference_store = _backends(config, data_dir, store)
+    store, vault, preference_store = _backends(config, data_dir, store, clock)
     upstream_ssl = upstream_context(config.upstream.ca_file or None)
     upstreams = UpstreamDirectory(config)
     pool = ImapPool(config.imap, upstream_ssl, upstreams)
-    sessions = SessionManager(config, store, pool, LoginThrottle(config.throttle), upstreams)
+    sessions = SessionManager(
+        config, store, pool, LoginThrottle(config.throttle, clock), upstreams, clock
+    )
     retention_s = max(0.0, config.preferences.retention_days * _DAY_S)
     preferences = PreferenceService(preference_store, AccountKeys(secret), retention_s)
     message_cache = SessionCache()
@@ -97,7 +103,7 @@ def build_services(config: Config, *, store: SessionStore | None = None) -> Serv
         store=store,
         pool=pool,
         sessions=sessions,
-        reaper=Reaper(sessions, config.session.reap_interval_s),
+        reaper=Reaper(sessions, config.session.reap_interval_s, clock),
         upstream_ssl=upstream_ssl,
         upstreams=upstreams,
         server_secret=secret,

@@ -1,42 +1,40 @@
-"""Shared fixtures: real IMAP servers (Dovecot and the pymap sandbox), mailgate itself,
-and a log capture that the final test checks for personal data."""
+"""Shared fixtures: real IMAP servers (Dovecot and the pymap sandbox) and mailgate itself.
+
+The log-privacy check runs per test (mailgate.testing.logcheck, switched on in
+pyproject.toml): every account, password and subject made here is registered as a
+canary, and a test whose log holds one fails and is named."""
 
 from __future__ import annotations
 
 import itertools
-import logging
-import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
-from mailgate.logs import JsonLineFormatter, quiet_sandbox_loggers
+from mailgate.logs import quiet_sandbox_loggers
 from mailgate.testing.client import ApiClient
+from mailgate.testing.logcheck import CANARIES
 from mailgate.testing.servers import RunningMailgate, RunningSandbox, upstream_config
 from tests.servers.dovecot import Dovecot
 
-OUTPUT = Path(__file__).parent / "output"
-SUITE_LOG = OUTPUT / f"suite-{os.getpid()}.log"
+pytest_plugins = ["pytester"]  # tests/unit/test_logcheck.py runs the check on a leaky test
 
-# Every secret and personal value the suite uses; the final test greps the logs for them.
-CANARIES: set[str] = set()
+OUTPUT = Path(__file__).parent / "output"
 _user_seq = itertools.count(1)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     OUTPUT.mkdir(exist_ok=True)
-    handler = logging.FileHandler(SUITE_LOG, mode="w", encoding="utf-8")
-    handler.setFormatter(JsonLineFormatter())
-    handler.setLevel(logging.DEBUG)
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    logging.getLogger("mailgate").setLevel(logging.DEBUG)
+    # The privacy check collects INFO and up, and mailgate's DEBUG events; the sandbox's
+    # servers run in this process and log peers, which `mailgate demo` keeps quiet too.
     quiet_sandbox_loggers()
 
 
@@ -47,7 +45,7 @@ class Upstream:
     name: str
     settings: dict[str, dict[str, Any]]
     add_user: Callable[[str, str], None]
-    deliver: Callable[..., Any]
+    deliver_raw: Callable[..., Any]
     users: list[tuple[str, str]] = field(default_factory=list)
 
     def new_user(self) -> tuple[str, str]:
@@ -55,16 +53,37 @@ class Upstream:
         email = f"user{n}-{secrets.token_hex(3)}@example.test"
         password = f"pw-{secrets.token_urlsafe(12)} ✓"
         self.add_user(email, password)
-        CANARIES.update({email, password, email.split("@")[0]})
+        CANARIES.add(email, email.split("@")[0], kind="account")
+        CANARIES.add(password, kind="password")
         self.users.append((email, password))
         return email, password
 
+    def deliver(self, email: str, raw: bytes, *args: Any, **kwargs: Any) -> Any:
+        """Deliver a message; its subject, addresses and names become log canaries."""
+        _register_message_canaries(raw)
+        return self.deliver_raw(email, raw, *args, **kwargs)
+
+
+def _register_message_canaries(raw: bytes) -> None:
+    # Only values long enough not to match an event name or a word by chance; the
+    # malformed corpus messages may not parse, which is their point.
+    try:
+        headers = BytesHeaderParser(policy=default_policy).parsebytes(raw)
+        values = [("subject", str(headers.get("subject", "") or "").strip())]
+        for name in ("from", "to", "cc", "reply-to"):
+            for address in getattr(headers.get(name), "addresses", ()):
+                values += [("address", address.addr_spec), ("name", address.display_name)]
+    except Exception:
+        return
+    for kind, value in values:
+        if len(value) >= 8:
+            CANARIES.add(value, kind=kind)
+
 
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[RunningSandbox]:
-    running = RunningSandbox()
-    yield running
-    running.close()
+def sandbox(mailgate_sandbox: RunningSandbox) -> RunningSandbox:
+    """The plugin's sandbox (mailgate.testing.plugin), one per test session."""
+    return mailgate_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -103,9 +122,9 @@ def _combined_ca(*files: str) -> str:
 def make_mailgate(upstream: Upstream) -> Iterator[Callable[..., RunningMailgate]]:
     started: list[RunningMailgate] = []
 
-    def make(**overrides: dict[str, Any]) -> RunningMailgate:
+    def make(clock: Clock | None = None, **overrides: dict[str, Any]) -> RunningMailgate:
         config: Config = upstream_config(upstream.settings, **overrides)
-        running = RunningMailgate(config).start()
+        running = RunningMailgate(config, clock=clock or SYSTEM_CLOCK).start()
         started.append(running)
         return running
 
@@ -135,8 +154,3 @@ async def logged_in(client: ApiClient, user: tuple[str, str]) -> ApiClient:
     resp = await client.login(*user)
     assert resp.status == 201, resp
     return client
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # The log-privacy check reads what every other test wrote, so it runs last.
-    items.sort(key=lambda item: "zz_final" in str(item.fspath))

@@ -13,9 +13,10 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NoReturn
 
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.errors import AuthFailed, StoreUnavailable, TooManyRequests
 from mailgate.logs import log_event
@@ -41,6 +42,7 @@ class Session:
     token: SessionToken
     keys: SessionKeys
     record: SessionRecord
+    clock: Clock = field(default=SYSTEM_CLOCK, compare=False)
 
     def _account(self) -> dict[str, str]:
         return json.loads(self.keys.open(self.record.sealed, b"account"))
@@ -55,7 +57,7 @@ class Session:
         return Credentials(account["email"], account["password"])
 
     def idle_expires_in(self, now: float | None = None) -> int:
-        return int(self.record.ttl(now if now is not None else time.time()))
+        return int(self.record.ttl(now if now is not None else self.clock.now()))
 
 
 class RefusalTiming:
@@ -82,8 +84,10 @@ class SessionManager:
         pool: ImapPool,
         throttle: LoginThrottle,
         upstreams: UpstreamDirectory,
+        clock: Clock = SYSTEM_CLOCK,
     ):
         self.config = config
+        self.clock = clock
         self.store = store
         self.pool = pool
         self.throttle = throttle
@@ -134,7 +138,7 @@ class SessionManager:
                 raise
         token = new_token()
         keys = SessionKeys(token.key, token.lookup)
-        now = time.time()
+        now = self.clock.now()
         account = json.dumps({"email": email, "password": password}).encode()
         record = SessionRecord(
             created=now,
@@ -152,7 +156,7 @@ class SessionManager:
         # The operator's server, never the user: SEC-57 wants the upstream host.
         log_event("login", logging.INFO, upstream="imap", upstream_host=upstream.imap.host)
         self._count("login")
-        session = Session(token.lookup, token, keys, record)
+        session = Session(token.lookup, token, keys, record, self.clock)
         for hook in self.login_hooks:
             try:
                 await hook(session)
@@ -189,7 +193,7 @@ class SessionManager:
         if record is None:
             return None
         keys = SessionKeys(token.key, token.lookup)
-        session = Session(token.lookup, token, keys, record)
+        session = Session(token.lookup, token, keys, record, self.clock)
         try:
             keys.open(record.sealed, b"account")
         except SealError:
@@ -198,7 +202,7 @@ class SessionManager:
         return session
 
     async def touch(self, session: Session) -> None:
-        now = time.time()
+        now = self.clock.now()
         session.record.last_seen = now
         try:
             await self.store.touch(session.lookup, now)
@@ -227,7 +231,7 @@ class SessionManager:
     async def reap(self) -> int:
         """Wipe every session past a deadline; returns how many."""
         try:
-            expired = await self.store.expired(time.time())
+            expired = await self.store.expired(self.clock.now())
         except StoreError:
             return 0
         for lookup, reason in expired:

@@ -10,19 +10,21 @@ import hashlib
 import hmac
 import math
 import secrets
-import time
 from collections import deque
+from typing import TypeVar
 
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import ThrottleConfig
 
 __all__ = ["LoginThrottle"]
 
 _HOUR = 3600.0
 _MAX_BACKOFF_S = 900.0
+K = TypeVar("K", bytes, str)
 
 
 class LoginThrottle:
-    def __init__(self, config: ThrottleConfig, clock=time.monotonic):
+    def __init__(self, config: ThrottleConfig, clock: Clock = SYSTEM_CLOCK) -> None:
         self._config = config
         self._clock = clock
         self._salt = secrets.token_bytes(16)
@@ -41,7 +43,7 @@ class LoginThrottle:
 
     def retry_after(self, account: str, client: str, upstream: str | None) -> int:
         """Seconds to wait before another attempt may be made; 0 means go ahead."""
-        now = self._clock()
+        now = self._clock.monotonic()
         c = self._config
         waits = [0.0]
         acc = self._accounts.get(self._account_key(account))
@@ -68,7 +70,7 @@ class LoginThrottle:
 
     def failed(self, account: str, client: str, upstream: str | None) -> None:
         """A failed login; `upstream` None: no upstream was asked (an unserved domain)."""
-        now = self._clock()
+        now = self._clock.monotonic()
         self._accounts.setdefault(self._account_key(account), deque()).append(now)
         self._clients.setdefault(client, deque()).append(now)
         if upstream is not None:
@@ -82,6 +84,10 @@ class LoginThrottle:
         # Bound memory: drop tables whose newest event left every window.
         if len(self._accounts) + len(self._clients) < 10_000:
             return
-        for table, horizon in ((self._accounts, _HOUR), (self._clients, self._config.window_s)):
-            for key in [k for k, v in table.items() if not v or v[-1] < now - horizon]:
-                del table[key]
+        _drop_stale(self._accounts, now - _HOUR)
+        _drop_stale(self._clients, now - self._config.window_s)
+
+
+def _drop_stale(table: dict[K, deque[float]], horizon: float) -> None:
+    for key in [k for k, v in table.items() if not v or v[-1] < horizon]:
+        del table[key]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.store.interface import SessionRecord
 
 __all__ = ["MemoryStore"]
 
 
 class MemoryStore:
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._clock = clock
         self._records: dict[str, SessionRecord] = {}
 
     async def create(self, lookup: str, record: SessionRecord) -> None:
@@ -18,7 +18,7 @@ class MemoryStore:
 
     async def get(self, lookup: str) -> SessionRecord | None:
         record = self._records.get(lookup)
-        if record is None or record.expiry_reason(time.time()):
+        if record is None or record.expiry_reason(self._clock.now()):
             return None
         return record
 
@@ -31,7 +31,7 @@ class MemoryStore:
         return self._records.pop(lookup, None) is not None
 
     async def expired(self, now: float) -> list[tuple[str, str]]:
-        found = []
+        found: list[tuple[str, str]] = []
         for lookup, record in self._records.items():
             reason = record.expiry_reason(now)
             if reason:

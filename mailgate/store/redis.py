@@ -12,7 +12,6 @@ Any Redis failure surfaces as StoreError (503), never as a silent logout.
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Any
 
 import redis
@@ -20,6 +19,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.store.interface import SessionRecord, StoreError
 
 __all__ = [
@@ -110,13 +110,14 @@ class RedisStore(RedisBacked):
 
     prefix = SESSION_PREFIX
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__(url)
+        self._clock = clock
         # Sessions this instance has seen -> their absolute deadline (for expired()).
         self._known: dict[str, float] = {}
 
     async def create(self, lookup: str, record: SessionRecord) -> None:
-        ttl = record.ttl(time.time())
+        ttl = record.ttl(self._clock.now())
         await self._call("set", session_key(lookup), record.to_bytes(), px=_ms(ttl))
         self._known[lookup] = record.absolute_deadline
 
@@ -125,7 +126,7 @@ class RedisStore(RedisBacked):
         if raw is None:
             return None
         record = SessionRecord.from_bytes(raw)
-        if record.expiry_reason(time.time()):
+        if record.expiry_reason(self._clock.now()):
             return None
         self._known[lookup] = record.absolute_deadline
         return record

@@ -32,12 +32,13 @@ class ApiResponse:
     @property
     def error_code(self) -> str | None:
         try:
-            return self.json()["error"]["code"]
+            code = self.json()["error"]["code"]
         except Exception:
             return None
+        return code if isinstance(code, str) else None
 
     def set_cookies(self) -> list[str]:
-        return self.headers.getall("Set-Cookie", [])
+        return list(self.headers.getall("Set-Cookie", []))
 
     def __repr__(self) -> str:
         return f"ApiResponse({self.status}, {self.body[:200]!r})"
@@ -53,7 +54,7 @@ class EventStream:
     async def next(self, timeout: float) -> tuple[str, Any] | None:
         """The next (event name, parsed data), or None when the server ended the stream;
         TimeoutError when nothing came in time."""
-        name, data = "message", []
+        name, data = "message", list[str]()
         async with asyncio.timeout(timeout):
             while True:
                 raw = await self.response.content.readline()
@@ -76,9 +77,19 @@ class EventStream:
 
 
 class ApiClient:
-    def __init__(self, base_url: str, ssl_context: ssl.SSLContext):
+    """`origin` is what an unsafe request sends as `Origin` (the base URL by default; an
+    in-process server is reached over plain HTTP but checks for its https origin)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        ssl_context: ssl.SSLContext | bool = True,
+        *,
+        origin: str | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
         self.ssl = ssl_context
+        self.origin = (origin or self.base_url).rstrip("/")
         self.cookie: str | None = None
         self.csrf: str | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -113,7 +124,7 @@ class ApiClient:
     ) -> ApiResponse:
         all_headers: dict[str, str] = {}
         if origin and method not in ("GET", "HEAD"):
-            all_headers["Origin"] = self.base_url
+            all_headers["Origin"] = self.origin
         if cookie and self.cookie:
             all_headers["Cookie"] = f"{COOKIE_NAME}={self.cookie}"
         if csrf and self.csrf and method not in ("GET", "HEAD"):

@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from mailgate.app import create_app
+from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.http.access_log import PrivateAccessLogger
 from mailgate.http.server import HttpsSite, MailgateRunner
 from mailgate.services import SERVICES, Services
+from mailgate.session.reaper import REAPER
+from mailgate.testing.clock import ManualClock, advance_and_sweep
 from mailgate.testing.loop import LoopThread
 from mailgate.tls import server_context
 
@@ -26,7 +29,8 @@ __all__ = ["RunningMailgate", "RunningSandbox", "free_port", "upstream_config"]
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class RunningSandbox:
@@ -88,6 +92,9 @@ class RunningMailgate:
 
     config: Config
     ca: LocalCA | None = None
+    # What its sessions, store, reaper and throttle read the time from (a ManualClock
+    # lets a test move it; advancing it from the test's thread is safe).
+    clock: Clock = SYSTEM_CLOCK
     thread: LoopThread = field(default_factory=lambda: LoopThread("mailgate-server"))
     port: int = 0
     url: str = ""
@@ -113,7 +120,7 @@ class RunningMailgate:
         return self
 
     async def _start(self, config: Config, ssl_ctx: ssl.SSLContext) -> None:
-        self.app = create_app(config)
+        self.app = create_app(config, clock=self.clock)
         self._runner = MailgateRunner(
             self.app, access_log_class=PrivateAccessLogger, handle_signals=False
         )
@@ -132,6 +139,14 @@ class RunningMailgate:
     def services(self) -> Services:
         assert self.app is not None
         return self.app[SERVICES]
+
+    async def advance(self, seconds: float) -> bool:
+        """Move the ManualClock forward and wait for the reaper's sweep, if that ends
+        its interval (the reaper runs on the server's thread)."""
+        if not isinstance(self.clock, ManualClock):
+            raise TypeError("advance() needs RunningMailgate(..., clock=ManualClock())")
+        assert self.app is not None
+        return await advance_and_sweep(self.clock, self.app[REAPER], seconds)
 
     @property
     def ca_file(self) -> str:

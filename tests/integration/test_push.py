@@ -18,6 +18,7 @@ import pytest
 
 from mailgate.mail.ids import mailbox_id
 from mailgate.testing.client import ApiClient, EventStream
+from mailgate.testing.clock import ManualClock
 
 INBOX = mailbox_id("INBOX")
 
@@ -66,6 +67,17 @@ async def _submit(sandbox: Any, rcpt: str, subject: str) -> None:
     )
 
 
+async def _keepalives(stream: EventStream, count: int) -> None:
+    """Read the stream until `count` more keep-alive comments came (in real time)."""
+    seen = 0
+    async with asyncio.timeout(5):
+        while seen < count:
+            raw = await stream.response.content.readline()
+            assert raw, "the stream ended"
+            if raw.startswith(b":"):
+                seen += 1
+
+
 async def _next_mailbox_event(stream: EventStream, timeout: float) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -102,27 +114,29 @@ async def test_new_mail_is_pushed_within_seconds(
 
 
 async def test_idle_session_with_an_open_stream_is_still_wiped_on_time(make_mailgate, upstream):
+    # Session time on a ManualClock, keep-alives in real time: keep-alives that went out
+    # while the clock stood still must not count as activity.
+    clock = ManualClock()
     mg = make_mailgate(
-        session={"idle_timeout_s": 2, "reap_interval_s": 0.2},
+        clock=clock,
+        session={"idle_timeout_s": 1200, "reap_interval_s": 1},
         push={"keepalive_s": 0.3},
     )
     email, password = upstream.new_user()
     async with ApiClient(mg.url, mg.client_ssl()) as api:
         assert (await api.login(email, password)).status == 201
-        logged_in_at = time.monotonic()
         async with api.events() as stream:
             assert (await _next_mailbox_event(stream, 5))["mailbox"] == INBOX
             assert mg.services.push_hub.open_count() == 1
-            ended = False
-            while time.monotonic() - logged_in_at < 6:
-                if await stream.next(6) is None:
-                    ended = True
-                    break
-            lifetime = time.monotonic() - logged_in_at
-        assert ended, "the stream outlived its session"
-        assert stream.comments >= 3  # keep-alives went out, and did not count as activity
-        assert 1.9 <= lifetime < 3.5
+            await mg.advance(1000)
+            await _keepalives(stream, 3)
+            await mg.advance(199)
+            assert len(await mg.services.store.lookups()) == 1
+            await _keepalives(stream, 3)
+            await mg.advance(1)  # 1200 s after the login, the last request
+            assert await stream.next(5) is None, "the stream outlived its session"
         assert (await api.get("/api/session")).status == 401
+        assert mg.services.sessions.counters.get("wipe_idle") == 1
         assert mg.services.push_hub.open_count() == 0
         resp = await api.get("/api/events")
         assert resp.status == 401 and resp.error_code == "auth_required"

@@ -19,6 +19,7 @@ from mailgate.store.interface import SessionRecord, StoreError
 from mailgate.store.memory import MemoryStore
 from mailgate.store.redis import RedisStore
 from mailgate.testing.client import ApiClient
+from mailgate.testing.clock import ManualClock
 from mailgate.vault.redis import RedisVault
 from tests.servers.ports import free_port
 from tests.servers.redis import RedisServer
@@ -38,6 +39,18 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _empty_redis(request: pytest.FixtureRequest) -> None:
+    """Each test starts from an empty Redis: what another test left behind (an upload of
+    a session whose wipe an outage interrupted) must not show up in this one's dumps."""
+    if "redis_server" in request.fixturenames:
+        raw = _raw(request.getfixturevalue("redis_server"))
+        try:
+            raw.flushall()
+        finally:
+            raw.close()
 
 
 def _record(now: float, idle: int = 60, absolute: float = 3600) -> SessionRecord:
@@ -84,12 +97,40 @@ async def test_store_create_get_touch_delete(session_store):
     assert await session_store.get(lookup) is None
 
 
-async def test_store_idle_expiry(session_store):
-    lookup = secrets.token_hex(32)
-    await session_store.create(lookup, _record(time.time(), idle=1))
-    assert await session_store.get(lookup) is not None
-    await asyncio.sleep(1.3)
-    assert await session_store.get(lookup) is None
+async def test_redis_idle_expiry_in_real_time(redis_server):
+    # Redis's own TTL drops the key (the memory store's deadlines are checked on a
+    # ManualClock in tests/unit/test_session_time.py).
+    store = RedisStore(redis_server.url)
+    raw = _raw(redis_server)
+    try:
+        lookup = secrets.token_hex(32)
+        await store.create(lookup, _record(time.time(), idle=1))
+        assert await store.get(lookup) is not None
+        await asyncio.sleep(1.3)
+        assert raw.exists(f"mailgate:s:{lookup}") == 0
+        assert await store.get(lookup) is None
+    finally:
+        raw.close()
+        await store.close()
+
+
+async def test_redis_store_reads_deadlines_from_its_clock(redis_server):
+    clock = ManualClock()
+    store = RedisStore(redis_server.url, clock)
+    raw = _raw(redis_server)
+    try:
+        lookup = secrets.token_hex(32)
+        await store.create(lookup, _record(clock.now(), idle=60, absolute=90))
+        assert 59_000 < raw.pttl(f"mailgate:s:{lookup}") <= 60_000  # TTL from the clock
+        clock.advance(50)
+        await store.touch(lookup, clock.now())
+        assert 39_000 < raw.pttl(f"mailgate:s:{lookup}") <= 40_000  # capped at absolute
+        clock.advance(40)
+        assert await store.get(lookup) is None  # past the deadline, whatever Redis holds
+    finally:
+        await store.clear()
+        raw.close()
+        await store.close()
 
 
 async def test_redis_ttl_follows_activity_but_never_passes_the_absolute_deadline(redis_server):

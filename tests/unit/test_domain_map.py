@@ -160,10 +160,11 @@ def test_a_domain_that_is_not_a_name_is_refused(tmp_path: Path) -> None:
 def test_throttling_is_per_upstream() -> None:
     from mailgate.config import ThrottleConfig
     from mailgate.session.throttle import LoginThrottle
+    from mailgate.testing.clock import ManualClock
 
-    now = [1000.0]
+    clock = ManualClock()
     throttle = LoginThrottle(
-        ThrottleConfig(upstream_max_failures=3, client_max_failures=100), clock=lambda: now[0]
+        ThrottleConfig(upstream_max_failures=3, client_max_failures=100), clock
     )
     for n in range(3):
         throttle.failed(f"user{n}@alpha.example", f"client{n}", "alpha.example")
@@ -173,5 +174,5 @@ def test_throttling_is_per_upstream() -> None:
     for n in range(5):
         throttle.failed(f"x{n}@nowhere.example", "client-x", None)
     assert throttle.retry_after("y@beta.example", "elsewhere", "beta.example") == 0
-    now[0] += 601
+    clock.advance(601)
     assert throttle.retry_after("new@alpha.example", "other", "alpha.example") == 0
