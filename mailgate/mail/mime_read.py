@@ -532,6 +532,8 @@ def _one_message_policy() -> EmailPolicy:
 
 
 def _parse(raw: bytes) -> Message | None:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]  # a UTF-8 byte-order mark is not part of the first header's name
     try:
         return BytesParser(policy=_one_message_policy()).parsebytes(raw)
     except Exception:
