@@ -19,7 +19,7 @@ from mailgate.mail.imap.client import MailClient
 from mailgate.mail.imap.errors import ImapNoError, ImapStale
 from mailgate.mail.imap.parse import BodyPart
 from mailgate.mail.mime_read import AttachmentInfo, safe_filename
-from mailgate.mail.reading.render import TextPart
+from mailgate.mail.reading.render import StructureShape, TextPart
 
 __all__ = [
     "INLINE_MAX",
@@ -104,6 +104,22 @@ def _leaves(root: BodyPart) -> list[BodyPart]:
     return out
 
 
+def _shape(root: BodyPart) -> StructureShape:
+    """How deep and wide BODYSTRUCTURE says the message is (as far as it was parsed)."""
+    leaves = depth = 0
+    stack = [(root, 0)]
+    while stack:
+        node, level = stack.pop()
+        depth = max(depth, level)
+        if node.is_multipart:
+            stack.extend((child, level + 1) for child in node.children)
+        else:
+            leaves += 1
+            if node.body is not None:
+                stack.append((node.body, level + 1))
+    return StructureShape(depth, leaves)
+
+
 def _decoded_size(part: BodyPart) -> int:
     if (part.encoding or "").lower() == "base64":
         return part.size * 3 // 4
@@ -125,6 +141,7 @@ class FetchedForReading:
     raw: bytes | None = None
     texts: list[TextPart] = field(default_factory=list)
     attachments: list[AttachmentInfo] = field(default_factory=list)
+    shape: StructureShape = field(default_factory=lambda: StructureShape(0, 0))
 
     @property
     def whole(self) -> bool:
@@ -190,6 +207,7 @@ async def fetch_for_reading(
         raw=fetched.raw,
     )
     if fetched.raw is None:
+        found.shape = _shape(fetched.bodystructure)
         found.texts, found.attachments = await _texts_and_attachments(
             client, ref, fetched.bodystructure
         )

@@ -221,6 +221,17 @@ def tokenize(fragments: Sequence[bytes], literals: Iterable[bytes] = ()) -> list
     return root
 
 
+# A reply line longer than this (a sender can make ENVELOPE and BODYSTRUCTURE huge: 10,000
+# parts, 30,000 recipients) is tokenized in a thread, so the event loop keeps its turns.
+_TOKENIZE_INLINE_MAX = 64 * 1024
+
+
+async def _parse_untagged_off_loop(frags: list[bytes], lits: list[bytes]) -> Untagged:
+    if sum(len(f) for f in frags) <= _TOKENIZE_INLINE_MAX:
+        return _parse_untagged(frags, lits)
+    return await asyncio.to_thread(_parse_untagged, frags, lits)
+
+
 def _parse_untagged(frags: list[bytes], lits: list[bytes]) -> Untagged:
     body = frags[0][2:]
     if body[:5] in (b"SORT ", b"SEARC") and len(frags) == 1 and _NUMBERS.fullmatch(body):
@@ -435,7 +446,7 @@ class ImapConnection:
             frags, lits = await self._read_unit()
             first = frags[0]
             if first.startswith(b"* "):
-                untagged.append(_parse_untagged(frags, lits))
+                untagged.append(await _parse_untagged_off_loop(frags, lits))
             elif first.startswith(prefix):
                 return _parse_tagged(first, len(prefix), untagged)
             elif first.startswith(b"+"):

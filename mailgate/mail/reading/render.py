@@ -29,6 +29,7 @@ __all__ = [
     "CID_MAX_BYTES",
     "NOTICE_TOO_COMPLEX",
     "Rendered",
+    "StructureShape",
     "SignedImageUrls",
     "TextPart",
     "cid_images",
@@ -86,9 +87,17 @@ class TextPart:
     body: bytes
 
 
+@dataclass(frozen=True)
+class StructureShape:
+    """A large message's nesting depth and leaf count, from BODYSTRUCTURE."""
+
+    depth: int
+    parts: int
+
+
 _FIELD = re.compile(rb"^([!-9;-~]{1,76})[ \t]*:(.*)$", re.S)
 _SHOWN = ("subject", "from", "to", "cc", "reply-to", "date", "message-id")
-_DEGRADED_HEADER_BYTES = 64 * 1024
+_DEGRADED_HEADER_BYTES = 2 * 1024 * 1024
 _DEGRADED_VALUE = 8 * 1024
 _DEGRADED_FIELDS = 500
 _DEGRADED_ADDRESSES = 100
@@ -202,10 +211,15 @@ def render_structured(
     header: bytes,
     texts: list[TextPart],
     attachments: list[AttachmentInfo],
+    structure: StructureShape,
     limits: ReadingLimits,
 ) -> Rendered:
     """A large message read from its structure: the header block and its text parts."""
     block = strip_bom(header).rstrip(b"\r\n") + b"\r\n\r\n"
+    if structure.depth > limits.mime_depth:
+        return degraded_view(block, "mime_depth")
+    if structure.parts > limits.parts:
+        return degraded_view(block, "parts")
     shape = scan_mime(block, limits)
     if shape.exceeded is not None:
         return degraded_view(block, shape.exceeded)

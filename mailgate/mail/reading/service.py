@@ -186,6 +186,7 @@ class ReadingService:
                     fetched.header,
                     fetched.texts,
                     fetched.attachments,
+                    fetched.shape,
                     self.limits,
                 )
         except WorkerTimeout:
