@@ -142,6 +142,10 @@ _MESSAGE_EXTRA = {
     "remote_content_blocked": _INT,
     "remote_allowed": _BOOL,
     "attachments": {"type": "array", "items": _ref("Attachment")},
+    # A message past a structural limit or its rendering deadline: headers as far as they
+    # could be read, `notice` says why, the original stays downloadable from /raw.
+    "degraded": _BOOL,
+    "notice": _NSTR,
 }
 SCHEMAS["Message"] = _obj({**SCHEMAS["Summary"]["properties"], **_MESSAGE_EXTRA})
 _ADDR_IN = {"oneOf": [_STR, _obj({"name": _STR, "email": _STR}, ["email"])]}
