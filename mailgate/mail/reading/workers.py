@@ -30,6 +30,7 @@ T = TypeVar("T")
 # A worker's address space: enough for any message within the limits, and a memory bomb
 # becomes a MemoryError in the worker rather than the machine swapping.
 _WORKER_MEMORY = 1024 * 1024 * 1024
+_START_TIMEOUT_S = 60.0
 
 
 class WorkerTimeout(Exception):
@@ -62,7 +63,16 @@ def _serve(conn: multiprocessing.connection.Connection) -> None:
             return
 
 
+def _ready() -> bool:
+    """The first task of each worker: load what reading needs before a request waits."""
+    import mailgate.mail.reading.render  # noqa: F401
+
+    return True
+
+
 class _Worker:
+    """One worker process. Started (and waited for) in one of the pool's threads."""
+
     def __init__(self, context: BaseContext):
         parent, child = context.Pipe()
         self.conn = parent
@@ -71,6 +81,11 @@ class _Worker:
         )
         self.process.start()
         child.close()
+        try:
+            self.call(_ready, (), _START_TIMEOUT_S)
+        except (WorkerTimeout, WorkerFailed):
+            self.kill()
+            raise
 
     def call(self, fn: Callable[..., Any], args: tuple[Any, ...], deadline_s: float) -> Any:
         """Blocking: run in one of the pool's threads, never on the event loop."""
