@@ -182,7 +182,7 @@ async def test_a_worker_past_its_deadline_is_killed_and_replaced(pool: WorkerPoo
 
 
 async def test_an_error_in_the_worker_is_reported_by_class_only(pool: WorkerPool) -> None:
-    with pytest.raises(WorkerFailed, match="^ValueError$"):
+    with pytest.raises(WorkerFailed, match=r"^ValueError$"):
         await pool.run("a", 5.0, reading_tasks.fail)
     assert await pool.run("a", 5.0, reading_tasks.sleep_then_pid, 0.0) > 0
 
