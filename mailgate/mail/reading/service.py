@@ -53,10 +53,12 @@ CredentialsFn = Callable[[], Credentials]
 ImageRewriter = Callable[[str], str | None]
 
 _CID_TOTAL_BYTES = 8 * 1024 * 1024
-# Whole messages up to this size are rendered in-process: measured (benchmarks/hostile.py
-# --inline-bound) to cost at most a few milliseconds even when built to be slow within the
-# limits, which is less than the round trip to a worker.
-INPROCESS_MAX = 8 * 1024
+# Whole messages up to this size would be rendered in-process. Measured on the 2-core
+# bench machine: shapes built to be slow within the limits cost up to ~47 ms at 8 KiB
+# in-process (`benchmarks/hostile.py --inline-bound`), far more than a worker round trip
+# (~5 ms over rendering), while `open` through the pool stays at 1.03x its direct
+# baseline (`benchmarks/latency.py`). So nothing is rendered on the event loop.
+INPROCESS_MAX = 0
 
 
 class DownloadCut(Exception):

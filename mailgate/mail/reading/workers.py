@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 import weakref
 from collections.abc import Callable
@@ -31,6 +32,7 @@ T = TypeVar("T")
 # becomes a MemoryError in the worker rather than the machine swapping.
 _WORKER_MEMORY = 1024 * 1024 * 1024
 _START_TIMEOUT_S = 60.0
+_WORKER_NICENESS = 10
 
 
 class WorkerTimeout(Exception):
@@ -44,6 +46,10 @@ class WorkerFailed(Exception):
 def _serve(conn: multiprocessing.connection.Connection) -> None:
     """A worker's main loop: run (function, arguments) tasks until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    with contextlib.suppress(AttributeError, OSError):
+        # Rendering yields the CPU to the server's event loop (and so to everyone else's
+        # requests) whenever both want it.
+        os.nice(_WORKER_NICENESS)
     with contextlib.suppress(ImportError, ValueError, OSError):
         import resource
 
