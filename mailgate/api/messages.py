@@ -224,16 +224,13 @@ def setup(app: web.Application) -> None:
     async def wipe(lookup: str, reason: str) -> None:
         service.forget(lookup)
 
-    async def start(_: web.Application) -> None:
-        await service.start()
-
     async def stop(_: web.Application) -> None:
         await service.close()
 
     svc.sessions.wipe_hooks.append(wipe)
     # A session nobody has used for imap.idle_close_s keeps no decrypted mail in memory.
     svc.pool.idle_hooks.append(service.forget)
-    app.on_startup.append(start)
+    # Workers start on first use (a spawned interpreter costs CPU the start-up needs).
     app.on_cleanup.append(stop)
     app.router.add_get("/api/messages/{message_id}", get_message, allow_head=False)
     app.router.add_patch("/api/messages/{message_id}", patch_message)
