@@ -203,3 +203,28 @@ async def test_one_session_holds_at_most_its_share_of_the_workers(pool: WorkerPo
     assert time.monotonic() - started < 0.6
     assert finished.count("greedy") <= 1
     await asyncio.gather(*greedy)
+
+
+async def test_a_message_past_its_deadline_gets_the_degraded_view_with_its_headers() -> None:
+    from mailgate.mail.ids import MessageRef
+    from mailgate.mail.reader import FetchedForReading
+    from mailgate.mail.reading.service import ReadingService
+
+    workers = WorkerPool(1)
+    # Sanitizing this takes far longer than 10 ms: the worker is killed.
+    service = ReadingService(None, workers, ReadingLimits(deadline_s=0.01))  # type: ignore[arg-type]
+    raw = (
+        b"From: Ann <ann@example.test>\r\nSubject: slow\r\nContent-Type: text/html\r\n\r\n"
+        + b'<p style="color:red">x</p>' * 20_000
+    )
+    fetched = FetchedForReading(
+        MessageRef("INBOX", 1, 1), frozenset(), len(raw), None, None, raw, raw
+    )
+    try:
+        rendered = await service._render("session", fetched)
+    finally:
+        await workers.close()
+    assert rendered.degraded and rendered.limit == "deadline"
+    assert rendered.view.subject == "slow"
+    assert rendered.view.from_ == [{"name": "Ann", "email": "ann@example.test"}]
+    assert workers.counters["timeouts"] == 1
