@@ -19,8 +19,9 @@ from pathlib import Path
 from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.logs import log_event
-from mailgate.mail.cache import SessionCache
 from mailgate.mail.pool import ImapPool
+from mailgate.mail.reading.service import ReadingService
+from mailgate.mail.reading.workers import WorkerPool
 from mailgate.mail.sieve import SieveService
 from mailgate.mail.upstreams import UpstreamDirectory
 from mailgate.metrics import Metrics
@@ -47,6 +48,11 @@ from mailgate.vault.interface import Vault
 __all__ = ["Lifecycle", "build_services"]
 
 _DAY_S = 86400.0
+
+
+# Worker processes reading mail: small and fixed (the machine's cores serve requests too).
+# They start on the first open: a spawned interpreter costs CPU that start-up needs.
+READING_WORKERS = 2
 
 
 def _data_dir(config: Config) -> tuple[Path, bool]:
@@ -96,7 +102,7 @@ def build_services(
     )
     retention_s = max(0.0, config.preferences.retention_days * _DAY_S)
     preferences = PreferenceService(preference_store, AccountKeys(secret), retention_s)
-    message_cache = SessionCache()
+    reading = ReadingService(pool, WorkerPool(READING_WORKERS))
     push_hub = PushHub(pool, config.imap, config.push)
     svc = Services(
         config=config,
@@ -111,7 +117,7 @@ def build_services(
         data_dir_is_temporary=temporary,
         vault=vault,
         preferences=preferences,
-        message_cache=message_cache,
+        reading=reading,
         push_hub=push_hub,
         image_proxy=ImageProxy(config.proxy, secret) if config.proxy.enabled else None,
         metrics=Metrics(sessions, store) if config.metrics.enabled else None,
@@ -123,10 +129,10 @@ def build_services(
 
 def _wire(svc: Services) -> None:
     """A session's data goes when it is wiped; a login restarts preference retention."""
-    cache, vault, hub, preferences = svc.message_cache, svc.vault, svc.push_hub, svc.preferences
+    reading, vault, hub, preferences = svc.reading, svc.vault, svc.push_hub, svc.preferences
 
     async def drop_cached(lookup: str, reason: str) -> None:
-        cache.drop(lookup)
+        reading.forget(lookup)
 
     async def wipe_uploads(lookup: str, reason: str) -> None:
         await vault.wipe(lookup)
@@ -140,7 +146,7 @@ def _wire(svc: Services) -> None:
     svc.sessions.wipe_hooks.extend((drop_cached, wipe_uploads, end_push))
     svc.sessions.login_hooks.append(on_login)
     # A session nobody has used for imap.idle_close_s keeps no decrypted mail in memory.
-    svc.pool.idle_hooks.append(cache.drop)
+    svc.pool.idle_hooks.append(reading.forget)
 
 
 def _purge_interval(retention_s: float) -> float:
@@ -183,6 +189,7 @@ class Lifecycle:
         else:
             await svc.pool.close_all()
         await svc.vault.close()
+        await svc.reading.close()
         await svc.preferences.store.close()
         if svc.image_proxy is not None:
             with contextlib.suppress(Exception):

@@ -15,8 +15,8 @@ from pathlib import Path
 from aiohttp import web
 
 from mailgate.config import Config
-from mailgate.mail.cache import SessionCache
 from mailgate.mail.pool import ImapPool
+from mailgate.mail.reading.service import ReadingService
 from mailgate.mail.sieve import SieveService
 from mailgate.mail.upstreams import UpstreamDirectory
 from mailgate.metrics import Metrics
@@ -50,8 +50,9 @@ class Services:
     # Encrypted uploads, per session.
     vault: Vault
     preferences: PreferenceService
-    # Opened messages, per session (mailgate/api/messages.py fills it; send drops from it).
-    message_cache: SessionCache
+    # Turns upstream messages into the views the API serves, in bounded worker processes;
+    # its render cache holds opened messages per session (send drops replied-to ones).
+    reading: ReadingService
     push_hub: PushHub
     # None when the operator has not enabled them.
     image_proxy: ImageProxy | None

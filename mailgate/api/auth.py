@@ -9,14 +9,14 @@ from mailgate.http.middlewares import UNSAFE_METHODS
 from mailgate.logs import log_event
 from mailgate.services import services
 from mailgate.session.manager import Session
-from mailgate.session.tokens import COOKIE_NAME, SessionToken, parse_token
+from mailgate.session.tokens import SessionToken, token_from_cookie_header
 
 __all__ = ["cookie_token", "require_session"]
 
 
 def cookie_token(request: web.Request) -> SessionToken | None:
     """The token from the Cookie header, and from nowhere else (SEC-05)."""
-    return parse_token(request.cookies.get(COOKIE_NAME))
+    return token_from_cookie_header(request.headers.get("Cookie"))
 
 
 async def require_session(request: web.Request, *, activity: bool = True) -> Session:

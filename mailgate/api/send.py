@@ -24,7 +24,7 @@ def _forget(svc: Services, lookup: str, message_id: str | None) -> None:
     the cache of opened messages (mailgate/api/messages.py)."""
     if message_id is not None:
         with contextlib.suppress(Exception):
-            svc.message_cache.drop(lookup, message_id)
+            svc.reading.forget(lookup, message_id)
 
 
 async def _from_name(request: web.Request, email: str) -> str:

@@ -4,25 +4,30 @@ with the session: cached mail is session data."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Generic, TypeVar
 
 __all__ = ["SessionCache"]
 
+V = TypeVar("V")
 
-class SessionCache:
+
+class SessionCache(Generic[V]):
+    """A few entries per session (least recently used go first), for a bounded number of
+    sessions."""
+
     def __init__(self, per_session: int = 8, max_sessions: int = 10_000):
         self._per_session = per_session
         self._max_sessions = max_sessions
-        self._data: OrderedDict[str, OrderedDict[str, Any]] = OrderedDict()
+        self._data: OrderedDict[str, OrderedDict[str, V]] = OrderedDict()
 
-    def get(self, owner: str, key: str) -> Any | None:
+    def get(self, owner: str, key: str) -> V | None:
         entries = self._data.get(owner)
         if entries is None or key not in entries:
             return None
         entries.move_to_end(key)
         return entries[key]
 
-    def put(self, owner: str, key: str, value: Any) -> None:
+    def put(self, owner: str, key: str, value: V) -> None:
         entries = self._data.setdefault(owner, OrderedDict())
         self._data.move_to_end(owner)
         entries[key] = value

@@ -594,9 +594,14 @@ def _view(msg: Message) -> tuple[MessageView, list[tuple[str, Message, bytes]]]:
     return view, leaves
 
 
+def _without_bom(raw: bytes) -> bytes:
+    """A UTF-8 byte-order mark before the first header is not part of its name."""
+    return raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+
+
 def parse_message(raw: bytes) -> MessageView:
     """Parse a raw RFC 5322 message into a :class:`MessageView`; never raises."""
-    msg = _parse(raw)
+    msg = _parse(_without_bom(raw))
     if msg is None:
         return MessageView()
     try:
@@ -607,7 +612,7 @@ def parse_message(raw: bytes) -> MessageView:
 
 def extract_part(raw: bytes, part: str) -> tuple[AttachmentInfo, bytes] | None:
     """The attachment info and decoded payload of IMAP section ``part``, or None."""
-    msg = _parse(raw)
+    msg = _parse(_without_bom(raw))
     if msg is None:
         return None
     try:

@@ -1,8 +1,9 @@
-"""Reading mail: the API's summaries and message views, built from IMAP data.
+"""Reading mail from IMAP: the API's summaries, and what opening a message fetches.
 
-Small messages (up to `INLINE_MAX`) arrive whole in the first FETCH and are parsed with
-the `email` package; larger ones are read from BODYSTRUCTURE plus their text parts, so a
-message with a big attachment never has to be loaded to be shown.
+Small messages (up to `INLINE_MAX`) arrive whole in the first FETCH; larger ones are read
+from BODYSTRUCTURE plus their text parts, so a message with a big attachment never has to
+be loaded to be shown. Parsing happens elsewhere (`mailgate.mail.reading`), off the event
+loop.
 """
 
 from __future__ import annotations
@@ -17,21 +18,25 @@ from mailgate.mail.ids import MessageRef, message_id
 from mailgate.mail.imap.client import MailClient
 from mailgate.mail.imap.errors import ImapNoError, ImapStale
 from mailgate.mail.imap.parse import BodyPart
-from mailgate.mail.mime_read import (
-    AttachmentInfo,
-    MessageView,
-    parse_message,
-    preview,
-    safe_filename,
-)
+from mailgate.mail.mime_read import AttachmentInfo, safe_filename
+from mailgate.mail.reading.render import StructureShape, TextPart
 
-__all__ = ["INLINE_MAX", "OpenedMessage", "check_validity", "open_message", "summary_json"]
+__all__ = [
+    "INLINE_MAX",
+    "FetchedForReading",
+    "check_validity",
+    "fetch_for_reading",
+    "flag_json",
+    "iso_date",
+    "summary_json",
+]
 
 INLINE_MAX = 256 * 1024
 _TEXT_MAX = 4 * 1024 * 1024
 
 
-def _iso(value: datetime | str | None) -> str | None:
+def iso_date(value: datetime | str | None) -> str | None:
+    """An IMAP date (parsed or as text) in ISO 8601, or None."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -48,7 +53,7 @@ def _addr(value: Any) -> dict[str, str]:
     return {"name": getattr(value, "name", "") or "", "email": getattr(value, "email", "") or ""}
 
 
-def _flags(flags: Any) -> dict[str, bool]:
+def flag_json(flags: Any) -> dict[str, bool]:
     lowered = {f.lower() for f in flags}
     return {
         "seen": "\\seen" in lowered,
@@ -64,59 +69,12 @@ def summary_json(mailbox: str, uidvalidity: int, s: Any) -> dict[str, Any]:
         "from": [_addr(a) for a in env.from_],
         "to": [_addr(a) for a in env.to],
         "subject": env.subject or "",
-        "date": _iso(env.date) or _iso(s.internaldate),
-        **_flags(s.flags),
+        "date": iso_date(env.date) or iso_date(s.internaldate),
+        **flag_json(s.flags),
         "size": s.size,
         "has_attachments": bool(s.has_attachments),
         "preview": s.preview or "",
     }
-
-
-@dataclass
-class OpenedMessage:
-    ref: MessageRef
-    flags: frozenset[str]
-    size: int
-    internaldate: Any
-    view: MessageView
-    whole: bool  # True when `view` came from the whole message (small-message path)
-    structure: BodyPart | None = None
-    sanitized: dict[str, Any] = field(default_factory=dict)
-
-    def as_json(self, base: str) -> dict[str, Any]:
-        v = self.view
-        attachments = [
-            {
-                "part": a.part,
-                "filename": a.filename,
-                "content_type": a.content_type,
-                "size": a.size,
-                "inline": a.inline,
-                "url": f"{base}/parts/{a.part}",
-            }
-            for a in v.attachments
-        ]
-        return {
-            "id": self.ref.id,
-            "from": v.from_,
-            "to": v.to,
-            "cc": v.cc,
-            "bcc": v.bcc,
-            "reply_to": v.reply_to,
-            "subject": v.subject,
-            "date": v.date or _iso(self.internaldate),
-            **_flags(self.flags),
-            "size": self.size,
-            "has_attachments": any(not a.inline for a in v.attachments),
-            "preview": preview(v.text or "") if v.text else "",
-            "message_id_header": v.message_id_header,
-            "in_reply_to": v.in_reply_to,
-            "references": v.references,
-            "text": v.text,
-            "has_html": v.html is not None,
-            "html_url": f"{base}/body.html",
-            "attachments": attachments,
-        }
 
 
 async def check_validity(client: MailClient, ref: MessageRef, *, readonly: bool) -> None:
@@ -146,18 +104,54 @@ def _leaves(root: BodyPart) -> list[BodyPart]:
     return out
 
 
+def _shape(root: BodyPart) -> StructureShape:
+    """How deep and wide BODYSTRUCTURE says the message is (as far as it was parsed)."""
+    leaves = depth = 0
+    stack = [(root, 0)]
+    while stack:
+        node, level = stack.pop()
+        depth = max(depth, level)
+        if node.is_multipart:
+            stack.extend((child, level + 1) for child in node.children)
+        else:
+            leaves += 1
+            if node.body is not None:
+                stack.append((node.body, level + 1))
+    return StructureShape(depth, leaves)
+
+
 def _decoded_size(part: BodyPart) -> int:
     if (part.encoding or "").lower() == "base64":
         return part.size * 3 // 4
     return part.size
 
 
-async def _view_from_structure(
-    client: MailClient, ref: MessageRef, header: bytes, root: BodyPart
-) -> MessageView:
-    view = parse_message(header.rstrip(b"\r\n") + b"\r\n\r\n")
-    view.text = view.html = None
-    view.attachments = []
+@dataclass
+class FetchedForReading:
+    """What reading a message needs from the server, before any parsing: the whole
+    message when small, else its header block, its first text parts and the attachment
+    list BODYSTRUCTURE gives."""
+
+    ref: MessageRef
+    flags: frozenset[str]
+    size: int
+    internaldate: Any
+    structure: BodyPart | None
+    header: bytes
+    raw: bytes | None = None
+    texts: list[TextPart] = field(default_factory=list)
+    attachments: list[AttachmentInfo] = field(default_factory=list)
+    shape: StructureShape = field(default_factory=lambda: StructureShape(0, 0))
+
+    @property
+    def whole(self) -> bool:
+        return self.raw is not None
+
+
+async def _texts_and_attachments(
+    client: MailClient, ref: MessageRef, root: BodyPart
+) -> tuple[list[TextPart], list[AttachmentInfo]]:
+    attachments: list[AttachmentInfo] = []
     chosen: dict[str, BodyPart] = {}
     for leaf in _leaves(root):
         is_attachment = (leaf.disposition or "").lower() == "attachment"
@@ -170,7 +164,7 @@ async def _view_from_structure(
         ):
             chosen[kind] = leaf
             continue
-        view.attachments.append(
+        attachments.append(
             AttachmentInfo(
                 part=leaf.part or "1",
                 filename=safe_filename(leaf.filename, leaf.content_type.lower()),
@@ -181,6 +175,7 @@ async def _view_from_structure(
                 content_id=(leaf.id or "").strip("<>") or None,
             )
         )
+    texts: list[TextPart] = []
     if chosen:
         sections = []
         for leaf in chosen.values():
@@ -190,30 +185,30 @@ async def _view_from_structure(
         for kind, leaf in chosen.items():
             number = leaf.part or "1"
             mime = data.get(f"{number}.MIME" if leaf.part else "HEADER", b"")
-            body = data.get(number, b"")
-            part_view = parse_message(mime.rstrip(b"\r\n") + b"\r\n\r\n" + body)
-            if kind == "text/plain":
-                view.text = part_view.text
-            else:
-                view.html = part_view.html
-    return view
+            texts.append(TextPart(kind, mime, data.get(number, b"")))
+    return texts, attachments
 
 
-async def open_message(client: MailClient, ref: MessageRef, *, peek: bool) -> OpenedMessage:
+async def fetch_for_reading(
+    client: MailClient, ref: MessageRef, *, peek: bool
+) -> FetchedForReading:
+    """Fetch a message for reading (setting \\Seen unless ``peek``); no parsing here."""
     await check_validity(client, ref, readonly=peek)
     fetched = await client.fetch_message(ref.mailbox, ref.uid, peek=peek, max_inline=INLINE_MAX)
     if fetched is None:
         raise NotFound("That message does not exist (any more).")
-    if fetched.raw is not None:
-        view = parse_message(fetched.raw)
-    else:
-        view = await _view_from_structure(client, ref, fetched.header, fetched.bodystructure)
-    return OpenedMessage(
+    found = FetchedForReading(
         ref,
         frozenset(fetched.flags),
         fetched.size,
         fetched.internaldate,
-        view,
-        whole=fetched.raw is not None,
-        structure=fetched.bodystructure,
+        fetched.bodystructure,
+        fetched.header,
+        raw=fetched.raw,
     )
+    if fetched.raw is None:
+        found.shape = _shape(fetched.bodystructure)
+        found.texts, found.attachments = await _texts_and_attachments(
+            client, ref, fetched.bodystructure
+        )
+    return found

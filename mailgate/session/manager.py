@@ -132,7 +132,9 @@ class SessionManager:
         self.throttle.succeeded(email)
         if previous is not None:
             try:
-                await self.wipe(previous.lookup, "relogin")
+                # Only a cookie that opens its session may end it: its id alone may not.
+                if await self.resume(previous) is not None:
+                    await self.wipe(previous.lookup, "relogin")
             except StoreUnavailable:
                 mail_client.close()
                 raise

@@ -218,7 +218,7 @@ async def test_an_unused_session_keeps_no_connection_and_no_decrypted_mail(
         page = (await api.get(f"/api/mailboxes/{inbox['id']}/messages")).json()
         message_id = page["messages"][0]["id"]
         assert (await api.get(f"/api/messages/{message_id}")).status == 200
-        cache = mg.services.message_cache
+        cache = mg.services.reading.cache
         lookup = mg.call(mg.services.store.lookups())[0]
         assert cache.get(lookup, message_id) is not None
         await asyncio.sleep(1.5)

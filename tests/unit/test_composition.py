@@ -122,7 +122,7 @@ def test_redis_backend_puts_everything_in_redis(tmp_path: Path):
 def test_wiping_a_session_reaches_every_service_that_holds_its_data(tmp_path: Path):
     svc = build_services(Config().replace(data={"dir": str(tmp_path)}))
     lookup = "cd" * 32
-    svc.message_cache.put(lookup, "m1", object())
+    svc.reading.cache.put(lookup, "m1", object())
 
     async def scenario() -> list[str]:
         async def chunks():
@@ -137,7 +137,7 @@ def test_wiping_a_session_reaches_every_service_that_holds_its_data(tmp_path: Pa
         assert isinstance(svc.vault, FileVault)
         left = asyncio.run(scenario())
         assert left == []
-        assert svc.message_cache.get(lookup, "m1") is None
+        assert svc.reading.cache.get(lookup, "m1") is None
     finally:
         _close(svc)
 

@@ -60,6 +60,10 @@ class Message(Summary):
     remote_content_blocked: Count
     remote_allowed: bool
     attachments: list[Attachment]
+    # True when the message hit a structural limit or its rendering deadline: the view
+    # holds the headers that could be read and `notice` says why; /raw still has it all.
+    degraded: bool
+    notice: str | None
 
 
 class FlagsUpdate(RequestBody):

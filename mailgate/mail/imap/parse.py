@@ -36,6 +36,10 @@ __all__ = [
 
 Address = dict[str, str | None]
 _MAX_DEPTH = 48  # deeper MIME nesting is treated as an opaque part
+# What a sender can make the event loop parse per message (issue 15): real mail is far below.
+_MAX_CHILDREN = 1000
+_MAX_ADDRESSES = 200
+_MAX_DECODED = 8 * 1024
 _NEWLINES = re.compile(r"\r?\n")
 
 
@@ -66,6 +70,9 @@ def decode_words(value: str | None) -> str | None:
     """Decode RFC 2047 encoded words with the stdlib; unfold line breaks."""
     if value is None:
         return None
+    if len(value) > _MAX_DECODED:
+        # The stdlib's decoding is quadratic in the number of words; a list needs no more.
+        value = value[:_MAX_DECODED]
     if "=?" in value:
         # on a malformed word keep the raw text rather than fail the whole list
         with contextlib.suppress(ValueError, LookupError, UnicodeError):
@@ -98,7 +105,7 @@ def _addresses(tok: Any) -> list[Address]:
     out: list[Address] = []
     if not isinstance(tok, list):
         return out
-    for item in tok:
+    for item in tok[:_MAX_ADDRESSES]:
         if not isinstance(item, list) or len(item) < 4:
             continue
         mailbox, host = text(item[2]), text(item[3])
@@ -271,7 +278,8 @@ def _parse(tok: list[Any], number: str, depth: int, prefix: str | None = None) -
         while i < len(tok) and isinstance(tok[i], list):
             i += 1
         base = number if prefix is None else prefix
-        children = [_parse(c, _join(base, n), depth + 1) for n, c in enumerate(tok[:i], 1)]
+        shown = tok[: min(i, _MAX_CHILDREN)]  # parts past these are left out, not parsed
+        children = [_parse(c, _join(base, n), depth + 1) for n, c in enumerate(shown, 1)]
         ext = tok[i + 1 :]
         disposition, dparams = _disposition(ext[1] if len(ext) > 1 else None)
         return BodyPart(

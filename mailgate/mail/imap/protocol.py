@@ -14,6 +14,7 @@ import itertools
 import re
 import ssl
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -219,6 +220,23 @@ def tokenize(fragments: Sequence[bytes], literals: Iterable[bytes] = ()) -> list
             else:
                 cur.append(tok.decode("utf-8", "replace"))
     return root
+
+
+# A reply line longer than this (a sender can make ENVELOPE and BODYSTRUCTURE huge: 10,000
+# parts, 30,000 recipients) is tokenized in a thread, so the event loop keeps its turns.
+_TOKENIZE_INLINE_MAX = 64 * 1024
+
+
+# One thread for all connections: however many such replies arrive at once, the event
+# loop competes for the GIL with one tokenizer, not with one per reply.
+_TOKENIZER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="imap-tokenize")
+
+
+async def _parse_untagged_off_loop(frags: list[bytes], lits: list[bytes]) -> Untagged:
+    if sum(len(f) for f in frags) <= _TOKENIZE_INLINE_MAX:
+        return _parse_untagged(frags, lits)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_TOKENIZER, _parse_untagged, frags, lits)
 
 
 def _parse_untagged(frags: list[bytes], lits: list[bytes]) -> Untagged:
@@ -441,7 +459,7 @@ class ImapConnection:
             frags, lits = await self._read_unit()
             first = frags[0]
             if first.startswith(b"* "):
-                untagged.append(_parse_untagged(frags, lits))
+                untagged.append(await _parse_untagged_off_loop(frags, lits))
             elif first.startswith(prefix):
                 return _parse_tagged(first, len(prefix), untagged)
             elif first.startswith(b"+"):

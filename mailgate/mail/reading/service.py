@@ -1,0 +1,466 @@
+"""The reading service: from an upstream message to the views the API serves.
+
+The IMAP steps run on the session's connection (`ImapPool`); every CPU-heavy step runs in
+the worker pool under a deadline, outside the IMAP lock; results are kept in the render
+cache. Whatever a message holds, opening it yields a view: the full one, or the degraded
+one (readable headers, a notice, the raw download), never an error of ours.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from mailgate.errors import NotFound
+from mailgate.logs import log_event
+from mailgate.mail.decoding import decode_stream
+from mailgate.mail.ids import MessageRef, message_id
+from mailgate.mail.imap.client import MailClient
+from mailgate.mail.imap.errors import ImapError, ImapNoError
+from mailgate.mail.imap.parse import BodyPart
+from mailgate.mail.mime_read import AttachmentInfo, extract_part, safe_filename
+from mailgate.mail.pool import Credentials, ImapPool
+from mailgate.mail.reader import (
+    INLINE_MAX,
+    FetchedForReading,
+    check_validity,
+    fetch_for_reading,
+    summary_json,
+)
+
+from .limits import ReadingLimits, scan_mime
+from .opened import OpenedMessage, RenderCache
+from .render import (
+    CID_MAX_BYTES,
+    Rendered,
+    cid_images,
+    degrade,
+    degraded_view,
+    render_document,
+    render_structured,
+    render_whole,
+)
+from .workers import WorkerFailed, WorkerPool, WorkerTimeout
+
+__all__ = ["Download", "DownloadCut", "ReadingService"]
+
+T = TypeVar("T")
+CredentialsFn = Callable[[], Credentials]
+ImageRewriter = Callable[[str], str | None]
+
+_CID_TOTAL_BYTES = 8 * 1024 * 1024
+# Whole messages up to this size would be rendered in-process. Measured on the 2-core
+# bench machine: shapes built to be slow within the limits cost up to ~47 ms at 8 KiB
+# in-process (`benchmarks/hostile.py --inline-bound`), far more than a worker round trip
+# (~5 ms over rendering), while `open` through the pool stays at 1.03x its direct
+# baseline (`benchmarks/latency.py`). So nothing is rendered on the event loop.
+INPROCESS_MAX = 0
+
+
+class DownloadCut(Exception):
+    """The upstream failed after the download's first bytes were sent."""
+
+
+@dataclass(frozen=True)
+class Download:
+    filename: str
+    content_type: str
+    size: int | None  # None when only the encoded size is known
+
+
+Sender = Callable[[Download, AsyncIterator[bytes]], Awaitable[T]]
+
+
+def _find_part(root: BodyPart | None, number: str) -> BodyPart | None:
+    if root is None:
+        return None
+    for node in root.walk():
+        if node.part == number and not node.is_multipart:
+            return node
+    if number == "1" and not root.is_multipart:
+        return root
+    return None
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _guarded(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except ImapError:
+        raise DownloadCut() from None
+
+
+def _extract_checked(
+    raw: bytes, part: str, limits: ReadingLimits
+) -> tuple[AttachmentInfo, bytes] | None:
+    """`extract_part`, for a message within the limits only (runs in a worker)."""
+    if scan_mime(raw, limits).exceeded is not None:
+        return None
+    return extract_part(raw, part)
+
+
+class ReadingService:
+    def __init__(
+        self,
+        pool: ImapPool,
+        workers: WorkerPool,
+        limits: ReadingLimits | None = None,
+        *,
+        inprocess_max: int = INPROCESS_MAX,
+    ):
+        self.pool = pool
+        self.workers = workers
+        self.limits = limits or ReadingLimits()
+        self.cache = RenderCache()
+        self.inprocess_max = inprocess_max
+
+    # -- opening -----------------------------------------------------------------------
+
+    async def open(
+        self, lookup: str, credentials: CredentialsFn, ref: MessageRef, *, peek: bool
+    ) -> OpenedMessage:
+        """The message's view; unless ``peek``, it is marked \\Seen on the server."""
+        cached = self.cache.get(lookup, ref.id)
+        if cached is not None:
+            if not peek:
+                await self._mark_seen(lookup, credentials, cached)
+            return cached
+
+        async def op(client: MailClient) -> FetchedForReading:
+            return await fetch_for_reading(client, ref, peek=peek)
+
+        fetched = await self.pool.run(lookup, credentials, op)
+        rendered = await self._render(lookup, fetched)
+        flags = fetched.flags | ({"\\Seen"} if not peek else set())
+        opened = OpenedMessage(
+            ref,
+            frozenset(flags),
+            fetched.size,
+            fetched.internaldate,
+            fetched.whole,
+            fetched.structure,
+            rendered,
+        )
+        self.cache.put(lookup, ref.id, opened)
+        return opened
+
+    async def _mark_seen(
+        self, lookup: str, credentials: CredentialsFn, opened: OpenedMessage
+    ) -> None:
+        ref = opened.ref
+
+        async def op(client: MailClient) -> None:
+            await check_validity(client, ref, readonly=False)
+            if not await client.exists(ref.mailbox, ref.uid):
+                raise NotFound("That message does not exist (any more).")
+            if "\\Seen" not in opened.flags:
+                await client.store_flags(ref.mailbox, ref.uid, seen=True)
+
+        try:
+            await self.pool.run(lookup, credentials, op)
+        except NotFound:
+            self.cache.drop(lookup, ref.id)
+            raise
+        opened.flags = opened.flags | {"\\Seen"}
+
+    async def _render(self, lookup: str, fetched: FetchedForReading) -> Rendered:
+        deadline = self.limits.deadline_s
+        try:
+            if fetched.raw is not None and len(fetched.raw) <= self.inprocess_max:
+                rendered = render_whole(fetched.raw, self.limits)
+            elif fetched.raw is not None:
+                rendered = await self.workers.run(
+                    lookup, deadline, render_whole, fetched.raw, self.limits
+                )
+            else:
+                rendered = await self.workers.run(
+                    lookup,
+                    deadline,
+                    render_structured,
+                    fetched.header,
+                    fetched.texts,
+                    fetched.attachments,
+                    fetched.shape,
+                    self.limits,
+                )
+        except WorkerTimeout:
+            rendered = degraded_view(fetched.header, "deadline")
+        except WorkerFailed:
+            rendered = degraded_view(fetched.header, "failed")
+        if rendered.refusals:
+            # One line per rendering, whatever the message holds; the level is ours.
+            log_event("message_reduced", logging.INFO, **rendered.refusals)
+        return rendered
+
+    # -- the frame document --------------------------------------------------------------
+
+    async def document(
+        self,
+        lookup: str,
+        credentials: CredentialsFn,
+        ref: MessageRef,
+        *,
+        proxied: ImageRewriter | None = None,
+        proxied_lifetime_s: float = 0.0,
+    ) -> str:
+        """The sanitized document for the message frame. With ``proxied``, remote images
+        point at signed proxy URLs; that document is cached for ``proxied_lifetime_s``."""
+        opened = await self.open(lookup, credentials, ref, peek=True)
+        view = opened.view
+        if view.html is None:
+            proxied = None
+        if proxied is None and opened.rendered.document is not None:
+            return opened.rendered.document
+        if proxied is not None and opened.proxied_document and time.time() < opened.proxied_until:
+            return opened.proxied_document
+        if opened.cid_urls is None:
+            opened.cid_urls = await self._cid_urls(lookup, credentials, opened)
+        try:
+            document = await self.workers.run(
+                lookup,
+                self.limits.deadline_s,
+                render_document,
+                view.html or "",
+                view.subject,
+                opened.cid_urls,
+                proxied,
+            )
+        except (WorkerTimeout, WorkerFailed) as exc:
+            opened.rendered = degrade(
+                view, "deadline" if isinstance(exc, WorkerTimeout) else "failed"
+            )
+            log_event("message_reduced", logging.INFO, **opened.rendered.refusals)
+            return opened.rendered.document or ""
+        if proxied is None:
+            opened.rendered.document = document
+            opened.cid_urls = {}  # the document holds the only copy of the images now
+        else:
+            opened.proxied_document = document
+            opened.proxied_until = time.time() + proxied_lifetime_s
+        return document
+
+    async def _cid_urls(
+        self, lookup: str, credentials: CredentialsFn, opened: OpenedMessage
+    ) -> dict[str, str]:
+        """Inline images referenced by Content-ID, as data: URLs of the message's own parts
+        (the sandboxed frame has an opaque origin and could not fetch them with the cookie)."""
+        wanted = cid_images(opened.view)
+        if not wanted:
+            return {}
+        data_by_part: dict[str, bytes] = {}
+        if opened.whole:
+            raw = await self._raw_whole(lookup, credentials, opened.ref)
+            for a in wanted:
+                found = await self._extract(lookup, raw, a.part) if raw else None
+                if found is not None:
+                    data_by_part[a.part] = found[1]
+        else:
+            for a in wanted:
+                data_by_part[a.part] = await self._part_bytes(
+                    lookup, credentials, opened, a.part, CID_MAX_BYTES
+                )
+        urls: dict[str, str] = {}
+        total = 0
+        for a in wanted:
+            data = data_by_part.get(a.part)
+            if not data or total + len(data) > _CID_TOTAL_BYTES or a.content_id is None:
+                continue
+            total += len(data)
+            urls[a.content_id] = f"data:{a.content_type};base64,{base64.b64encode(data).decode()}"
+        return urls
+
+    async def _raw_whole(
+        self, lookup: str, credentials: CredentialsFn, ref: MessageRef
+    ) -> bytes | None:
+        async def op(client: MailClient) -> bytes | None:
+            await check_validity(client, ref, readonly=True)
+            fetched = await client.fetch_message(
+                ref.mailbox, ref.uid, peek=True, max_inline=INLINE_MAX
+            )
+            return fetched.raw if fetched is not None else None
+
+        return await self.pool.run(lookup, credentials, op)
+
+    async def _extract(
+        self, lookup: str, raw: bytes, part: str
+    ) -> tuple[AttachmentInfo, bytes] | None:
+        try:
+            return await self.workers.run(
+                lookup, self.limits.deadline_s, _extract_checked, raw, part, self.limits
+            )
+        except (WorkerTimeout, WorkerFailed):
+            return None
+
+    async def _part_bytes(
+        self, lookup: str, credentials: CredentialsFn, opened: OpenedMessage, part: str, limit: int
+    ) -> bytes:
+        leaf = _find_part(opened.structure, part)
+        ref = opened.ref
+
+        async def op(client: MailClient) -> bytes:
+            await check_validity(client, ref, readonly=True)
+            out = bytearray()
+            async with await client.stream_section(ref.mailbox, ref.uid, part) as stream:
+                chunks = (
+                    stream
+                    if stream.decoded
+                    else decode_stream(stream, leaf.encoding if leaf else None)
+                )
+                async for chunk in chunks:
+                    out += chunk
+                    if len(out) > limit:
+                        break
+            return bytes(out)
+
+        return await self.pool.run(lookup, credentials, op)
+
+    # -- downloads ---------------------------------------------------------------------
+
+    async def download_part(
+        self,
+        lookup: str,
+        credentials: CredentialsFn,
+        ref: MessageRef,
+        part: str,
+        send: Sender[T],
+    ) -> T:
+        """Hand one part's decoded bytes to ``send`` (streamed for large messages)."""
+
+        async def fetch(client: MailClient) -> tuple[bytes | None, BodyPart | None]:
+            await check_validity(client, ref, readonly=True)
+            fetched = await client.fetch_message(
+                ref.mailbox, ref.uid, peek=True, max_inline=INLINE_MAX
+            )
+            if fetched is None:
+                raise NotFound("That message does not exist (any more).")
+            return fetched.raw, _find_part(fetched.bodystructure, part)
+
+        raw, leaf = await self.pool.run(lookup, credentials, fetch)
+        if raw is not None:
+            found = await self._extract(lookup, raw, part)
+            if found is None:
+                raise NotFound("The message has no such part.")
+            info, data = found
+            return await send(Download(info.filename, info.content_type, len(data)), _once(data))
+        if leaf is None:
+            raise NotFound("The message has no such part.")
+        content_type = leaf.content_type.lower()
+        download = Download(safe_filename(leaf.filename, content_type), content_type, None)
+        return await self._stream(lookup, credentials, ref, part, download, leaf.encoding, send)
+
+    async def download_raw(
+        self, lookup: str, credentials: CredentialsFn, ref: MessageRef, send: Sender[T]
+    ) -> T:
+        """Hand the message as the server stores it to ``send``, streamed."""
+        download = Download("message.eml", "message/rfc822", None)
+        return await self._stream(lookup, credentials, ref, "", download, None, send)
+
+    async def _stream(
+        self,
+        lookup: str,
+        credentials: CredentialsFn,
+        ref: MessageRef,
+        section: str,
+        download: Download,
+        encoding: str | None,
+        send: Sender[T],
+    ) -> T:
+        async def op(client: MailClient) -> T:
+            await check_validity(client, ref, readonly=True)
+            if section == "" and not await client.exists(ref.mailbox, ref.uid):
+                raise NotFound("That message does not exist (any more).")
+            async with await client.stream_section(ref.mailbox, ref.uid, section) as stream:
+                plain = stream.decoded or section == ""
+                chunks = stream if plain else decode_stream(stream, encoding)
+                sized = Download(
+                    download.filename, download.content_type, stream.size if plain else None
+                )
+                return await send(sized, _guarded(chunks))
+
+        return await self.pool.run(lookup, credentials, op)
+
+    # -- changes -----------------------------------------------------------------------
+
+    async def set_flags(
+        self,
+        lookup: str,
+        credentials: CredentialsFn,
+        ref: MessageRef,
+        *,
+        seen: bool | None,
+        flagged: bool | None,
+    ) -> dict[str, Any]:
+        async def op(client: MailClient) -> dict[str, Any]:
+            await check_validity(client, ref, readonly=False)
+            try:
+                await client.store_flags(ref.mailbox, ref.uid, seen=seen, flagged=flagged)
+            except ImapNoError:
+                raise NotFound("That message does not exist (any more).") from None
+            summaries = await client.summaries(ref.mailbox, [ref.uid], uidvalidity=ref.uidvalidity)
+            if not summaries:
+                raise NotFound("That message does not exist (any more).")
+            return summary_json(ref.mailbox, ref.uidvalidity, summaries[0])
+
+        try:
+            return await self.pool.run(lookup, credentials, op)
+        finally:
+            self.cache.drop(lookup, ref.id)
+
+    async def move(
+        self, lookup: str, credentials: CredentialsFn, ref: MessageRef, target: str
+    ) -> str | None:
+        async def op(client: MailClient) -> str | None:
+            await check_validity(client, ref, readonly=False)
+            try:
+                moved = await client.move(ref.mailbox, ref.uid, target)
+            except ImapNoError:
+                raise NotFound("The message or the target mailbox does not exist.") from None
+            if moved is None:
+                return None
+            state = await client.select(target, readonly=True)
+            return message_id(target, state.uidvalidity, moved)
+
+        try:
+            return await self.pool.run(lookup, credentials, op)
+        finally:
+            self.cache.drop(lookup, ref.id)
+
+    async def delete(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> None:
+        """Move to Trash, or delete for good when in Trash or there is none."""
+
+        async def op(client: MailClient) -> None:
+            boxes = await client.mailboxes()
+            trash = next((b.path for b in boxes if b.role == "trash"), None)
+            await check_validity(client, ref, readonly=False)
+            try:
+                if trash is None or trash == ref.mailbox:
+                    await client.expunge_uid(ref.mailbox, ref.uid)
+                else:
+                    await client.move(ref.mailbox, ref.uid, trash)
+            except ImapNoError:
+                raise NotFound("That message does not exist (any more).") from None
+
+        try:
+            await self.pool.run(lookup, credentials, op)
+        finally:
+            self.cache.drop(lookup, ref.id)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def forget(self, lookup: str, message: str | None = None) -> None:
+        """Drop cached renderings: one message's, or all of a session's."""
+        self.cache.drop(lookup, message)
+
+    async def start(self) -> None:
+        await self.workers.start()
+
+    async def close(self) -> None:
+        await self.workers.close()

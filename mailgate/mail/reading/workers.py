@@ -1,0 +1,211 @@
+"""A small, fixed pool of worker processes for the CPU-heavy steps of reading mail.
+
+Why processes: MIME parsing and sanitizing hold the GIL, so a thread would still stall
+the event loop. Why not `ProcessPoolExecutor`: it cannot stop one task that overruns; here
+each task has its own worker for its duration, and a worker past the deadline is killed
+and replaced while the others carry on.
+
+Fairness: one owner (a session) may hold at most `per_owner` workers at a time; its
+further tasks wait on its own semaphore, never in front of other sessions' tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import weakref
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.context import BaseContext
+from typing import Any, ParamSpec, TypeVar
+
+__all__ = ["WorkerFailed", "WorkerPool", "WorkerTimeout"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+# A worker's address space: enough for any message within the limits, and a memory bomb
+# becomes a MemoryError in the worker rather than the machine swapping.
+_WORKER_MEMORY = 1024 * 1024 * 1024
+_START_TIMEOUT_S = 60.0
+_WORKER_NICENESS = 10
+
+
+class WorkerTimeout(Exception):
+    """The task overran its deadline; its worker was killed."""
+
+
+class WorkerFailed(Exception):
+    """The task raised in the worker (only the exception's class name travels back)."""
+
+
+def _serve(conn: multiprocessing.connection.Connection) -> None:
+    """A worker's main loop: run (function, arguments) tasks until the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
+    with contextlib.suppress(AttributeError, OSError):
+        # Rendering yields the CPU to the server's event loop (and so to everyone else's
+        # requests) whenever both want it.
+        os.nice(_WORKER_NICENESS)
+    with contextlib.suppress(ImportError, ValueError, OSError):
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (_WORKER_MEMORY, _WORKER_MEMORY))
+    while True:
+        try:
+            fn, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", fn(*args))
+        except BaseException as exc:  # reported to the parent, which decides
+            reply = ("error", type(exc).__name__)
+        try:
+            conn.send(reply)
+        except (OSError, ValueError):
+            return
+
+
+def _ready() -> bool:
+    """The first task of each worker: load what reading needs before a request waits."""
+    import mailgate.mail.reading.render  # noqa: F401
+
+    return True
+
+
+class _Worker:
+    """One worker process. Started (and waited for) in one of the pool's threads."""
+
+    def __init__(self, context: BaseContext):
+        parent, child = context.Pipe()
+        self.conn = parent
+        self.process = context.Process(  # type: ignore[attr-defined]
+            target=_serve, args=(child,), daemon=True, name="mailgate-reading"
+        )
+        self.process.start()
+        child.close()
+        try:
+            self.call(_ready, (), _START_TIMEOUT_S)
+        except (WorkerTimeout, WorkerFailed):
+            self.kill()
+            raise
+
+    def call(self, fn: Callable[..., Any], args: tuple[Any, ...], deadline_s: float) -> Any:
+        """Blocking: run in one of the pool's threads, never on the event loop."""
+        try:
+            self.conn.send((fn, args))
+            if not self.conn.poll(deadline_s):
+                raise WorkerTimeout()
+            kind, value = self.conn.recv()
+        except (EOFError, OSError, BrokenPipeError) as exc:
+            raise WorkerFailed(type(exc).__name__) from None
+        if kind == "error":
+            raise WorkerFailed(value)
+        return value
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            self.process.join(2)
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+    @property
+    def pid(self) -> int | None:
+        pid: int | None = self.process.pid
+        return pid
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        size: int = 2,
+        *,
+        per_owner: int | None = None,
+        start_method: str = "spawn",
+    ):
+        if size < 1:
+            raise ValueError("size must be at least 1")
+        self.size = size
+        self.per_owner = per_owner if per_owner is not None else max(1, size // 2)
+        self._context = multiprocessing.get_context(start_method)
+        self._idle: list[_Worker] = []
+        self._slots = asyncio.Semaphore(size)
+        # Each running task has one thread waiting on its worker's pipe (and pickling).
+        self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="reading")
+        self._owners: weakref.WeakValueDictionary[str, asyncio.Semaphore] = (
+            weakref.WeakValueDictionary()
+        )
+        self._closed = False
+        self.counters: dict[str, int] = {"tasks": 0, "timeouts": 0, "failures": 0}
+
+    def _share(self, owner: str) -> asyncio.Semaphore:
+        sem = self._owners.get(owner)
+        if sem is None:
+            sem = self._owners[owner] = asyncio.Semaphore(self.per_owner)
+        return sem
+
+    async def start(self) -> None:
+        """Start every worker now (each takes a moment to import), so no request waits."""
+        loop = asyncio.get_running_loop()
+        started = await asyncio.gather(
+            *(
+                loop.run_in_executor(self._threads, _Worker, self._context)
+                for _ in range(self.size - len(self._idle))
+            )
+        )
+        self._idle.extend(started)
+
+    def pids(self) -> list[int]:
+        return [w.pid for w in self._idle if w.pid is not None]
+
+    async def run(
+        self, owner: str, deadline_s: float, fn: Callable[P, T], *args: P.args, **_: P.kwargs
+    ) -> T:
+        """Run ``fn(*args)`` in a worker within ``deadline_s`` of it starting there.
+
+        Raises WorkerTimeout (the worker is killed and replaced) or WorkerFailed."""
+        if self._closed:
+            raise WorkerFailed("closed")
+        loop = asyncio.get_running_loop()
+        share = self._share(owner)
+        async with share, self._slots:
+            worker = self._idle.pop() if self._idle else None
+            if worker is None:
+                worker = await loop.run_in_executor(self._threads, _Worker, self._context)
+            self.counters["tasks"] += 1
+            try:
+                result = await loop.run_in_executor(
+                    self._threads, worker.call, fn, args, deadline_s
+                )
+            except WorkerFailed as exc:
+                if str(exc) in ("EOFError", "OSError", "BrokenPipeError"):
+                    await loop.run_in_executor(self._threads, worker.kill)
+                else:
+                    self._idle.append(worker)  # the task failed, the worker is fine
+                self.counters["failures"] += 1
+                raise
+            except WorkerTimeout:
+                self.counters["timeouts"] += 1
+                await loop.run_in_executor(self._threads, worker.kill)
+                raise
+            except BaseException:
+                # Cancelled while the worker computes something nobody will read.
+                worker.kill()
+                raise
+            if self._closed:
+                worker.kill()
+            else:
+                self._idle.append(worker)
+            return result  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.kill()
+        self._threads.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,230 @@
+"""Property tests for the reading pipeline's limits (issue 15): generated nested MIME and
+HTML; the scans see the true shape, the limits hold, and a view is always produced within
+the deadline (in a real worker process for the pool's own guarantees)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import nh3
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mailgate.mail.reading.limits import ReadingLimits, bound_html, scan_mime
+from mailgate.mail.reading.render import NOTICE_TOO_COMPLEX, render_whole
+from mailgate.mail.reading.workers import WorkerFailed, WorkerPool, WorkerTimeout
+from tests.unit import reading_tasks
+
+SMALL = ReadingLimits(mime_depth=6, parts=12, html_depth=10, html_elements=60)
+
+# -- MIME trees ----------------------------------------------------------------------------
+
+
+@dataclass
+class Node:
+    kind: str  # "text", "html", "multipart", "message"
+    children: list[Node]
+
+    def depth(self) -> int:
+        if self.kind == "multipart":
+            return 1 + max((c.depth() for c in self.children), default=0)
+        if self.kind == "message":
+            return 1 + self.children[0].depth()
+        return 0
+
+    def parts(self) -> int:
+        """Header blocks after the top one that a boundary opens (body parts)."""
+        if self.kind == "multipart":
+            return len(self.children) + sum(c.parts() for c in self.children)
+        if self.kind == "message":
+            return self.children[0].parts()
+        return 0
+
+
+leaves = st.sampled_from(["text", "html"]).map(lambda k: Node(k, []))
+trees = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, min_size=1, max_size=4).map(lambda kids: Node("multipart", kids)),
+        inner.map(lambda child: Node("message", [child])),
+    ),
+    max_leaves=30,
+)
+
+
+def _render(node: Node, counter: list[int]) -> bytes:
+    counter[0] += 1
+    n = counter[0]
+    if node.kind == "text":
+        return b"Content-Type: text/plain; charset=utf-8\r\n\r\nplain %d\r\n" % n
+    if node.kind == "html":
+        return b"Content-Type: text/html\r\n\r\n<div><p>html %d</p></div>\r\n" % n
+    if node.kind == "message":
+        inner = _render(node.children[0], counter)
+        return b"Content-Type: message/rfc822\r\n\r\nSubject: inner %d\r\n" % n + inner
+    boundary = b"b%d" % n
+    out = [b'Content-Type: multipart/mixed; boundary="%s"\r\n\r\npreamble\r\n' % boundary]
+    for child in node.children:
+        out.append(b"--%s\r\n" % boundary + _render(child, counter))
+    out.append(b"--%s--\r\n" % boundary)
+    return b"".join(out)
+
+
+def _message(tree: Node) -> bytes:
+    return b"From: a@example.test\r\nSubject: generated\r\n" + _render(tree, [0])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trees)
+def test_the_mime_scan_sees_the_true_depth_and_part_count(tree: Node) -> None:
+    shape = scan_mime(_message(tree), ReadingLimits(mime_depth=1000, parts=100_000))
+    assert shape.exceeded is None
+    assert shape.depth == tree.depth()
+    assert shape.parts == tree.parts() + 1
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(trees)
+def test_a_message_past_a_limit_gets_the_degraded_view_and_others_the_full_one(
+    tree: Node,
+) -> None:
+    raw = _message(tree)
+    started = time.monotonic()
+    rendered = render_whole(raw, SMALL)
+    assert time.monotonic() - started < SMALL.deadline_s
+    too_deep = tree.depth() > SMALL.mime_depth
+    too_wide = tree.parts() + 1 > SMALL.parts
+    assert rendered.degraded is (too_deep or too_wide)
+    assert rendered.view.subject == "generated"
+    if rendered.degraded:
+        assert rendered.view.text == NOTICE_TOO_COMPLEX and rendered.view.html is None
+    assert rendered.document is not None or rendered.view.html is not None
+
+
+# -- HTML trees ----------------------------------------------------------------------------
+
+TAGS = ["div", "span", "table", "b", "blockquote", "ul", "font", "section", "td", "p", "br"]
+html_trees = st.recursive(
+    st.text(alphabet="abcxyz ", min_size=1, max_size=5).map(lambda t: ("text", t)),
+    lambda inner: st.tuples(st.sampled_from(TAGS), st.lists(inner, max_size=3)),
+    max_leaves=80,
+)
+
+
+def _html(tree: object) -> str:
+    if isinstance(tree, tuple) and tree[0] == "text":
+        return str(tree[1])
+    tag, children = tree  # type: ignore[misc]
+    inner = "".join(_html(c) for c in children)
+    return f"<{tag}>{inner}</{tag}>" if tag != "br" else f"<br>{inner}"
+
+
+def _scanned_depth(html: str) -> int:
+    return bound_html(html, ReadingLimits(html_depth=10_000, html_elements=10**6)).depth
+
+
+@settings(max_examples=150, deadline=None)
+@given(html_trees, st.integers(min_value=0, max_value=300))
+def test_bounded_html_is_shallow_small_and_keeps_the_text(tree: object, extra: int) -> None:
+    # Generated trees plus a chain of `extra` nested divs around them.
+    html = "<div>" * extra + _html(tree) + "</div>" * extra
+    bounded = bound_html(html, SMALL)
+    assert _scanned_depth(bounded.html) <= SMALL.html_depth
+    assert bounded.elements - bounded.flattened <= SMALL.html_elements
+    # Flattening drops tags, never text (a parser may move text out of a table: compare
+    # the characters, not their order).
+    assert _characters(bounded.html) == _characters(html)
+
+
+def _characters(html: str) -> list[str]:
+    return sorted(nh3.clean(html, tags=set()).replace(" ", ""))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(min_value=1000, max_value=60_000), st.sampled_from(["div", "table", "b"]))
+def test_deep_html_of_any_size_sanitizes_quickly(depth: int, tag: str) -> None:
+    html = f"<{tag}>" * depth + "bottom"
+    started = time.monotonic()
+    rendered = render_whole(
+        b"Subject: deep\r\nContent-Type: text/html\r\n\r\n" + html.encode(), ReadingLimits()
+    )
+    assert time.monotonic() - started < 2.0
+    assert not rendered.degraded and rendered.document is not None
+    assert "bottom" in rendered.document
+
+
+# -- the worker pool -----------------------------------------------------------------------
+
+
+@pytest.fixture
+async def pool():
+    workers = WorkerPool(2, start_method="spawn")
+    await workers.start()
+    yield workers
+    await workers.close()
+
+
+async def test_a_worker_past_its_deadline_is_killed_and_replaced(pool: WorkerPool) -> None:
+    started = time.monotonic()
+    with pytest.raises(WorkerTimeout):
+        await pool.run("a", 0.5, reading_tasks.sleep_then_pid, 30.0)
+    assert time.monotonic() - started < 5.0
+    assert pool.counters["timeouts"] == 1
+    # The pool still has its workers: both serve at once.
+    pids = await asyncio.gather(
+        pool.run("b", 5.0, reading_tasks.sleep_then_pid, 0.3),
+        pool.run("c", 5.0, reading_tasks.sleep_then_pid, 0.3),
+    )
+    assert len(set(pids)) == 2
+
+
+async def test_an_error_in_the_worker_is_reported_by_class_only(pool: WorkerPool) -> None:
+    with pytest.raises(WorkerFailed, match=r"^ValueError$"):
+        await pool.run("a", 5.0, reading_tasks.fail)
+    assert await pool.run("a", 5.0, reading_tasks.sleep_then_pid, 0.0) > 0
+
+
+async def test_one_session_holds_at_most_its_share_of_the_workers(pool: WorkerPool) -> None:
+    assert pool.per_owner == 1
+    finished: list[str] = []
+
+    async def task(owner: str, seconds: float) -> None:
+        await pool.run(owner, 10.0, reading_tasks.sleep_then_pid, seconds)
+        finished.append(owner)
+
+    greedy = [asyncio.create_task(task("greedy", 0.6)) for _ in range(4)]
+    await asyncio.sleep(0.05)
+    started = time.monotonic()
+    await task("other", 0.1)
+    # Served by the second worker while the greedy session's tasks queue behind each other.
+    assert time.monotonic() - started < 0.6
+    assert finished.count("greedy") <= 1
+    await asyncio.gather(*greedy)
+
+
+async def test_a_message_past_its_deadline_gets_the_degraded_view_with_its_headers() -> None:
+    from mailgate.mail.ids import MessageRef
+    from mailgate.mail.reader import FetchedForReading
+    from mailgate.mail.reading.service import ReadingService
+
+    workers = WorkerPool(1)
+    # Sanitizing this takes far longer than 10 ms: the worker is killed.
+    service = ReadingService(None, workers, ReadingLimits(deadline_s=0.01))  # type: ignore[arg-type]
+    raw = (
+        b"From: Ann <ann@example.test>\r\nSubject: slow\r\nContent-Type: text/html\r\n\r\n"
+        + b'<p style="color:red">x</p>' * 20_000
+    )
+    fetched = FetchedForReading(
+        MessageRef("INBOX", 1, 1), frozenset(), len(raw), None, None, raw, raw
+    )
+    try:
+        rendered = await service._render("session", fetched)
+    finally:
+        await workers.close()
+    assert rendered.degraded and rendered.limit == "deadline"
+    assert rendered.view.subject == "slow"
+    assert rendered.view.from_ == [{"name": "Ann", "email": "ann@example.test"}]
+    assert workers.counters["timeouts"] == 1
