@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from mailgate.api.messages import READING
 from mailgate.mail.reading.service import ReadingService
 from mailgate.testing.client import ApiClient
 from tests.integration.hostile_mail import HOSTILE
@@ -48,7 +47,7 @@ async def _hostile_ids(api: ApiClient) -> dict[str, str]:
 
 
 def _reading(mg: Any) -> ReadingService:
-    return mg.app[READING]
+    return mg.services.reading
 
 
 async def _timed_get(api: ApiClient, path: str) -> tuple[Any, float]:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from mailgate.api.messages import READING
 from mailgate.testing.client import ApiClient
 from tests.integration.mailfactory import html_message
 
@@ -73,7 +72,7 @@ async def test_the_proxied_document_is_cached_too(upstream, make_mailgate, user)
         assert (await api.login(*user)).status == 201
         message_id = await _only_message(api)
         assert (await api.get(f"/api/messages/{message_id}")).status == 200
-        workers = mailgate.app[READING].workers
+        workers = mailgate.services.reading.workers
         first = await api.get(f"/api/messages/{message_id}/body.html?remote=allow")
         assert first.status == 200 and b"/api/proxy/image?" in first.body
         tasks = workers.counters["tasks"]
