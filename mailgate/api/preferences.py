@@ -23,6 +23,7 @@ from aiohttp import web
 
 from mailgate.config import Config
 from mailgate.http.json_io import json_response, read_json
+from mailgate.i18n import USER_LANGUAGE, match_language
 from mailgate.logs import log_event
 from mailgate.prefs import PreferenceService, validate_preferences
 from mailgate.prefs.secret import SECRET_FILE_NAME, AccountKeys, load_secret
@@ -35,13 +36,15 @@ from mailgate.prefs.store import (
 from mailgate.services import SERVER_SECRET, SERVICES, services
 from mailgate.session.manager import Session
 
-from .auth import require_session
+from .auth import REQUEST_SESSION, require_session
 
 __all__ = ["PREFERENCES", "preferences_of", "setup"]
 
 PREFERENCES = "preferences"
 SECRET_FILE_ENV = "MAILGATE_DATA_SECRET_FILE"
 _DAY_S = 86400.0
+# An error message waits this long at most for the user's language preference.
+_LANGUAGE_LOOKUP_S = 1.0
 
 
 def preferences_of(app: web.Application) -> PreferenceService:
@@ -119,6 +122,15 @@ def setup(app: web.Application) -> None:
         await service.logged_in(session.email)
 
     svc.sessions.login_hooks.append(on_login)
+
+    async def user_language(request: web.Request) -> str | None:
+        session = request.get(REQUEST_SESSION)
+        if session is None:
+            return None
+        prefs, _ = await asyncio.wait_for(service.load(session.email), _LANGUAGE_LOOKUP_S)
+        return match_language(prefs.get("language"))
+
+    app[USER_LANGUAGE] = user_language
 
     async def purge_forever() -> None:
         while True:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import zoneinfo
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from mailgate.errors import BadRequest, PayloadTooLarge
+from mailgate.i18n import LANGUAGES
 
 __all__ = ["FIELDS", "encode", "validate_preferences"]
 
@@ -56,8 +59,18 @@ def _page_size(value: Any) -> int:
     return value
 
 
+@cache
+def _known_zones() -> frozenset[str]:
+    # Empty when the system has no time-zone database: then the name's form must do.
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _time_zone(value: Any) -> str:
+    """An IANA zone name (the UI shows dates in it; unset means the browser's own)."""
     if not isinstance(value, str) or len(value) > 64 or not _TIME_ZONE.fullmatch(value):
+        raise _bad("time_zone", "must be an IANA time zone name such as Europe/Berlin")
+    known = _known_zones()
+    if known and value not in known and value != "UTC":
         raise _bad("time_zone", "must be an IANA time zone name such as Europe/Berlin")
     return value
 
@@ -92,6 +105,7 @@ FIELDS: dict[str, Callable[[Any], Any]] = {
     "signature": _text("signature", 2000, multiline=True),
     "display_name": _text("display_name", 100, multiline=False),
     "time_zone": _time_zone,
+    "language": _choice("language", *LANGUAGES),
     "compose_format": _choice("compose_format", "text", "html"),
     "remote_images_senders": _senders,
 }
