@@ -220,7 +220,8 @@ function addUpload(c, file, ul) {
     "data-testid": "upload-progress",
     "aria-label": t("compose.uploading", { name: file.name }),
   });
-  const status = h("span", { class: "upload-size", text: humanSize(file.size) });
+  // <data>: the size is a number in Intl's words, not a catalog text.
+  const status = h("data", { class: "upload-size", value: String(file.size), text: humanSize(file.size) });
   const item = { file, id: null, status: "uploading", task: null, li: null };
   const remove = h("button", {
     type: "button",
@@ -256,8 +257,7 @@ function addUpload(c, file, ul) {
       item.status = "error";
       progress.remove();
       if (api.isAborted(err)) return;
-      status.textContent = err.message;
-      status.classList.add("error-text");
+      status.replaceWith(h("span", { class: "upload-size error-text", text: err.message }));
       reportError(err, t("compose.attachFailed", { name: file.name }));
     },
   );

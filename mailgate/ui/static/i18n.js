@@ -194,7 +194,7 @@ export function shortDate(iso, now = new Date()) {
   const d = parseDate(iso);
   if (!d) return "";
   const days = dayIndex(now) - dayIndex(d);
-  if (days === 0) return intl("date", { hour: "numeric", minute: "2-digit" }).format(d);
+  if (days === 0) return intl("date", { timeStyle: "short" }).format(d);
   if (days === 1) return capitalize(intl("relative", { numeric: "auto" }).format(-1, "day"));
   if (days > 1 && days < 7) return capitalize(intl("date", { weekday: "long" }).format(d));
   const sameYear = intl("date", { year: "numeric" }).format(d) === intl("date", { year: "numeric" }).format(now);

@@ -253,7 +253,7 @@ function attachmentList(msg) {
             },
             h("bdi", { class: "attachment-name", translate: a.filename ? "no" : null, text: name }),
           ),
-          h("span", { class: "attachment-size", text: humanSize(a.size) }),
+          h("data", { class: "attachment-size", value: String(a.size ?? ""), text: humanSize(a.size) }),
         );
       }),
     ),
