@@ -554,7 +554,7 @@ def test_pseudo_localization_finds_nothing_untranslated_and_nothing_overflowing(
         page.screenshot(path=str(SCREENSHOTS / f"pseudo-{screen}-{width}x{height}.png"))
         if screen == "login":
             page.get_by_test_id("login-submit").click()
-    assert problems == {}
+    assert problems == {}, json.dumps(problems, indent=1, ensure_ascii=False)
     assert violations == []
 
 

@@ -367,7 +367,7 @@ function buildShell() {
         "h1",
         { class: "brand", translate: "no" },
         h("span", { class: "brand-mark", "aria-hidden": "true" }),
-        "mailgate",
+        h("span", { class: "brand-name", text: "mailgate" }),
       ),
       h("bdi", {
         class: "account",

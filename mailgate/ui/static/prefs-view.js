@@ -152,7 +152,10 @@ function timeZoneSelect(current) {
       selected: !current,
       text: t("prefs.timeZoneDevice", { zone: browserTimeZone() }),
     }),
-    zones.map((zone) => h("option", { value: zone, selected: zone === current, text: zone })),
+    // IANA names are identifiers, the same in every language.
+    zones.map((zone) =>
+      h("option", { value: zone, selected: zone === current, translate: "no", text: zone }),
+    ),
   );
 }
 
