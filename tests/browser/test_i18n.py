@@ -547,7 +547,7 @@ def test_pseudo_localization_finds_nothing_untranslated_and_nothing_overflowing(
         if screen == "login":
             page.get_by_test_id("login-email").fill(seeded_user.email)
             page.get_by_test_id("login-password").fill(seeded_user.password)
-        page.wait_for_timeout(100)  # let layout settle
+        _settled(page)
         found = page.evaluate(_UNTRANSLATED_JS) + page.evaluate(_OVERFLOW_JS)
         if found:
             problems[screen] = found
@@ -561,7 +561,14 @@ def test_pseudo_localization_finds_nothing_untranslated_and_nothing_overflowing(
 # ------------------------------------------------------------------ accessibility
 
 
+def _settled(page: Page) -> None:
+    """Nothing loading (a live refresh dims the list while it runs) and layout done."""
+    page.wait_for_function("!document.querySelector('[aria-busy=true]')")
+    page.wait_for_timeout(100)
+
+
 def _axe(page: Page) -> list[str]:
+    _settled(page)
     result = page.evaluate(
         """async () => {
           const r = await axe.run(document, {
@@ -570,7 +577,7 @@ def _axe(page: Page) -> list[str]:
               "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]},
           });
           return r.violations.map((v) =>
-            `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(" | ")}`);
+            `${v.id}: ${v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")} (${n.failureSummary})`).join(" | ")}`);
         }"""
     )
     return list(result)

@@ -277,7 +277,11 @@ async function save(error, button) {
   const values = {
     page_size: Number(f.pageSize.value) || DEFAULT_PAGE_SIZE,
     theme: themeValue(),
-    language: f.language.value,
+    // Unset means "the browser's language"; it stays unset until another one is picked.
+    language:
+      !matchLanguage(state.prefs.language) && f.language.value === language()
+        ? ""
+        : f.language.value,
     time_zone: f.timeZone.value,
     display_name: f.displayName.value.trim(),
     signature: f.signature.value,
