@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailgate.api.messages import DOWNLOAD_TYPES
+from mailgate.i18n import LANGUAGES
 
 __all__ = ["MODULE_OF", "OPERATIONS", "UNSAFE", "document"]
 
@@ -119,6 +120,7 @@ SCHEMAS: dict[str, Any] = {
             "signature": {"type": "string", "maxLength": 2000},
             "display_name": {"type": "string", "maxLength": 100},
             "time_zone": {"type": "string", "maxLength": 64},
+            "language": {"enum": list(LANGUAGES)},
             "compose_format": {"enum": ["text", "html"]},
             "remote_images_senders": {
                 "type": "array",

@@ -118,11 +118,9 @@ def make_guard_middleware(allowed_hosts: frozenset[str] | None) -> Callable:
     async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = (request.headers.get("Host") or "").lower()
         if allowed_hosts is not None and host not in allowed_hosts:
-            return _error(
-                421, "misdirected_request", "This server does not answer for that host name."
-            )
+            return http_error(421, negotiate(request.headers.get("Accept-Language")))
         if request.method in ("TRACE", "TRACK", "CONNECT"):
-            return _error(405, "method_not_allowed", "This method is not allowed here.")
+            return http_error(405, negotiate(request.headers.get("Accept-Language")))
         if request.method in UNSAFE_METHODS:
             _check_origin(request, host)
         return await handler(request)

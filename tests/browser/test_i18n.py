@@ -120,7 +120,8 @@ def test_login_screen_follows_accept_language_and_switches(
           return res.json();
         }"""
     )
-    assert answer["error"] == {"code": "auth_required", "message": _catalog("pl")["error.auth_required"]}
+    polish = _catalog("pl")["error.auth_required"]
+    assert answer["error"] == {"code": "auth_required", "message": polish}
 
     # Signing in keeps the language picked on the login screen, as the saved preference.
     page.get_by_test_id("login-password").fill(seeded_user.password)
@@ -225,9 +226,10 @@ def test_mixed_direction_text_keeps_its_own_direction(
     assert page.locator(".row-date").first.evaluate("el => getComputedStyle(el).direction") == "ltr"
     row.click()
     expect(page.get_by_test_id("reader-subject")).to_have_text(subject)
-    assert page.get_by_test_id("reader-subject").evaluate(
-        "el => getComputedStyle(el).direction"
-    ) == "rtl"
+    assert (
+        page.get_by_test_id("reader-subject").evaluate("el => getComputedStyle(el).direction")
+        == "rtl"
+    )
     assert page.get_by_test_id("reader-from").locator("bdi").count() == 1
     expect(page.get_by_test_id("reader-text")).to_have_attribute("dir", "auto")
 
@@ -409,7 +411,8 @@ def test_plural_forms_on_screen(
     badge = page.locator("[data-testid=mailbox][data-role=inbox] .mailbox-unread .visually-hidden")
     expect(badge).to_have_text("5 nieprzeczytanych")
     expect(page.get_by_test_id("list-range")).to_have_text("5 wiadomości")
-    for index, wanted in [(0, "4 nieprzeczytane"), (1, "3 nieprzeczytane"), (2, "2 nieprzeczytane")]:
+    for index, left in [(0, 4), (1, 3), (2, 2)]:
+        wanted = f"{left} nieprzeczytane"
         page.get_by_test_id(ROW).nth(index).click()
         expect(badge).to_have_text(wanted)
     page.get_by_test_id(ROW).nth(3).click()
@@ -431,7 +434,9 @@ _FILLER = "ŀőŕéɱ ïƥšûɱ đöŀöŕ šïţ àɱéţ ćöñšéćţéţû
 def _pseudo_text(text: str) -> str:
     """Accented, wrapped in ⟦⟧ and 40 % longer; {placeholders} kept as they are."""
     parts = re.split(r"(\{[A-Za-z0-9_]+\})", text)
-    accented = "".join(p if p.startswith("{") else "".join(_ACCENTS.get(c, c) for c in p) for p in parts)
+    accented = "".join(
+        p if p.startswith("{") else "".join(_ACCENTS.get(c, c) for c in p) for p in parts
+    )
     extra = max(1, round(len(text) * 0.4))
     return f"⟦{accented} {_FILLER[:extra].strip()}⟧"
 
@@ -475,14 +480,16 @@ _OVERFLOW_JS = """() => {
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     const el = n.parentElement;
-    if (!n.textContent.trim() || el.closest("[translate=no], .visually-hidden, option, noscript")) continue;
+    if (!n.textContent.trim()) continue;
+    if (el.closest("[translate=no], .visually-hidden, option, noscript")) continue;
     if (!el.checkVisibility()) continue;
     const range = document.createRange();
     range.selectNodeContents(n);
     const text = range.getBoundingClientRect();
     if (text.width === 0) continue;
     const box = el.getBoundingClientRect();
-    const label = `${el.tagName.toLowerCase()}.${el.className}: ${n.textContent.trim().slice(0, 40)}`;
+    const text40 = n.textContent.trim().slice(0, 40);
+    const label = `${el.tagName.toLowerCase()}.${el.className}: ${text40}`;
     // Clipped (ellipsis, overflow hidden) or spilling out of its element or the window.
     if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== "visible") {
       problems.push(`clipped ${label}`);
@@ -531,17 +538,46 @@ def test_pseudo_localization_finds_nothing_untranslated_and_nothing_overflowing(
     height: int,
 ) -> None:
     session = open_browser(mailgate, width=width, height=height)
-    page = session.page
+    # Its own context: Playwright fetches the shell itself here (to add a header), and
+    # it cannot pin the certificate the way Chromium does.
+    context = session.browser.new_context(
+        ignore_https_errors=True, viewport={"width": width, "height": height}
+    )
+    page = context.new_page()
     pseudo = json.dumps(pseudo_catalog(), ensure_ascii=False)
 
     def serve_pseudo(route: Route) -> None:
         route.fulfill(status=200, content_type="application/json", body=pseudo)
 
+    def with_trusted_types(route: Route) -> None:
+        # The UI also works under Trusted Types (README): enforced on top of the shell CSP.
+        response = route.fetch()
+        headers = dict(response.headers)
+        headers["content-security-policy"] += "; require-trusted-types-for 'script'"
+        route.fulfill(response=response, headers=headers)
+
     page.route("**/static/i18n/en.json", serve_pseudo)
+    page.route(mailgate.url + "/", with_trusted_types)
     violations: list[str] = []
-    page.on("console", lambda m: violations.append(m.text) if "Content Security" in m.text else None)
+    page.on(
+        "console",
+        lambda m: (
+            violations.append(m.text)
+            if "Content Security" in m.text or "Trusted" in m.text
+            else None
+        ),
+    )
     page.goto(mailgate.url + "/")
     expect(page.get_by_test_id("login-submit")).to_contain_text("⟦")
+    # Trusted Types are really enforced: a raw innerHTML assignment is refused.
+    refused = page.evaluate(
+        """() => {
+          try { document.createElement("div").innerHTML = "<b>x</b>"; return "allowed"; }
+          catch (e) { return e.name; }
+        }"""
+    )
+    assert refused == "TypeError"
+    violations.clear()  # that refusal was this test's own
     problems: dict[str, list[str]] = {}
     for screen in _screens(page, narrow=width < 800):
         if screen == "login":
@@ -563,7 +599,7 @@ def test_pseudo_localization_finds_nothing_untranslated_and_nothing_overflowing(
 
 def _settled(page: Page) -> None:
     """Nothing loading (a live refresh dims the list while it runs) and layout done."""
-    page.wait_for_function("!document.querySelector('[aria-busy=true]')")
+    page.wait_for_function("() => !document.querySelector('[aria-busy=true]')")
     page.wait_for_timeout(100)
 
 
@@ -576,8 +612,9 @@ def _axe(page: Page) -> list[str]:
             runOnly: {type: "tag", values: [
               "wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]},
           });
+          const where = (n) => `${n.target.join(" ")} (${n.failureSummary})`;
           return r.violations.map((v) =>
-            `${v.id}: ${v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")} (${n.failureSummary})`).join(" | ")}`);
+            `${v.id}: ${v.nodes.slice(0, 3).map(where).join(" | ")}`);
         }"""
     )
     return list(result)
