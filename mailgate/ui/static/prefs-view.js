@@ -297,9 +297,9 @@ async function save(error, button) {
     });
     if (form) form.initial = snapshot();
     setTimeZone(state.prefs.time_zone);
-    if (values.language !== language()) {
+    if (f.language.value !== language()) {
       // Everything is drawn again in the new language (this screen too).
-      await setLanguage(values.language);
+      await setLanguage(f.language.value);
     } else if (values.time_zone !== zoneBefore) {
       hooks.onTimeZone();
     }
