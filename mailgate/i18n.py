@@ -42,7 +42,8 @@ _ALIASES = {"no": "nb", "nn": "nb"}
 
 # The signed-in user's preferred language for a request, or None (not signed in, none
 # chosen). Set by the preferences feature; the error middleware asks it.
-USER_LANGUAGE = web.AppKey("mailgate_user_language", Callable[[web.Request], Awaitable[str | None]])
+UserLanguage = Callable[[web.Request], Awaitable[str | None]]
+USER_LANGUAGE: web.AppKey[UserLanguage] = web.AppKey("mailgate_user_language")
 
 
 def catalog_dir() -> Path:
