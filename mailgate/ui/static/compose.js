@@ -26,7 +26,9 @@ function quote(msg) {
   const body = typeof msg.text === "string" ? msg.text : msg.preview || "";
   const who = formatAddrList(msg.from) || t("compose.someone");
   const when = fullDate(msg.date);
-  const head = when ? t("compose.quoteHeadDate", { date: when, sender: who }) : t("compose.quoteHead", { sender: who });
+  const head = when
+    ? t("compose.quoteHeadDate", { date: when, sender: who })
+    : t("compose.quoteHead", { sender: who });
   const quoted = body
     .replace(/\r\n/g, "\n")
     .split("\n")
@@ -100,8 +102,14 @@ export function openCompose(mode = "new", msg = null) {
     autocapitalize: "off",
     dir: "auto",
   };
-  const to = field("compose-to", t("reader.to"), "compose-to", { ...addrAttrs, value: init.to || "" });
-  const cc = field("compose-cc", t("reader.cc"), "compose-cc", { ...addrAttrs, value: init.cc || "" });
+  const to = field("compose-to", t("reader.to"), "compose-to", {
+    ...addrAttrs,
+    value: init.to || "",
+  });
+  const cc = field("compose-cc", t("reader.cc"), "compose-cc", {
+    ...addrAttrs,
+    value: init.cc || "",
+  });
   const bcc = field("compose-bcc", t("compose.bcc"), "compose-bcc", addrAttrs);
   const subject = field("compose-subject", t("compose.subject"), "compose-subject", {
     type: "text",
@@ -221,7 +229,11 @@ function addUpload(c, file, ul) {
     "aria-label": t("compose.uploading", { name: file.name }),
   });
   // <data>: the size is a number in Intl's words, not a catalog text.
-  const status = h("data", { class: "upload-size", value: String(file.size), text: humanSize(file.size) });
+  const status = h("data", {
+    class: "upload-size",
+    value: String(file.size),
+    text: humanSize(file.size),
+  });
   const item = { file, id: null, status: "uploading", task: null, li: null };
   const remove = h("button", {
     type: "button",

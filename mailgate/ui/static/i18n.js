@@ -104,7 +104,12 @@ function intl(kind, options) {
   const key = `${kind}:${JSON.stringify(options)}`;
   if (!cache.has(key)) {
     const opts = kind === "date" ? { ...options, timeZone } : options;
-    const Ctor = { date: Intl.DateTimeFormat, number: Intl.NumberFormat, plural: Intl.PluralRules, relative: Intl.RelativeTimeFormat }[kind];
+    const Ctor = {
+      date: Intl.DateTimeFormat,
+      number: Intl.NumberFormat,
+      plural: Intl.PluralRules,
+      relative: Intl.RelativeTimeFormat,
+    }[kind];
     cache.set(key, new Ctor(current, opts));
   }
   return cache.get(key);
@@ -197,7 +202,8 @@ export function shortDate(iso, now = new Date()) {
   if (days === 0) return intl("date", { timeStyle: "short" }).format(d);
   if (days === 1) return capitalize(intl("relative", { numeric: "auto" }).format(-1, "day"));
   if (days > 1 && days < 7) return capitalize(intl("date", { weekday: "long" }).format(d));
-  const sameYear = intl("date", { year: "numeric" }).format(d) === intl("date", { year: "numeric" }).format(now);
+  const year = intl("date", { year: "numeric" });
+  const sameYear = year.format(d) === year.format(now);
   if (sameYear) return intl("date", { month: "short", day: "numeric" }).format(d);
   return intl("date", { dateStyle: "medium" }).format(d);
 }

@@ -146,7 +146,9 @@ export function renderList() {
   const whole = offset === 0 && messages.length >= total;
   let range = "";
   if (total && whole) range = t("list.count", { count: total });
-  else if (total) range = t("list.range", { first: offset + 1, last: offset + messages.length, total });
+  else if (total) {
+    range = t("list.range", { first: offset + 1, last: offset + messages.length, total });
+  }
   $("#list-range").textContent = range;
   $("#page-prev").disabled = offset <= 0;
   $("#page-next").disabled = offset + messages.length >= total;

@@ -38,7 +38,11 @@ export async function openMessage(id, { focus = true } = {}) {
   markOpenRow(id);
   hooks.showPane("reader");
   pane().replaceChildren(
-    h("div", { class: "reader-empty", "aria-busy": "true" }, h("p", { text: t("status.loading") })),
+    h(
+      "div",
+      { class: "reader-empty", "aria-busy": "true" },
+      h("p", { text: t("status.loading") }),
+    ),
   );
   try {
     const msg = await api.get(api.path`/api/messages/${id}`);
@@ -253,7 +257,11 @@ function attachmentList(msg) {
             },
             h("bdi", { class: "attachment-name", translate: a.filename ? "no" : null, text: name }),
           ),
-          h("data", { class: "attachment-size", value: String(a.size ?? ""), text: humanSize(a.size) }),
+          h("data", {
+            class: "attachment-size",
+            value: String(a.size ?? ""),
+            text: humanSize(a.size),
+          }),
         );
       }),
     ),
