@@ -185,6 +185,12 @@ def test_arabic_mirrors_the_layout_and_the_keyboard_works_the_same(
     page.keyboard.press("Enter")
     expect(page.get_by_test_id("reader-subject")).to_have_text(subject)
     expect(page.get_by_test_id("reader-subject")).to_have_attribute("dir", "auto")
+    # An English address in the Arabic page keeps its own left-to-right order.
+    first_from = page.get_by_test_id("reader-from").locator("bdi").first
+    assert first_from.evaluate("el => getComputedStyle(el).direction") == "ltr"
+    assert (
+        page.get_by_test_id("reader-from").evaluate("el => getComputedStyle(el).direction") == "rtl"
+    )
     page.keyboard.press("Escape")
     expect(page.get_by_test_id(ROW).nth(1)).to_be_focused()
     page.keyboard.press("c")
