@@ -1,10 +1,14 @@
 """One exception type per API error code; the error middleware maps them to HTTP.
 
 Messages are fixed, readable sentences chosen by us. They never carry user data,
-upstream server text or secrets, so they are safe to show and to log.
+upstream server text or secrets, so they are safe to show and to log. The code stays the
+same in every language; `message_in` gives the message in the request's language (the
+catalogs' `error.<code>` texts, see mailgate/i18n.py).
 """
 
 from __future__ import annotations
+
+from mailgate.i18n import error_message
 
 __all__ = [
     "ApiError",
@@ -40,8 +44,12 @@ class ApiError(Exception):
         self.headers = headers or {}
         super().__init__(self.message)
 
-    def body(self) -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message}}
+    def message_in(self, language: str) -> str:
+        """The message in `language`, looked up by the code."""
+        return error_message(self.code, language, self.message)
+
+    def body(self, language: str = "en") -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message_in(language)}}
 
 
 class BadRequest(ApiError):

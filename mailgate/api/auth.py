@@ -11,7 +11,11 @@ from mailgate.services import services
 from mailgate.session.manager import Session
 from mailgate.session.tokens import SessionToken, token_from_cookie_header
 
-__all__ = ["cookie_token", "require_session"]
+__all__ = ["REQUEST_SESSION", "cookie_token", "require_session"]
+
+# The session a request resumed (for what runs after the handler: error messages in the
+# user's language).
+REQUEST_SESSION = web.RequestKey("mailgate_session", Session)
 
 
 def cookie_token(request: web.Request) -> SessionToken | None:
@@ -34,4 +38,5 @@ async def require_session(request: web.Request, *, activity: bool = True) -> Ses
         raise CsrfFailed()
     if activity:
         await svc.sessions.touch(session)
+    request[REQUEST_SESSION] = session
     return session

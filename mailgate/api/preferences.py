@@ -7,19 +7,24 @@ restarts its clock) is built by mailgate/composition.py: SQLite in the data dire
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from aiohttp import web
 
 from mailgate.http.json_io import json_response
+from mailgate.i18n import USER_LANGUAGE, match_language
 from mailgate.prefs import PreferenceService
 from mailgate.services import SERVICES, services
 
-from .auth import require_session
+from .auth import REQUEST_SESSION, require_session
 from .models.base import read_body
 from .models.preferences import Preferences
 
 __all__ = ["preferences_of", "setup"]
+
+# An error message waits this long at most for the user's language preference.
+_LANGUAGE_LOOKUP_S = 1.0
 
 
 def preferences_of(app: web.Application) -> PreferenceService:
@@ -59,6 +64,16 @@ async def delete_preferences(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    async def user_language(request: web.Request) -> str | None:
+        """The signed-in user's saved language, for error messages in it."""
+        session = request.get(REQUEST_SESSION)
+        if session is None:
+            return None
+        service = preferences_of(request.app)
+        prefs, _ = await asyncio.wait_for(service.load(session.email), _LANGUAGE_LOOKUP_S)
+        return match_language(prefs.get("language"))
+
+    app[USER_LANGUAGE] = user_language
     app.router.add_get("/api/preferences", get_preferences)
     app.router.add_put("/api/preferences", put_preferences)
     app.router.add_delete("/api/preferences", delete_preferences)

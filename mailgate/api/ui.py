@@ -1,7 +1,9 @@
 """Serves the bundled UI: the HTML shell with subresource integrity, and its assets.
 
 Assets are read once at start-up; `__SRI_<file>__` placeholders in index.html become
-`sha384-…` digests of the files they name (SEC-30).
+`sha384-…` digests of the files they name (SEC-30). `__LANG__` and `__DIR__` become the
+language picked from the request's Accept-Language (the UI starts in it), so the shell
+is made once per supported language. The message catalogs are `static/i18n/<lang>.json`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from aiohttp import web
 
 from mailgate.errors import NotFound
 from mailgate.http.headers import SHELL_CSP
+from mailgate.i18n import LANGUAGES, direction, negotiate
 
 __all__ = ["setup"]
 
@@ -35,9 +38,8 @@ def _ui_root() -> Path:
     return Path(str(resources.files("mailgate") / "ui"))
 
 
-def _load_assets(root: Path) -> dict[str, tuple[bytes, str]]:
+def _load_assets(static: Path) -> dict[str, tuple[bytes, str]]:
     assets = {}
-    static = root / "static"
     if static.is_dir():
         for path in static.iterdir():
             if path.is_file() and path.suffix in _TYPES and _SAFE_NAME.match(path.name):
@@ -58,26 +60,42 @@ def _shell(root: Path, assets: dict[str, tuple[bytes, str]]) -> bytes:
     return re.sub(r"__SRI_([A-Za-z0-9_.-]+)__", sri, html).encode()
 
 
+def _shells(shell: bytes) -> dict[str, bytes]:
+    return {
+        lang: shell.replace(b"__LANG__", lang.encode()).replace(
+            b"__DIR__", direction(lang).encode()
+        )
+        for lang in LANGUAGES
+    }
+
+
 def setup(app: web.Application) -> None:
     root = _ui_root()
-    assets = _load_assets(root)
-    shell = _shell(root, assets)
+    assets = _load_assets(root / "static")
+    catalogs = _load_assets(root / "static" / "i18n")
+    shells = _shells(_shell(root, assets))
 
     async def index(request: web.Request) -> web.Response:
+        language = negotiate(request.headers.get("Accept-Language"))
         return web.Response(
-            body=shell,
+            body=shells[language],
             content_type="text/html",
             charset="utf-8",
-            headers={"Content-Security-Policy": SHELL_CSP},
+            headers={"Content-Security-Policy": SHELL_CSP, "Vary": "Accept-Language"},
         )
 
-    async def static(request: web.Request) -> web.Response:
-        asset = assets.get(request.match_info["name"])
-        if asset is None:
+    def serve(found: tuple[bytes, str] | None) -> web.Response:
+        if found is None:
             raise NotFound()
-        body, content_type = asset
+        body, content_type = found
         charset = "utf-8" if content_type.startswith(("text/", "application/json")) else None
         return web.Response(body=body, content_type=content_type, charset=charset)
+
+    async def static(request: web.Request) -> web.Response:
+        return serve(assets.get(request.match_info["name"]))
+
+    async def catalog(request: web.Request) -> web.Response:
+        return serve(catalogs.get(request.match_info["name"]))
 
     async def robots(request: web.Request) -> web.Response:
         return web.Response(
@@ -86,4 +104,5 @@ def setup(app: web.Application) -> None:
 
     app.router.add_get("/", index)
     app.router.add_get("/static/{name}", static)
+    app.router.add_get("/static/i18n/{name}", catalog)
     app.router.add_get("/robots.txt", robots)

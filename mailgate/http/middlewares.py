@@ -12,6 +12,7 @@ from aiohttp import web
 
 from mailgate.errors import ApiError, CsrfFailed
 from mailgate.http.json_io import json_response
+from mailgate.i18n import USER_LANGUAGE, error_message, negotiate
 from mailgate.logs import log_event
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "http_error",
     "make_body_deadline_middleware",
     "make_guard_middleware",
+    "request_language",
 ]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -50,11 +52,24 @@ def _error(
     return json_response({"error": {"code": code, "message": message}}, status, headers)
 
 
-def http_error(status: int) -> web.Response:
+def http_error(status: int, language: str = "en") -> web.Response:
     """The API's error body for a bare HTTP status (also for what aiohttp refuses before
     routing: see http/server.py)."""
     default = ("bad_request", "The request is not valid.") if status < 500 else _SERVER_FAULT
-    return _error(status, *_HTTP_CODES.get(status, default))
+    code, english = _HTTP_CODES.get(status, default)
+    return _error(status, code, error_message(code, language, english))
+
+
+async def request_language(request: web.Request) -> str:
+    """The language of a request's error messages: the signed-in user's preference
+    (when the request got as far as its session), else Accept-Language, else English."""
+    user_language = request.app.get(USER_LANGUAGE)
+    if user_language is not None:
+        with contextlib.suppress(Exception):  # no preference store is no reason for a 500
+            chosen = await user_language(request)
+            if chosen:
+                return chosen
+    return negotiate(request.headers.get("Accept-Language"))
 
 
 @web.middleware
@@ -66,11 +81,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         # server-side trouble (store down, disk full) is logged here.
         if exc.status >= 500 and not exc.code.startswith("upstream_"):
             log_event("request_failed", logging.WARNING, code=exc.code, route=_route(request))
-        return _error(exc.status, exc.code, exc.message, exc.headers)
+        language = await request_language(request)
+        return _error(exc.status, exc.code, exc.message_in(language), exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        response = http_error(exc.status)
+        response = http_error(exc.status, await request_language(request))
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
@@ -102,11 +118,9 @@ def make_guard_middleware(allowed_hosts: frozenset[str] | None) -> Callable:
     async def guard_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         host = (request.headers.get("Host") or "").lower()
         if allowed_hosts is not None and host not in allowed_hosts:
-            return _error(
-                421, "misdirected_request", "This server does not answer for that host name."
-            )
+            return http_error(421, negotiate(request.headers.get("Accept-Language")))
         if request.method in ("TRACE", "TRACK", "CONNECT"):
-            return _error(405, "method_not_allowed", "This method is not allowed here.")
+            return http_error(405, negotiate(request.headers.get("Accept-Language")))
         if request.method in UNSAFE_METHODS:
             _check_origin(request, host)
         return await handler(request)

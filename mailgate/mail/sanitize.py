@@ -234,7 +234,8 @@ _DEFAULT_STYLE = (
     "overflow-wrap:break-word;word-wrap:break-word}"
     "img{max-width:100%}"
     "pre{white-space:pre-wrap}"
-    "blockquote{margin:0 0 0 .8ex;padding-left:1ex;border-left:2px solid #8888}"
+    "blockquote{margin:0;margin-inline-start:.8ex;padding-inline-start:1ex;"
+    "border-inline-start:2px solid #8888}"
     "a{color:LinkText}"
 )
 
@@ -248,7 +249,8 @@ def html_document(body: str, *, title: str = "") -> str:
         '<meta name="referrer" content="no-referrer">'
         f"<title>{html.escape(title)}</title>"
         f"<style>{_DEFAULT_STYLE}</style>"
-        f"</head><body>{body}</body></html>\n"
+        # dir=auto: the message keeps its own direction whatever the UI's language.
+        f'</head><body dir="auto">{body}</body></html>\n'
     )
 
 

@@ -293,6 +293,10 @@ def test_keyboard_only_preferences_at_360px(
     assert box is not None and box["x"] + box["width"] <= 360
 
     page.keyboard.press("Tab")
+    _focused(page, "prefs-language")
+    page.keyboard.press("Tab")
+    _focused(page, "prefs-time-zone")
+    page.keyboard.press("Tab")
     _focused(page, "prefs-page-size")
     page.keyboard.press("ArrowDown")  # 50 -> 100
     expect(page.get_by_test_id("prefs-page-size")).to_have_value("100")

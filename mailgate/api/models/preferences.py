@@ -6,12 +6,15 @@ lower-cased, duplicates gone). A 400 names the preference, so a UI can point at 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+import zoneinfo
+from functools import cache
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from mailgate.errors import BadRequest, PayloadTooLarge
+from mailgate.i18n import LANGUAGES
 from mailgate.prefs.schema import encode, normalize_sender
 
 from .base import RequestBody, ResponseBody
@@ -25,7 +28,19 @@ _MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 _TIME_ZONE = r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,3}$"
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_]{1,40}")
 
+# The UI's languages (mailgate/i18n.py), spelled out so the OpenAPI document lists them.
+Language = Literal["en", "de", "fr", "es", "it", "nl", "nb", "pl", "pt-BR", "ar"]
+assert set(get_args(Language)) == set(LANGUAGES), "keep Language in step with i18n.LANGUAGES"
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    # Empty when the system has no time-zone database: then the name's form must do.
+    return frozenset(zoneinfo.available_timezones())
+
+
 _RULES = {
+    "language": "must be one of " + ", ".join(LANGUAGES),
     "page_size": "must be a whole number from 10 to 200",
     "theme": "must be one of light, dark, system",
     "signature": "must be a string of at most 2000 characters without control characters",
@@ -45,6 +60,7 @@ class Preferences(RequestBody, omit_defaults=True):
     display_name: Annotated[str, Meta(max_length=100, pattern=_SINGLE_LINE)] | UnsetType = UNSET
     time_zone: Annotated[str, Meta(max_length=64, pattern=_TIME_ZONE)] | UnsetType = UNSET
     compose_format: Literal["text", "html"] | UnsetType = UNSET
+    language: Language | UnsetType = UNSET
     remote_images_senders: (
         Annotated[list[Annotated[str, Meta(max_length=254)]], Meta(max_length=MAX_SENDERS)]
         | UnsetType
@@ -67,6 +83,10 @@ class Preferences(RequestBody, omit_defaults=True):
             value = getattr(self, name)
             if isinstance(value, str) and "\n" in value:
                 raise BadRequest(self.invalid_message(name))
+        zone = self.time_zone
+        known = _known_zones()
+        if isinstance(zone, str) and known and zone not in known and zone != "UTC":
+            raise BadRequest(self.invalid_message("time_zone"))
         if not isinstance(self.remote_images_senders, UnsetType):
             senders = [normalize_sender(s) for s in self.remote_images_senders]
             if None in senders:

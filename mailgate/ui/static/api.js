@@ -1,5 +1,7 @@
 // HTTP client for the mailgate API (see docs/api.md). Holds the CSRF token in memory only.
 
+import { language, t } from "./i18n.js";
+
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** An error answer from the API, or a network failure (status 0). */
@@ -54,12 +56,13 @@ function errorFrom(status, data, retryAfter) {
   const message =
     typeof err?.message === "string" && err.message
       ? err.message
-      : `The server answered with status ${status}.`;
+      : t("api.status", { status: String(status) });
   return new ApiError(status, code, message, parseRetryAfter(retryAfter));
 }
 
+/** Headers of every call: the UI's language, so error messages come back in it. */
 function unsafeHeaders(method) {
-  const headers = {};
+  const headers = { "Accept-Language": language() };
   if (UNSAFE.has(method)) {
     headers["X-Mailgate"] = "1";
     if (csrfToken) headers["X-CSRF-Token"] = csrfToken;
@@ -90,12 +93,12 @@ export async function request(method, path, body, { auth = true, activity = true
   try {
     res = await fetch(path, init);
   } catch (e) {
-    if (isAborted(e)) throw new ApiError(0, "aborted", "Cancelled.");
-    throw new ApiError(0, "network", "Cannot reach the server. Check your connection.");
+    if (isAborted(e)) throw new ApiError(0, "aborted", t("api.cancelled"));
+    throw new ApiError(0, "network", t("api.network"));
   }
   if (res.status === 401 && auth) {
     hooks.onUnauthorized();
-    throw new ApiError(0, "aborted", "Signed out.");
+    throw new ApiError(0, "aborted", t("api.signedOut"));
   }
   if (auth && activity) hooks.onActivity();
   if (res.status === 204) return null;
@@ -147,15 +150,16 @@ export async function getBlob(path) {
       credentials: "same-origin",
       cache: "no-store",
       referrerPolicy: "no-referrer",
+      headers: { "Accept-Language": language() },
       signal: controller.signal,
     });
   } catch (e) {
-    if (isAborted(e)) throw new ApiError(0, "aborted", "Cancelled.");
-    throw new ApiError(0, "network", "Cannot reach the server. Check your connection.");
+    if (isAborted(e)) throw new ApiError(0, "aborted", t("api.cancelled"));
+    throw new ApiError(0, "network", t("api.network"));
   }
   if (res.status === 401) {
     hooks.onUnauthorized();
-    throw new ApiError(0, "aborted", "Signed out.");
+    throw new ApiError(0, "aborted", t("api.signedOut"));
   }
   hooks.onActivity();
   if (!res.ok) {
@@ -173,7 +177,7 @@ export function upload(file, onProgress) {
   const xhr = new XMLHttpRequest();
   const signal = controller.signal;
   const promise = new Promise((resolve, reject) => {
-    const aborted = () => reject(new ApiError(0, "aborted", "Upload cancelled."));
+    const aborted = () => reject(new ApiError(0, "aborted", t("api.uploadCancelled")));
     xhr.open("POST", "/api/uploads");
     xhr.withCredentials = true;
     xhr.setRequestHeader("Accept", "application/json");
@@ -198,7 +202,7 @@ export function upload(file, onProgress) {
       else reject(errorFrom(xhr.status, data, xhr.getResponseHeader("Retry-After")));
     });
     xhr.addEventListener("error", () =>
-      reject(new ApiError(0, "network", "The upload failed. Check your connection.")),
+      reject(new ApiError(0, "network", t("api.uploadFailed"))),
     );
     xhr.addEventListener("abort", aborted);
     signal.addEventListener("abort", () => xhr.abort(), { once: true });

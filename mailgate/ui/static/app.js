@@ -13,9 +13,20 @@ import {
   renderList,
 } from "./list.js";
 import { onSelectMailbox, refreshMailboxes, renderMailboxes, setCounts } from "./mailboxes.js";
-import { clearTheme, loadPrefs } from "./prefs.js";
+import { clearTheme, loadPrefs, updatePrefs } from "./prefs.js";
 import { closePrefs, initPrefsView, openPrefs } from "./prefs-view.js";
 import { closeReader, initReader, openMessage } from "./reader.js";
+import {
+  LANGUAGES,
+  language,
+  languageName,
+  matchLanguage,
+  negotiate,
+  onLanguageChange,
+  setLanguage,
+  setTimeZone,
+  t,
+} from "./i18n.js";
 import { announce, reportError, resetState, state } from "./state.js";
 import { $, h, isTypingTarget } from "./util.js";
 
@@ -31,6 +42,10 @@ const EVENTS_RETRY_MS = [15_000, 60_000, 240_000];
 let eventsRetries = 0;
 let eventsRetryTimer = null;
 let idleCheckPending = false;
+// The language the login screen starts in (the server's pick from Accept-Language), and
+// one chosen there by hand, saved as the preference at sign-in.
+let startLanguage = "en";
+let pickedAtLogin = null;
 
 const loginView = $("#login-view");
 const loginForm = $("#login-form");
@@ -47,23 +62,34 @@ function setLoginMessage(id, text) {
   el.hidden = !text;
 }
 
-function waitText(seconds) {
-  if (seconds === null || seconds === undefined) return "a moment";
-  if (seconds < 90) return `${seconds} second${seconds === 1 ? "" : "s"}`;
-  const minutes = Math.ceil(seconds / 60);
-  return `${minutes} minute${minutes === 1 ? "" : "s"}`;
-}
-
 function loginErrorText(err) {
   const code = err?.code || "";
-  if (code === "auth_failed") return "The e-mail address or password is not correct.";
+  if (code === "auth_failed") return t("login.authFailed");
   if (code === "too_many_requests") {
-    return `Too many sign-in attempts. Please wait ${waitText(err.retryAfter)} and try again.`;
+    const seconds = err.retryAfter;
+    if (seconds === null || seconds === undefined) return t("login.throttledMoment");
+    if (seconds < 90) return t("login.throttledSeconds", { count: seconds });
+    return t("login.throttledMinutes", { count: Math.ceil(seconds / 60) });
   }
-  if (code.startsWith("upstream_")) {
-    return `Mail server trouble: ${err.message} Please try again later.`;
-  }
-  return err?.message || "Sign-in failed.";
+  if (code.startsWith("upstream_")) return t("login.upstream", { message: err.message });
+  return err?.message || t("login.failed");
+}
+
+/** The login screen's language list: each language in its own name. */
+function fillLanguageSelect(select, current) {
+  select.replaceChildren(
+    ...LANGUAGES.map((lang) =>
+      h("option", { value: lang, lang, selected: lang === current, text: languageName(lang) }),
+    ),
+  );
+}
+
+async function onLoginLanguage(event) {
+  pickedAtLogin = event.target.value;
+  await setLanguage(pickedAtLogin);
+  // Messages already shown were in the old language; the form itself is re-labelled.
+  setLoginMessage("#login-error", "");
+  setLoginMessage("#login-info", "");
 }
 
 function showLogin(info = "") {
@@ -84,13 +110,13 @@ async function onLogin(event) {
   const password = passwordInput.value;
   setLoginMessage("#login-info", "");
   if (!email || !password) {
-    setLoginMessage("#login-error", "Enter your e-mail address and password.");
+    setLoginMessage("#login-error", t("login.missing"));
     (email ? passwordInput : emailInput).focus();
     return;
   }
   setLoginMessage("#login-error", "");
   loginSubmit.disabled = true;
-  loginSubmit.textContent = "Signing in…";
+  loginSubmit.textContent = t("login.busy");
   loginForm.setAttribute("aria-busy", "true");
   let locked = false;
   try {
@@ -113,7 +139,7 @@ async function onLogin(event) {
     }
     passwordInput.focus();
   } finally {
-    loginSubmit.textContent = "Sign in";
+    loginSubmit.textContent = t("login.submit");
     loginSubmit.disabled = locked;
     loginForm.removeAttribute("aria-busy");
   }
@@ -128,12 +154,17 @@ async function startSession(session) {
   state.features = { proxy: session?.features?.proxy === true };
   setIdleTimeout(session?.idle_timeout_s);
   touch(session?.idle_expires_in_s ?? session?.idle_timeout_s);
+  // Settings first: the language and time zone the shell is drawn in.
+  await loadStartPrefs();
+  if (gen !== sessionGen) return;
+  await applyPersonalLocale();
+  if (gen !== sessionGen) return;
   buildShell();
   loginView.hidden = true;
   appRoot.hidden = false;
   setLoginMessage("#login-error", "");
   setLoginMessage("#login-info", "");
-  const pending = [refreshMailboxes(), loadStartPrefs()];
+  const pending = [refreshMailboxes()];
   if (!session?.features) pending.push(loadFeatures());
   await Promise.all(pending);
   if (gen !== sessionGen) return;
@@ -149,8 +180,30 @@ async function loadStartPrefs() {
   try {
     await loadPrefs();
   } catch (err) {
-    reportError(err, "Could not load your settings.");
+    reportError(err, t("prefs.loadFailed"));
   }
+}
+
+/**
+ * After sign-in the saved language and time zone apply. A language picked on the login
+ * screen (and none saved yet, or another one) becomes the saved one.
+ */
+async function applyPersonalLocale() {
+  setTimeZone(state.prefs?.time_zone);
+  const saved = matchLanguage(state.prefs?.language);
+  if (pickedAtLogin && pickedAtLogin !== saved) {
+    const lang = pickedAtLogin;
+    try {
+      await updatePrefs((prefs) => {
+        prefs.language = lang;
+      });
+    } catch (err) {
+      reportError(err, t("prefs.saveFailed"));
+    }
+  } else if (saved && saved !== language()) {
+    await setLanguage(saved);
+  }
+  pickedAtLogin = null;
 }
 
 /** The login answer may lack `features`; GET /api/session carries it (missing = false). */
@@ -178,16 +231,20 @@ function endSession(info = "") {
   resetState();
   announce("");
   document.title = "mailgate";
-  showLogin(info);
+  setTimeZone(null);
+  // The login screen speaks the browser's language again, not the last user's.
+  setLanguage(startLanguage)
+    .catch(() => {})
+    .then(() => showLogin(info ? t(info) : ""));
 }
 
 async function logout() {
-  let info = "You have signed out.";
+  let info = "login.signedOut";
   try {
     await api.del("/api/session", { auth: false });
   } catch (err) {
     if (err?.code === "network") {
-      info = "Signed out on this page, but the server could not be reached to end the session.";
+      info = "login.signedOutOffline";
     }
   }
   endSession(info);
@@ -198,7 +255,7 @@ async function staySignedIn() {
   try {
     const s = await api.get("/api/session");
     touch(s?.idle_expires_in_s);
-    announce("You are still signed in.");
+    announce(t("idle.stillSignedIn"));
   } catch (err) {
     reportError(err);
   }
@@ -214,16 +271,14 @@ async function onIdleDeadline() {
   } catch (err) {
     if (api.isAborted(err)) return;
     // Unreachable server: the session is past its idle limit anyway, so wipe it here.
-    endSession("You were signed out after a period of inactivity.");
+    endSession("login.signedOutIdle");
   }
 }
 
 function onUnauthorized() {
   if (!state.account) return;
   endSession(
-    idleCheckPending
-      ? "You were signed out after a period of inactivity."
-      : "Your session has ended. Please sign in again.",
+    idleCheckPending ? "login.signedOutIdle" : "login.sessionEnded",
   );
 }
 
@@ -304,23 +359,28 @@ function showPane(view) {
 
 function buildShell() {
   appRoot.replaceChildren(
-    h("a", { class: "skip-link", href: "#main-content", text: "Skip to messages" }),
+    h("a", { class: "skip-link", href: "#list-title", text: t("shell.skip") }),
     h(
       "header",
       { class: "topbar" },
       h(
         "h1",
-        { class: "brand" },
+        { class: "brand", translate: "no" },
         h("span", { class: "brand-mark", "aria-hidden": "true" }),
-        "mailgate",
+        h("span", { class: "brand-name", text: "mailgate" }),
       ),
-      h("span", { class: "account", "data-testid": "account-email", text: state.account.email }),
+      h("bdi", {
+        class: "account",
+        "data-testid": "account-email",
+        translate: "no",
+        text: state.account.email,
+      }),
       h("button", {
         type: "button",
         class: "btn btn-primary",
         "data-testid": "compose-button",
         "aria-keyshortcuts": "c",
-        text: "Compose",
+        text: t("shell.compose"),
         onclick: () => compose("new"),
       }),
       h(
@@ -330,44 +390,73 @@ function buildShell() {
           id: "prefs-button",
           class: "btn btn-icon-narrow",
           "data-testid": "prefs-button",
-          "aria-label": "Settings",
+          "aria-label": t("shell.settings"),
           onclick: showPrefs,
         },
         h("span", { class: "btn-icon", "aria-hidden": "true", text: "⚙" }),
-        h("span", { class: "btn-label", "aria-hidden": "true", text: "Settings" }),
+        h("span", { class: "btn-label", "aria-hidden": "true", text: t("shell.settings") }),
       ),
       h("button", {
         type: "button",
         class: "btn",
         "data-testid": "logout",
-        text: "Sign out",
+        text: t("shell.signOut"),
         onclick: logout,
       }),
     ),
+    // One <main> around whatever shows: the panes (narrow screens show one of them,
+    // the mailbox list included) or the settings screen.
     h(
-      "div",
-      { id: "panes", class: "panes", "data-view": "list" },
+      "main",
+      { id: "main-content", class: "app-main" },
       h(
-        "nav",
-        { class: "pane pane-nav", "aria-labelledby": "nav-title" },
-        h("h2", { id: "nav-title", class: "pane-title", text: "Mailboxes" }),
-        h("ul", { id: "mailbox-list", class: "mailbox-list" }),
+        "div",
+        { id: "panes", class: "panes", "data-view": "list" },
+        h(
+          "nav",
+          { class: "pane pane-nav", "aria-labelledby": "nav-title" },
+          h("h2", { id: "nav-title", class: "pane-title", text: t("shell.mailboxes") }),
+          h("ul", { id: "mailbox-list", class: "mailbox-list" }),
+        ),
+        h(
+          "div",
+          { class: "main" },
+          buildListPane({ onBack: () => showMailboxes() }),
+          h("section", {
+            id: "reader-pane",
+            class: "pane pane-reader",
+            "aria-label": t("reader.label"),
+          }),
+        ),
       ),
-      h(
-        "main",
-        { id: "main-content", class: "main", tabindex: "-1" },
-        buildListPane({ onBack: () => showMailboxes() }),
-        h("section", { id: "reader-pane", class: "pane pane-reader", "aria-label": "Message" }),
-      ),
+      h("section", {
+        id: "prefs-view",
+        class: "prefs-view",
+        "aria-labelledby": "prefs-title",
+        hidden: true,
+      }),
     ),
-    h("section", {
-      id: "prefs-view",
-      class: "prefs-view",
-      "aria-labelledby": "prefs-title",
-      hidden: true,
-    }),
   );
   closeReader();
+}
+
+/**
+ * The language changed (in Settings): draw the shell again in it. The open list, the
+ * open message and the settings screen come back; nothing is lost (compose is closed
+ * while the settings screen shows).
+ */
+async function redrawShell() {
+  if (!state.account || !appRoot.firstChild) return;
+  const messageId = state.message?.id;
+  const prefsWereOpen = state.prefsOpen;
+  const view = state.view;
+  closePrefs();
+  buildShell();
+  renderMailboxes();
+  renderList();
+  showPane(view);
+  if (messageId) await openMessage(messageId, { focus: false });
+  if (prefsWereOpen) await openPrefs();
 }
 
 function showPrefs() {
@@ -379,6 +468,12 @@ function showPrefs() {
 /** The preferences screen closed: the panes are back, focus returns to its button. */
 function afterPrefsClosed() {
   $("#prefs-button")?.focus();
+}
+
+/** A new time zone: the list's and the open message's dates again. */
+function onTimeZoneChanged() {
+  renderList();
+  if (state.message) openMessage(state.message.id, { focus: false });
 }
 
 /** A new page size: start the open mailbox's list again from its first page. */
@@ -505,6 +600,19 @@ function onKeyDown(e) {
 
 async function probeSession() {
   loginView.hidden = true;
+  startLanguage = matchLanguage(document.documentElement.lang) || negotiate(navigator.languages);
+  try {
+    await setLanguage(startLanguage);
+  } catch {
+    // No catalog at all: the markup's English stays.
+  }
+  const select = $("#login-language");
+  fillLanguageSelect(select, language());
+  select.addEventListener("change", onLoginLanguage);
+  onLanguageChange((lang) => {
+    select.value = lang;
+    redrawShell();
+  });
   try {
     const session = await api.get("/api/session", { auth: false });
     await startSession(session);
@@ -521,7 +629,11 @@ function init() {
   initIdle({ onStay: staySignedIn, onLogout: logout, onDeadline: onIdleDeadline });
   initReader({ showPane, compose, backToList });
   initCompose({ showPane, close: afterComposeClosed });
-  initPrefsView({ onClose: afterPrefsClosed, onPageSize: onPageSizeChanged });
+  initPrefsView({
+    onClose: afterPrefsClosed,
+    onPageSize: onPageSizeChanged,
+    onTimeZone: onTimeZoneChanged,
+  });
   onSelectMailbox((id) => selectMailbox(id));
   onOpenMessage(openFromList);
   loginForm.addEventListener("submit", onLogin);

@@ -2,6 +2,7 @@
 
 import * as api from "./api.js";
 import { refreshMailboxes } from "./mailboxes.js";
+import { t } from "./i18n.js";
 import { signatureBlock } from "./prefs.js";
 import { announce, reportError, state } from "./state.js";
 import { $, formatAddr, formatAddrList, fullDate, h, humanSize, parseAddrList } from "./util.js";
@@ -23,9 +24,11 @@ function withPrefix(prefix, subject) {
 
 function quote(msg) {
   const body = typeof msg.text === "string" ? msg.text : msg.preview || "";
-  const who = formatAddrList(msg.from) || "someone";
+  const who = formatAddrList(msg.from) || t("compose.someone");
   const when = fullDate(msg.date);
-  const head = when ? `On ${when}, ${who} wrote:` : `${who} wrote:`;
+  const head = when
+    ? t("compose.quoteHeadDate", { date: when, sender: who })
+    : t("compose.quoteHead", { sender: who });
   const quoted = body
     .replace(/\r\n/g, "\n")
     .split("\n")
@@ -38,23 +41,23 @@ function forwardBody(msg) {
   const lines = [
     "",
     "",
-    "---------- Forwarded message ----------",
-    `From: ${formatAddrList(msg.from)}`,
-    `Date: ${fullDate(msg.date)}`,
-    `Subject: ${msg.subject || ""}`,
-    `To: ${formatAddrList(msg.to)}`,
+    `---------- ${t("compose.forwarded")} ----------`,
+    `${t("reader.from")}: ${formatAddrList(msg.from)}`,
+    `${t("reader.date")}: ${fullDate(msg.date)}`,
+    `${t("compose.subject")}: ${msg.subject || ""}`,
+    `${t("reader.to")}: ${formatAddrList(msg.to)}`,
   ];
-  if (msg.cc?.length) lines.push(`Cc: ${formatAddrList(msg.cc)}`);
+  if (msg.cc?.length) lines.push(`${t("reader.cc")}: ${formatAddrList(msg.cc)}`);
   lines.push("", typeof msg.text === "string" ? msg.text : msg.preview || "");
   return lines.join("\n");
 }
 
 /** Initial field values for a mode: new | reply | replyAll | forward. */
 function prefill(mode, msg) {
-  if (!msg || mode === "new") return { title: "New message" };
+  if (!msg || mode === "new") return { title: t("compose.new") };
   if (mode === "forward") {
     return {
-      title: "Forward",
+      title: t("reader.forward"),
       subject: withPrefix("Fwd:", msg.subject),
       text: forwardBody(msg),
     };
@@ -74,7 +77,7 @@ function prefill(mode, msg) {
     }
   }
   return {
-    title: mode === "replyAll" ? "Reply all" : "Reply",
+    title: mode === "replyAll" ? t("reader.replyAll") : t("reader.reply"),
     // Replying to one's own message: answer its recipients instead of oneself.
     to: (to.length ? to : msg.to || []).map(formatAddr).join(", "),
     cc: cc.map(formatAddr).join(", "),
@@ -92,38 +95,60 @@ function field(id, label, testid, attrs = {}, tag = "input") {
 /** Open the compose form in the reader pane. */
 export function openCompose(mode = "new", msg = null) {
   const init = prefill(mode, msg);
-  const addrAttrs = { type: "text", autocomplete: "email", spellcheck: "false", autocapitalize: "off" };
-  const to = field("compose-to", "To", "compose-to", { ...addrAttrs, value: init.to || "" });
-  const cc = field("compose-cc", "Cc", "compose-cc", { ...addrAttrs, value: init.cc || "" });
-  const bcc = field("compose-bcc", "Bcc", "compose-bcc", addrAttrs);
-  const subject = field("compose-subject", "Subject", "compose-subject", {
+  const addrAttrs = {
     type: "text",
+    autocomplete: "email",
+    spellcheck: "false",
+    autocapitalize: "off",
+    dir: "auto",
+  };
+  const to = field("compose-to", t("reader.to"), "compose-to", {
+    ...addrAttrs,
+    value: init.to || "",
+  });
+  const cc = field("compose-cc", t("reader.cc"), "compose-cc", {
+    ...addrAttrs,
+    value: init.cc || "",
+  });
+  const bcc = field("compose-bcc", t("compose.bcc"), "compose-bcc", addrAttrs);
+  const subject = field("compose-subject", t("compose.subject"), "compose-subject", {
+    type: "text",
+    dir: "auto",
     value: init.subject || "",
   });
-  const text = field("compose-text", "Message", "compose-text", { rows: "14" }, "textarea");
+  const text = field(
+    "compose-text",
+    t("compose.message"),
+    "compose-text",
+    { rows: "14", dir: "auto" },
+    "textarea",
+  );
   // The signature goes above any quote or forwarded message, where a reply is written.
   text.input.value = signatureBlock() + (init.text || "");
-  const file = field("compose-file", "Attach files", "compose-file", { type: "file", multiple: true });
-  const uploadList = h("ul", { class: "uploads", "aria-label": "Attachments" });
+  const file = field("compose-file", t("compose.attach"), "compose-file", {
+    type: "file",
+    multiple: true,
+  });
+  const uploadList = h("ul", { class: "uploads", "aria-label": t("compose.attachments") });
   const error = h("p", { class: "form-error", role: "alert", "data-testid": "compose-error", hidden: true });
   const sendBtn = h("button", {
     type: "submit",
     class: "btn btn-primary",
     "data-testid": "compose-send",
     "aria-keyshortcuts": "Control+Enter",
-    text: "Send",
+    text: t("compose.send"),
   });
   const draftBtn = h("button", {
     type: "button",
     class: "btn",
     "data-testid": "compose-draft",
-    text: "Save draft",
+    text: t("compose.saveDraft"),
   });
   const discardBtn = h("button", {
     type: "button",
     class: "btn btn-ghost",
     "data-testid": "compose-discard",
-    text: "Discard",
+    text: t("compose.discard"),
   });
   const form = h(
     "form",
@@ -201,22 +226,27 @@ function addUpload(c, file, ul) {
   const progress = h("progress", {
     max: "1",
     "data-testid": "upload-progress",
-    "aria-label": `Uploading ${file.name}`,
+    "aria-label": t("compose.uploading", { name: file.name }),
   });
-  const status = h("span", { class: "upload-size", text: humanSize(file.size) });
+  // <data>: the size is a number in Intl's words, not a catalog text.
+  const status = h("data", {
+    class: "upload-size",
+    value: String(file.size),
+    text: humanSize(file.size),
+  });
   const item = { file, id: null, status: "uploading", task: null, li: null };
   const remove = h("button", {
     type: "button",
     class: "btn btn-small btn-ghost",
     "data-testid": "attachment-remove",
-    "aria-label": `Remove ${file.name}`,
-    text: "Remove",
+    "aria-label": t("compose.removeFile", { name: file.name }),
+    text: t("compose.remove"),
     onclick: () => removeUpload(c, item),
   });
   item.li = h(
     "li",
     { class: "upload", "data-testid": "compose-attachment" },
-    h("span", { class: "upload-name", text: file.name }),
+    h("bdi", { class: "upload-name", translate: "no", text: file.name }),
     status,
     progress,
     remove,
@@ -239,9 +269,8 @@ function addUpload(c, file, ul) {
       item.status = "error";
       progress.remove();
       if (api.isAborted(err)) return;
-      status.textContent = err.message;
-      status.classList.add("error-text");
-      reportError(err, `Could not attach ${file.name}.`);
+      status.replaceWith(h("span", { class: "upload-size error-text", text: err.message }));
+      reportError(err, t("compose.attachFailed", { name: file.name }));
     },
   );
 }
@@ -255,7 +284,7 @@ function removeUpload(c, item) {
   item.li.remove();
   if (item.status === "uploading") item.task.abort();
   else deleteUpload(item.id);
-  announce(`Removed ${item.file.name}.`);
+  announce(t("compose.removed", { name: item.file.name }));
 }
 
 /** Forwarding keeps the attachments: fetch each and upload it again. */
@@ -266,10 +295,10 @@ async function forwardAttachments(c, msg, ul) {
     try {
       const blob = await api.getBlob(url);
       if (state.compose !== c) return;
-      const name = a.filename || "attachment";
+      const name = a.filename || t("reader.attachmentName");
       addUpload(c, new File([blob], name, { type: a.content_type || blob.type }), ul);
     } catch (err) {
-      reportError(err, "Could not attach a forwarded file.");
+      reportError(err, t("compose.forwardFailed"));
     }
   }
 }
@@ -288,16 +317,16 @@ async function submit(c, kind, showError, buttons) {
   };
   if (c.inReplyTo) body.in_reply_to = c.inReplyTo;
   if (c.uploads.some((u) => u.status === "uploading")) {
-    showError("Please wait until the attachments have finished uploading.");
+    showError(t("compose.waitUploads"));
     return;
   }
   if (c.uploads.some((u) => u.status === "error")) {
-    showError("Remove the attachments that failed to upload first.");
+    showError(t("compose.failedUploads"));
     return;
   }
   body.attachments = c.uploads.map((u) => u.id);
   if (kind === "send" && !body.to.length && !body.cc.length && !body.bcc.length) {
-    showError("Add at least one recipient.");
+    showError(t("compose.noRecipient"));
     c.fields.to.focus();
     return;
   }
@@ -306,13 +335,13 @@ async function submit(c, kind, showError, buttons) {
   try {
     if (kind === "send") {
       await api.post("/api/send", body);
-      announce("Message sent.");
+      announce(t("compose.sent"));
       // The message holds the files now; free the session's upload space.
       closeCompose();
     } else {
       await api.post("/api/drafts", body);
       c.initial = snapshot(c);
-      announce("Draft saved.");
+      announce(t("compose.draftSaved"));
     }
     refreshMailboxes();
   } catch (err) {
@@ -332,7 +361,7 @@ async function submit(c, kind, showError, buttons) {
 export function closeCompose({ confirm = false } = {}) {
   const c = state.compose;
   if (!c) return true;
-  if (confirm && isDirty(c) && !window.confirm("Discard this message?")) return false;
+  if (confirm && isDirty(c) && !window.confirm(t("compose.confirmDiscard"))) return false;
   state.compose = null;
   for (const u of c.uploads) {
     if (u.status === "uploading") u.task.abort();

@@ -1,6 +1,7 @@
 // Idle deadline tracking and the "Still there?" warning. Never talks to the
 // server on a timer except the single check when the deadline has passed.
 
+import { t } from "./i18n.js";
 import { $ } from "./util.js";
 
 const WARN_BEFORE_MS = 60_000;
@@ -59,9 +60,7 @@ function clearTimers() {
 function updateText() {
   const left = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
   $("#idle-text").textContent =
-    left > 0
-      ? `You will be signed out in ${left} second${left === 1 ? "" : "s"} because of inactivity.`
-      : "Checking your session…";
+    left > 0 ? t("idle.countdown", { count: left }) : t("idle.checking");
 }
 
 function showWarning() {

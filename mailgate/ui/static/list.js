@@ -1,7 +1,16 @@
 // The message list: loading a page, search, sort, paging, keyboard movement.
 
 import * as api from "./api.js";
-import { announce, mailboxById, mailboxLabel, pageSize, reportError, state } from "./state.js";
+import { t } from "./i18n.js";
+import {
+  announce,
+  isOwnName,
+  mailboxById,
+  mailboxLabel,
+  pageSize,
+  reportError,
+  state,
+} from "./state.js";
 import { $, addrName, formatAddr, formatCount, h, shortDate } from "./util.js";
 
 let loadSeq = 0;
@@ -42,7 +51,7 @@ export async function loadList({ keepFocus = false } = {}) {
     renderList();
     if (focusedId) focusRow(focusedId);
   } catch (err) {
-    if (seq === loadSeq) reportError(err, "Could not load the messages.");
+    if (seq === loadSeq) reportError(err, t("list.loadFailed"));
   } finally {
     if (seq === loadSeq) $("#message-list")?.removeAttribute("aria-busy");
   }
@@ -64,8 +73,8 @@ export const rowById = (id) =>
 
 function renderRow(msg) {
   const from = Array.isArray(msg.from) ? msg.from : [];
-  const sender = from.map(addrName).join(", ") || "(unknown sender)";
-  const subject = (msg.subject || "").trim() || "(no subject)";
+  const sender = from.map(addrName).join(", ") || t("list.unknownSender");
+  const subject = (msg.subject || "").trim() || t("list.noSubject");
   const classes = ["message-row"];
   if (!msg.seen) classes.push("unread");
   if (msg.flagged) classes.push("flagged");
@@ -85,8 +94,8 @@ function renderRow(msg) {
         onclick: () => openHandler(msg.id),
       },
       h("span", { class: "row-dot", "aria-hidden": "true" }),
-      msg.seen ? null : h("span", { class: "visually-hidden", text: "Unread. " }),
-      h("span", { class: "row-from", text: sender }),
+      msg.seen ? null : h("span", { class: "visually-hidden", text: `${t("list.unread")} ` }),
+      h("bdi", { class: "row-from", translate: from.length ? "no" : null, text: sender }),
       h(
         "time",
         { class: "row-date", datetime: msg.date || null },
@@ -95,20 +104,27 @@ function renderRow(msg) {
               "span",
               { class: "row-flag" },
               h("span", { "aria-hidden": "true", text: "⚑" }),
-              h("span", { class: "visually-hidden", text: "Flagged. " }),
+              h("span", { class: "visually-hidden", text: `${t("list.flagged")} ` }),
             )
           : null,
         msg.has_attachments
           ? h(
               "span",
               { class: "row-clip" },
-              h("span", { class: "visually-hidden", text: "Has attachments. " }),
+              h("span", { class: "visually-hidden", text: `${t("list.attachments")} ` }),
             )
           : null,
         shortDate(msg.date),
       ),
-      h("span", { class: "row-subject", text: subject }),
-      msg.preview ? h("span", { class: "row-preview", text: msg.preview }) : null,
+      h("span", {
+        class: "row-subject",
+        dir: "auto",
+        translate: (msg.subject || "").trim() ? "no" : null,
+        text: subject,
+      }),
+      msg.preview
+        ? h("span", { class: "row-preview", dir: "auto", translate: "no", text: msg.preview })
+        : null,
     ),
   );
 }
@@ -120,22 +136,26 @@ export function renderList() {
   const { total, offset, messages } = state.list;
   ul.replaceChildren(...messages.map(renderRow));
   const mb = mailboxById(state.mailboxId);
-  $("#list-title").textContent = mailboxLabel(mb);
+  const title = $("#list-title");
+  title.textContent = mailboxLabel(mb);
+  if (mb && isOwnName(mb)) title.setAttribute("translate", "no");
+  else title.removeAttribute("translate");
   const empty = $("#list-empty");
   empty.hidden = messages.length > 0;
-  empty.textContent = state.q ? "No messages match your search." : "This mailbox is empty.";
-  $("#list-range").textContent = total
-    ? `${formatCount(offset + 1)}–${formatCount(offset + messages.length)} of ${formatCount(total)}`
-    : "";
+  empty.textContent = state.q ? t("list.noMatch") : t("list.empty");
+  const whole = offset === 0 && messages.length >= total;
+  let range = "";
+  if (total && whole) range = t("list.count", { count: total });
+  else if (total) {
+    range = t("list.range", { first: offset + 1, last: offset + messages.length, total });
+  }
+  $("#list-range").textContent = range;
   $("#page-prev").disabled = offset <= 0;
   $("#page-next").disabled = offset + messages.length >= total;
   const sortBtn = $("#sort-toggle");
   const newest = state.sort === "date_desc";
-  sortBtn.textContent = newest ? "Newest first" : "Oldest first";
-  sortBtn.setAttribute(
-    "aria-label",
-    `Sort order: ${newest ? "newest" : "oldest"} first. Activate to switch.`,
-  );
+  sortBtn.textContent = newest ? t("list.newestFirst") : t("list.oldestFirst");
+  sortBtn.setAttribute("aria-label", newest ? t("list.sortNewest") : t("list.sortOldest"));
 }
 
 /** Update one row after a local change (seen, flagged). */
@@ -188,7 +208,7 @@ export function toggleSort() {
   state.sort = state.sort === "date_desc" ? "date_asc" : "date_desc";
   state.list.offset = 0;
   loadList().then(() =>
-    announce(state.sort === "date_desc" ? "Newest messages first." : "Oldest messages first."),
+    announce(state.sort === "date_desc" ? t("list.sortedNewest") : t("list.sortedOldest")),
   );
 }
 
@@ -205,7 +225,7 @@ export function buildListPane({ onBack }) {
     type: "search",
     name: "q",
     autocomplete: "off",
-    placeholder: "Search",
+    placeholder: t("list.search"),
     "data-testid": "search-input",
     "aria-keyshortcuts": "/",
   });
@@ -219,9 +239,14 @@ export function buildListPane({ onBack }) {
         search(searchInput.value);
       },
     },
-    h("label", { for: "search-input", class: "visually-hidden", text: "Search this mailbox" }),
+    h("label", { for: "search-input", class: "visually-hidden", text: t("list.searchLabel") }),
     searchInput,
-    h("button", { type: "submit", class: "btn", "data-testid": "search-submit", text: "Search" }),
+    h("button", {
+      type: "submit",
+      class: "btn",
+      "data-testid": "search-submit",
+      text: t("list.search"),
+    }),
   );
   searchInput.addEventListener("search", () => {
     // Clearing the field (the × button or Escape) shows the whole mailbox again.
@@ -233,13 +258,17 @@ export function buildListPane({ onBack }) {
     h(
       "div",
       { class: "pane-head" },
-      h("button", {
-        type: "button",
-        class: "btn btn-ghost narrow-only",
-        "data-testid": "back-to-mailboxes",
-        text: "‹ Mailboxes",
-        onclick: onBack,
-      }),
+      h(
+        "button",
+        {
+          type: "button",
+          class: "btn btn-ghost narrow-only",
+          "data-testid": "back-to-mailboxes",
+          onclick: onBack,
+        },
+        h("span", { class: "back-mark", "aria-hidden": "true", text: "‹" }),
+        t("shell.mailboxes"),
+      ),
       h("h2", { id: "list-title", class: "pane-title", tabindex: "-1" }),
     ),
     form,
@@ -262,7 +291,7 @@ export function buildListPane({ onBack }) {
           type: "button",
           class: "btn btn-small",
           "data-testid": "page-prev",
-          "aria-label": "Previous page",
+          "aria-label": t("list.previousPage"),
           text: "‹",
           onclick: () => goPage(-1),
         }),
@@ -271,7 +300,7 @@ export function buildListPane({ onBack }) {
           type: "button",
           class: "btn btn-small",
           "data-testid": "page-next",
-          "aria-label": "Next page",
+          "aria-label": t("list.nextPage"),
           text: "›",
           onclick: () => goPage(1),
         }),
@@ -283,7 +312,7 @@ export function buildListPane({ onBack }) {
       class: "new-mail",
       "data-testid": "new-mail",
       hidden: true,
-      text: "New messages arrived — show them",
+      text: t("list.newMail"),
       onclick: () => loadList(),
     }),
     h("ul", { id: "message-list", class: "message-list", "aria-labelledby": "list-title" }),

@@ -1,7 +1,8 @@
 // The mailbox list: ordering by role and hierarchy, rendering, unread counts.
 
 import * as api from "./api.js";
-import { state, mailboxLabel, reportError } from "./state.js";
+import { t } from "./i18n.js";
+import { isOwnName, mailboxLabel, reportError, state } from "./state.js";
 import { $, h, formatCount } from "./util.js";
 
 const ROLE_RANK = { inbox: 0, drafts: 1, sent: 2, archive: 3, junk: 4, trash: 5 };
@@ -66,7 +67,7 @@ export async function refreshMailboxes() {
     state.mailboxes = orderMailboxes(Array.isArray(data?.mailboxes) ? data.mailboxes : []);
     renderMailboxes();
   } catch (err) {
-    reportError(err, "Could not load the mailboxes.");
+    reportError(err, t("mailbox.loadFailed"));
   }
 }
 
@@ -92,13 +93,18 @@ export function renderMailboxes() {
           onclick: () => selectMailboxHandler(mb.id),
         },
         h("span", { class: `mailbox-icon role-${mb.role || "folder"}`, "aria-hidden": "true" }),
-        h("span", { class: "mailbox-name", text: mailboxLabel(mb) }),
+        h("span", {
+          class: "mailbox-name",
+          dir: "auto",
+          translate: isOwnName(mb) ? "no" : null,
+          text: mailboxLabel(mb),
+        }),
         unread
           ? h(
               "span",
               { class: "mailbox-unread" },
-              formatCount(unread),
-              h("span", { class: "visually-hidden", text: " unread" }),
+              h("span", { "aria-hidden": "true", text: formatCount(unread) }),
+              h("span", { class: "visually-hidden", text: t("mailbox.unread", { count: unread }) }),
             )
           : null,
       );

@@ -4,18 +4,29 @@
 import * as api from "./api.js";
 import { erasePrefs, loadPrefs, remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
 import { announce, DEFAULT_PAGE_SIZE, pageSize, reportError, state } from "./state.js";
+import {
+  browserTimeZone,
+  LANGUAGES,
+  language,
+  languageName,
+  matchLanguage,
+  setLanguage,
+  setTimeZone,
+  t,
+  timeZones,
+} from "./i18n.js";
 import { sieveSection } from "./sieve-view.js";
 import { $, downloadJson, fullDate, h } from "./util.js";
 
 const PAGE_SIZES = [10, 20, 25, 50, 100, 200];
 const THEMES = [
-  ["system", "Same as this device"],
-  ["light", "Light"],
-  ["dark", "Dark"],
+  ["system", () => t("prefs.themeSystem")],
+  ["light", () => t("prefs.themeLight")],
+  ["dark", () => t("prefs.themeDark")],
 ];
 const EXPORT_NAME = "mailgate-preferences.json";
 
-let hooks = { onClose: () => {}, onPageSize: () => {} };
+let hooks = { onClose: () => {}, onPageSize: () => {}, onTimeZone: () => {} };
 let form = null; // {fields, initial} of the open screen
 
 const view = () => $("#prefs-view");
@@ -27,7 +38,14 @@ export function initPrefsView(fns) {
 
 function snapshot() {
   const f = form.fields;
-  return JSON.stringify([f.pageSize.value, themeValue(), f.displayName.value, f.signature.value]);
+  return JSON.stringify([
+    f.pageSize.value,
+    themeValue(),
+    f.language.value,
+    f.timeZone.value,
+    f.displayName.value,
+    f.signature.value,
+  ]);
 }
 
 const themeValue = () => form.fields.themes.find((r) => r.checked)?.value || "system";
@@ -41,13 +59,13 @@ export async function openPrefs() {
   $("#panes").hidden = true;
   v.hidden = false;
   v.replaceChildren(
-    h("div", { class: "reader-empty", "aria-busy": "true" }, h("p", { text: "Loading…" })),
+    h("div", { class: "reader-empty", "aria-busy": "true" }, h("p", { text: t("status.loading") })),
   );
   try {
     await loadPrefs();
   } catch (err) {
     // Show what this page knows; saving says so if the store is still unavailable.
-    reportError(err, "Could not load your settings.");
+    reportError(err, t("prefs.loadFailed"));
   }
   if (!state.prefsOpen) return;
   render();
@@ -57,7 +75,7 @@ export async function openPrefs() {
 /** Leave the screen. confirm: ask before dropping unsaved edits. False = stayed. */
 export function closePrefs({ confirm = false } = {}) {
   if (!state.prefsOpen) return true;
-  if (confirm && isDirty() && !window.confirm("Discard your unsaved changes to the settings?")) {
+  if (confirm && isDirty() && !window.confirm(t("prefs.confirmDiscard"))) {
     return false;
   }
   state.prefsOpen = false;
@@ -104,20 +122,47 @@ function themeGroup(current) {
   const group = h(
     "fieldset",
     { class: "prefs-themes" },
-    h("legend", { text: "Theme" }),
+    h("legend", { text: t("prefs.theme") }),
     THEMES.map(([value, label], i) =>
-      h("label", { class: "prefs-choice", for: `prefs-theme-${value}` }, radios[i], label),
+      h("label", { class: "prefs-choice", for: `prefs-theme-${value}` }, radios[i], label()),
     ),
   );
   return { group, radios };
 }
 
+/** Each language in its own name; the chosen one is the saved one, else the one shown. */
+function languageSelect(current) {
+  return h(
+    "select",
+    { id: "prefs-language", name: "language", "data-testid": "prefs-language" },
+    LANGUAGES.map((lang) =>
+      h("option", { value: lang, lang, selected: lang === current, text: languageName(lang) }),
+    ),
+  );
+}
+
+/** "" is this device's zone (the default), else an IANA name the browser knows. */
+function timeZoneSelect(current) {
+  const zones = timeZones();
+  if (current && !zones.includes(current)) zones.unshift(current);
+  return h(
+    "select",
+    { id: "prefs-time-zone", name: "time_zone", "data-testid": "prefs-time-zone" },
+    h("option", {
+      value: "",
+      selected: !current,
+      text: t("prefs.timeZoneDevice", { zone: browserTimeZone() }),
+    }),
+    // IANA names are identifiers, the same in every language.
+    zones.map((zone) =>
+      h("option", { value: zone, selected: zone === current, translate: "no", text: zone }),
+    ),
+  );
+}
+
 function retentionText() {
   const until = state.prefsRetainedUntil ? fullDate(state.prefsRetainedUntil) : "";
-  const base = "Settings are the only thing mailgate keeps after you sign out.";
-  return until
-    ? `${base} They are erased on ${until} unless you sign in again before then.`
-    : `${base} They are erased automatically after a period without sign-in.`;
+  return until ? t("prefs.retentionUntil", { date: until }) : t("prefs.retention");
 }
 
 function render() {
@@ -126,6 +171,9 @@ function render() {
   const theme = ["light", "dark", "system"].includes(p.theme) ? p.theme : "system";
   const pageSizeEl = pageSizeSelect(current);
   const themes = themeGroup(theme);
+  const languageEl = languageSelect(matchLanguage(p.language) || language());
+  const zone = typeof p.time_zone === "string" ? p.time_zone : "";
+  const timeZoneEl = timeZoneSelect(zone);
   const displayName = h("input", {
     id: "prefs-display-name",
     name: "display_name",
@@ -134,6 +182,7 @@ function render() {
     autocomplete: "name",
     value: typeof p.display_name === "string" ? p.display_name : "",
     "data-testid": "prefs-display-name",
+    dir: "auto",
   });
   const signature = h("textarea", {
     id: "prefs-signature",
@@ -141,6 +190,7 @@ function render() {
     rows: "4",
     maxlength: "2000",
     "data-testid": "prefs-signature",
+    dir: "auto",
   });
   signature.value = typeof p.signature === "string" ? p.signature : "";
   const error = h("p", {
@@ -153,17 +203,24 @@ function render() {
     type: "submit",
     class: "btn btn-primary",
     "data-testid": "prefs-save",
-    text: "Save",
+    text: t("prefs.save"),
   });
   const closeBtn = h("button", {
     type: "button",
     class: "btn",
     "data-testid": "prefs-close",
-    text: "Close",
+    text: t("prefs.close"),
     onclick: () => closePrefs({ confirm: true }),
   });
   form = {
-    fields: { pageSize: pageSizeEl, themes: themes.radios, displayName, signature },
+    fields: {
+      pageSize: pageSizeEl,
+      themes: themes.radios,
+      language: languageEl,
+      timeZone: timeZoneEl,
+      displayName,
+      signature,
+    },
     initial: "",
   };
   form.initial = snapshot();
@@ -171,20 +228,12 @@ function render() {
     "form",
     { class: "prefs-form", "aria-labelledby": "prefs-title", novalidate: true },
     error,
-    fieldRow("prefs-page-size", "Messages per page", pageSizeEl),
+    fieldRow("prefs-language", t("prefs.language"), languageEl),
+    fieldRow("prefs-time-zone", t("prefs.timeZone"), timeZoneEl, t("prefs.timeZoneHint")),
+    fieldRow("prefs-page-size", t("prefs.pageSize"), pageSizeEl),
     themes.group,
-    fieldRow(
-      "prefs-display-name",
-      "Display name",
-      displayName,
-      "Shown as the sender's name on mail you send; the address is always your account's.",
-    ),
-    fieldRow(
-      "prefs-signature",
-      "Signature",
-      signature,
-      "Added below new messages, replies and forwards.",
-    ),
+    fieldRow("prefs-display-name", t("prefs.displayName"), displayName, t("prefs.displayNameHint")),
+    fieldRow("prefs-signature", t("prefs.signature"), signature, t("prefs.signatureHint")),
     h("div", { class: "prefs-actions" }, saveBtn, closeBtn),
   );
   formEl.addEventListener("submit", (e) => {
@@ -198,7 +247,12 @@ function render() {
       h(
         "div",
         { class: "pane-head" },
-        h("h2", { id: "prefs-title", class: "pane-title", tabindex: "-1", text: "Settings" }),
+        h("h2", {
+          id: "prefs-title",
+          class: "pane-title",
+          tabindex: "-1",
+          text: t("shell.settings"),
+        }),
       ),
       h("p", { class: "prefs-intro", "data-testid": "prefs-retention", text: retentionText() }),
       formEl,
@@ -221,9 +275,16 @@ async function save(error, button) {
   error.hidden = true;
   const f = form.fields;
   const before = pageSize();
+  const zoneBefore = typeof state.prefs.time_zone === "string" ? state.prefs.time_zone : "";
   const values = {
     page_size: Number(f.pageSize.value) || DEFAULT_PAGE_SIZE,
     theme: themeValue(),
+    // Unset means "the browser's language"; it stays unset until another one is picked.
+    language:
+      !matchLanguage(state.prefs.language) && f.language.value === language()
+        ? ""
+        : f.language.value,
+    time_zone: f.timeZone.value,
     display_name: f.displayName.value.trim(),
     signature: f.signature.value,
   };
@@ -237,9 +298,16 @@ async function save(error, button) {
       }
     });
     if (form) form.initial = snapshot();
+    setTimeZone(state.prefs.time_zone);
+    if (f.language.value !== language()) {
+      // Everything is drawn again in the new language (this screen too).
+      await setLanguage(f.language.value);
+    } else if (values.time_zone !== zoneBefore) {
+      hooks.onTimeZone();
+    }
     const retention = $('[data-testid="prefs-retention"]');
     if (retention) retention.textContent = retentionText();
-    announce("Settings saved.");
+    announce(t("prefs.saved"));
     if (pageSize() !== before) hooks.onPageSize();
   } catch (err) {
     if (api.isAborted(err)) return;
@@ -256,13 +324,8 @@ function sendersSection() {
   const section = h(
     "section",
     { class: "prefs-section", "aria-labelledby": "prefs-senders-title" },
-    h("h3", { id: "prefs-senders-title", text: "Remote images" }),
-    h("p", {
-      class: "prefs-hint",
-      text:
-        "Remote images in mail from these senders are always loaded, through the " +
-        "privacy proxy. Add a sender from an open message.",
-    }),
+    h("h3", { id: "prefs-senders-title", text: t("prefs.senders") }),
+    h("p", { class: "prefs-hint", text: t("prefs.sendersHint") }),
     list,
   );
   renderSenders(list);
@@ -273,7 +336,11 @@ function renderSenders(list) {
   const senders = remoteSenders();
   if (!senders.length) {
     list.replaceChildren(
-      h("li", { class: "prefs-empty", "data-testid": "prefs-senders-empty", text: "No senders." }),
+      h("li", {
+        class: "prefs-empty",
+        "data-testid": "prefs-senders-empty",
+        text: t("prefs.sendersEmpty"),
+      }),
     );
     return;
   }
@@ -282,13 +349,13 @@ function renderSenders(list) {
       h(
         "li",
         { class: "prefs-sender", "data-testid": "prefs-sender", "data-sender": sender },
-        h("span", { class: "prefs-sender-name", text: sender }),
+        h("bdi", { class: "prefs-sender-name", translate: "no", text: sender }),
         h("button", {
           type: "button",
           class: "btn btn-small",
           "data-testid": "prefs-sender-remove",
-          "aria-label": `Remove ${sender}`,
-          text: "Remove",
+          "aria-label": t("compose.removeFile", { name: sender }),
+          text: t("compose.remove"),
           onclick: () => removeSender(sender, list),
         }),
       ),
@@ -306,11 +373,11 @@ async function removeSender(sender, list) {
     });
     if (!list.isConnected) return;
     renderSenders(list);
-    announce("Removed. Remote images from that sender will no longer load by themselves.");
+    announce(t("prefs.senderRemoved"));
     const left = [...list.querySelectorAll("button")];
     (left[Math.min(index, left.length - 1)] || $("#prefs-senders-title"))?.focus();
   } catch (err) {
-    reportError(err, "Could not remove the sender.");
+    reportError(err, t("prefs.senderRemoveFailed"));
   }
 }
 
@@ -318,11 +385,8 @@ function dataSection() {
   return h(
     "section",
     { class: "prefs-section", "aria-labelledby": "prefs-data-title" },
-    h("h3", { id: "prefs-data-title", tabindex: "-1", text: "Your settings" }),
-    h("p", {
-      class: "prefs-hint",
-      text: "Download the stored settings as a JSON file, or erase them from the server now.",
-    }),
+    h("h3", { id: "prefs-data-title", tabindex: "-1", text: t("prefs.data") }),
+    h("p", { class: "prefs-hint", text: t("prefs.dataHint") }),
     h(
       "div",
       { class: "prefs-actions" },
@@ -330,14 +394,14 @@ function dataSection() {
         type: "button",
         class: "btn",
         "data-testid": "prefs-export",
-        text: "Export",
+        text: t("prefs.export"),
         onclick: exportPrefs,
       }),
       h("button", {
         type: "button",
         class: "btn btn-danger",
         "data-testid": "prefs-delete",
-        text: "Delete all settings",
+        text: t("prefs.delete"),
         onclick: deletePrefs,
       }),
     ),
@@ -349,23 +413,23 @@ async function exportPrefs() {
   try {
     const prefs = await loadPrefs();
     downloadJson(EXPORT_NAME, prefs);
-    announce("Your settings were downloaded.");
+    announce(t("prefs.exported"));
   } catch (err) {
-    reportError(err, "Could not export your settings.");
+    reportError(err, t("prefs.exportFailed"));
   }
 }
 
 async function deletePrefs() {
-  if (!window.confirm("Delete all your settings from the server? This cannot be undone.")) return;
+  if (!window.confirm(t("prefs.confirmDelete"))) return;
   const before = pageSize();
   try {
     await erasePrefs();
     if (!state.prefsOpen) return;
     render();
-    announce("Your settings were deleted.");
+    announce(t("prefs.deleted"));
     $("#prefs-data-title")?.focus();
     if (pageSize() !== before) hooks.onPageSize();
   } catch (err) {
-    reportError(err, "Could not delete your settings.");
+    reportError(err, t("prefs.deleteFailed"));
   }
 }

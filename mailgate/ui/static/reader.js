@@ -5,8 +5,9 @@ import { touch } from "./idle.js";
 import { loadList, markOpenRow, rowById, updateRow } from "./list.js";
 import { refreshMailboxes, setCounts } from "./mailboxes.js";
 import { remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
+import { t } from "./i18n.js";
 import { announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
-import { $, formatAddrList, fullDate, h, humanSize } from "./util.js";
+import { $, addrNodes, fullDate, h, humanSize } from "./util.js";
 
 let openSeq = 0;
 let hooks = { showPane: () => {}, compose: () => {}, backToList: () => {} };
@@ -25,19 +26,23 @@ export function closeReader() {
   const p = pane();
   if (!p) return;
   p.replaceChildren(
-    h("div", { class: "reader-empty" }, h("p", { text: "Select a message to read it." })),
+    h("div", { class: "reader-empty" }, h("p", { text: t("reader.empty") })),
   );
   markOpenRow(null);
 }
 
 /** GET /api/messages/{id} and show it. */
-export async function openMessage(id) {
+export async function openMessage(id, { focus = true } = {}) {
   const seq = ++openSeq;
   const listed = state.list.messages.find((m) => m.id === id);
   markOpenRow(id);
   hooks.showPane("reader");
   pane().replaceChildren(
-    h("div", { class: "reader-empty", "aria-busy": "true" }, h("p", { text: "Loading…" })),
+    h(
+      "div",
+      { class: "reader-empty", "aria-busy": "true" },
+      h("p", { text: t("status.loading") }),
+    ),
   );
   try {
     const msg = await api.get(api.path`/api/messages/${id}`);
@@ -50,7 +55,7 @@ export async function openMessage(id) {
       const mb = mailboxById(state.mailboxId);
       if (mb) setCounts(mb.id, { unread: (Number(mb.unread) || 0) - 1 });
     }
-    $("#reader-subject")?.focus();
+    if (focus) $("#reader-subject")?.focus();
   } catch (err) {
     if (seq !== openSeq) return;
     closeReader();
@@ -62,7 +67,7 @@ export async function openMessage(id) {
 /** 404/409 mean the list is out of date: say so and reload it. */
 function handleGoneMessage(err) {
   if (err?.code === "stale_message" || err?.code === "not_found") {
-    announce("This message has changed on the server; the list was refreshed.", "error");
+    announce(t("reader.stale"), "error");
     loadList();
     return;
   }
@@ -73,9 +78,14 @@ function bodyUrl(msg) {
   return api.safeApiUrl(msg.html_url, api.path`/api/messages/${msg.id}/body.html`);
 }
 
+/** One header line; addresses each in <bdi>, so mixed-direction names keep their order. */
 function headerRow(label, value, testid) {
-  if (!value) return null;
-  return [h("dt", { text: label }), h("dd", { "data-testid": testid, text: value })];
+  if (!value || (Array.isArray(value) && !value.length)) return null;
+  const content = Array.isArray(value) ? value : [value];
+  return [
+    h("dt", { text: label }),
+    h("dd", { "data-testid": testid, translate: "no" }, ...content),
+  ];
 }
 
 function renderBody(msg) {
@@ -85,15 +95,21 @@ function renderBody(msg) {
       sandbox: "",
       src: bodyUrl(msg),
       referrerpolicy: "no-referrer",
-      title: "Message content",
+      title: t("reader.frameTitle"),
       class: "reader-frame",
       "data-testid": "reader-frame",
     });
   }
   if (typeof msg.text === "string") {
-    return h("pre", { class: "reader-text", "data-testid": "reader-text", text: msg.text });
+    return h("pre", {
+      class: "reader-text",
+      "data-testid": "reader-text",
+      dir: "auto",
+      translate: "no",
+      text: msg.text,
+    });
   }
-  return h("p", { class: "reader-text muted", text: "This message has no readable text." });
+  return h("p", { class: "reader-text muted", text: t("reader.noText") });
 }
 
 /** The sender's address (lower case) for the per-sender remote-image list, or "". */
@@ -113,9 +129,7 @@ function bodyUrlWith(msg, allow) {
 
 function blockedText(msg) {
   const n = Number(msg.remote_content_blocked) || 0;
-  return n > 0
-    ? `${n} remote resource${n === 1 ? "" : "s"} blocked to protect your privacy.`
-    : "Remote images are blocked to protect your privacy.";
+  return n > 0 ? t("reader.remoteBlockedCount", { count: n }) : t("reader.remoteBlocked");
 }
 
 /**
@@ -146,7 +160,7 @@ function renderRemoteNotice(box, msg, frame, { mode, canLoad, sender, show }) {
   };
   const always =
     canLoad && sender
-      ? button("remote-always", "Always load from this sender", async () => {
+      ? button("remote-always", t("reader.remoteAlways"), async () => {
           if ((await changeSender(sender, true)) && box.isConnected) {
             msg.remote_allowed = true;
             if (mode !== "loaded") load(true);
@@ -159,7 +173,7 @@ function renderRemoteNotice(box, msg, frame, { mode, canLoad, sender, show }) {
     parts.push(h("span", { text: blockedText(msg) }));
     if (canLoad) {
       parts.push(
-        button("load-remote", "Load remote images", () => {
+        button("load-remote", t("reader.remoteLoad"), () => {
           load(true);
           show("loaded");
         }),
@@ -167,11 +181,11 @@ function renderRemoteNotice(box, msg, frame, { mode, canLoad, sender, show }) {
     }
     parts.push(always);
   } else {
-    parts.push(h("span", { text: "Remote images are loaded through the privacy proxy." }));
+    parts.push(h("span", { text: t("reader.remoteLoaded") }));
     if (mode === "loaded") parts.push(always);
     else if (sender && frame?.tagName === "IFRAME") {
       parts.push(
-        button("remote-stop", "Stop loading them for this sender", async () => {
+        button("remote-stop", t("reader.remoteStop"), async () => {
           if ((await changeSender(sender, false)) && box.isConnected) {
             msg.remote_allowed = false;
             load(false);
@@ -204,14 +218,14 @@ async function changeSender(sender, add) {
     // Status messages never name anyone.
     announce(
       add
-        ? "Remote images from this sender will always be loaded through the privacy proxy."
+        ? t("reader.senderAdded")
         : wholeDomain
-          ? "Remote images from this sender's whole domain will no longer be loaded."
-          : "Remote images from this sender will no longer be loaded.",
+          ? t("reader.domainRemoved")
+          : t("reader.senderRemoved"),
     );
     return true;
   } catch (err) {
-    reportError(err, "Could not change your settings.");
+    reportError(err, t("prefs.saveFailed"));
     return false;
   }
 }
@@ -222,12 +236,12 @@ function attachmentList(msg) {
   return h(
     "section",
     { class: "attachments", "aria-labelledby": "attachments-title" },
-    h("h3", { id: "attachments-title", text: `Attachments (${list.length})` }),
+    h("h3", { id: "attachments-title", text: t("reader.attachments", { count: list.length }) }),
     h(
       "ul",
       {},
       list.map((a) => {
-        const name = a.filename || "attachment";
+        const name = a.filename || t("reader.attachmentName");
         const url = api.safeApiUrl(a.url, api.path`/api/messages/${msg.id}/parts/${a.part}`);
         return h(
           "li",
@@ -241,9 +255,13 @@ function attachmentList(msg) {
               "data-testid": "attachment-link",
               class: "attachment-link",
             },
-            h("span", { class: "attachment-name", text: name }),
+            h("bdi", { class: "attachment-name", translate: a.filename ? "no" : null, text: name }),
           ),
-          h("span", { class: "attachment-size", text: humanSize(a.size) }),
+          h("data", {
+            class: "attachment-size",
+            value: String(a.size ?? ""),
+            text: humanSize(a.size),
+          }),
         );
       }),
     ),
@@ -263,13 +281,13 @@ function moveControl(msg) {
   return h(
     "span",
     { class: "move" },
-    h("label", { for: "move-select", text: "Move to" }),
+    h("label", { for: "move-select", text: t("reader.moveTo") }),
     select,
     h("button", {
       type: "button",
       class: "btn btn-small",
       "data-testid": "move-submit",
-      text: "Move",
+      text: t("reader.move"),
       onclick: () => moveMessage(msg, select.value),
     }),
   );
@@ -282,30 +300,42 @@ function renderReader(msg) {
     class: "btn btn-small",
     "data-testid": "flag-toggle",
     "aria-pressed": msg.flagged ? "true" : "false",
-    text: msg.flagged ? "Unflag" : "Flag",
+    text: msg.flagged ? t("reader.unflag") : t("reader.flag"),
     onclick: () => setFlag(msg, !msg.flagged),
   });
   const action = (testid, text, onclick, extra = {}) =>
     h("button", { type: "button", class: "btn btn-small", "data-testid": testid, text, onclick, ...extra });
   const toolbar = h(
     "div",
-    { class: "reader-toolbar", role: "toolbar", "aria-label": "Message actions" },
-    h("button", {
-      type: "button",
-      class: "btn btn-ghost narrow-only",
-      "data-testid": "back-to-list",
-      text: "‹ Back",
-      onclick: () => hooks.backToList(),
+    { class: "reader-toolbar", role: "toolbar", "aria-label": t("reader.actions") },
+    h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-ghost narrow-only",
+        "data-testid": "back-to-list",
+        onclick: () => hooks.backToList(),
+      },
+      h("span", { class: "back-mark", "aria-hidden": "true", text: "‹" }),
+      t("reader.back"),
+    ),
+    action("reply", t("reader.reply"), () => hooks.compose("reply", msg), {
+      "aria-keyshortcuts": "r",
     }),
-    action("reply", "Reply", () => hooks.compose("reply", msg), { "aria-keyshortcuts": "r" }),
-    action("reply-all", "Reply all", () => hooks.compose("replyAll", msg)),
-    action("forward", "Forward", () => hooks.compose("forward", msg)),
+    action("reply-all", t("reader.replyAll"), () => hooks.compose("replyAll", msg), {
+      "aria-keyshortcuts": "a",
+    }),
+    action("forward", t("reader.forward"), () => hooks.compose("forward", msg), {
+      "aria-keyshortcuts": "f",
+    }),
     flagBtn,
-    action("mark-unread", "Mark unread", () => markUnread(msg)),
+    action("mark-unread", t("reader.markUnread"), () => markUnread(msg)),
     moveControl(msg),
-    action("delete", "Delete", () => deleteMessage(msg), { class: "btn btn-small btn-danger" }),
+    action("delete", t("reader.delete"), () => deleteMessage(msg), {
+      class: "btn btn-small btn-danger",
+    }),
   );
-  const subject = (msg.subject || "").trim() || "(no subject)";
+  const subject = (msg.subject || "").trim() || t("list.noSubject");
   pane().replaceChildren(
     h(
       "article",
@@ -316,15 +346,21 @@ function renderReader(msg) {
         class: "reader-subject",
         tabindex: "-1",
         "data-testid": "reader-subject",
+        dir: "auto",
+        translate: (msg.subject || "").trim() ? "no" : null,
         text: subject,
       }),
       h(
         "dl",
         { class: "reader-headers" },
-        headerRow("From", formatAddrList(msg.from), "reader-from"),
-        headerRow("To", formatAddrList(msg.to), "reader-to"),
-        headerRow("Cc", formatAddrList(msg.cc), "reader-cc"),
-        headerRow("Date", fullDate(msg.date), "reader-date"),
+        headerRow(t("reader.from"), addrNodes(msg.from), "reader-from"),
+        headerRow(t("reader.to"), addrNodes(msg.to), "reader-to"),
+        headerRow(t("reader.cc"), addrNodes(msg.cc), "reader-cc"),
+        headerRow(
+          t("reader.date"),
+          msg.date ? h("time", { datetime: msg.date, text: fullDate(msg.date) }) : null,
+          "reader-date",
+        ),
       ),
       remoteNotice(msg, body),
       body,
@@ -337,7 +373,7 @@ function renderReader(msg) {
           download: "message.eml",
           rel: "noopener noreferrer",
           "data-testid": "raw-link",
-          text: "Download original message",
+          text: t("reader.raw"),
         }),
       ),
     ),
@@ -351,10 +387,10 @@ async function setFlag(msg, flagged) {
     updateRow(msg.id, { flagged: msg.flagged });
     if (state.message?.id === msg.id) {
       const btn = $('[data-testid="flag-toggle"]');
-      btn.textContent = msg.flagged ? "Unflag" : "Flag";
+      btn.textContent = msg.flagged ? t("reader.unflag") : t("reader.flag");
       btn.setAttribute("aria-pressed", msg.flagged ? "true" : "false");
     }
-    announce(msg.flagged ? "Message flagged." : "Flag removed.");
+    announce(msg.flagged ? t("reader.flagged") : t("reader.unflagged"));
   } catch (err) {
     handleGoneMessage(err);
   }
@@ -369,7 +405,7 @@ async function markUnread(msg) {
       if (mb) setCounts(mb.id, { unread: (Number(mb.unread) || 0) + 1 });
     }
     updateRow(msg.id, { seen: false });
-    announce("Marked as unread.");
+    announce(t("reader.markedUnread"));
     hooks.backToList();
   } catch (err) {
     handleGoneMessage(err);
@@ -392,7 +428,8 @@ async function moveMessage(msg, target) {
   if (!target) return;
   try {
     await api.post(api.path`/api/messages/${msg.id}/move`, { mailbox: target });
-    announce(`Moved to ${mailboxLabel(mailboxById(target)) || "the mailbox"}.`);
+    const name = mailboxLabel(mailboxById(target));
+    announce(name ? t("reader.movedTo", { mailbox: name }) : t("reader.moved"));
     await afterRemoval(msg.id);
   } catch (err) {
     handleGoneMessage(err);
@@ -401,10 +438,10 @@ async function moveMessage(msg, target) {
 
 async function deleteMessage(msg) {
   const inTrash = mailboxById(state.mailboxId)?.role === "trash";
-  if (inTrash && !window.confirm("Delete this message for good? This cannot be undone.")) return;
+  if (inTrash && !window.confirm(t("reader.confirmDelete"))) return;
   try {
     await api.del(api.path`/api/messages/${msg.id}`);
-    announce(inTrash ? "Message deleted." : "Moved to Trash.");
+    announce(inTrash ? t("reader.deleted") : t("reader.movedToTrash"));
     await afterRemoval(msg.id);
   } catch (err) {
     handleGoneMessage(err);

@@ -1,6 +1,7 @@
 // In-memory application state (never persisted) and the status announcer.
 
 import { isAborted } from "./api.js";
+import { t } from "./i18n.js";
 import { $ } from "./util.js";
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -41,20 +42,26 @@ export function resetState() {
 export const mailboxById = (id) => state.mailboxes.find((m) => m.id === id) || null;
 
 const ROLE_LABELS = {
-  inbox: "Inbox",
-  drafts: "Drafts",
-  sent: "Sent",
-  archive: "Archive",
-  junk: "Junk",
-  trash: "Trash",
+  inbox: () => t("mailbox.inbox"),
+  drafts: () => t("mailbox.drafts"),
+  sent: () => t("mailbox.sent"),
+  archive: () => t("mailbox.archive"),
+  junk: () => t("mailbox.junk"),
+  trash: () => t("mailbox.trash"),
 };
 
-/** Display name of a mailbox: a readable label for the well-known inbox. */
+/**
+ * Display name of a mailbox: the special-use ones (inbox, drafts, sent, archive, junk,
+ * trash) by their role, in the UI's language; the others by their own name.
+ */
 export function mailboxLabel(mb) {
   if (!mb) return "";
-  if (mb.role === "inbox") return ROLE_LABELS.inbox;
-  return mb.name || mb.path || ROLE_LABELS[mb.role] || "";
+  const role = Object.hasOwn(ROLE_LABELS, mb.role) ? ROLE_LABELS[mb.role] : null;
+  return role ? role() : mb.name || mb.path || "";
 }
+
+/** Whether the label is the mailbox's own name (user data, not a UI word). */
+export const isOwnName = (mb) => !Object.hasOwn(ROLE_LABELS, mb?.role);
 
 let statusTimer = null;
 
@@ -71,6 +78,6 @@ export function announce(text, kind = "info") {
 /** Show an API error's message; ignore requests cancelled by a session reset. */
 export function reportError(err, prefix = "") {
   if (isAborted(err)) return;
-  const message = err?.message || "Something went wrong.";
+  const message = err?.message || t("status.failed");
   announce(prefix ? `${prefix} ${message}` : message, "error");
 }

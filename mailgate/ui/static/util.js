@@ -1,4 +1,4 @@
-// DOM building without innerHTML, and locale-aware formatting.
+// DOM building without innerHTML, address helpers; locale-aware formatting is in i18n.js.
 
 /**
  * Create an element. attrs: "class", "text" (textContent), "on<event>" handlers,
@@ -34,49 +34,7 @@ export const $ = (sel, root = document) => root.querySelector(sel);
 let idCounter = 0;
 export const uid = (prefix) => `${prefix}-${++idCounter}`;
 
-const sizeFmt = new Intl.NumberFormat(undefined, { maximumFractionDigits: 1 });
-const SIZE_UNITS = ["B", "KB", "MB", "GB", "TB"];
-
-/** 1536 -> "1.5 KB" (binary multiples, locale digits). */
-export function humanSize(bytes) {
-  let n = Number(bytes);
-  if (!Number.isFinite(n) || n < 0) return "";
-  let unit = 0;
-  while (n >= 1024 && unit < SIZE_UNITS.length - 1) {
-    n /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? Math.round(n) : sizeFmt.format(n)} ${SIZE_UNITS[unit]}`;
-}
-
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "2-digit" });
-const dayFmt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
-const yearFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
-const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short" });
-
-function parseDate(iso) {
-  if (!iso) return null;
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? null : d;
-}
-
-/** Compact date for the list: time today, day this year, else the date. */
-export function shortDate(iso) {
-  const d = parseDate(iso);
-  if (!d) return "";
-  const now = new Date();
-  if (d.toDateString() === now.toDateString()) return timeFmt.format(d);
-  if (d.getFullYear() === now.getFullYear()) return dayFmt.format(d);
-  return yearFmt.format(d);
-}
-
-export function fullDate(iso) {
-  const d = parseDate(iso);
-  return d ? fullFmt.format(d) : "";
-}
-
-const countFmt = new Intl.NumberFormat();
-export const formatCount = (n) => countFmt.format(Number(n) || 0);
+export { formatCount, fullDate, humanSize, shortDate } from "./i18n.js";
 
 /** {name, email} -> "Name <email>" or just the e-mail. */
 export function formatAddr(addr) {
@@ -140,4 +98,16 @@ export function isTypingTarget(el) {
   if (tag !== "INPUT") return false;
   const type = (el.getAttribute("type") || "text").toLowerCase();
   return !["button", "submit", "reset", "checkbox", "radio", "file", "range"].includes(type);
+}
+
+/** Addresses as <bdi> elements between commas: each keeps its own direction in RTL text. */
+export function addrNodes(list) {
+  const out = [];
+  for (const addr of Array.isArray(list) ? list : []) {
+    const text = formatAddr(addr);
+    if (!text) continue;
+    if (out.length) out.push(", ");
+    out.push(h("bdi", { text }));
+  }
+  return out;
 }
