@@ -59,7 +59,7 @@ def account(dovecot: Dovecot) -> tuple[str, str]:
     address = f"ui-{secrets.token_hex(4)}@example.test"
     password = f"pw-{secrets.token_urlsafe(10)}"
     dovecot.add_user(address, password)
-    CANARIES.update({address, password, address.split("@")[0]})
+    CANARIES.add(address, password, address.split("@")[0])
     dovecot.deliver(address, plain_message(1, subject="Welcome", to=address))
     return address, password
 

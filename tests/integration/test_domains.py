@@ -49,14 +49,14 @@ class TwoDomains:
         password = f"pw-{secrets.token_urlsafe(9)}"
         self.dovecot.add_user(email, password)
         self.users_a[email] = password
-        CANARIES.update({email, password})
+        CANARIES.add(email, password)
         return email, password
 
     def new_beta(self) -> tuple[str, str]:
         email = f"b-{secrets.token_hex(3)}@beta.test"
         password = f"pw-{secrets.token_urlsafe(9)}"
         self.sandbox.add_user(email, password)
-        CANARIES.update({email, password})
+        CANARIES.add(email, password)
         return email, password
 
 

@@ -80,7 +80,7 @@ def account(dovecot: Dovecot) -> tuple[str, str]:
     address = f"sieve-{secrets.token_hex(4)}@example.test"
     password = f"pw-{secrets.token_urlsafe(10)}"
     dovecot.add_user(address, password)
-    CANARIES.update({address, password, address.split("@")[0]})
+    CANARIES.add(address, password, address.split("@")[0])
     return address, password
 
 
