@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Request, expect
 
 from mailgate.testing.loop import LoopThread
@@ -33,13 +34,23 @@ def images(tmp_path: Path) -> Iterator[tuple[ImageServer, LoopThread]]:
 
 
 def _natural_widths(bs: BrowserSession) -> list[int]:
-    frame = bs.page.get_by_test_id("reader-frame").element_handle().content_frame()
-    assert frame is not None
-    frame.wait_for_load_state()
-    return frame.evaluate(
-        "Promise.all([...document.images].map((i) => i.decode().then(() => i.naturalWidth,"
-        " () => 0)))"
-    )
+    """Widths of the images in the mail frame. The frame may be replaced or still
+    navigating when asked (loading remote content swaps its source): ask again then."""
+    for _ in range(50):
+        frame = bs.page.get_by_test_id("reader-frame").element_handle().content_frame()
+        assert frame is not None
+        try:
+            frame.wait_for_load_state()
+            widths: list[int] = frame.evaluate(
+                "Promise.all([...document.images].map((i) => i.decode().then("
+                "() => i.naturalWidth, () => 0)))"
+            )
+            return widths
+        except PlaywrightError as exc:
+            if "context was destroyed" not in str(exc) and "detached" not in str(exc):
+                raise
+        bs.page.wait_for_timeout(100)
+    raise AssertionError("the mail frame never settled")
 
 
 def test_sec_62_remote_images_load_through_the_proxy_only_on_request(

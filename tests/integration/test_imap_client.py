@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import email.policy
 import hashlib
+import json
 import os
 import random
 import ssl
-import tracemalloc
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 import trustme
@@ -414,22 +417,33 @@ async def test_stream_20mb_attachment_bounded_memory(dovecot: Dovecot, big_paylo
     client = await _open_dovecot(dovecot, BOB)
     uid = (await client.list_page("Junk")).summaries[0].uid
     chunk_size = 64 * 1024
-    digest = hashlib.sha256()
-    max_chunk = total = 0
-    tracemalloc.start()
-    try:
-        stream = await client.stream_section("Junk", uid, "2", chunk_size=chunk_size)
-        assert stream.decoded and stream.size == BIG
-        async for chunk in stream:
-            max_chunk = max(max_chunk, len(chunk))
-            total += len(chunk)
-            digest.update(chunk)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert total == BIG and digest.digest() == hashlib.sha256(big_payload).digest()
-    assert max_chunk <= chunk_size
-    assert peak < 4 * 1024 * 1024, peak  # the 20 MiB are never held at once
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.stream_memory_probe",
+            dovecot.host,
+            str(dovecot.port),
+            str(dovecot.ca_file),
+            BOB,
+            "Junk",
+            str(uid),
+            "2",
+            str(chunk_size),
+        ],
+        input=PASSWORD,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    result = json.loads(probe.stdout)
+    assert result["decoded"] and result["size"] == BIG
+    assert result["total"] == BIG
+    assert result["sha256"] == hashlib.sha256(big_payload).hexdigest()
+    assert result["max_chunk"] <= chunk_size
+    assert result["peak"] < 4 * 1024 * 1024, result  # the 20 MiB are never held at once
     # the connection is in sync afterwards
     assert (await client.fetch_sections("Junk", uid, ["1"]))["1"].strip() == b"see attachment"
     # the whole raw message streams too

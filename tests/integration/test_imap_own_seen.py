@@ -5,7 +5,9 @@ changes made by another connection are still noticed."""
 from __future__ import annotations
 
 import email.policy
+import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -17,6 +19,7 @@ from mailgate.mail.imap.errors import ImapNoError
 from tests.servers.dovecot import Dovecot, running_dovecot
 
 USER, PASSWORD = "reader@example.test", "reader-password"
+_readers = itertools.count()
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -31,18 +34,32 @@ def _message(i: int) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def dovecot() -> Iterator[Dovecot]:
+def dovecot_server() -> Iterator[Dovecot]:
     if not Dovecot.available():
         pytest.skip("needs dovecot and root")
     with running_dovecot() as server:
-        server.add_user(USER, PASSWORD)
-        for i in range(10):
-            server.deliver(USER, _message(i))  # unseen
         yield server
 
 
-async def _open(server: Dovecot) -> MailClient:
-    return await server.open_client(USER, PASSWORD)
+@dataclass(frozen=True)
+class Reader:
+    server: Dovecot
+    email: str
+
+
+@pytest.fixture
+def dovecot(dovecot_server: Dovecot) -> Reader:
+    """A fresh account with ten unseen messages: tests change the mailbox, and run in
+    any order."""
+    email = f"reader-{next(_readers)}@example.test"
+    dovecot_server.add_user(email, PASSWORD)
+    for i in range(10):
+        dovecot_server.deliver(email, _message(i))  # unseen
+    return Reader(dovecot_server, email)
+
+
+async def _open(reader: Reader) -> MailClient:
+    return await reader.server.open_client(reader.email, PASSWORD)
 
 
 def _record_commands(conn: ImapConnection) -> list[str]:
@@ -63,7 +80,7 @@ def _record_commands(conn: ImapConnection) -> list[str]:
     return sent
 
 
-async def test_own_seen_keeps_selection_and_sort_order(dovecot: Dovecot) -> None:
+async def test_own_seen_keeps_selection_and_sort_order(dovecot: Reader) -> None:
     client = await _open(dovecot)
     first = await client.list_page("INBOX", limit=5)
     uid = first.summaries[0].uid
@@ -83,7 +100,7 @@ async def test_own_seen_keeps_selection_and_sort_order(dovecot: Dovecot) -> None
     await client.logout()
 
 
-async def test_changes_by_another_connection_are_still_noticed(dovecot: Dovecot) -> None:
+async def test_changes_by_another_connection_are_still_noticed(dovecot: Reader) -> None:
     client, other = await _open(dovecot), await _open(dovecot)
     first = await client.list_page("INBOX", limit=5)
     await client.fetch_message("INBOX", first.summaries[1].uid, peek=False)
@@ -103,7 +120,7 @@ async def test_changes_by_another_connection_are_still_noticed(dovecot: Dovecot)
     await other.logout()
 
 
-async def test_reading_by_uid_trusts_the_kept_selection(dovecot: Dovecot) -> None:
+async def test_reading_by_uid_trusts_the_kept_selection(dovecot: Reader) -> None:
     """Opening and downloading ask for no news first (their own replies bring it), and a
     download leaves the selection as it was: the next list is a NOOP again. (exists() and
     fetch_sections() do ask: see the expunged-elsewhere test below.)"""
@@ -125,7 +142,7 @@ async def test_reading_by_uid_trusts_the_kept_selection(dovecot: Dovecot) -> Non
     await client.logout()
 
 
-async def test_news_around_a_streamed_literal_is_noticed(dovecot: Dovecot) -> None:
+async def test_news_around_a_streamed_literal_is_noticed(dovecot: Reader) -> None:
     """Dovecot reports another connection's append in the reply to our streamed FETCH;
     that news must reach the client, or the next list (whose NOOP has nothing new to
     say) would miss the message."""
@@ -143,7 +160,7 @@ async def test_news_around_a_streamed_literal_is_noticed(dovecot: Dovecot) -> No
     await other.logout()
 
 
-async def test_a_message_expunged_elsewhere_reads_as_missing(dovecot: Dovecot) -> None:
+async def test_a_message_expunged_elsewhere_reads_as_missing(dovecot: Reader) -> None:
     client, other = await _open(dovecot), await _open(dovecot)
     page = await client.list_page("INBOX", limit=5)
     # Dovecot answers a FETCH for a message expunged elsewhere (news not yet told to this
@@ -157,7 +174,7 @@ async def test_a_message_expunged_elsewhere_reads_as_missing(dovecot: Dovecot) -
     await other.logout()
 
 
-async def test_rereading_a_seen_message_stores_nothing(dovecot: Dovecot) -> None:
+async def test_rereading_a_seen_message_stores_nothing(dovecot: Reader) -> None:
     """A message this selection already knows as \\Seen is read with one FETCH; one whose
     \\Seen another client cleared (news not yet told to us) is still marked read."""
     client, other = await _open(dovecot), await _open(dovecot)
@@ -180,7 +197,7 @@ async def test_rereading_a_seen_message_stores_nothing(dovecot: Dovecot) -> None
 
 
 async def test_another_clients_change_to_the_message_we_read_reaches_the_list(
-    dovecot: Dovecot,
+    dovecot: Reader,
 ) -> None:
     """Dovecot reports another connection's flag change on a message in the reply to our
     own FETCH of that message (not to a NOOP we no longer send): the list shows it."""
@@ -199,7 +216,7 @@ async def test_another_clients_change_to_the_message_we_read_reaches_the_list(
     await other.logout()
 
 
-async def test_news_before_a_failed_stream_is_kept(dovecot: Dovecot) -> None:
+async def test_news_before_a_failed_stream_is_kept(dovecot: Reader) -> None:
     client, other = await _open(dovecot), await _open(dovecot)
     first = await client.list_page("INBOX", limit=5)
     new_uid = await other.append("INBOX", _message(300))
@@ -211,7 +228,7 @@ async def test_news_before_a_failed_stream_is_kept(dovecot: Dovecot) -> None:
     await other.logout()
 
 
-async def test_exists_and_sections_of_a_message_expunged_elsewhere(dovecot: Dovecot) -> None:
+async def test_exists_and_sections_of_a_message_expunged_elsewhere(dovecot: Reader) -> None:
     """Unlike a FETCH by UID on a kept selection (an empty ghost), these ask for news first:
     the raw download answers 404 and a reply to the message is refused, not sent bare."""
     client, other = await _open(dovecot), await _open(dovecot)

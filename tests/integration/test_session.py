@@ -172,6 +172,19 @@ async def test_sec_14_password_reaches_upstream_byte_for_byte(upstream, client, 
 
 
 @pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_a_server_hanging_up_on_the_login_is_a_refusal_not_an_outage(
+    upstream, client, mailgate
+):
+    # pymap closes the connection on a LOGIN with 4-byte UTF-8 in the name (found by the
+    # API fuzzer): what the user typed was refused, so 401, and the server stays usable.
+    for email in ["\U00074bdc@example.test", "x@\U0008f57b.example.test"]:
+        response = await client.login(email, "whatever")
+        assert (response.status, response.error_code) == (401, "auth_failed"), email
+    email, password = upstream.new_user()
+    assert (await client.login(email, password)).status == 201
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 async def test_sec_40_plaintext_only_upstream_is_refused_before_credentials(
     make_mailgate, tmp_path, security

@@ -494,8 +494,9 @@ async def test_implicit_tls_listener() -> None:
     try:
         server.start()
         server.add_user("tls@example.test", "tls-password")
+        # A first login process is forked for this connection: generous on a loaded machine.
         conn = await SieveConnection.open(
-            server.host, server.sieve_port or 0, "tls", upstream_context(server.ca_file), timeout=10
+            server.host, server.sieve_port or 0, "tls", upstream_context(server.ca_file), timeout=30
         )
         assert conn.is_tls
         await conn.authenticate(PlainMechanism("tls@example.test", "tls-password"))

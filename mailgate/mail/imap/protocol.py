@@ -635,8 +635,16 @@ class ImapConnection:
             raise ImapAuthError("login_disabled")
         user = LiteralArg(username.encode("utf-8"))
         secret = LiteralArg(password.encode("utf-8"))
-        resp = await self.execute("LOGIN", user, secret)
-        if resp.status == "NO":
+        try:
+            resp = await self.execute("LOGIN", user, secret)
+        except ImapUnavailable as exc:
+            # The server answered the greeting, then hung up on these credentials (pymap
+            # does so for 4-byte UTF-8): a refusal of what the user typed, not an outage.
+            if exc.reason == "eof":
+                raise ImapAuthError("closed_at_login") from None
+            raise
+        if resp.status in ("NO", "BAD"):
+            # BAD: the server could not take the name or password as typed.
             raise ImapAuthError(_reason(resp, "refused"))
         raise_for_status(resp)
         caps = _capabilities(resp)

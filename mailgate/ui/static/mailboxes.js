@@ -71,6 +71,17 @@ export async function refreshMailboxes() {
   }
 }
 
+let settleTimer = null;
+
+/** Show a change made here at once, then ask the server: a live event computed just
+    before the change may still arrive and would otherwise leave a stale count. */
+export function adjustUnread(id, delta) {
+  const mb = state.mailboxes.find((m) => m.id === id);
+  if (mb) setCounts(mb.id, { unread: (Number(mb.unread) || 0) + delta });
+  clearTimeout(settleTimer);
+  settleTimer = setTimeout(refreshMailboxes, 1000);
+}
+
 /** Redraw the mailbox list from state (keeps keyboard focus on the same mailbox). */
 export function renderMailboxes() {
   const ul = $("#mailbox-list");

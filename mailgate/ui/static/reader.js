@@ -3,7 +3,7 @@
 import * as api from "./api.js";
 import { touch } from "./idle.js";
 import { loadList, markOpenRow, rowById, updateRow } from "./list.js";
-import { refreshMailboxes, setCounts } from "./mailboxes.js";
+import { adjustUnread, refreshMailboxes } from "./mailboxes.js";
 import { remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
 import { t } from "./i18n.js";
 import { announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
@@ -52,8 +52,7 @@ export async function openMessage(id, { focus = true } = {}) {
     if (listed && !listed.seen) {
       // Reading marked it seen on the server; mirror that locally.
       updateRow(id, { seen: true });
-      const mb = mailboxById(state.mailboxId);
-      if (mb) setCounts(mb.id, { unread: (Number(mb.unread) || 0) - 1 });
+      adjustUnread(state.mailboxId, -1);
     }
     if (focus) $("#reader-subject")?.focus();
   } catch (err) {
@@ -401,8 +400,7 @@ async function markUnread(msg) {
     await api.patch(api.path`/api/messages/${msg.id}`, { seen: false });
     const listed = state.list.messages.find((m) => m.id === msg.id);
     if (listed?.seen) {
-      const mb = mailboxById(state.mailboxId);
-      if (mb) setCounts(mb.id, { unread: (Number(mb.unread) || 0) + 1 });
+      adjustUnread(state.mailboxId, +1);
     }
     updateRow(msg.id, { seen: false });
     announce(t("reader.markedUnread"));

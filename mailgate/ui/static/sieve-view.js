@@ -4,92 +4,35 @@
 // replaced when the user confirms.
 
 import * as api from "./api.js";
+import { t } from "./i18n.js";
 import { announce, mailboxLabel, reportError, state } from "./state.js";
 import { $, h, uid } from "./util.js";
 
-// Every user-visible string of this screen, in English (for the translation catalog).
-export const STRINGS = {
-  entryTitle: "Filters and vacation reply",
-  entryHint:
-    "Out-of-office replies and rules that sort incoming mail. They are kept on your mail " +
-    "server and run even when you are signed out.",
-  entryOpen: "Open",
-  title: "Filters and vacation reply",
-  back: "Back to settings",
-  loading: "Loading…",
-  loadFailed: "Could not load your filters.",
-  unavailable: "Filters and vacation replies are not available on this server.",
-  foreignTitle: "Another program's filters are active",
-  foreignText: (name) =>
-    `The filter script “${name}” was written by another program and is active now, so ` +
-    "the rules below are not in effect. It is shown here as it is and cannot be edited here.",
-  foreignShow: "Show that script",
-  continue: "Continue?",
-  foreignTruncated: "(shortened)",
-  foreignConfirm: (name) =>
-    `Saving makes mailgate's rules the active filter script instead of “${name}”. ` +
-    "The other script stays stored on your mail server. Continue?",
-  vacationTitle: "Vacation reply",
-  vacationOn: "Send an automatic reply",
-  vacationSubject: "Subject",
-  vacationText: "Message",
-  vacationStart: "First day",
-  vacationEnd: "Last day",
-  vacationDates: "Leave the days empty to reply until you turn it off.",
-  vacationNoDates: "This mail server cannot limit the reply to dates.",
-  vacationDays: "Answer the same sender again after (days)",
-  vacationAddresses: "Your other addresses (comma separated)",
-  vacationAddressesHint: "Mail sent to these addresses is answered too.",
-  vacationListsHint: "Mailing lists and bulk mail never get a reply.",
-  vacationSaved: "Vacation reply saved.",
-  filtersTitle: "Filters",
-  filtersHint: "Rules run from top to bottom on each new message.",
-  filtersEmpty: "No filters.",
-  filtersSaved: "Filters saved.",
-  save: "Save",
-  addRule: "Add a rule",
-  ruleName: "Name",
-  ruleEnabled: "On",
-  ruleMatch: "Apply when",
-  matchAll: "all conditions match",
-  matchAny: "any condition matches",
-  conditions: "Conditions (none: every message)",
-  actions: "Then",
-  addCondition: "Add a condition",
-  addAction: "Add an action",
-  remove: "Remove",
-  removeRule: "Delete rule",
-  moveUp: "Move up",
-  moveDown: "Move down",
-  headerName: "Header name",
-  value: "Value",
-  folder: "Folder",
-  address: "Address",
-  fields: {
-    from: "From",
-    to_cc: "To or Cc",
-    subject: "Subject",
-    header: "Header",
-    size: "Size (bytes)",
-  },
-  ops: {
-    contains: "contains",
-    is: "is",
-    matches: "matches (* and ?)",
-    over: "is over",
-    under: "is under",
-  },
-  actionTypes: {
-    fileinto: "Move to folder",
-    copy: "Copy to folder",
-    flag: "Flag",
-    mark_read: "Mark as read",
-    redirect: "Forward to",
-    discard: "Delete",
-    stop: "Stop processing rules",
-  },
-  untitled: (n) => `Rule ${n}`,
+// Labels of the choices; keys stay literal so the catalog check finds every one.
+const FIELD_KEYS = {
+  from: "sieve.field.from",
+  to_cc: "sieve.field.toCc",
+  subject: "sieve.field.subject",
+  header: "sieve.field.header",
+  size: "sieve.field.size",
 };
+const OP_KEYS = {
+  contains: "sieve.op.contains",
+  is: "sieve.op.is",
+  matches: "sieve.op.matches",
+  over: "sieve.op.over",
+  under: "sieve.op.under",
+};
+const ACTION_KEYS = {
+  fileinto: "sieve.action.fileinto",
+  copy: "sieve.action.copy",
+  flag: "sieve.action.flag",
+  mark_read: "sieve.action.markRead",
+  redirect: "sieve.action.redirect",
+  discard: "sieve.action.discard",
+  stop: "sieve.action.stop",
+};
+const labels = (keys) => Object.entries(keys).map(([value, key]) => [value, t(key)]);
 
 const TEXT_OPS = ["contains", "is", "matches"];
 const SIZE_OPS = ["over", "under"];
@@ -103,8 +46,8 @@ export function sieveSection(onBack) {
   return h(
     "section",
     { class: "prefs-section", "aria-labelledby": "sieve-entry-title" },
-    h("h3", { id: "sieve-entry-title", text: STRINGS.entryTitle }),
-    h("p", { class: "prefs-hint", text: STRINGS.entryHint }),
+    h("h3", { id: "sieve-entry-title", text: t("sieve.entryTitle") }),
+    h("p", { class: "prefs-hint", text: t("sieve.entryHint") }),
     h(
       "div",
       { class: "prefs-actions" },
@@ -112,7 +55,7 @@ export function sieveSection(onBack) {
         type: "button",
         class: "btn",
         "data-testid": "sieve-open",
-        text: STRINGS.entryOpen,
+        text: t("sieve.entryOpen"),
         onclick: () => openSieve(onBack),
       }),
     ),
@@ -123,7 +66,7 @@ async function openSieve(onBack) {
   screen = { onBack, status: null, vacation: null, filters: [] };
   const v = view();
   v.replaceChildren(
-    h("div", { class: "reader-empty", "aria-busy": "true" }, h("p", { text: STRINGS.loading })),
+    h("div", { class: "reader-empty", "aria-busy": "true" }, h("p", { text: t("sieve.loading") })),
   );
   try {
     screen.status = await api.get("/api/sieve");
@@ -136,7 +79,7 @@ async function openSieve(onBack) {
       screen.filters = fil.filters;
     }
   } catch (err) {
-    reportError(err, STRINGS.loadFailed);
+    reportError(err, t("sieve.loadFailed"));
     if (api.isAborted(err)) return;
     screen.error = err.message;
   }
@@ -158,12 +101,12 @@ function render() {
   const head = h(
     "div",
     { class: "pane-head sieve-head" },
-    h("h2", { id: "sieve-title", class: "pane-title", tabindex: "-1", text: STRINGS.title }),
+    h("h2", { id: "sieve-title", class: "pane-title", tabindex: "-1", text: t("sieve.title") }),
     h("button", {
       type: "button",
       class: "btn",
       "data-testid": "sieve-back",
-      text: STRINGS.back,
+      text: t("sieve.back"),
       onclick: closeSieve,
     }),
   );
@@ -171,7 +114,7 @@ function render() {
   if (screen.error) {
     body.push(h("p", { class: "form-error", role: "alert", text: screen.error }));
   } else if (!status?.available) {
-    body.push(h("p", { class: "prefs-intro", "data-testid": "sieve-unavailable", text: STRINGS.unavailable }));
+    body.push(h("p", { class: "prefs-intro", "data-testid": "sieve-unavailable", text: t("sieve.unavailable") }));
   } else {
     if (status.active === "foreign" && status.foreign) body.push(foreignNotice(status.foreign));
     body.push(vacationForm(), filtersForm());
@@ -196,13 +139,13 @@ function render() {
 
 function foreignNotice(foreign) {
   const pre = h("pre", { class: "sieve-foreign-text", "data-testid": "sieve-foreign-text" });
-  pre.textContent = foreign.text + (foreign.truncated ? `\n${STRINGS.foreignTruncated}` : "");
+  pre.textContent = foreign.text + (foreign.truncated ? `\n${t("sieve.foreignTruncated")}` : "");
   return h(
     "section",
     { class: "sieve-foreign", role: "note", "data-testid": "sieve-foreign" },
-    h("h3", { text: STRINGS.foreignTitle }),
-    h("p", { text: STRINGS.foreignText(foreign.name) }),
-    h("details", {}, h("summary", { text: STRINGS.foreignShow }), pre),
+    h("h3", { text: t("sieve.foreignTitle") }),
+    h("p", { text: t("sieve.foreignText", { name: foreign.name }) }),
+    h("details", {}, h("summary", { text: t("sieve.foreignShow") }), pre),
   );
 }
 
@@ -215,7 +158,7 @@ async function put(path, key, value, error, button) {
   const foreign = screen.status.active === "foreign" ? screen.status.foreign?.name : null;
   let activate = false;
   if (foreign) {
-    if (!window.confirm(STRINGS.foreignConfirm(foreign))) {
+    if (!window.confirm(t("sieve.foreignConfirm", { name: foreign }))) {
       button.disabled = false;
       return null;
     }
@@ -228,7 +171,7 @@ async function put(path, key, value, error, button) {
     } catch (err) {
       // Another program's script became active since this screen was loaded.
       if (err.code !== "sieve_foreign_active" || activate) throw err;
-      if (!window.confirm(`${err.message} ${STRINGS.continue}`)) return null;
+      if (!window.confirm(`${err.message} ${t("sieve.continue")}`)) return null;
       saved = await api.put(path, { [key]: value, activate: true });
     }
     screen.status = { ...screen.status, active: saved.active, foreign: null };
@@ -277,24 +220,24 @@ function vacationForm() {
   const days = input({ type: "number", min: "1", max: "365", value: String(vac.days || 7), "data-testid": "sieve-vacation-days" });
   const addresses = input({ value: (vac.addresses || []).join(", "), "data-testid": "sieve-vacation-addresses" });
   const error = errorLine("sieve-vacation-error");
-  const save = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "sieve-vacation-save", text: STRINGS.save });
+  const save = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "sieve-vacation-save", text: t("sieve.save") });
   const form = h(
     "form",
     { class: "prefs-form", "aria-labelledby": "sieve-vacation-title", novalidate: true },
-    h("h3", { id: "sieve-vacation-title", text: STRINGS.vacationTitle }),
+    h("h3", { id: "sieve-vacation-title", text: t("sieve.vacationTitle") }),
     error,
-    h("label", { class: "prefs-choice", for: "sieve-vacation-on" }, enabled, STRINGS.vacationOn),
-    field(STRINGS.vacationSubject, subject),
-    field(STRINGS.vacationText, text, STRINGS.vacationListsHint),
+    h("label", { class: "prefs-choice", for: "sieve-vacation-on" }, enabled, t("sieve.vacationOn")),
+    field(t("sieve.vacationSubject"), subject),
+    field(t("sieve.vacationText"), text, t("sieve.vacationListsHint")),
     h(
       "div",
       { class: "sieve-row" },
-      field(STRINGS.vacationStart, start),
-      field(STRINGS.vacationEnd, end),
+      field(t("sieve.vacationStart"), start),
+      field(t("sieve.vacationEnd"), end),
     ),
-    h("p", { class: "prefs-hint", text: dates ? STRINGS.vacationDates : STRINGS.vacationNoDates }),
-    field(STRINGS.vacationDays, days),
-    field(STRINGS.vacationAddresses, addresses, STRINGS.vacationAddressesHint),
+    h("p", { class: "prefs-hint", text: dates ? t("sieve.vacationDates") : t("sieve.vacationNoDates") }),
+    field(t("sieve.vacationDays"), days),
+    field(t("sieve.vacationAddresses"), addresses, t("sieve.vacationAddressesHint")),
     h("div", { class: "prefs-actions" }, save),
   );
   form.addEventListener("submit", async (e) => {
@@ -311,7 +254,7 @@ function vacationForm() {
     const saved = await put("/api/sieve/vacation", "vacation", value, error, save);
     if (saved) {
       screen.vacation = saved.vacation;
-      announce(STRINGS.vacationSaved);
+      announce(t("sieve.vacationSaved"));
     }
   });
   return form;
@@ -332,24 +275,24 @@ function folderOptions() {
 }
 
 function conditionRow(cond, onRemove) {
-  const fieldSel = select(Object.entries(STRINGS.fields), cond.field, {
-    "aria-label": STRINGS.fields[cond.field] || "",
+  const fieldSel = select(labels(FIELD_KEYS), cond.field, {
+    "aria-label": FIELD_KEYS[cond.field] ? t(FIELD_KEYS[cond.field]) : "",
     "data-testid": "sieve-cond-field",
   });
   const header = h("input", {
     type: "text",
     value: cond.header || "",
-    "aria-label": STRINGS.headerName,
-    placeholder: STRINGS.headerName,
+    "aria-label": t("sieve.headerName"),
+    placeholder: t("sieve.headerName"),
     "data-testid": "sieve-cond-header",
     hidden: cond.field !== "header",
   });
   const ops = cond.field === "size" ? SIZE_OPS : TEXT_OPS;
-  const opSel = select(ops.map((o) => [o, STRINGS.ops[o]]), cond.op, { "data-testid": "sieve-cond-op" });
+  const opSel = select(ops.map((o) => [o, t(OP_KEYS[o])]), cond.op, { "data-testid": "sieve-cond-op" });
   const value = h("input", {
     type: cond.field === "size" ? "number" : "text",
     value: cond.value === undefined ? "" : String(cond.value),
-    "aria-label": STRINGS.value,
+    "aria-label": t("sieve.value"),
     "data-testid": "sieve-cond-value",
   });
   const row = h(
@@ -359,7 +302,7 @@ function conditionRow(cond, onRemove) {
     header,
     opSel,
     value,
-    h("button", { type: "button", class: "btn btn-small", text: STRINGS.remove, onclick: onRemove }),
+    h("button", { type: "button", class: "btn btn-small", text: t("sieve.remove"), onclick: onRemove }),
   );
   fieldSel.addEventListener("change", () => {
     cond.field = fieldSel.value;
@@ -376,22 +319,22 @@ function conditionRow(cond, onRemove) {
 }
 
 function actionRow(action, onRemove) {
-  const allowed = Object.entries(STRINGS.actionTypes).filter(
+  const allowed = labels(ACTION_KEYS).filter(
     ([type]) => type !== "redirect" || screen.status.allow_forward || action.type === "redirect",
   );
   const typeSel = select(allowed, action.type, { "data-testid": "sieve-action-type" });
   const folders = folderOptions();
   if (action.folder && !folders.some(([p]) => p === action.folder)) folders.push([action.folder, action.folder]);
   const folder = select(folders, action.folder || folders[0]?.[0], {
-    "aria-label": STRINGS.folder,
+    "aria-label": t("sieve.folder"),
     "data-testid": "sieve-action-folder",
     hidden: !["fileinto", "copy"].includes(action.type),
   });
   const address = h("input", {
     type: "email",
     value: action.address || "",
-    "aria-label": STRINGS.address,
-    placeholder: STRINGS.address,
+    "aria-label": t("sieve.address"),
+    placeholder: t("sieve.address"),
     "data-testid": "sieve-action-address",
     hidden: action.type !== "redirect",
   });
@@ -401,7 +344,7 @@ function actionRow(action, onRemove) {
     typeSel,
     folder,
     address,
-    h("button", { type: "button", class: "btn btn-small", text: STRINGS.remove, onclick: onRemove }),
+    h("button", { type: "button", class: "btn btn-small", text: t("sieve.remove"), onclick: onRemove }),
   );
   typeSel.addEventListener("change", () => {
     action.type = typeSel.value;
@@ -430,8 +373,8 @@ function ruleItem(rule, index, count) {
   const enabled = h("input", { type: "checkbox", checked: rule.enabled !== false, "data-testid": "sieve-rule-enabled" });
   const match = select(
     [
-      ["all", STRINGS.matchAll],
-      ["any", STRINGS.matchAny],
+      ["all", t("sieve.matchAll")],
+      ["any", t("sieve.matchAny")],
     ],
     rule.match || "all",
     { "data-testid": "sieve-rule-match" },
@@ -450,30 +393,30 @@ function ruleItem(rule, index, count) {
     h(
       "div",
       { class: "sieve-row" },
-      field(STRINGS.ruleName, name),
-      h("label", { class: "prefs-choice" }, enabled, STRINGS.ruleEnabled),
-      field(STRINGS.ruleMatch, match),
+      field(t("sieve.ruleName"), name),
+      h("label", { class: "prefs-choice" }, enabled, t("sieve.ruleEnabled")),
+      field(t("sieve.ruleMatch"), match),
     ),
-    h("p", { class: "prefs-hint", text: STRINGS.conditions }),
+    h("p", { class: "prefs-hint", text: t("sieve.conditions") }),
     conds,
-    small(STRINGS.addCondition, () =>
+    small(t("sieve.addCondition"), () =>
       edit((rules) => rules[index].conditions.push({ field: "from", op: "contains", value: "" })),
     ),
-    h("p", { class: "prefs-hint", text: STRINGS.actions }),
+    h("p", { class: "prefs-hint", text: t("sieve.actions") }),
     acts,
-    small(STRINGS.addAction, () =>
+    small(t("sieve.addAction"), () =>
       edit((rules) => rules[index].actions.push({ type: "fileinto", folder: folderOptions()[0]?.[0] || "INBOX" })),
     ),
     h(
       "div",
       { class: "prefs-actions" },
-      small(STRINGS.moveUp, () => edit((rules) => rules.splice(index - 1, 0, ...rules.splice(index, 1))), index === 0),
-      small(STRINGS.moveDown, () => edit((rules) => rules.splice(index + 1, 0, ...rules.splice(index, 1))), index === count - 1),
-      small(STRINGS.removeRule, () => edit((rules) => rules.splice(index, 1))),
+      small(t("sieve.moveUp"), () => edit((rules) => rules.splice(index - 1, 0, ...rules.splice(index, 1))), index === 0),
+      small(t("sieve.moveDown"), () => edit((rules) => rules.splice(index + 1, 0, ...rules.splice(index, 1))), index === count - 1),
+      small(t("sieve.removeRule"), () => edit((rules) => rules.splice(index, 1))),
     ),
   );
   li.read = () => ({
-    name: name.value.trim() || STRINGS.untitled(index + 1),
+    name: name.value.trim() || t("sieve.untitled", { n: index + 1 }),
     enabled: enabled.checked,
     match: match.value,
     conditions: conds.map((c) => c.read()),
@@ -499,14 +442,14 @@ function renderFilters() {
 
 function filtersForm() {
   filtersList = h("ol", { class: "sieve-rules", "data-testid": "sieve-rules" });
-  filtersEmpty = h("p", { class: "prefs-hint", "data-testid": "sieve-filters-empty", text: STRINGS.filtersEmpty });
+  filtersEmpty = h("p", { class: "prefs-hint", "data-testid": "sieve-filters-empty", text: t("sieve.filtersEmpty") });
   const error = errorLine("sieve-filters-error");
-  const save = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "sieve-filters-save", text: STRINGS.save });
+  const save = h("button", { type: "submit", class: "btn btn-primary", "data-testid": "sieve-filters-save", text: t("sieve.save") });
   const form = h(
     "form",
     { class: "prefs-form", "aria-labelledby": "sieve-filters-title", novalidate: true },
-    h("h3", { id: "sieve-filters-title", text: STRINGS.filtersTitle }),
-    h("p", { class: "prefs-hint", text: STRINGS.filtersHint }),
+    h("h3", { id: "sieve-filters-title", text: t("sieve.filtersTitle") }),
+    h("p", { class: "prefs-hint", text: t("sieve.filtersHint") }),
     error,
     filtersEmpty,
     filtersList,
@@ -517,7 +460,7 @@ function filtersForm() {
         type: "button",
         class: "btn",
         "data-testid": "sieve-rule-add",
-        text: STRINGS.addRule,
+        text: t("sieve.addRule"),
         onclick: () =>
           edit((rules) =>
             rules.push({
@@ -540,7 +483,7 @@ function filtersForm() {
     if (saved) {
       screen.filters = saved.filters;
       renderFilters();
-      announce(STRINGS.filtersSaved);
+      announce(t("sieve.filtersSaved"));
     }
   });
   renderFilters();
