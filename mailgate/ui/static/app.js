@@ -102,11 +102,41 @@ function showLogin(info = "") {
 }
 
 let lockTimer = null;
+let servedDomains = [];
+
+/** The domains this server serves, shown under the address only where the operator
+    chose to list them (GET /api/domains answers an empty list otherwise). */
+async function loadServedDomains() {
+  try {
+    const data = await api.get("/api/domains", { auth: false, activity: false });
+    servedDomains = Array.isArray(data?.domains) ? data.domains.filter((d) => typeof d === "string") : [];
+  } catch {
+    servedDomains = [];
+  }
+  showServedDomains();
+}
+
+function showServedDomains() {
+  const hint = $("#login-domains");
+  if (!hint) return;
+  hint.hidden = servedDomains.length === 0;
+  hint.textContent = servedDomains.length
+    ? t("login.domains", { domains: servedDomains.join(", ") })
+    : "";
+  if (servedDomains.length) emailInput.setAttribute("aria-describedby", "login-domains");
+  else emailInput.removeAttribute("aria-describedby");
+}
+
+/** With exactly one domain served, a bare user name means an address there. */
+function completeAddress(typed) {
+  if (typed.includes("@") || servedDomains.length !== 1) return typed;
+  return `${typed}@${servedDomains[0]}`;
+}
 
 async function onLogin(event) {
   event.preventDefault();
   if (loginSubmit.disabled) return;
-  const email = emailInput.value.trim();
+  const email = completeAddress(emailInput.value.trim());
   const password = passwordInput.value;
   setLoginMessage("#login-info", "");
   if (!email || !password) {
@@ -611,8 +641,10 @@ async function probeSession() {
   select.addEventListener("change", onLoginLanguage);
   onLanguageChange((lang) => {
     select.value = lang;
+    showServedDomains();
     redrawShell();
   });
+  loadServedDomains();
   try {
     const session = await api.get("/api/session", { auth: false });
     await startSession(session);
