@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -353,6 +354,49 @@ async def test_paging_sort_and_search_dovecot(dovecot: Dovecot) -> None:
     assert (await client.list_page("INBOX", offset=N_MESSAGES)).summaries == []
     with pytest.raises(ImapStale):
         await client.list_page("INBOX", uidvalidity=newest.uidvalidity + 1)
+    await client.logout()
+
+
+async def test_date_order_without_sort_pymap(pymap: Pymap) -> None:
+    """Without SORT, newest first still means by sent date (RFC 5256): a message restored
+    or imported later lands at its date, one without a Date header at its arrival, and a
+    second list fetches the dates of new messages only."""
+    client = await _open_pymap(pymap)
+    assert "SORT" not in client.connection.capabilities
+    await client.connection.command("CREATE", '"Dated"')
+    for i in (5, 1, 9, 3):  # arrival order is not date order
+        await client.append("Dated", _message(i))
+    undated = _message(8).replace(b"Date: ", b"X-Old-Date: ", 1)  # 2024: older than now
+    await client.append("Dated", undated)
+    page = await client.list_page("Dated")
+    subjects = [s.envelope.subject for s in page.summaries]
+    assert subjects == [
+        "Message 0008",
+        "Message 0009",
+        "Message 0005",
+        "Message 0003",
+        "Message 0001",
+    ]
+
+    sent: list[str] = []
+    command = client.connection.command
+
+    async def spy(*parts: Any, **kw: Any) -> Any:
+        sent.append(" ".join(str(p) for p in parts))
+        return await command(*parts, **kw)
+
+    client.connection.command = spy  # type: ignore[method-assign]
+    restored = await client.append("Dated", _message(2))  # e.g. back from Trash
+    oldest_first = await client.list_page("Dated", sort="date_asc")
+    assert [s.envelope.subject for s in oldest_first.summaries][:3] == [
+        "Message 0001",
+        "Message 0002",
+        "Message 0003",
+    ]
+    date_fetches = [c for c in sent if "HEADER.FIELDS (DATE)" in c]
+    assert len(date_fetches) == 1 and (
+        restored is None or f" {restored} " in f" {date_fetches[0]} "
+    )
     await client.logout()
 
 

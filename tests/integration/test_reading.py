@@ -197,3 +197,29 @@ async def test_flags_move_and_delete_touch_only_the_addressed_message(upstream, 
     assert (await _messages(logged_in, trash["id"]))["messages"] == []
     final_inbox = (await _messages(logged_in, inbox["id"]))["messages"]
     assert [m["subject"] for m in final_inbox] == [msgs[2]["subject"]]
+
+
+async def test_newest_first_is_by_date_after_a_restore_from_trash(upstream, logged_in, user):
+    # On Dovecot (SORT) and pymap (no SORT) alike: a message back from Trash, or delivered
+    # late with an old date, lands at its date, never at the top (RFC 5256 DATE order).
+    for i in (30, 10, 20):  # arrival order is not date order
+        upstream.deliver(user[0], plain_message(i))
+    inbox = await _inbox(logged_in)
+    listed = (await _messages(logged_in, inbox["id"]))["messages"]
+    assert [m["subject"] for m in listed] == [f"Message number {i}" for i in (30, 20, 10)]
+    trash = await _box(logged_in, "trash")
+    oldest = listed[-1]
+    moved = await logged_in.post(
+        f"/api/messages/{oldest['id']}/move", json={"mailbox": trash["id"]}
+    )
+    assert moved.status == 200
+    in_trash = (await _messages(logged_in, trash["id"]))["messages"]
+    back = await logged_in.post(
+        f"/api/messages/{in_trash[0]['id']}/move", json={"mailbox": inbox["id"]}
+    )
+    assert back.status == 200
+    upstream.deliver(user[0], plain_message(15))  # arrives last, dated in the middle
+    after = (await _messages(logged_in, inbox["id"]))["messages"]
+    assert [m["subject"] for m in after] == [f"Message number {i}" for i in (30, 20, 15, 10)]
+    oldest_first = (await _messages(logged_in, inbox["id"], sort="date_asc"))["messages"]
+    assert [m["subject"] for m in oldest_first] == [f"Message number {i}" for i in (10, 15, 20, 30)]

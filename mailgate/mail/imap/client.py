@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 from . import utf7
@@ -79,6 +80,11 @@ _ROLE_NAMES = {
 _SECTION = re.compile(r"(?:[1-9][0-9]*(?:\.[1-9][0-9]*)*)?(?:\.?(?:HEADER|TEXT|MIME))?", re.I)
 _FLAG = re.compile(r"\\?[A-Za-z0-9$_.\-]{1,64}")
 _MAX_CACHED_ORDER = 200_000
+# Sent dates kept per connection for servers without SORT (about 100 bytes each). A mailbox
+# with more messages than this is listed in arrival order there (docs/api.md).
+_MAX_DATED = 100_000
+# UIDs per FETCH when learning sent dates: bounded response size and parse time per command.
+_DATE_BATCH = 2_000
 _SKIP_STATUS = ("\\noselect", "\\nonexistent")
 
 
@@ -194,6 +200,25 @@ def _fetch_uid(u: Untagged) -> tuple[int | None, dict[str, Any]]:
 _SUMMARY_CACHE_MAX = 400
 
 
+def _sent_date(header: Any, internaldate: Any) -> float:
+    """RFC 5256 sent date as a UTC timestamp: the Date header, else INTERNALDATE, else 0."""
+    if isinstance(header, bytes):
+        _, _, value = header.decode("latin-1").partition(":")
+        try:
+            parsed = parsedate_to_datetime(" ".join(value.split()))
+        except (TypeError, ValueError, IndexError, OverflowError):
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is None:  # "-0000" or none: taken as UTC (RFC 5322 3.3)
+                parsed = parsed.replace(tzinfo=UTC)
+            try:
+                return parsed.timestamp()
+            except (OverflowError, ValueError):
+                pass
+    received = parse_internaldate(internaldate)
+    return received.timestamp() if received is not None else 0.0
+
+
 class MailClient:
     """Mailbox operations on one logged-in connection (one operation at a time per link)."""
 
@@ -208,6 +233,10 @@ class MailClient:
         # Parsed summaries of the current selection, valid exactly as long as _orders:
         # news about any message (or our own flag change) re-SELECTs, which clears it.
         self._summary_cache: dict[int, Summary] = {}
+        # Without SORT: each message's sent date (RFC 5256 DATE: the Date header, else
+        # INTERNALDATE) by (mailbox, UIDVALIDITY) and UID. A UID's date never changes, so this
+        # outlives re-SELECTs and each list fetches only the dates of new messages.
+        self._sent_dates: dict[tuple[str, int], dict[int, float]] = {}
 
     @property
     def connection(self) -> ImapConnection:
@@ -435,9 +464,9 @@ class MailClient:
     ) -> Page:
         """One page of summaries, newest first (``date_desc``) or oldest first.
 
-        With SORT the order is the server's DATE sort. Without SORT (pymap) the order is UID
-        order, i.e. arrival order, which approximates INTERNALDATE: fetching INTERNALDATE for
-        every match would cost a full-mailbox FETCH per page (see the module tests).
+        With SORT the order is the server's DATE sort. Without SORT (pymap) it is the same
+        RFC 5256 order, from sent dates this connection learns once per message (a restored
+        or imported message lands at its date, not at the top); see _date_order.
         """
         if sort not in ("date_desc", "date_asc"):
             raise ValueError("sort must be date_desc or date_asc")
@@ -459,8 +488,13 @@ class MailClient:
         else:
             charset: list[object] = ["CHARSET", "UTF-8"] if query else []
             resp = await conn.command("UID SEARCH", *charset, *criteria)
-            uids = sorted(
-                {int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()}
+            self._note(resp)
+            uids = await self._date_order(
+                path,
+                state.uidvalidity,
+                sorted(
+                    {int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()}
+                ),
             )
             if sort == "date_desc":
                 uids.reverse()
@@ -471,6 +505,37 @@ class MailClient:
             self._orders[key] = uids
         page = uids[offset : offset + limit]
         return Page(state.uidvalidity, len(uids), await self._summaries(page))
+
+    async def _date_order(self, path: str, uidvalidity: int, uids: list[int]) -> list[int]:
+        """``uids`` (ascending) in RFC 5256 DATE order, oldest first, ties by UID. Only the
+        dates not yet known are fetched; past _MAX_DATED messages, arrival order."""
+        key = (path, uidvalidity)
+        dates = self._sent_dates.get(key)
+        if dates is None:
+            dates = self._sent_dates[key] = {}
+        missing = [u for u in uids if u not in dates]
+        known = sum(len(d) for d in self._sent_dates.values())
+        if known + len(missing) > _MAX_DATED:
+            # Forget other mailboxes first; a mailbox too large on its own keeps UID order.
+            for other in [k for k in self._sent_dates if k != key]:
+                del self._sent_dates[other]
+            if len(dates) + len(missing) > _MAX_DATED:
+                dates.clear()
+                return uids
+        for start in range(0, len(missing), _DATE_BATCH):
+            batch = missing[start : start + _DATE_BATCH]
+            resp = await self._conn.command(
+                "UID FETCH", uid_set(batch), "(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE)])"
+            )
+            self._note(resp, set(batch))
+            for u in resp.of_kind("FETCH"):
+                uid, it = _fetch_uid(u)
+                if uid is not None:
+                    dates[uid] = _sent_date(
+                        it.get("BODY[HEADER.FIELDS (DATE)]"), it.get("INTERNALDATE")
+                    )
+        # A message gone meanwhile has no date: it sorts first and drops out on the next list.
+        return sorted(uids, key=lambda u: (dates.get(u, 0.0), u))
 
     async def summaries(
         self, path: str, uids: Sequence[int], *, uidvalidity: int | None = None
