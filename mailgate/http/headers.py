@@ -17,7 +17,8 @@ SHELL_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "font-src 'self'; connect-src 'self'; manifest-src 'self'; worker-src 'self'; "
     "frame-src 'self'; form-action 'none'; base-uri 'none'; object-src 'none'; "
-    "frame-ancestors 'none'"
+    # DOM sinks (innerHTML, eval…) refuse strings: a missed escape cannot become script.
+    "frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 # The sanitized mail body: no script, no remote load, its own sandbox (SEC-31).

@@ -559,15 +559,7 @@ def test_pseudo_localization_finds_nothing_untranslated_and_nothing_overflowing(
     def serve_pseudo(route: Route) -> None:
         route.fulfill(status=200, content_type="application/json", body=pseudo)
 
-    def with_trusted_types(route: Route) -> None:
-        # The UI also works under Trusted Types (README): enforced on top of the shell CSP.
-        response = route.fetch()
-        headers = dict(response.headers)
-        headers["content-security-policy"] += "; require-trusted-types-for 'script'"
-        route.fulfill(response=response, headers=headers)
-
     page.route("**/static/i18n/en.json", serve_pseudo)
-    page.route(mailgate.url + "/", with_trusted_types)
     violations: list[str] = []
     page.on(
         "console",
@@ -579,7 +571,7 @@ def test_pseudo_localization_finds_nothing_untranslated_and_nothing_overflowing(
     )
     page.goto(mailgate.url + "/")
     expect(page.get_by_test_id("login-submit")).to_contain_text("⟦")
-    # Trusted Types are really enforced: a raw innerHTML assignment is refused.
+    # Trusted Types are enforced by the shell's CSP: a raw innerHTML assignment is refused.
     refused = page.evaluate(
         """() => {
           try { document.createElement("div").innerHTML = "<b>x</b>"; return "allowed"; }

@@ -152,6 +152,9 @@ async def test_sec_23_shell_csp_is_strict(api):
         assert "*" not in directives[directive]
     for directive in ("object-src", "base-uri", "form-action", "frame-ancestors"):
         assert directives[directive] == "'none'"
+    # Trusted Types: DOM script sinks take no strings, and no policy may be made.
+    assert directives["require-trusted-types-for"] == "'script'"
+    assert directives["trusted-types"] == "'none'"
     assert resp.headers.getall("Cross-Origin-Embedder-Policy") == ["require-corp"]
 
 
