@@ -38,14 +38,18 @@ def _iso(timestamp: float | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _body(preferences: dict, retained_until: float | None) -> dict:
-    return {"preferences": preferences, "retained_until": _iso(retained_until)}
+def _body(request: web.Request, preferences: dict, retained_until: float | None) -> dict:
+    return {
+        "preferences": preferences,
+        "retained_until": _iso(retained_until),
+        "retention_days": services(request).config.preferences.retention_days,
+    }
 
 
 async def get_preferences(request: web.Request) -> web.Response:
     session = await require_session(request)
     prefs, until = await preferences_of(request.app).load(session.email)
-    return json_response(_body(prefs, until))
+    return json_response(_body(request, prefs, until))
 
 
 async def put_preferences(request: web.Request) -> web.Response:
@@ -54,7 +58,7 @@ async def put_preferences(request: web.Request) -> web.Response:
     body = await read_body(request, Preferences, max_bytes)
     prefs = body.stored(max_bytes)
     until = await preferences_of(request.app).save(session.email, prefs)
-    return json_response(_body(prefs, until))
+    return json_response(_body(request, prefs, until))
 
 
 async def delete_preferences(request: web.Request) -> web.Response:

@@ -72,6 +72,9 @@ def test_preferences_apply_and_persist_across_logout(
     assert _background(page) == LIGHT_BG
 
     _open_prefs(page)
+    # Nothing stored yet: the retention period is named, not left vague.
+    retention = page.get_by_test_id("prefs-retention")
+    expect(retention).to_contain_text("after 60 days without sign-in")
     expect(page.get_by_test_id("prefs-page-size")).to_have_value("50")
     expect(page.get_by_test_id("prefs-theme-system")).to_be_checked()
     expect(page.get_by_test_id("prefs-senders-empty")).to_be_visible()
@@ -80,6 +83,7 @@ def test_preferences_apply_and_persist_across_logout(
     page.get_by_test_id("prefs-display-name").fill("Alice Example")
     page.get_by_test_id("prefs-signature").fill("Alice\nmailgate tester")
     _save(page)
+    expect(retention).to_contain_text("They are erased on ")
     assert _stored(page) == {
         "page_size": 10,
         "theme": "dark",

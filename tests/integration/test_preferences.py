@@ -64,7 +64,9 @@ async def test_put_get_delete_roundtrip(make_mailgate, backend, user, tmp_path):
         assert (await api.get("/api/preferences")).status == 401
         assert (await api.login(*user)).status == 201
         empty = await api.get("/api/preferences")
-        assert empty.status == 200 and empty.json() == {"preferences": {}, "retained_until": None}
+        assert empty.status == 200
+        # Nothing stored yet, and the operator's period told up front.
+        assert empty.json() == {"preferences": {}, "retained_until": None, "retention_days": 60}
         put = await api.request("PUT", "/api/preferences", json=prefs)
         assert put.status == 200, put
         expected = dict(prefs, remote_images_senders=["news@example.org", "example.com"])
@@ -84,7 +86,7 @@ async def test_put_get_delete_roundtrip(make_mailgate, backend, user, tmp_path):
         assert account_id in mg.services.preferences.store.dump()
         assert (await api.request("DELETE", "/api/preferences")).status == 204
         gone = (await api.get("/api/preferences")).json()
-        assert gone == {"preferences": {}, "retained_until": None}
+        assert gone == {"preferences": {}, "retained_until": None, "retention_days": 60}
         assert account_id not in mg.services.preferences.store.dump()
 
 
@@ -256,7 +258,5 @@ async def test_retention_erases_without_login_and_keeps_while_logging_in(
         await asyncio.sleep(retention_s + 1.0)
         assert _stored_rows(mg, backend, tmp_path) == 0
         assert (await api.login(*user)).status == 201
-        assert (await api.get("/api/preferences")).json() == {
-            "preferences": {},
-            "retained_until": None,
-        }
+        after = (await api.get("/api/preferences")).json()
+        assert (after["preferences"], after["retained_until"]) == ({}, None)

@@ -104,3 +104,4 @@ class Preferences(RequestBody, omit_defaults=True):
 class PreferencesAnswer(ResponseBody):
     preferences: Preferences
     retained_until: str | None  # ISO 8601 UTC; null when nothing is stored
+    retention_days: float  # days without a login after which stored preferences are erased

@@ -162,7 +162,10 @@ function timeZoneSelect(current) {
 
 function retentionText() {
   const until = state.prefsRetainedUntil ? fullDate(state.prefsRetainedUntil) : "";
-  return until ? t("prefs.retentionUntil", { date: until }) : t("prefs.retention");
+  if (until) return t("prefs.retentionUntil", { date: until });
+  const days = Math.ceil(Number(state.prefsRetentionDays));
+  // Nothing stored yet: say the period, not a vague "a while".
+  return days > 0 ? t("prefs.retentionDays", { count: days }) : t("prefs.retention");
 }
 
 function render() {

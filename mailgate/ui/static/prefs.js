@@ -21,6 +21,7 @@ function setPrefs(prefs) {
 export async function loadPrefs() {
   const data = await api.get("/api/preferences");
   state.prefsRetainedUntil = typeof data?.retained_until === "string" ? data.retained_until : null;
+  if (Number.isFinite(data?.retention_days)) state.prefsRetentionDays = data.retention_days;
   return setPrefs(data?.preferences);
 }
 

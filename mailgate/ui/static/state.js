@@ -21,6 +21,7 @@ function fresh() {
     lastInputAt: 0, // last keyboard/pointer input, to decide about live refreshes
     prefs: {}, // the saved preferences (GET /api/preferences), the only server-kept data
     prefsRetainedUntil: null, // ISO date the server keeps them until without a login
+    prefsRetentionDays: null, // the operator's period, known before anything is stored
     prefsOpen: false, // the preferences screen is showing instead of the panes
   };
 }
