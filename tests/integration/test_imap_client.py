@@ -459,7 +459,8 @@ async def test_fetch_message_small_large_and_missing(dovecot: Dovecot, big_paylo
 async def test_stream_20mb_attachment_bounded_memory(dovecot: Dovecot, big_payload: bytes) -> None:
     dovecot.deliver(BOB, _big_message(big_payload), mailbox="Junk")
     client = await _open_dovecot(dovecot, BOB)
-    uid = (await client.list_page("Junk")).summaries[0].uid
+    # Other tests move messages into BOB's Junk too (any order): take the big one.
+    uid = max((await client.list_page("Junk")).summaries, key=lambda s: s.size).uid
     chunk_size = 64 * 1024
     probe = subprocess.run(
         [
