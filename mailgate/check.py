@@ -18,11 +18,14 @@ import ssl
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from mailgate.config import Config, ConfigError, load_config
 from mailgate.mail.upstreams import Endpoint, Upstream, UpstreamDirectory
 from mailgate.tls import server_context, upstream_context
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
 
 __all__ = ["CheckAccount", "Report", "healthcheck", "run_check"]
 
@@ -106,12 +109,12 @@ def _check_certificate(config: Config, report: Report) -> None:
             report.ok("tls", detail)
 
 
-def _certificate_advice(leaf: Any) -> list[str]:
+def _certificate_advice(leaf: Certificate) -> list[str]:
     """What Mozilla's TLS guidelines (SEC-35) would change about a working certificate:
     an ECDSA P-256/P-384 or RSA-2048+ key, and a lifetime of at most 90 days."""
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-    advice = []
+    advice: list[str] = []
     key = leaf.public_key()
     if isinstance(key, ec.EllipticCurvePublicKey):
         if key.curve.name not in ("secp256r1", "secp384r1"):
@@ -127,11 +130,11 @@ def _certificate_advice(leaf: Any) -> list[str]:
     return advice
 
 
-def _dns_names(cert: object) -> list[str]:
+def _dns_names(cert: Certificate) -> list[str]:
     from cryptography import x509
 
     try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)  # type: ignore[attr-defined]
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return []
     return san.value.get_values_for_type(x509.DNSName)
@@ -413,8 +416,9 @@ def healthcheck(
     )
     try:
         conn.connect()
-        assert conn.sock is not None
-        if conn.sock.getpeercert(binary_form=True) != pinned:  # type: ignore[attr-defined]
+        sock = conn.sock
+        assert isinstance(sock, ssl.SSLSocket)  # HTTPSConnection.connect wraps it in TLS
+        if sock.getpeercert(binary_form=True) != pinned:
             print("unhealthy: the listener presents another certificate", file=sys.stderr)
             return 1
         conn.request("GET", "/healthz", headers={"Host": host_header})

@@ -15,9 +15,12 @@ import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from mailgate.domains import normalize_domain
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "Config",
@@ -326,9 +329,12 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover
 
 
+_Section = TypeVar("_Section", bound="DataclassInstance")
+
+
 def _section_values(
-    name: str, cls: type, file_values: dict[str, Any], environ: typing.Mapping[str, str]
-) -> Any:
+    name: str, cls: type[_Section], file_values: dict[str, Any], environ: typing.Mapping[str, str]
+) -> _Section:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = set(file_values) - known

@@ -21,6 +21,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
+from aiohttp.abc import AbstractResolver, ResolveResult
+
 from mailgate.config import MAIL_PORTS
 from mailgate.domains import normalize_domain
 from mailgate.net.addresses import AddressPolicy
@@ -36,7 +38,7 @@ Security = Literal["tls", "starttls"]
 AUTOCONFIG_MAX_BYTES = 256 * 1024
 _MAX_REDIRECTS = 3
 # RFC 8314 prefers implicit TLS; RFC 6186's plain services are only used with STARTTLS.
-_SRV = (
+_SRV: tuple[tuple[str, Protocol, Security], ...] = (
     ("_imaps._tcp", "imap", "tls"),
     ("_submissions._tcp", "smtp", "tls"),
     ("_imap._tcp", "imap", "starttls"),
@@ -236,15 +238,15 @@ async def _fetch_autoconfig(
     return None
 
 
-class _PinnedResolver:
+class _PinnedResolver(AbstractResolver):
     """aiohttp resolver that answers one checked name with one checked address."""
 
     def __init__(self, host: str, address: str):
         self._host, self._address = host, address
 
     async def resolve(
-        self, host: str, port: int = 0, family: int = socket.AF_INET
-    ) -> list[dict[str, Any]]:
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         if host != self._host:
             raise OSError("unexpected host")
         version = ipaddress.ip_address(self._address).version
@@ -264,6 +266,10 @@ class _PinnedResolver:
 
 
 _SOCKET_TYPES: dict[str, Security | None] = {"SSL": "tls", "STARTTLS": "starttls", "PLAIN": None}
+_SERVER_TAGS: tuple[tuple[str, Protocol], ...] = (
+    ("incomingServer", "imap"),
+    ("outgoingServer", "smtp"),
+)
 
 
 def _parse_autoconfig(body: bytes, source: str, findings: Findings) -> None:
@@ -276,7 +282,7 @@ def _parse_autoconfig(body: bytes, source: str, findings: Findings) -> None:
         findings.note(f"{source}: not a usable autoconfig document")
         return
     for provider in root.iter("emailProvider"):
-        for tag, protocol in (("incomingServer", "imap"), ("outgoingServer", "smtp")):
+        for tag, protocol in _SERVER_TAGS:
             for server in provider.iter(tag):
                 if server.get("type") != protocol:
                     continue
@@ -292,7 +298,7 @@ def _parse_autoconfig(body: bytes, source: str, findings: Findings) -> None:
                     continue
                 findings.note(f"{source}: {protocol} {host}:{port_text} ({socket_type})")
                 findings.candidates.append(
-                    Candidate(protocol, host, int(port_text), security, source)  # type: ignore[arg-type]
+                    Candidate(protocol, host, int(port_text), security, source)
                 )
 
 

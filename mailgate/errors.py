@@ -124,6 +124,10 @@ class UpstreamTlsFailed(ApiError):
 class UpstreamRejected(ApiError):
     status, code = 502, "upstream_rejected"
     default_message = "The mail server refused the request."
+    # Set by SMTP submission (mail/smtp.py): the server's reply code and, when recipients
+    # were refused, their indexes in the envelope.
+    smtp_code: int | None = None
+    refused_indexes: list[int] | None = None
 
 
 class ImageUnavailable(ApiError):

@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 __all__ = ["configure_logging", "log_event", "logger", "quiet_sandbox_loggers"]
 
@@ -35,15 +35,21 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=True, default=str, separators=(",", ":"))
 
 
+class _JsonLineHandler(logging.StreamHandler[TextIO]):
+    """The handler configure_logging installs: marked so that a second call (and the
+    demo, which points it at a file) can find it."""
+
+    _mailgate = True
+
+
 def configure_logging(level: str = "info") -> None:
     """Send mailgate's and aiohttp's logs to stdout as JSON lines."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _JsonLineHandler(sys.stdout)
     handler.setFormatter(JsonLineFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_mailgate", False):
             root.removeHandler(old)
-    handler._mailgate = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
     # aiohttp's own access logger is replaced by ours (see http/access_log.py); its

@@ -9,7 +9,7 @@ from aiohttp import web
 from mailgate.errors import BadRequest, NotFound
 from mailgate.http.json_io import json_response
 from mailgate.mail.ids import decode_mailbox_id, mailbox_id
-from mailgate.mail.imap.client import MailClient
+from mailgate.mail.imap.client import MailClient, Sort
 from mailgate.mail.imap.errors import ImapNoError
 from mailgate.mail.reader import summary_json
 from mailgate.services import services
@@ -18,7 +18,7 @@ from .auth import require_session
 
 __all__ = ["mailbox_json", "setup"]
 
-_SORTS = ("date_desc", "date_asc")
+_SORTS: dict[str, Sort] = {"date_desc": "date_desc", "date_asc": "date_asc"}
 _MAX_QUERY = 256
 
 
@@ -62,8 +62,8 @@ async def list_messages(request: web.Request) -> web.Response:
     path = decode_mailbox_id(request.match_info["mailbox_id"])
     limit = _int_param(request, "limit", 50, 1, 200)
     offset = _int_param(request, "offset", 0, 0, 10_000_000)
-    sort = request.query.get("sort") or "date_desc"
-    if sort not in _SORTS:
+    sort = _SORTS.get(request.query.get("sort") or "date_desc")
+    if sort is None:
         raise BadRequest("The parameter 'sort' must be date_desc or date_asc.")
     query = request.query.get("q") or None
     if query is not None and (len(query) > _MAX_QUERY or any(c in query for c in "\x00\r\n")):

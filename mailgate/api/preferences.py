@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
@@ -38,7 +39,9 @@ def _iso(timestamp: float | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def _body(request: web.Request, preferences: dict, retained_until: float | None) -> dict:
+def _body(
+    request: web.Request, preferences: dict[str, Any], retained_until: float | None
+) -> dict[str, Any]:
     return {
         "preferences": preferences,
         "retained_until": _iso(retained_until),

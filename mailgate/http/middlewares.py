@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from mailgate.errors import ApiError, CsrfFailed
 from mailgate.http.json_io import json_response
@@ -109,7 +110,7 @@ def _route(request: web.Request) -> str:
     return info.canonical if info is not None else "unmatched"
 
 
-def make_guard_middleware(allowed_hosts: frozenset[str] | None) -> Callable:
+def make_guard_middleware(allowed_hosts: frozenset[str] | None) -> Middleware:
     """Host allow-list (SEC-64), no TRACE (SEC-16), and origin checks on unsafe
     methods, login included (SEC-17). The per-session CSRF token is checked where the
     session is loaded (api/auth.py)."""
@@ -148,7 +149,7 @@ def _check_origin(request: web.Request, host: str) -> None:
             raise CsrfFailed()
 
 
-def make_body_deadline_middleware(timeout_s: float) -> Callable:
+def make_body_deadline_middleware(timeout_s: float) -> Middleware:
     """Bound the time a request may take to send its body (server.request_body_timeout_s).
 
     A body still incomplete at the deadline makes every read of it raise 408, wherever

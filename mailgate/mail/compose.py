@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.generator import BytesGenerator
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy
 from email.policy import default as default_policy
 from email.utils import format_datetime
@@ -76,7 +76,8 @@ class _ComposePolicy(EmailPolicy):
     def fold(self, name: str, value: str) -> str:
         if name.lower() in _ID_HEADERS:
             return f"{name}: " + f"{self.linesep} ".join(str(value).split()) + self.linesep
-        return super().fold(name, value)
+        folded: str = super().fold(name, value)  # typeshed leaves EmailPolicy.fold unannotated
+        return folded
 
     def fold_binary(self, name: str, value: str) -> bytes:
         if name.lower() in _ID_HEADERS:
@@ -320,20 +321,20 @@ def _check_text(value: str, *, single_line: bool, limit: int | None = None) -> s
     return value
 
 
-def _drop_mime_version(part: EmailMessage) -> None:
+def _drop_mime_version(part: MIMEPart) -> None:
     # set_content() stamps MIME-Version on every part; it belongs on the top only.
     for sub in part.iter_parts():
         del sub["MIME-Version"]
-        _drop_mime_version(sub)  # type: ignore[arg-type]
+        _drop_mime_version(sub)
 
 
-def _set_boundaries(part: EmailMessage) -> None:
+def _set_boundaries(part: MIMEPart) -> None:
     # Random, fixed boundaries: both serializations (with and without Bcc)
     # share them, and nothing in them names this software.
     if part.is_multipart():
         part.set_boundary("=_" + secrets.token_hex(16))
         for sub in part.iter_parts():
-            _set_boundaries(sub)  # type: ignore[arg-type]
+            _set_boundaries(sub)
 
 
 def _serialize(msg: EmailMessage, marker: bytes, count: int) -> list[bytes]:

@@ -33,11 +33,12 @@ from email.policy import EmailPolicy
 from email.utils import getaddresses, parsedate_to_datetime
 from io import BytesIO
 from quopri import decodestring as qp_decode
-from typing import Any
+from typing import Any, TypedDict
 
 __all__ = [
     "AttachmentInfo",
     "MessageView",
+    "ParsedAddress",
     "decode_bytes",
     "extract_part",
     "header_text",
@@ -60,16 +61,23 @@ class AttachmentInfo:
     content_id: str | None
 
 
+class ParsedAddress(TypedDict):
+    """One address of an address header: the display name ("" when none) and the address."""
+
+    name: str
+    email: str
+
+
 @dataclass
 class MessageView:
     """A parsed message; ``html`` is the raw HTML body, NOT sanitized."""
 
     subject: str = ""
-    from_: list[dict] = field(default_factory=list)
-    to: list[dict] = field(default_factory=list)
-    cc: list[dict] = field(default_factory=list)
-    bcc: list[dict] = field(default_factory=list)
-    reply_to: list[dict] = field(default_factory=list)
+    from_: list[ParsedAddress] = field(default_factory=list)
+    to: list[ParsedAddress] = field(default_factory=list)
+    cc: list[ParsedAddress] = field(default_factory=list)
+    bcc: list[ParsedAddress] = field(default_factory=list)
+    reply_to: list[ParsedAddress] = field(default_factory=list)
     date: str | None = None
     message_id_header: str | None = None
     in_reply_to: str | None = None
@@ -218,7 +226,7 @@ def header_text(value: object) -> str:
     return _BAD_TEXT.sub("\ufffd", result).replace("\r", "").replace("\n", " ").strip()
 
 
-def parse_addresses(value: object) -> list[dict]:
+def parse_addresses(value: object) -> list[ParsedAddress]:
     """Parse an address header into ``[{"name", "email"}]``; garbage yields what it can."""
     if value is None:
         return []
@@ -227,7 +235,7 @@ def parse_addresses(value: object) -> list[dict]:
         pairs = getaddresses([raw])
     except Exception:
         return []
-    result = []
+    result: list[ParsedAddress] = []
     for name, email in pairs:
         email = header_text(email)
         if not email:
@@ -621,10 +629,10 @@ def extract_part(raw: bytes, part: str) -> tuple[AttachmentInfo, bytes] | None:
             if number == part:
                 return _info(number, node, data, (view.html or "").lower()), data
         # Not a listed leaf (e.g. a part inside an attached message): resolve it directly.
-        node = _resolve(msg, part)
-        if node is None or _is_multipart(node):
+        found = _resolve(msg, part)
+        if found is None or _is_multipart(found):
             return None
-        data = _payload_bytes(node)
-        return _info(part, node, data, (view.html or "").lower()), data
+        data = _payload_bytes(found)
+        return _info(part, found, data, (view.html or "").lower()), data
     except Exception:
         return None

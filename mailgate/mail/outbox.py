@@ -10,6 +10,7 @@ and the session wipe removes whatever is left.
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 from collections.abc import AsyncIterator
@@ -145,8 +146,8 @@ async def _attachments(
                 filename=info.filename,
                 content_type=info.content_type,
                 size=info.size,
-                # Default argument: each source reads its own upload, not the loop's last.
-                open=lambda uid=upload_id: _reader(vault, session, uid),
+                # Bound now: each source reads its own upload, not the loop's last.
+                open=functools.partial(_reader, vault, session, upload_id),
             )
         )
     return sources
@@ -184,7 +185,8 @@ async def _build(
     from_name: str = "",
 ) -> BuiltMessage:
     attachments = await _attachments(vault, session, request.attachments)
-    in_reply_to, references = None, []
+    in_reply_to: str | None = None
+    references: list[str] = []
     if request.in_reply_to is not None:
         in_reply_to, references = await _parent_threading(pool, session, request.in_reply_to)
     bcc = list(request.bcc)

@@ -73,7 +73,7 @@ class DotStuffer:
 def _rejected(code: int, message: str, what: str) -> UpstreamRejected:
     detail = " ".join(str(p) for p in (code, sanitize_reply(message)) if p)
     exc = UpstreamRejected(f"The mail server refused {what} ({detail}).")
-    exc.smtp_code = code  # type: ignore[attr-defined]
+    exc.smtp_code = code
     return exc
 
 
@@ -178,7 +178,7 @@ async def _transaction(
             await client.rset(timeout=timeout)
         _, first = refused[0]
         error = _rejected(first.code, first.message, "a recipient")
-        error.refused_indexes = [i for i, _ in refused]  # type: ignore[attr-defined]
+        error.refused_indexes = [i for i, _ in refused]
         raise error
     response = await _send_data(client, message, timeout)
     if response.code != 250:

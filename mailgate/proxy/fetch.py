@@ -91,7 +91,8 @@ def _checked(url: URL, policy: AddressPolicy) -> URL:
         url = url.with_scheme("https")
         if url.explicit_port == 80:
             url = url.with_port(None)
-    if url.scheme != "https" or not url.host or url.user or url.password:
+    # raw_host is set whenever host is; both are named for the type checker.
+    if url.scheme != "https" or not url.host or not url.raw_host or url.user or url.password:
         raise ImageRefused("url")
     host = url.host.strip("[]")
     url.raw_host.encode("ascii")  # IDNA-encodable, or ValueError now rather than later

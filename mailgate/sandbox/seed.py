@@ -206,7 +206,7 @@ def _attachments(b: _Builder) -> None:
         'alt="Team logo"></p><p>Chloé</p></body></html>',
         subtype="html",
     )
-    html_part = msg.get_payload()[1]
+    html_part = list(msg.iter_parts())[1]  # the text/html alternative
     html_part.add_related(
         _tiny_png((20, 160, 120)),
         maintype="image",

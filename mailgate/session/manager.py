@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import NoReturn, TypedDict
 
 from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
@@ -34,6 +34,13 @@ WipeHook = Callable[[str, str], Awaitable[None]]
 LoginHook = Callable[["Session"], Awaitable[None]]
 
 
+class _Account(TypedDict):
+    """The sealed part of a session record: the upstream login, as JSON."""
+
+    email: str
+    password: str
+
+
 @dataclass(repr=False)
 class Session:
     """A live session as seen by one request. Holds the keys only for that request."""
@@ -44,8 +51,9 @@ class Session:
     record: SessionRecord
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False)
 
-    def _account(self) -> dict[str, str]:
-        return json.loads(self.keys.open(self.record.sealed, b"account"))
+    def _account(self) -> _Account:
+        account: _Account = json.loads(self.keys.open(self.record.sealed, b"account"))
+        return account
 
     @property
     def email(self) -> str:
@@ -141,7 +149,7 @@ class SessionManager:
         token = new_token()
         keys = SessionKeys(token.key, token.lookup)
         now = self.clock.now()
-        account = json.dumps({"email": email, "password": password}).encode()
+        account = json.dumps(_Account(email=email, password=password)).encode()
         record = SessionRecord(
             created=now,
             last_seen=now,

@@ -86,7 +86,7 @@ class RedisBacked:
             raise self._failure(exc) from None
 
     async def close(self) -> None:
-        with contextlib.suppress(REDIS_ERRORS):
+        with contextlib.suppress(*REDIS_ERRORS):
             await self._redis.aclose()
 
     def dump(self) -> bytes:
@@ -98,7 +98,8 @@ class RedisBacked:
                 if client.type(key) == b"hash":
                     value = repr(client.hgetall(key)).encode()
                 else:
-                    value = client.get(key) or b""
+                    raw = client.get(key)  # bytes (no decode_responses), or None if gone
+                    value = raw if isinstance(raw, bytes) else b""
                 out.append(key + b" " + value)
             return b"\n".join(out)
         finally:

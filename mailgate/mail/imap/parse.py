@@ -255,10 +255,11 @@ def _disposition(tok: Any) -> tuple[str | None, dict[str, str]]:
         raw = tok.decode("utf-8", "replace") if isinstance(tok, bytes) else tok
         if ";" not in raw:
             return _lower(tok), {}
-        from email.headerregistry import HeaderRegistry
+        from email.headerregistry import ContentDispositionHeader, HeaderRegistry
 
         try:
             header = HeaderRegistry()("content-disposition", raw)
+            assert isinstance(header, ContentDispositionHeader)  # the registry's class for it
             params = {k.lower(): str(v) for k, v in header.params.items()}
             return (header.content_disposition or "").lower() or None, params
         except Exception:  # a malformed header is no disposition
@@ -285,7 +286,7 @@ def _parse(tok: list[Any], number: str, depth: int, prefix: str | None = None) -
         return BodyPart(
             part=number,
             type="multipart",
-            subtype=_lower(tok[i]) if i < len(tok) else "mixed",
+            subtype=(_lower(tok[i]) if i < len(tok) else None) or "mixed",
             params=_params(ext[0] if ext else None),
             disposition=disposition,
             disposition_params=dparams,

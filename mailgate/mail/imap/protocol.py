@@ -13,10 +13,10 @@ import asyncio
 import itertools
 import re
 import ssl
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from .errors import (
     ImapAuthError,
@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 Security = Literal["tls", "starttls"]
+_T = TypeVar("_T")
 #: atoms are ``str``, quoted strings and literals ``bytes``, NIL ``None``, lists ``list``.
 Token = Any
 
@@ -533,7 +534,7 @@ class ImapConnection:
             self._writer.write(segment)
         return await self._read_until_tagged(tag, untagged)
 
-    async def _guarded(self, coro: Any) -> Any:
+    async def _guarded(self, coro: Awaitable[_T]) -> _T:
         """Run ``coro`` under the whole-command timeout; close on anything unexpected."""
         try:
             async with asyncio.timeout(self.timeout):

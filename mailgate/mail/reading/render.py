@@ -16,6 +16,7 @@ from typing import Protocol
 from mailgate.mail.mime_read import (
     AttachmentInfo,
     MessageView,
+    ParsedAddress,
     header_text,
     parse_message,
     preview,
@@ -109,8 +110,8 @@ def _header_block(raw: bytes) -> bytes:
     return raw[: end.start()] if end else raw
 
 
-def _addresses(value: str) -> list[dict[str, str]]:
-    out: list[dict[str, str]] = []
+def _addresses(value: str) -> list[ParsedAddress]:
+    out: list[ParsedAddress] = []
     try:
         pairs = getaddresses([value])
     except Exception:

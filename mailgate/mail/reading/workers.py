@@ -20,13 +20,15 @@ import signal
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.context import BaseContext
+from multiprocessing.context import ForkContext, ForkServerContext, SpawnContext
 from typing import Any, ParamSpec, TypeVar
 
 __all__ = ["WorkerFailed", "WorkerPool", "WorkerTimeout"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+# The contexts get_context returns for a start method: each has Process (BaseContext has not).
+_Context = SpawnContext | ForkContext | ForkServerContext
 
 # A worker's address space: enough for any message within the limits, and a memory bomb
 # becomes a MemoryError in the worker rather than the machine swapping.
@@ -79,10 +81,10 @@ def _ready() -> bool:
 class _Worker:
     """One worker process. Started (and waited for) in one of the pool's threads."""
 
-    def __init__(self, context: BaseContext):
+    def __init__(self, context: _Context):
         parent, child = context.Pipe()
         self.conn = parent
-        self.process = context.Process(  # type: ignore[attr-defined]
+        self.process = context.Process(
             target=_serve, args=(child,), daemon=True, name="mailgate-reading"
         )
         self.process.start()
@@ -132,7 +134,9 @@ class WorkerPool:
             raise ValueError("size must be at least 1")
         self.size = size
         self.per_owner = per_owner if per_owner is not None else max(1, size // 2)
-        self._context = multiprocessing.get_context(start_method)
+        context = multiprocessing.get_context(start_method)
+        assert isinstance(context, _Context)  # typeshed: get_context(str) -> BaseContext
+        self._context = context
         self._idle: list[_Worker] = []
         self._slots = asyncio.Semaphore(size)
         # Each running task has one thread waiting on its worker's pipe (and pickling).
@@ -179,7 +183,8 @@ class WorkerPool:
                 worker = await loop.run_in_executor(self._threads, _Worker, self._context)
             self.counters["tasks"] += 1
             try:
-                result = await loop.run_in_executor(
+                # What fn returned, pickled back from the worker.
+                result: T = await loop.run_in_executor(
                     self._threads, worker.call, fn, args, deadline_s
                 )
             except WorkerFailed as exc:
@@ -201,7 +206,7 @@ class WorkerPool:
                 worker.kill()
             else:
                 self._idle.append(worker)
-            return result  # type: ignore[no-any-return]
+            return result
 
     async def close(self) -> None:
         self._closed = True

@@ -21,7 +21,7 @@ import base64
 import binascii
 import re
 import ssl
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -48,6 +48,8 @@ __all__ = [
 Security = Literal["tls", "starttls"]
 #: Atoms are ``str``, strings (quoted or literal) ``bytes``, parenthesized codes ``list``.
 Token = str | bytes | list["Token"]
+Status = Literal["OK", "NO", "BYE"]
+_STATUSES: dict[str, Status] = {"OK": "OK", "NO": "NO", "BYE": "BYE"}
 
 _READER_LIMIT = 64 * 1024
 #: Longest response line (scripts travel as literals, not in lines).
@@ -70,7 +72,7 @@ def sanitize_server_text(text: str) -> str:
 class Response:
     """A complete response: its data lines and the final status line."""
 
-    status: Literal["OK", "NO", "BYE"]
+    status: Status
     code: list[Token] = field(default_factory=list)
     text: str = ""
     lines: list[list[Token]] = field(default_factory=list)
@@ -253,16 +255,17 @@ class SieveConnection:
 
     async def _read_line_or_status(self) -> tuple[list[Token], Response | None]:
         tokens = await self._read_tokens()
-        if tokens and isinstance(tokens[0], str) and tokens[0].upper() in ("OK", "NO", "BYE"):
-            status = tokens[0].upper()
+        first = tokens[0] if tokens else None
+        status = _STATUSES.get(first.upper()) if isinstance(first, str) else None
+        if status is not None:
             rest = tokens[1:]
             code: list[Token] = []
             if rest and isinstance(rest[0], list):
-                code = rest.pop(0)  # type: ignore[assignment]
+                code, rest = rest[0], rest[1:]
             text = ""
             if rest and isinstance(rest[0], bytes):
                 text = rest[0].decode("utf-8", "replace")
-            return tokens, Response(status, code, text)  # type: ignore[arg-type]
+            return tokens, Response(status, code, text)
         return tokens, None
 
     async def _read_response(self) -> Response:
@@ -278,10 +281,10 @@ class SieveConnection:
 
     # -- commands -----------------------------------------------------------------------------
 
-    async def _guarded(self, coro: object) -> Response:
+    async def _guarded(self, coro: Awaitable[Response]) -> Response:
         try:
             async with asyncio.timeout(self.timeout):
-                return await coro  # type: ignore[misc, no-any-return]
+                return await coro
         except BaseException as exc:
             self.close()
             if isinstance(exc, asyncio.CancelledError):
