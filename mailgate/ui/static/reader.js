@@ -89,9 +89,11 @@ function headerRow(label, value, testid) {
 
 function renderBody(msg) {
   if (msg.has_html) {
-    // Empty sandbox: no scripts, opaque origin, no forms, no popups, no top navigation.
+    // No scripts, opaque origin, no forms, no top navigation. Popups only, so that a link
+    // (target=_blank, rel=noopener noreferrer, set by the server's sanitizer) opens a new
+    // tab that is not itself sandboxed. Never allow-scripts or allow-same-origin.
     return h("iframe", {
-      sandbox: "",
+      sandbox: "allow-popups allow-popups-to-escape-sandbox",
       src: bodyUrl(msg),
       referrerpolicy: "no-referrer",
       title: t("reader.frameTitle"),
