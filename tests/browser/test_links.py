@@ -16,7 +16,7 @@ from mailgate.testing.loop import LoopThread
 from mailgate.testing.servers import RunningMailgate
 from tests.browser.conftest import BrowserSession, OpenBrowser, login
 from tests.conftest import Upstream
-from tests.integration.mailfactory import html_message
+from tests.integration.mailfactory import html_message, plain_message
 
 pytestmark = pytest.mark.browser
 
@@ -144,3 +144,46 @@ def test_a_link_in_html_mail_opens_a_new_tab_without_referrer_or_opener(
     page.wait_for_timeout(300)
     assert frame.evaluate("[window.name, document.title]") == before
     assert page.title() != "pwned"
+
+
+def test_urls_in_plain_text_mail_are_links_that_open_cleanly(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    upstream: Upstream,
+    link_target: LinkTarget,
+) -> None:
+    first = link_target.url("first?utm_campaign=spring&page=2")
+    second = link_target.url("wiki/A_(b)")
+    body = (
+        f"See {first}. And (also {second}), or write to mailto:ann@example.org.\n"
+        "Not a link: javascript:alert(1) nor ftp://files.example/x <b>bold</b>\n"
+    )
+    raw = plain_message(1, subject="Plain links", body=body)
+    bs = _signed_in(make_mailgate, open_browser, upstream, [raw])
+    page = bs.page
+    _open_row(page, "Plain links")
+    text = page.get_by_test_id("reader-text")
+    # The text is shown as written, markup and all; only the URLs became links.
+    expect(text).to_contain_text("javascript:alert(1) nor ftp://files.example/x <b>bold</b>")
+    expect(text.locator("b")).to_have_count(0)
+    links = text.locator("a")
+    expect(links).to_have_count(3)
+    assert links.all_inner_texts() == [
+        link_target.url("first?utm_campaign=spring&page=2"),
+        second,
+        "mailto:ann@example.org",
+    ]
+    hrefs = [links.nth(i).get_attribute("href") for i in range(3)]
+    assert hrefs == [link_target.url("first?page=2"), second, "mailto:ann@example.org"]
+    for i in range(3):
+        expect(links.nth(i)).to_have_attribute("target", "_blank")
+        expect(links.nth(i)).to_have_attribute("rel", "noopener noreferrer")
+    # Sentence punctuation stays outside the links.
+    expect(text).to_contain_text(f"{first}. And (also {second}), or")
+
+    with bs.context.expect_page() as info:
+        links.first.click()
+    _assert_opened_cleanly(bs, info.value, link_target, "first?page=2")
+    with bs.context.expect_page() as info:
+        links.nth(1).click()
+    _assert_opened_cleanly(bs, info.value, link_target, "wiki/A_(b)")

@@ -141,6 +141,7 @@ async def test_html_body_is_sanitized_and_served_with_its_own_csp(upstream, logg
     summary = (await _messages(logged_in, inbox["id"]))["messages"][0]
     msg = (await logged_in.get(f"/api/messages/{summary['id']}")).json()
     assert msg["has_html"] is True and msg["remote_content_blocked"] >= 2
+    assert msg["text_links"] == []  # the reader shows the frame, not the text
     resp = await logged_in.get(msg["html_url"])
     assert resp.status == 200 and resp.headers["Content-Type"] == "text/html; charset=utf-8"
     csp = resp.headers["Content-Security-Policy"]

@@ -87,6 +87,55 @@ function headerRow(label, value, testid) {
   ];
 }
 
+// Candidate links in plain text: the same pattern and trailing-punctuation rule as the
+// server's sanitize.text_links, which says which candidates are links and what their
+// cleaned href is. A candidate the server did not list stays text.
+const TEXT_URL = /(?:https?:\/\/|mailto:)[^\s<>"'\u0000-\u001f\u007f]+/gi;
+const TRAILING = ".,;:!?'\")]}>";
+
+function splitTrailing(url) {
+  let end = url.length;
+  const count = (s, c) => s.split(c).length - 1;
+  while (end && TRAILING.includes(url[end - 1])) {
+    const head = url.slice(0, end);
+    if (url[end - 1] === ")" && count(head, "(") >= count(head, ")")) break;
+    end -= 1;
+  }
+  return url.slice(0, end);
+}
+
+/** The text body as text nodes and links (DOM only, never markup). */
+function linkedText(text, links) {
+  const hrefs = new Map();
+  for (const link of Array.isArray(links) ? links : []) {
+    if (typeof link?.text === "string" && typeof link?.href === "string") {
+      hrefs.set(link.text, link.href);
+    }
+  }
+  if (!hrefs.size) return [text];
+  const out = [];
+  let pos = 0;
+  for (const match of text.matchAll(TEXT_URL)) {
+    const url = splitTrailing(match[0]);
+    const href = hrefs.get(url);
+    if (!href || !/^(https?:|mailto:)/i.test(href)) continue;
+    out.push(text.slice(pos, match.index));
+    out.push(
+      h("a", {
+        href,
+        target: "_blank",
+        rel: "noopener noreferrer",
+        referrerpolicy: "no-referrer",
+        "data-testid": "text-link",
+        text: url,
+      }),
+    );
+    pos = match.index + url.length;
+  }
+  out.push(text.slice(pos));
+  return out;
+}
+
 function renderBody(msg) {
   if (msg.has_html) {
     // No scripts, opaque origin, no forms, no top navigation. Popups only, so that a link
@@ -102,13 +151,11 @@ function renderBody(msg) {
     });
   }
   if (typeof msg.text === "string") {
-    return h("pre", {
-      class: "reader-text",
-      "data-testid": "reader-text",
-      dir: "auto",
-      translate: "no",
-      text: msg.text,
-    });
+    return h(
+      "pre",
+      { class: "reader-text", "data-testid": "reader-text", dir: "auto", translate: "no" },
+      ...linkedText(msg.text, msg.text_links),
+    );
   }
   return h("p", { class: "reader-text muted", text: t("reader.noText") });
 }
