@@ -47,6 +47,8 @@ export async function openMessage(id, { focus = true } = {}) {
   try {
     const msg = await api.get(api.path`/api/messages/${id}`);
     if (seq !== openSeq || !msg) return;
+    // Opening (without peek) marked it seen, whatever flags the answer was built from.
+    msg.seen = true;
     state.message = msg;
     renderReader(msg);
     if (listed && !listed.seen) {
@@ -377,7 +379,7 @@ function renderReader(msg) {
       "aria-keyshortcuts": "f",
     }),
     flagBtn,
-    action("mark-unread", t("reader.markUnread"), () => markUnread(msg)),
+    seenButton(msg),
     moveControl(msg),
     action("delete", t("reader.delete"), () => deleteMessage(msg), {
       class: "btn btn-small btn-danger",
@@ -444,16 +446,37 @@ async function setFlag(msg, flagged) {
   }
 }
 
-async function markUnread(msg) {
+/**
+ * "Mark unread" while the message is read, "Mark as read" once it is not. Marking is a
+ * flag change, not a navigation: the message stays open, as in Outlook on the web,
+ * Thunderbird or Fastmail, and opening it again later marks it read as usual.
+ */
+function seenButton(msg) {
+  const seen = msg.seen !== false;
+  return h("button", {
+    type: "button",
+    class: "btn btn-small",
+    "data-testid": seen ? "mark-unread" : "mark-read",
+    text: seen ? t("reader.markUnread") : t("reader.markRead"),
+    onclick: () => setSeen(msg, !seen),
+  });
+}
+
+async function setSeen(msg, seen) {
   try {
-    await api.patch(api.path`/api/messages/${msg.id}`, { seen: false });
+    const updated = await api.patch(api.path`/api/messages/${msg.id}`, { seen });
     const listed = state.list.messages.find((m) => m.id === msg.id);
-    if (listed?.seen) {
-      adjustUnread(state.mailboxId, +1);
+    if (listed && listed.seen !== seen) adjustUnread(state.mailboxId, seen ? -1 : +1);
+    msg.seen = updated && typeof updated.seen === "boolean" ? updated.seen : seen;
+    updateRow(msg.id, { seen: msg.seen });
+    if (state.message?.id === msg.id) {
+      const old = $('[data-testid="mark-unread"], [data-testid="mark-read"]');
+      const hadFocus = old && document.activeElement === old;
+      const next = seenButton(msg);
+      old?.replaceWith(next);
+      if (hadFocus) next.focus();
     }
-    updateRow(msg.id, { seen: false });
-    announce(t("reader.markedUnread"));
-    hooks.backToList();
+    announce(msg.seen ? t("reader.markedRead") : t("reader.markedUnread"));
   } catch (err) {
     handleGoneMessage(err);
   }
