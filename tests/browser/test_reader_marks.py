@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from mailgate.testing.servers import RunningMailgate
 from tests.browser.conftest import OpenBrowser, login, page_json
 from tests.conftest import Upstream
-from tests.integration.mailfactory import plain_message
+from tests.integration.mailfactory import plain_message, with_attachment
 
 pytestmark = pytest.mark.browser
 
@@ -72,3 +72,37 @@ def test_mark_unread_then_read_from_the_reader_which_stays_open(
     # The other message was never touched.
     other = page.get_by_test_id(ROW).filter(has_text="Marks two")
     expect(other).to_have_class(UNREAD)
+
+
+def test_the_attachment_mark_is_a_paper_clip_with_a_spoken_label(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    upstream: Upstream,
+) -> None:
+    email, password = upstream.new_user()
+    pdf = with_attachment(b"%PDF-1.4\n", "a.pdf", "application/pdf", "Invoice file")
+    upstream.deliver(email, pdf)
+    upstream.deliver(email, plain_message(1, subject="Plain note", to=email))
+    mg = make_mailgate()
+    bs = open_browser(mg)
+    page = bs.page
+    login(page, mg, email, password)
+    row = page.get_by_test_id(ROW).filter(has_text="Invoice file")
+    mark = row.get_by_test_id("row-attachment")
+    expect(mark).to_have_count(1)
+    plain = page.get_by_test_id(ROW).filter(has_text="Plain note")
+    expect(plain.get_by_test_id("row-attachment")).to_have_count(0)
+    # Seen: a drawn clip, taller than wide, and no visible text that could read as a digit.
+    icon = mark.locator("svg")
+    expect(icon).to_have_attribute("aria-hidden", "true")
+    assert icon.locator("path").get_attribute("d")
+    box = icon.bounding_box()
+    assert box and box["width"] > 0 and box["height"] > box["width"]
+    visible_text = mark.evaluate(
+        "(el) => [...el.childNodes].filter((n) => !n.classList?.contains('visually-hidden'))"
+        ".map((n) => n.textContent).join('').trim()"
+    )
+    assert visible_text == ""
+    # Heard: the catalog's words, in the row's accessible name.
+    expect(row).to_have_accessible_name(re.compile(r"Has attachments\."))
+    expect(plain).not_to_have_accessible_name(re.compile(r"Has attachments"))
