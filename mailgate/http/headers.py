@@ -8,6 +8,7 @@ __all__ = [
     "API_CSP",
     "DOWNLOAD_CSP",
     "FRAME_CSP",
+    "FRAME_SANDBOX",
     "SHELL_CSP",
     "add_security_headers",
     "apply_security_headers",
@@ -21,10 +22,13 @@ SHELL_CSP = (
     "frame-ancestors 'none'; require-trusted-types-for 'script'; trusted-types 'none'"
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-# The sanitized mail body: no script, no remote load, its own sandbox (SEC-31).
+# The sanitized mail body: no script, no remote load, its own sandbox (SEC-31). The
+# sandbox allows exactly one thing: a link (target=_blank, rel=noopener noreferrer from the
+# sanitizer) may open a new, unsandboxed tab. Never allow-scripts or allow-same-origin.
+FRAME_SANDBOX = "allow-popups allow-popups-to-escape-sandbox"
 FRAME_CSP = (
-    "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+    f"sandbox {FRAME_SANDBOX}; default-src 'none'; img-src 'self' data:; "
+    "style-src 'unsafe-inline'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
 )
 DOWNLOAD_CSP = "sandbox; default-src 'none'; frame-ancestors 'none'"
 

@@ -20,7 +20,14 @@ import nh3
 
 from mailgate.mail.links import clean_link
 
-__all__ = ["SanitizedHtml", "html_document", "sanitize_html", "text_to_html"]
+__all__ = [
+    "MAX_TEXT_LINKS",
+    "SanitizedHtml",
+    "html_document",
+    "sanitize_html",
+    "text_links",
+    "text_to_html",
+]
 
 
 @dataclass(frozen=True)
@@ -254,8 +261,12 @@ def html_document(body: str, *, title: str = "") -> str:
     )
 
 
-_TEXT_URL = re.compile(r"https?://[^\s<>\"'\x00-\x1f\x7f]+", re.I)
+# What counts as a link in plain text. The reader (ui/static/reader.js, TEXT_URL) finds
+# candidates with the same pattern and links only those this module cleaned (text_links).
+_TEXT_URL = re.compile(r"(?:https?://|mailto:)[^\s<>\"'\x00-\x1f\x7f]+", re.I)
 _TRAILING = ".,;:!?'\")]}>"
+# At most this many distinct links are cleaned for one text body; the rest stay text.
+MAX_TEXT_LINKS = 1000
 
 
 def _split_trailing(url: str) -> tuple[str, str]:
@@ -266,6 +277,26 @@ def _split_trailing(url: str) -> tuple[str, str]:
             break
         end -= 1
     return url[:end], url[end:]
+
+
+def text_links(text: str, *, limit: int = MAX_TEXT_LINKS) -> dict[str, str]:
+    """The links in plain text: each URL as written (trailing punctuation split off) → the
+    href ``clean_link`` makes of it. URLs it refuses are left out; so are those past
+    ``limit`` distinct ones."""
+    links: dict[str, str] = {}
+    refused: set[str] = set()
+    for match in _TEXT_URL.finditer(text):
+        url, _ = _split_trailing(match.group(0))
+        if url in links or url in refused:
+            continue
+        if len(links) + len(refused) >= limit:
+            break
+        href = clean_link(url)
+        if href is None:
+            refused.add(url)
+        else:
+            links[url] = href
+    return links
 
 
 def text_to_html(text: str) -> str:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Request, expect
 
+from mailgate.http.headers import FRAME_SANDBOX
 from mailgate.testing.servers import RunningMailgate
 from tests.browser.conftest import BrowserSession, Mailbox, OpenBrowser, login
 from tests.conftest import Upstream
@@ -81,7 +82,7 @@ def _open(bs: BrowserSession, subject: str, *, html: bool = True) -> None:
     page.get_by_test_id(ROW).filter(has_text=subject).click()
     expect(page.get_by_test_id("reader-subject")).to_have_text(subject)
     if html:
-        expect(page.get_by_test_id("reader-frame")).to_have_attribute("sandbox", "")
+        expect(page.get_by_test_id("reader-frame")).to_have_attribute("sandbox", FRAME_SANDBOX)
 
 
 def _frame_title_untouched(bs: BrowserSession, expected_text: str) -> None:

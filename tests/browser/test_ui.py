@@ -67,11 +67,10 @@ def test_full_session_through_the_ui(
     for subject in subjects.values():
         expect(_row(page, subject)).to_have_count(1)
 
-    # The HTML message renders in a frame with an empty sandbox (no scripts, opaque origin).
+    # The HTML message renders in a sandboxed frame: no scripts, opaque origin, popups only.
     _open(page, subjects["news"])
     frame = page.get_by_test_id("reader-frame")
-    expect(frame).to_have_attribute("sandbox", "")
-    assert frame.get_attribute("sandbox") == ""
+    expect(frame).to_have_attribute("sandbox", "allow-popups allow-popups-to-escape-sandbox")
     expect(page.frame_locator('[data-testid="reader-frame"]').locator("h1")).to_have_text(
         "Hello reader"
     )

@@ -141,10 +141,15 @@ async def test_html_body_is_sanitized_and_served_with_its_own_csp(upstream, logg
     summary = (await _messages(logged_in, inbox["id"]))["messages"][0]
     msg = (await logged_in.get(f"/api/messages/{summary['id']}")).json()
     assert msg["has_html"] is True and msg["remote_content_blocked"] >= 2
+    assert msg["text_links"] == []  # the reader shows the frame, not the text
     resp = await logged_in.get(msg["html_url"])
     assert resp.status == 200 and resp.headers["Content-Type"] == "text/html; charset=utf-8"
     csp = resp.headers["Content-Security-Policy"]
-    assert csp.startswith("sandbox") and "default-src 'none'" in csp and "script-src" not in csp
+    directives = dict(d.strip().partition(" ")[::2] for d in csp.split(";"))
+    assert directives["sandbox"] == "allow-popups allow-popups-to-escape-sandbox"
+    assert directives["default-src"] == "'none'" and "script-src" not in directives
+    assert "allow-scripts" not in csp and "allow-same-origin" not in csp
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
     body = resp.body.decode()
     assert "<script" not in body and "tracker.example" not in body and "onclick" not in body
     assert "utm_source" not in body and "https://shop.example/x?id=3" in body

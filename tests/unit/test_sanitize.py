@@ -1,10 +1,16 @@
-"""sanitize_html, html_document and text_to_html."""
+"""sanitize_html, html_document, text_to_html and text_links."""
 
 from __future__ import annotations
 
 import pytest
 
-from mailgate.mail.sanitize import SanitizedHtml, html_document, sanitize_html, text_to_html
+from mailgate.mail.sanitize import (
+    SanitizedHtml,
+    html_document,
+    sanitize_html,
+    text_links,
+    text_to_html,
+)
 
 from .corpora import script_capable_constructs
 
@@ -226,3 +232,24 @@ def test_text_to_html_keeps_balanced_parentheses_in_urls() -> None:
     fragment = text_to_html("(see https://en.example/wiki/A_(b))")
     assert 'href="https://en.example/wiki/A_(b)"' in fragment
     assert fragment.endswith("</a>)</div>")
+
+
+def test_text_links_are_cleaned_like_html_links_and_leave_punctuation_out() -> None:
+    text = (
+        "Shop: https://shop.example/p?utm_source=x&id=1. Wiki (https://en.example/wiki/A_(b)),"
+        " mail mailto:ann@example.org, wrapped https://www.google.com/url?q=https://a.example/"
+        "&sa=D; twice https://shop.example/p?utm_source=x&id=1 and javascript:alert(1) or"
+        " http://[bad/ or ftp://files.example/x"
+    )
+    assert text_links(text) == {
+        "https://shop.example/p?utm_source=x&id=1": "https://shop.example/p?id=1",
+        "https://en.example/wiki/A_(b)": "https://en.example/wiki/A_(b)",
+        "mailto:ann@example.org": "mailto:ann@example.org",
+        "https://www.google.com/url?q=https://a.example/&sa=D": "https://a.example/",
+    }
+
+
+def test_text_links_stop_at_the_limit() -> None:
+    text = " ".join(f"https://h{n}.example/" for n in range(10))
+    assert list(text_links(text, limit=3)) == [f"https://h{n}.example/" for n in range(3)]
+    assert len(text_links(text)) == 10

@@ -10,7 +10,16 @@ from msgspec import UNSET, Meta, UnsetType
 
 from .base import RequestBody, ResponseBody
 
-__all__ = ["Address", "Attachment", "FlagsUpdate", "Message", "Move", "Moved", "Summary"]
+__all__ = [
+    "Address",
+    "Attachment",
+    "FlagsUpdate",
+    "Message",
+    "Move",
+    "Moved",
+    "Summary",
+    "TextLink",
+]
 
 Count = Annotated[int, Meta(ge=0)]
 
@@ -45,6 +54,13 @@ class Attachment(ResponseBody):
     url: str
 
 
+class TextLink(ResponseBody):
+    """A link in the plain-text body: the URL as written there and the href to use."""
+
+    text: str
+    href: str
+
+
 class Message(Summary):
     """GET /api/messages/{id}: the summary plus headers, text and attachments."""
 
@@ -55,6 +71,8 @@ class Message(Summary):
     in_reply_to: str | None
     references: list[str] | str | None
     text: str | None
+    # The links in `text` (messages without HTML only), cleaned as links in HTML mail are.
+    text_links: list[TextLink]
     has_html: bool
     html_url: str
     remote_content_blocked: Count

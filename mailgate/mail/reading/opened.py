@@ -67,6 +67,7 @@ class OpenedMessage:
             "in_reply_to": v.in_reply_to,
             "references": v.references,
             "text": v.text,
+            "text_links": [{"text": k, "href": h} for k, h in self.rendered.text_links.items()],
             "has_html": v.html is not None,
             "html_url": f"{base}/body.html",
             "attachments": attachments,

@@ -21,7 +21,7 @@ from mailgate.mail.mime_read import (
     parse_message,
     preview,
 )
-from mailgate.mail.sanitize import html_document, sanitize_html, text_to_html
+from mailgate.mail.sanitize import html_document, sanitize_html, text_links, text_to_html
 
 from .limits import ReadingLimits, bound_html, scan_mime, strip_bom
 
@@ -73,6 +73,9 @@ class Rendered:
     limit: str | None = None
     # How often something was refused or reduced while rendering, by kind (for one log line).
     refusals: dict[str, int] = field(default_factory=dict)
+    # The plain-text body's links, as written → cleaned href (sanitize.text_links); only
+    # for messages without HTML, whose text is what the reader shows.
+    text_links: dict[str, str] = field(default_factory=dict)
 
     @property
     def degraded(self) -> bool:
@@ -176,6 +179,7 @@ def _finish(view: MessageView, limits: ReadingLimits) -> Rendered:
     refusals: dict[str, int] = {}
     document: str | None = None
     remote_blocked = 0
+    links: dict[str, str] = {}
     if view.html is not None:
         bounded = bound_html(view.html, limits)
         if bounded.flattened:
@@ -191,12 +195,14 @@ def _finish(view: MessageView, limits: ReadingLimits) -> Rendered:
             document = html_document(cleaned.body, title=view.subject)
     else:
         document = html_document(text_to_html(view.text or ""), title=view.subject)
+        links = text_links(view.text or "")
     return Rendered(
         view=view,
         preview=preview(view.text) if view.text else "",
         remote_blocked=remote_blocked,
         document=document,
         refusals=refusals,
+        text_links=links,
     )
 
 

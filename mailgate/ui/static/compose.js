@@ -5,7 +5,16 @@ import { refreshMailboxes } from "./mailboxes.js";
 import { t } from "./i18n.js";
 import { signatureBlock } from "./prefs.js";
 import { announce, reportError, state } from "./state.js";
-import { $, formatAddr, formatAddrList, fullDate, h, humanSize, parseAddrList } from "./util.js";
+import {
+  $,
+  formatAddr,
+  formatAddrList,
+  fullDate,
+  h,
+  humanSize,
+  parseAddrList,
+  quoteLines,
+} from "./util.js";
 
 let hooks = { showPane: () => {}, close: () => {} };
 
@@ -29,12 +38,8 @@ function quote(msg) {
   const head = when
     ? t("compose.quoteHeadDate", { date: when, sender: who })
     : t("compose.quoteHead", { sender: who });
-  const quoted = body
-    .replace(/\r\n/g, "\n")
-    .split("\n")
-    .map((line) => (line.startsWith(">") ? `>${line}` : `> ${line}`))
-    .join("\n");
-  return `\n\n${head}\n${quoted}\n`;
+  const quoted = quoteLines(body);
+  return quoted ? `\n\n${head}\n${quoted}\n` : `\n\n${head}\n`;
 }
 
 function forwardBody(msg) {

@@ -71,6 +71,32 @@ export function focusRow(id) {
 export const rowById = (id) =>
   $("#message-list")?.querySelector(`[data-testid="message-row"][data-id="${CSS.escape(id)}"]`);
 
+const SVG = "http://www.w3.org/2000/svg";
+
+/** A paper clip, drawn as one stroked path (decorative: the row says it in words). */
+function clipIcon() {
+  const svg = document.createElementNS(SVG, "svg");
+  for (const [key, value] of Object.entries({
+    viewBox: "0 0 10 17",
+    "aria-hidden": "true",
+    focusable: "false",
+  })) {
+    svg.setAttribute(key, value);
+  }
+  const path = document.createElementNS(SVG, "path");
+  for (const [key, value] of Object.entries({
+    d: "M3 5v6.5a2 2 0 0 0 4 0V3.5a3 3 0 0 0-6 0V12a4 4 0 0 0 8 0V5",
+    fill: "none",
+    stroke: "currentColor",
+    "stroke-width": "1.4",
+    "stroke-linecap": "round",
+  })) {
+    path.setAttribute(key, value);
+  }
+  svg.appendChild(path);
+  return svg;
+}
+
 function renderRow(msg) {
   const from = Array.isArray(msg.from) ? msg.from : [];
   const sender = from.map(addrName).join(", ") || t("list.unknownSender");
@@ -110,7 +136,8 @@ function renderRow(msg) {
         msg.has_attachments
           ? h(
               "span",
-              { class: "row-clip" },
+              { class: "row-clip", "data-testid": "row-attachment" },
+              clipIcon(),
               h("span", { class: "visually-hidden", text: `${t("list.attachments")} ` }),
             )
           : null,

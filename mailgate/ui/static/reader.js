@@ -47,6 +47,8 @@ export async function openMessage(id, { focus = true } = {}) {
   try {
     const msg = await api.get(api.path`/api/messages/${id}`);
     if (seq !== openSeq || !msg) return;
+    // Opening (without peek) marked it seen, whatever flags the answer was built from.
+    msg.seen = true;
     state.message = msg;
     renderReader(msg);
     if (listed && !listed.seen) {
@@ -87,11 +89,62 @@ function headerRow(label, value, testid) {
   ];
 }
 
+// Candidate links in plain text: the same pattern and trailing-punctuation rule as the
+// server's sanitize.text_links, which says which candidates are links and what their
+// cleaned href is. A candidate the server did not list stays text.
+const TEXT_URL = /(?:https?:\/\/|mailto:)[^\s<>"'\u0000-\u001f\u007f]+/gi;
+const TRAILING = ".,;:!?'\")]}>";
+
+function splitTrailing(url) {
+  let end = url.length;
+  const count = (s, c) => s.split(c).length - 1;
+  while (end && TRAILING.includes(url[end - 1])) {
+    const head = url.slice(0, end);
+    if (url[end - 1] === ")" && count(head, "(") >= count(head, ")")) break;
+    end -= 1;
+  }
+  return url.slice(0, end);
+}
+
+/** The text body as text nodes and links (DOM only, never markup). */
+function linkedText(text, links) {
+  const hrefs = new Map();
+  for (const link of Array.isArray(links) ? links : []) {
+    if (typeof link?.text === "string" && typeof link?.href === "string") {
+      hrefs.set(link.text, link.href);
+    }
+  }
+  if (!hrefs.size) return [text];
+  const out = [];
+  let pos = 0;
+  for (const match of text.matchAll(TEXT_URL)) {
+    const url = splitTrailing(match[0]);
+    const href = hrefs.get(url);
+    if (!href || !/^(https?:|mailto:)/i.test(href)) continue;
+    out.push(text.slice(pos, match.index));
+    out.push(
+      h("a", {
+        href,
+        target: "_blank",
+        rel: "noopener noreferrer",
+        referrerpolicy: "no-referrer",
+        "data-testid": "text-link",
+        text: url,
+      }),
+    );
+    pos = match.index + url.length;
+  }
+  out.push(text.slice(pos));
+  return out;
+}
+
 function renderBody(msg) {
   if (msg.has_html) {
-    // Empty sandbox: no scripts, opaque origin, no forms, no popups, no top navigation.
+    // No scripts, opaque origin, no forms, no top navigation. Popups only, so that a link
+    // (target=_blank, rel=noopener noreferrer, set by the server's sanitizer) opens a new
+    // tab that is not itself sandboxed. Never allow-scripts or allow-same-origin.
     return h("iframe", {
-      sandbox: "",
+      sandbox: "allow-popups allow-popups-to-escape-sandbox",
       src: bodyUrl(msg),
       referrerpolicy: "no-referrer",
       title: t("reader.frameTitle"),
@@ -100,13 +153,11 @@ function renderBody(msg) {
     });
   }
   if (typeof msg.text === "string") {
-    return h("pre", {
-      class: "reader-text",
-      "data-testid": "reader-text",
-      dir: "auto",
-      translate: "no",
-      text: msg.text,
-    });
+    return h(
+      "pre",
+      { class: "reader-text", "data-testid": "reader-text", dir: "auto", translate: "no" },
+      ...linkedText(msg.text, msg.text_links),
+    );
   }
   return h("p", { class: "reader-text muted", text: t("reader.noText") });
 }
@@ -328,7 +379,7 @@ function renderReader(msg) {
       "aria-keyshortcuts": "f",
     }),
     flagBtn,
-    action("mark-unread", t("reader.markUnread"), () => markUnread(msg)),
+    seenButton(msg),
     moveControl(msg),
     action("delete", t("reader.delete"), () => deleteMessage(msg), {
       class: "btn btn-small btn-danger",
@@ -395,16 +446,37 @@ async function setFlag(msg, flagged) {
   }
 }
 
-async function markUnread(msg) {
+/**
+ * "Mark unread" while the message is read, "Mark as read" once it is not. Marking is a
+ * flag change, not a navigation: the message stays open, as in Outlook on the web,
+ * Thunderbird or Fastmail, and opening it again later marks it read as usual.
+ */
+function seenButton(msg) {
+  const seen = msg.seen !== false;
+  return h("button", {
+    type: "button",
+    class: "btn btn-small",
+    "data-testid": seen ? "mark-unread" : "mark-read",
+    text: seen ? t("reader.markUnread") : t("reader.markRead"),
+    onclick: () => setSeen(msg, !seen),
+  });
+}
+
+async function setSeen(msg, seen) {
   try {
-    await api.patch(api.path`/api/messages/${msg.id}`, { seen: false });
+    const updated = await api.patch(api.path`/api/messages/${msg.id}`, { seen });
     const listed = state.list.messages.find((m) => m.id === msg.id);
-    if (listed?.seen) {
-      adjustUnread(state.mailboxId, +1);
+    if (listed && listed.seen !== seen) adjustUnread(state.mailboxId, seen ? -1 : +1);
+    msg.seen = updated && typeof updated.seen === "boolean" ? updated.seen : seen;
+    updateRow(msg.id, { seen: msg.seen });
+    if (state.message?.id === msg.id) {
+      const old = $('[data-testid="mark-unread"], [data-testid="mark-read"]');
+      const hadFocus = old && document.activeElement === old;
+      const next = seenButton(msg);
+      old?.replaceWith(next);
+      if (hadFocus) next.focus();
     }
-    updateRow(msg.id, { seen: false });
-    announce(t("reader.markedUnread"));
-    hooks.backToList();
+    announce(msg.seen ? t("reader.markedRead") : t("reader.markedUnread"));
   } catch (err) {
     handleGoneMessage(err);
   }

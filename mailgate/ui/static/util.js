@@ -76,6 +76,27 @@ export function parseAddrList(text) {
 }
 
 /**
+ * A message body as quoted lines for a reply: "> " before each line, ">" before a line
+ * already quoted (so ">>"), and a bare ">" for an empty line (no trailing space). Blank
+ * lines at the start and end of the body are left out, so a body ending in a newline
+ * does not leave an empty ">" line at the end of the quote. "" when nothing is left.
+ */
+export function quoteLines(text) {
+  const lines = String(text ?? "")
+    .replace(/\r\n?/g, "\n")
+    .split("\n");
+  const blank = (line) => !line.trim();
+  let start = 0;
+  let end = lines.length;
+  while (start < end && blank(lines[start])) start += 1;
+  while (end > start && blank(lines[end - 1])) end -= 1;
+  return lines
+    .slice(start, end)
+    .map((line) => (blank(line) ? ">" : line.startsWith(">") ? `>${line}` : `> ${line}`))
+    .join("\n");
+}
+
+/**
  * Save `value` as a JSON file: a Blob URL behind an <a download>, so nothing goes over
  * the network. The URL is revoked once the click has started the download.
  */
