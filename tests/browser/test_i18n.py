@@ -247,10 +247,11 @@ def test_time_zone_preference_changes_the_times_shown(
     mailgate: RunningMailgate, open_browser: OpenBrowser, upstream: Upstream
 ) -> None:
     email, password = upstream.new_user()
-    # Noon UTC yesterday or today, whichever is past: a time of day in every zone below.
-    sent = datetime.now(UTC).replace(hour=12, minute=34, second=0, microsecond=0)
-    if sent > datetime.now(UTC):
-        sent -= timedelta(days=1)
+    # 20:34 UTC three days ago: the next morning in Tokyo, the same midday in Los Angeles,
+    # so the list's day labels differ as well as the times, at any hour the test runs.
+    sent = (datetime.now(UTC) - timedelta(days=3)).replace(
+        hour=20, minute=34, second=0, microsecond=0
+    )
     upstream.deliver(email, _message("Zoned", email, sent))
     session = open_browser(mailgate)
     page = session.page
