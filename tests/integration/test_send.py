@@ -515,6 +515,67 @@ async def test_drafts_are_saved_and_replaced(upstream: Any, sandbox: Any, api: A
     assert _received_with_subject(sandbox, subject) == []
 
 
+async def test_saving_a_draft_twice_keeps_one_copy(upstream: Any, api: ApiClient) -> None:
+    """Each save names the previous copy in `replaces`: Drafts holds the latest one only,
+    and a save that fails before the APPEND leaves the previous copy in place."""
+    subject = f"Twice {secrets.token_hex(4)}"
+    first = await api.post("/api/drafts", json={"subject": subject, "text": "one"})
+    assert first.status == 201, first
+    draft_id = first.json()["id"]
+    for text in ("two", "three"):
+        resp = await api.post(
+            "/api/drafts", json={"subject": subject, "text": text, "replaces": draft_id}
+        )
+        assert resp.status == 201, resp
+        assert "warning" not in resp.json(), resp
+        draft_id = resp.json()["id"]
+        (listed,) = await _find(api, "drafts", subject)
+        assert listed["id"] == draft_id
+    # A save that cannot be built (an upload that does not exist) is refused before the
+    # APPEND, and the copy it would have replaced stays.
+    bad = await api.post(
+        "/api/drafts",
+        json={"subject": subject, "text": "four", "attachments": ["x" * 20], "replaces": draft_id},
+    )
+    assert bad.status == 400, bad
+    (listed,) = await _find(api, "drafts", subject)
+    assert listed["id"] == draft_id
+    assert _text(message_from_bytes(await _raw(api, draft_id), policy=policy.default)) == "three\n"
+
+
+async def test_replacing_a_draft_that_is_gone_saves_the_new_one(
+    upstream: Any, api: ApiClient
+) -> None:
+    """`replaces` naming a Drafts message that no longer exists (removed by another client,
+    or by an earlier save) is ignored: the new draft is saved and nothing else removed."""
+    subject = f"Gone {secrets.token_hex(4)}"
+    keep = await api.post("/api/drafts", json={"subject": subject + " other", "text": "keep"})
+    first = await api.post("/api/drafts", json={"subject": subject, "text": "one"})
+    assert keep.status == 201 and first.status == 201, (keep, first)
+    first_id = first.json()["id"]
+    assert (await api.request("DELETE", f"/api/messages/{quote(first_id)}")).status == 204
+    # Deleting from Drafts moved it to Trash: it is no longer in Drafts.
+    assert await _find(api, "drafts", subject) == []
+    resp = await api.post(
+        "/api/drafts", json={"subject": subject, "text": "again", "replaces": first_id}
+    )
+    assert resp.status == 201, resp
+    again_id = resp.json()["id"]
+    assert again_id not in (None, first_id) and "warning" not in resp.json()
+    (listed,) = await _find(api, "drafts", subject)
+    assert listed["id"] == again_id
+    # A UID the Drafts mailbox never had: the same.
+    ref = decode_message_id(again_id)
+    never = message_id(ref.mailbox, ref.uidvalidity, ref.uid + 1000)
+    resp = await api.post(
+        "/api/drafts", json={"subject": subject + " new", "text": "n", "replaces": never}
+    )
+    assert resp.status == 201, resp
+    assert len(await _find(api, "drafts", subject + " new")) == 1
+    assert [m["id"] for m in await _find(api, "drafts", subject)] == [again_id]
+    assert len(await _find(api, "drafts", subject + " other")) == 1  # untouched
+
+
 @pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
 async def test_draft_replaces_must_name_a_draft(
     upstream: Any, api: ApiClient, smtp_user: tuple[str, str]

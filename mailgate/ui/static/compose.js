@@ -172,6 +172,8 @@ export function openCompose(mode = "new", msg = null) {
   const c = {
     mode,
     inReplyTo: init.inReplyTo || null,
+    // The id of this message's copy in Drafts, once saved: the next save replaces it.
+    draftId: null,
     uploads: [],
     busy: false,
     initial: "",
@@ -339,7 +341,10 @@ async function submit(c, kind, showError, buttons) {
       // The message holds the files now; free the session's upload space.
       closeCompose();
     } else {
-      await api.post("/api/drafts", body);
+      if (c.draftId) body.replaces = c.draftId;
+      const saved = await api.post("/api/drafts", body);
+      // null when the server does not say the new UID: the next save adds a copy.
+      c.draftId = saved?.id || null;
       c.initial = snapshot(c);
       announce(t("compose.draftSaved"));
     }
