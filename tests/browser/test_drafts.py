@@ -7,9 +7,10 @@ import secrets
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Locator, Page, expect
 
 from mailgate.testing.servers import RunningMailgate, RunningSandbox
 from tests.browser.conftest import Mailbox, OpenBrowser, login, page_json
@@ -66,3 +67,68 @@ def test_saving_a_draft_twice_leaves_one_copy(
     assert "replaces" in (second.value.request.post_data_json or {})
     (only,) = _drafts_with(page, subject)
     assert only["id"] == second.value.json()["id"]
+
+
+def test_a_draft_opens_again_into_compose_and_sending_removes_it(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    seeded_user: Mailbox,
+    sandbox: RunningSandbox,
+    tmp_path: Path,
+) -> None:
+    mg = make_mailgate()
+    page = open_browser(mg).page
+    login(page, mg, seeded_user.email, seeded_user.password)
+    subject = f"Re: Lunch plans {secrets.token_hex(3)}"
+    attachment = tmp_path / "menu.txt"
+    attachment.write_bytes("soup ✓, bread\n".encode() * 30)
+
+    # Reply (so the draft has a thread), with an attachment; save twice.
+    page.get_by_test_id(ROW).filter(has_text="Lunch plans").click()
+    page.get_by_test_id("reply").click()
+    page.get_by_test_id("compose-cc").fill("Carl <carl@example.net>")
+    page.get_by_test_id("compose-bcc").fill("boss@example.net")
+    page.get_by_test_id("compose-subject").fill(subject)
+    page.get_by_test_id("compose-text").fill("Half a thought")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("compose-file").click()
+    chooser.value.set_files(str(attachment))
+    expect(page.get_by_test_id("upload-progress")).to_have_count(0)
+    for _ in range(2):
+        with page.expect_response(lambda r: r.url.endswith("/api/drafts")) as saved:
+            page.get_by_test_id("compose-draft").click()
+        assert saved.value.status == 201
+    page.get_by_test_id("compose-discard").click()
+    expect(page.get_by_test_id("compose-send")).to_have_count(0)
+
+    # Drafts holds one copy; opening it offers "Continue editing".
+    _mailbox(page, "drafts")
+    expect(_row(page, subject)).to_have_count(1)
+    _row(page, subject).click()
+    expect(page.get_by_test_id("reader-subject")).to_have_text(subject)
+    expect(page.get_by_test_id("reply")).to_be_visible()
+    page.get_by_test_id("edit-draft").click()
+    expect(page.get_by_test_id("compose-to")).to_have_value("Bob <bob@example.net>")
+    expect(page.get_by_test_id("compose-cc")).to_have_value("Carl <carl@example.net>")
+    expect(page.get_by_test_id("compose-bcc")).to_have_value("boss@example.net")
+    expect(page.get_by_test_id("compose-subject")).to_have_value(subject)
+    expect(page.get_by_test_id("compose-text")).to_have_value("Half a thought\n")
+    expect(page.get_by_test_id("compose-attachment")).to_contain_text("menu.txt")
+
+    # Finish and send: the message goes out whole, in its thread, and leaves Drafts.
+    page.get_by_test_id("compose-text").fill("A whole thought.")
+    with page.expect_response(lambda r: r.url.endswith("/api/send")) as sent:
+        page.get_by_test_id("compose-send").click()
+    assert sent.value.status == 200, sent.value.status
+    assert "warning" not in sent.value.json()
+    expect(page.get_by_test_id("compose-send")).to_have_count(0)
+    [mail] = _received(sandbox, subject)
+    assert "bob@example.net" in mail["To"] and "carl@example.net" in mail["Cc"]
+    assert mail["In-Reply-To"] and mail["References"]
+    [part] = list(mail.iter_attachments())
+    assert part.get_filename() == "menu.txt"
+    assert part.get_payload(decode=True) == attachment.read_bytes()
+    expect(_row(page, subject)).to_have_count(0)  # the Drafts list on show
+    assert _drafts_with(page, subject) == []
+    _mailbox(page, "sent")
+    expect(_row(page, subject)).to_have_count(1)

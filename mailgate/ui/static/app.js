@@ -2,7 +2,7 @@
 // shortcuts and live updates. All state lives in memory (state.js).
 
 import * as api from "./api.js";
-import { closeCompose, initCompose, openCompose } from "./compose.js";
+import { closeCompose, initCompose, openCompose, openDraft } from "./compose.js";
 import { initIdle, setIdleTimeout, stopIdle, touch } from "./idle.js";
 import {
   buildListPane,
@@ -522,7 +522,8 @@ function backToList() {
 function compose(mode, msg = null) {
   if (state.prefsOpen && !closePrefs({ confirm: true })) return;
   if (state.compose && !closeCompose({ confirm: true })) return;
-  openCompose(mode, msg);
+  if (mode === "draft") openDraft(msg);
+  else openCompose(mode, msg);
 }
 
 /** After the compose form closes: back to the list, focus where the user was. */
@@ -586,6 +587,11 @@ function onKeyDown(e) {
     case "f":
       if (!state.message || state.compose) return;
       compose({ r: "reply", a: "replyAll", f: "forward" }[e.key], state.message);
+      return handled();
+    case "e":
+      if (!state.message || state.compose) return;
+      if (state.mailboxes.find((m) => m.id === state.mailboxId)?.role !== "drafts") return;
+      compose("draft", state.message);
       return handled();
     case "/":
       if (state.compose) return;

@@ -1,10 +1,12 @@
-// The compose form: new message, reply, reply all, forward; uploads with progress.
+// The compose form: new message, reply, reply all, forward, a draft taken up again;
+// uploads with progress.
 
 import * as api from "./api.js";
 import { refreshMailboxes } from "./mailboxes.js";
 import { t } from "./i18n.js";
 import { signatureBlock } from "./prefs.js";
-import { announce, reportError, state } from "./state.js";
+import { loadList } from "./list.js";
+import { announce, mailboxById, reportError, state } from "./state.js";
 import { $, formatAddr, formatAddrList, fullDate, h, humanSize, parseAddrList } from "./util.js";
 
 let hooks = { showPane: () => {}, close: () => {} };
@@ -52,9 +54,25 @@ function forwardBody(msg) {
   return lines.join("\n");
 }
 
-/** Initial field values for a mode: new | reply | replyAll | forward. */
+/** Initial field values for a mode: new | reply | replyAll | forward | draft. */
 function prefill(mode, msg) {
   if (!msg || mode === "new") return { title: t("compose.new") };
+  if (mode === "draft") {
+    // msg is GET /api/messages/{id}/draft: the fields as saved, the files already uploads.
+    const list = (v) => (Array.isArray(v) ? v : []).map(formatAddr).join(", ");
+    return {
+      title: t("compose.editDraft"),
+      to: list(msg.to),
+      cc: list(msg.cc),
+      bcc: list(msg.bcc),
+      subject: msg.subject || "",
+      text: typeof msg.text === "string" ? msg.text : "",
+      draftId: msg.id || null,
+      thread: msg.thread || null,
+      uploads: Array.isArray(msg.attachments) ? msg.attachments : [],
+      asSaved: true,
+    };
+  }
   if (mode === "forward") {
     return {
       title: t("reader.forward"),
@@ -110,7 +128,10 @@ export function openCompose(mode = "new", msg = null) {
     ...addrAttrs,
     value: init.cc || "",
   });
-  const bcc = field("compose-bcc", t("compose.bcc"), "compose-bcc", addrAttrs);
+  const bcc = field("compose-bcc", t("compose.bcc"), "compose-bcc", {
+    ...addrAttrs,
+    value: init.bcc || "",
+  });
   const subject = field("compose-subject", t("compose.subject"), "compose-subject", {
     type: "text",
     dir: "auto",
@@ -123,8 +144,9 @@ export function openCompose(mode = "new", msg = null) {
     { rows: "14", dir: "auto" },
     "textarea",
   );
-  // The signature goes above any quote or forwarded message, where a reply is written.
-  text.input.value = signatureBlock() + (init.text || "");
+  // The signature goes above any quote or forwarded message, where a reply is written;
+  // a draft taken up again has it already, as the user left it.
+  text.input.value = (init.asSaved ? "" : signatureBlock()) + (init.text || "");
   const file = field("compose-file", t("compose.attach"), "compose-file", {
     type: "file",
     multiple: true,
@@ -173,12 +195,15 @@ export function openCompose(mode = "new", msg = null) {
     mode,
     inReplyTo: init.inReplyTo || null,
     // The id of this message's copy in Drafts, once saved: the next save replaces it.
-    draftId: null,
+    draftId: init.draftId || null,
+    // A draft taken up again keeps its In-Reply-To/References as it held them.
+    thread: init.thread || null,
     uploads: [],
     busy: false,
     initial: "",
     fields: { to: to.input, cc: cc.input, bcc: bcc.input, subject: subject.input, text: text.input },
   };
+  for (const info of init.uploads || []) addUploaded(c, info, uploadList);
   c.initial = snapshot(c);
   state.compose = c;
 
@@ -207,7 +232,7 @@ export function openCompose(mode = "new", msg = null) {
   const p = $("#reader-pane");
   p.replaceChildren(form);
   hooks.showPane("reader");
-  if (mode === "reply" || mode === "replyAll") {
+  if (mode === "reply" || mode === "replyAll" || (mode === "draft" && to.input.value)) {
     text.input.focus();
     text.input.setSelectionRange(0, 0);
     text.input.scrollTop = 0;
@@ -217,11 +242,51 @@ export function openCompose(mode = "new", msg = null) {
   if (mode === "forward" && msg) forwardAttachments(c, msg, uploadList);
 }
 
+/** The fields and the attachments (their upload ids, or the files still uploading). */
 function snapshot(c) {
-  return JSON.stringify(Object.values(c.fields).map((f) => f.value));
+  return JSON.stringify([
+    ...Object.values(c.fields).map((f) => f.value),
+    ...c.uploads.map((u) => u.id || `pending:${u.file.name}`),
+  ]);
 }
 
-const isDirty = (c) => snapshot(c) !== c.initial || c.uploads.length > 0;
+const isDirty = (c) => snapshot(c) !== c.initial;
+
+/** One attachment row: name, size, a remove button; `progress` while uploading. */
+function uploadRow(c, item, name, size, ul, progress = null) {
+  // <data>: the size is a number in Intl's words, not a catalog text.
+  const status = h("data", {
+    class: "upload-size",
+    value: String(size ?? ""),
+    text: humanSize(size),
+  });
+  const remove = h("button", {
+    type: "button",
+    class: "btn btn-small btn-ghost",
+    "data-testid": "attachment-remove",
+    "aria-label": t("compose.removeFile", { name }),
+    text: t("compose.remove"),
+    onclick: () => removeUpload(c, item),
+  });
+  item.li = h(
+    "li",
+    { class: "upload", "data-testid": "compose-attachment" },
+    h("bdi", { class: "upload-name", translate: "no", text: name }),
+    status,
+    progress,
+    remove,
+  );
+  ul.appendChild(item.li);
+  c.uploads.push(item);
+  return status;
+}
+
+/** An attachment that is an upload already (a draft's files, copied by the server). */
+function addUploaded(c, info, ul) {
+  const name = info.filename || t("reader.attachmentName");
+  const item = { file: { name }, id: info.id, status: "done", task: null, li: null };
+  uploadRow(c, item, name, info.size, ul);
+}
 
 /** Upload one file, showing progress; removable while or after uploading. */
 function addUpload(c, file, ul) {
@@ -230,31 +295,8 @@ function addUpload(c, file, ul) {
     "data-testid": "upload-progress",
     "aria-label": t("compose.uploading", { name: file.name }),
   });
-  // <data>: the size is a number in Intl's words, not a catalog text.
-  const status = h("data", {
-    class: "upload-size",
-    value: String(file.size),
-    text: humanSize(file.size),
-  });
   const item = { file, id: null, status: "uploading", task: null, li: null };
-  const remove = h("button", {
-    type: "button",
-    class: "btn btn-small btn-ghost",
-    "data-testid": "attachment-remove",
-    "aria-label": t("compose.removeFile", { name: file.name }),
-    text: t("compose.remove"),
-    onclick: () => removeUpload(c, item),
-  });
-  item.li = h(
-    "li",
-    { class: "upload", "data-testid": "compose-attachment" },
-    h("bdi", { class: "upload-name", translate: "no", text: file.name }),
-    status,
-    progress,
-    remove,
-  );
-  ul.appendChild(item.li);
-  c.uploads.push(item);
+  const status = uploadRow(c, item, file.name, file.size, ul, progress);
   item.task = api.upload(file, (fraction) => {
     if (fraction === null) progress.removeAttribute("value");
     else progress.value = fraction;
@@ -318,6 +360,9 @@ async function submit(c, kind, showError, buttons) {
     save_sent: true,
   };
   if (c.inReplyTo) body.in_reply_to = c.inReplyTo;
+  else if (c.thread) body.thread = c.thread;
+  // The copy in Drafts this message replaces: the next save's, or the send's, to remove.
+  if (c.draftId) body.replaces = c.draftId;
   if (c.uploads.some((u) => u.status === "uploading")) {
     showError(t("compose.waitUploads"));
     return;
@@ -341,7 +386,6 @@ async function submit(c, kind, showError, buttons) {
       // The message holds the files now; free the session's upload space.
       closeCompose();
     } else {
-      if (c.draftId) body.replaces = c.draftId;
       const saved = await api.post("/api/drafts", body);
       // null when the server does not say the new UID: the next save adds a copy.
       c.draftId = saved?.id || null;
@@ -349,6 +393,10 @@ async function submit(c, kind, showError, buttons) {
       announce(t("compose.draftSaved"));
     }
     refreshMailboxes();
+    // The Drafts list on show has a copy more, or less, or another one now.
+    if (mailboxById(state.mailboxId)?.role === "drafts" && (kind === "send" || body.replaces)) {
+      loadList({ keepFocus: true });
+    }
   } catch (err) {
     if (api.isAborted(err)) return;
     // Nothing is lost on failure: the form and the uploads stay.
@@ -374,4 +422,22 @@ export function closeCompose({ confirm = false } = {}) {
   }
   hooks.close();
   return true;
+}
+
+/** "Continue editing" a draft: its fields and files from the server, then the form. */
+export async function openDraft(msg) {
+  let data;
+  try {
+    data = await api.get(api.path`/api/messages/${msg.id}/draft`);
+  } catch (err) {
+    reportError(err, t("compose.resumeFailed"));
+    return;
+  }
+  if (!data) return;
+  if (state.compose || state.message?.id !== msg.id) {
+    // The user moved on meanwhile: the copied files are nobody's.
+    for (const a of data.attachments || []) deleteUpload(a.id);
+    return;
+  }
+  openCompose("draft", data);
 }

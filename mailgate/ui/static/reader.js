@@ -318,6 +318,13 @@ function renderReader(msg) {
       h("span", { class: "back-mark", "aria-hidden": "true", text: "‹" }),
       t("reader.back"),
     ),
+    // A draft is for finishing: "Continue editing" opens it in the compose form.
+    mailboxById(state.mailboxId)?.role === "drafts"
+      ? action("edit-draft", t("reader.editDraft"), () => hooks.compose("draft", msg), {
+          class: "btn btn-small btn-primary",
+          "aria-keyshortcuts": "e",
+        })
+      : null,
     action("reply", t("reader.reply"), () => hooks.compose("reply", msg), {
       "aria-keyshortcuts": "r",
     }),
