@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Dialog, Locator, Page, expect
 
 from mailgate.testing.servers import RunningMailgate, RunningSandbox
 from tests.browser.conftest import Mailbox, OpenBrowser, login, page_json
@@ -98,11 +98,11 @@ def test_a_draft_opens_again_into_compose_and_sending_removes_it(
         with page.expect_response(lambda r: r.url.endswith("/api/drafts")) as saved:
             page.get_by_test_id("compose-draft").click()
         assert saved.value.status == 201
-    page.get_by_test_id("compose-discard").click()
+    # Leaving with nothing unsaved just closes the form.
+    _mailbox(page, "drafts")
     expect(page.get_by_test_id("compose-send")).to_have_count(0)
 
     # Drafts holds one copy; opening it offers "Continue editing".
-    _mailbox(page, "drafts")
     expect(_row(page, subject)).to_have_count(1)
     _row(page, subject).click()
     expect(page.get_by_test_id("reader-subject")).to_have_text(subject)
@@ -131,4 +131,68 @@ def test_a_draft_opens_again_into_compose_and_sending_removes_it(
     expect(_row(page, subject)).to_have_count(0)  # the Drafts list on show
     assert _drafts_with(page, subject) == []
     _mailbox(page, "sent")
+    expect(_row(page, subject)).to_have_count(1)
+
+
+def test_drafts_save_themselves_and_leaving_saves_too(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    seeded_user: Mailbox,
+) -> None:
+    mg = make_mailgate()
+    page = open_browser(mg).page
+    login(page, mg, seeded_user.email, seeded_user.password)
+    subject = f"Idea {secrets.token_hex(3)}"
+    saves: list[dict] = []
+    page.on(
+        "requestfinished",
+        lambda r: saves.append(r.post_data_json) if r.url.endswith("/api/drafts") else None,
+    )
+
+    # A few seconds after the typing stops, the draft saves itself; again after more
+    # typing, replacing the first copy.
+    page.get_by_test_id("compose-button").click()
+    page.get_by_test_id("compose-subject").fill(subject)
+    with page.expect_response(lambda r: r.url.endswith("/api/drafts"), timeout=10_000) as first:
+        page.get_by_test_id("compose-text").type("one", delay=50)
+    assert first.value.status == 201
+    expect(page.get_by_test_id("compose-status")).to_have_text("Draft saved.")
+    with page.expect_response(lambda r: r.url.endswith("/api/drafts"), timeout=10_000) as second:
+        page.get_by_test_id("compose-text").type(" two", delay=50)
+    assert second.value.status == 201
+    assert second.value.request.post_data_json["replaces"] == first.value.json()["id"]
+    (only,) = _drafts_with(page, subject)
+    assert only["id"] == second.value.json()["id"]
+    assert [s["text"] for s in saves] == ["one", "one two"]  # no save without a change
+
+    # Leaving compose with unsaved typing saves it first, then goes where it was asked.
+    page.get_by_test_id("compose-text").type(" three")
+    with page.expect_response(lambda r: r.url.endswith("/api/drafts")) as left:
+        _mailbox(page, "drafts")
+    assert left.value.status == 201
+    expect(page.get_by_test_id("compose-send")).to_have_count(0)
+    expect(_row(page, subject)).to_have_count(1)
+    (only,) = _drafts_with(page, subject)
+    assert only["id"] == left.value.json()["id"]
+    assert page_json(page, f"/api/messages/{only['id']}?peek=1")["body"]["text"].startswith(
+        "one two three"
+    )
+
+    # Discarding a draft taken up again asks, then moves it to Trash.
+    _row(page, subject).click()
+    page.get_by_test_id("edit-draft").click()
+    expect(page.get_by_test_id("compose-subject")).to_have_value(subject)
+    messages: list[str] = []
+
+    def accept(dialog: Dialog) -> None:
+        messages.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    page.get_by_test_id("compose-discard").click()
+    expect(page.get_by_test_id("compose-send")).to_have_count(0)
+    expect(_row(page, subject)).to_have_count(0)
+    assert "Trash" in messages[0]
+    assert _drafts_with(page, subject) == []
+    _mailbox(page, "trash")
     expect(_row(page, subject)).to_have_count(1)

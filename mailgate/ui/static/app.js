@@ -461,7 +461,7 @@ async function redrawShell() {
 
 function showPrefs() {
   if (state.prefsOpen) return;
-  if (!closeCompose({ confirm: true })) return;
+  if (!closeCompose({ confirm: true, then: showPrefs })) return;
   openPrefs();
 }
 
@@ -489,7 +489,7 @@ function showMailboxes() {
 }
 
 function selectMailbox(id, { focus = true } = {}) {
-  if (!closeCompose({ confirm: true })) return;
+  if (!closeCompose({ confirm: true, then: () => selectMailbox(id, { focus }) })) return;
   state.mailboxId = id;
   state.list = { total: 0, offset: 0, messages: [] };
   state.q = "";
@@ -504,13 +504,13 @@ function selectMailbox(id, { focus = true } = {}) {
 }
 
 function openFromList(id) {
-  if (!closeCompose({ confirm: true })) return;
+  if (!closeCompose({ confirm: true, then: () => openFromList(id) })) return;
   openMessage(id);
 }
 
 /** Escape / u / the back buttons: close the reader or compose form, focus the list. */
 function backToList() {
-  if (state.compose && !closeCompose({ confirm: true })) return;
+  if (state.compose && !closeCompose({ confirm: true, then: backToList })) return;
   const id = state.message?.id;
   closeReader();
   showPane("list");
@@ -521,7 +521,7 @@ function backToList() {
 
 function compose(mode, msg = null) {
   if (state.prefsOpen && !closePrefs({ confirm: true })) return;
-  if (state.compose && !closeCompose({ confirm: true })) return;
+  if (state.compose && !closeCompose({ confirm: true, then: () => compose(mode, msg) })) return;
   if (mode === "draft") openDraft(msg);
   else openCompose(mode, msg);
 }

@@ -172,6 +172,7 @@ export function openCompose(mode = "new", msg = null) {
     "data-testid": "compose-discard",
     text: t("compose.discard"),
   });
+  const status = h("span", { class: "compose-status muted", "data-testid": "compose-status" });
   const form = h(
     "form",
     { class: "compose", "aria-labelledby": "compose-title", novalidate: true },
@@ -188,7 +189,7 @@ export function openCompose(mode = "new", msg = null) {
     file.row,
     uploadList,
     error,
-    h("div", { class: "compose-actions" }, sendBtn, draftBtn, discardBtn),
+    h("div", { class: "compose-actions" }, sendBtn, draftBtn, discardBtn, status),
   );
 
   const c = {
@@ -200,6 +201,12 @@ export function openCompose(mode = "new", msg = null) {
     thread: init.thread || null,
     uploads: [],
     busy: false,
+    busyKind: null,
+    pending: null,
+    timer: null,
+    status,
+    buttons: [sendBtn, draftBtn],
+    showError: () => {},
     initial: "",
     fields: { to: to.input, cc: cc.input, bcc: bcc.input, subject: subject.input, text: text.input },
   };
@@ -207,7 +214,7 @@ export function openCompose(mode = "new", msg = null) {
   c.initial = snapshot(c);
   state.compose = c;
 
-  const showError = (msg) => {
+  c.showError = (msg) => {
     error.textContent = msg || "";
     error.hidden = !msg;
   };
@@ -216,18 +223,21 @@ export function openCompose(mode = "new", msg = null) {
     for (const f of file.input.files) addUpload(c, f, uploadList);
     file.input.value = "";
   });
+  form.addEventListener("input", (e) => {
+    if (e.target !== file.input) scheduleAutosave(c);
+  });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    submit(c, "send", showError, [sendBtn, draftBtn]);
+    submit(c, "send");
   });
   form.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
       e.preventDefault();
-      submit(c, "send", showError, [sendBtn, draftBtn]);
+      submit(c, "send");
     }
   });
-  draftBtn.addEventListener("click", () => submit(c, "draft", showError, [sendBtn, draftBtn]));
-  discardBtn.addEventListener("click", () => closeCompose({ confirm: true }));
+  draftBtn.addEventListener("click", () => submit(c, "draft"));
+  discardBtn.addEventListener("click", () => discard(c));
 
   const p = $("#reader-pane");
   p.replaceChildren(form);
@@ -308,6 +318,7 @@ function addUpload(c, file, ul) {
       progress.remove();
       status.textContent = humanSize(data.size ?? file.size);
       if (!c.uploads.includes(item)) deleteUpload(item.id); // removed while uploading
+      else if (state.compose === c) scheduleAutosave(c);
     },
     (err) => {
       item.status = "error";
@@ -326,6 +337,7 @@ function deleteUpload(id) {
 function removeUpload(c, item) {
   c.uploads = c.uploads.filter((u) => u !== item);
   item.li.remove();
+  scheduleAutosave(c);
   if (item.status === "uploading") item.task.abort();
   else deleteUpload(item.id);
   announce(t("compose.removed", { name: item.file.name }));
@@ -347,8 +359,31 @@ async function forwardAttachments(c, msg, ul) {
   }
 }
 
-async function submit(c, kind, showError, buttons) {
-  if (c.busy) return;
+/** Idle time after the last change before the draft saves itself. */
+const AUTOSAVE_MS = 3000;
+
+/** Save the draft AUTOSAVE_MS after the last change (each save replaces the last copy). */
+function scheduleAutosave(c) {
+  clearTimeout(c.timer);
+  c.timer = setTimeout(() => {
+    if (state.compose === c && isDirty(c)) submit(c, "autosave");
+  }, AUTOSAVE_MS);
+}
+
+/**
+ * Send, or save to Drafts. kind: "send" | "draft" (the button) | "autosave" (quiet: no
+ * announcement, buttons stay) | "leave" (saving before the form closes). Saves one at a
+ * time: a click while an autosave is on its way waits for it, so it replaces its copy.
+ * Resolves to whether it succeeded.
+ */
+async function submit(c, kind) {
+  const quiet = kind === "autosave";
+  if (c.busy) {
+    if (quiet || c.busyKind !== "autosave") return false;
+    await c.pending;
+    if (c.busy || state.compose !== c) return false;
+  }
+  const showError = c.showError;
   showError("");
   const body = {
     to: parseAddrList(c.fields.to.value),
@@ -364,64 +399,117 @@ async function submit(c, kind, showError, buttons) {
   // The copy in Drafts this message replaces: the next save's, or the send's, to remove.
   if (c.draftId) body.replaces = c.draftId;
   if (c.uploads.some((u) => u.status === "uploading")) {
-    showError(t("compose.waitUploads"));
-    return;
+    // An autosave waits for the files (each finished upload schedules one).
+    if (!quiet) showError(t("compose.waitUploads"));
+    return false;
   }
   if (c.uploads.some((u) => u.status === "error")) {
-    showError(t("compose.failedUploads"));
-    return;
+    if (!quiet) showError(t("compose.failedUploads"));
+    return false;
   }
   body.attachments = c.uploads.map((u) => u.id);
   if (kind === "send" && !body.to.length && !body.cc.length && !body.bcc.length) {
     showError(t("compose.noRecipient"));
     c.fields.to.focus();
-    return;
+    return false;
   }
+  clearTimeout(c.timer);
+  const saving = snapshot(c);
   c.busy = true;
-  for (const b of buttons) b.disabled = true;
-  try {
-    if (kind === "send") {
-      await api.post("/api/send", body);
-      announce(t("compose.sent"));
-      // The message holds the files now; free the session's upload space.
-      closeCompose();
-    } else {
-      const saved = await api.post("/api/drafts", body);
-      // null when the server does not say the new UID: the next save adds a copy.
-      c.draftId = saved?.id || null;
-      c.initial = snapshot(c);
-      announce(t("compose.draftSaved"));
+  c.busyKind = kind;
+  if (!quiet) for (const b of c.buttons) b.disabled = true;
+  let ok = false;
+  const run = async () => {
+    try {
+      if (kind === "send") {
+        await api.post("/api/send", body);
+        announce(t("compose.sent"));
+        // The message holds the files now (and its draft is gone): free the uploads.
+        closeCompose();
+      } else {
+        const saved = await api.post("/api/drafts", body);
+        // null when the server does not say the new UID: the next save adds a copy.
+        c.draftId = saved?.id || null;
+        // What was saved; anything typed meanwhile is still to save.
+        c.initial = saving;
+        c.status.textContent = t("compose.draftSaved");
+        if (!quiet) announce(t("compose.draftSaved"));
+      }
+      ok = true;
+      // The first copy changes the Drafts count; a replacing one does not.
+      if (kind === "send" || !body.replaces) refreshMailboxes();
+      // The Drafts list on show has a copy more, or another one, or none now.
+      if (mailboxById(state.mailboxId)?.role === "drafts") loadList({ keepFocus: true });
+    } catch (err) {
+      if (api.isAborted(err)) return;
+      // Nothing is lost on failure: the form and the uploads stay.
+      showError(quiet ? `${t("compose.autosaveFailed")} ${err.message}` : err.message);
+    } finally {
+      c.busy = false;
+      c.busyKind = null;
+      for (const b of c.buttons) b.disabled = false;
+      // Typed while saving: that is saved in turn (not after a failure: the next change).
+      if (ok && state.compose === c && isDirty(c)) scheduleAutosave(c);
     }
-    refreshMailboxes();
-    // The Drafts list on show has a copy more, or less, or another one now.
-    if (mailboxById(state.mailboxId)?.role === "drafts" && (kind === "send" || body.replaces)) {
-      loadList({ keepFocus: true });
-    }
-  } catch (err) {
-    if (api.isAborted(err)) return;
-    // Nothing is lost on failure: the form and the uploads stay.
-    showError(err.message);
-  } finally {
-    c.busy = false;
-    for (const b of buttons) b.disabled = false;
-  }
+  };
+  c.pending = run();
+  await c.pending;
+  return ok;
 }
 
 /**
- * Close the compose form. confirm: ask first when there is unsent content.
- * Returns false when the user chose to keep editing.
+ * Leave the compose form. With `confirm` (navigating elsewhere), unsaved changes are
+ * saved to Drafts first: the form stays until that succeeded, then closes and `then`
+ * runs (the navigation); if the save fails the form stays with the error. Returns
+ * whether the form is closed now. Without `confirm` (after sending) it just closes.
  */
-export function closeCompose({ confirm = false } = {}) {
+export function closeCompose({ confirm = false, then = null } = {}) {
   const c = state.compose;
   if (!c) return true;
-  if (confirm && isDirty(c) && !window.confirm(t("compose.confirmDiscard"))) return false;
+  if (confirm && (isDirty(c) || c.busy)) {
+    const leave = async () => {
+      if (c.busy) await c.pending;
+      if (state.compose !== c) return;
+      if (isDirty(c) && !(await submit(c, "leave"))) return;
+      if (state.compose === c && !isDirty(c) && closeCompose()) then?.();
+    };
+    leave();
+    return false;
+  }
+  close(c);
+  return true;
+}
+
+function close(c) {
+  clearTimeout(c.timer);
   state.compose = null;
   for (const u of c.uploads) {
     if (u.status === "uploading") u.task.abort();
     else deleteUpload(u.id);
   }
   hooks.close();
-  return true;
+}
+
+/** Discard: after a confirmation, the form closes and its saved draft goes to Trash. */
+async function discard(c) {
+  if (c.busy) await c.pending;
+  if (state.compose !== c) return;
+  if (c.draftId) {
+    if (!window.confirm(t("compose.confirmDiscardDraft"))) return;
+  } else if (isDirty(c) && !window.confirm(t("compose.confirmDiscard"))) {
+    return;
+  }
+  const draftId = c.draftId;
+  close(c);
+  if (!draftId) return;
+  try {
+    await api.del(api.path`/api/messages/${draftId}`);
+    announce(t("compose.draftDiscarded"));
+    refreshMailboxes();
+    if (mailboxById(state.mailboxId)?.role === "drafts") loadList();
+  } catch (err) {
+    reportError(err);
+  }
 }
 
 /** "Continue editing" a draft: its fields and files from the server, then the form. */
