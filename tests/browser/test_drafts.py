@@ -196,3 +196,38 @@ def test_drafts_save_themselves_and_leaving_saves_too(
     assert _drafts_with(page, subject) == []
     _mailbox(page, "trash")
     expect(_row(page, subject)).to_have_count(1)
+
+
+def test_an_untouched_forward_saves_nothing_and_signing_out_saves_the_typing(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    seeded_user: Mailbox,
+) -> None:
+    mg = make_mailgate()
+    page = open_browser(mg).page
+    login(page, mg, seeded_user.email, seeded_user.password)
+    saves: list[str] = []
+    page.on("request", lambda r: saves.append(r.url) if r.url.endswith("/api/drafts") else None)
+
+    # A forward brings its files along: that alone is no change worth a draft.
+    page.get_by_test_id(ROW).filter(has_text=seeded_user.subjects["invoice"]).click()
+    page.get_by_test_id("forward").click()
+    expect(page.get_by_test_id("compose-attachment")).to_contain_text("invoice.pdf")
+    expect(page.get_by_test_id("upload-progress")).to_have_count(0)
+    page.wait_for_timeout(4_000)  # longer than the autosave's idle time
+    _mailbox(page, "inbox")
+    expect(page.get_by_test_id("compose-send")).to_have_count(0)
+    assert saves == []
+
+    # Typing, then signing out at once: the draft is saved before the session ends.
+    subject = f"Unfinished {secrets.token_hex(3)}"
+    page.get_by_test_id("compose-button").click()
+    page.get_by_test_id("compose-subject").fill(subject)
+    page.get_by_test_id("compose-text").fill("to be continued")
+    page.get_by_test_id("logout").click()
+    expect(page.get_by_test_id("login-email")).to_be_visible()
+    assert len(saves) == 1
+    login(page, mg, seeded_user.email, seeded_user.password)
+    (saved,) = _drafts_with(page, subject)
+    view = page_json(page, f"/api/messages/{saved['id']}?peek=1")["body"]
+    assert view["text"].startswith("to be continued")

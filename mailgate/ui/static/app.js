@@ -2,7 +2,13 @@
 // shortcuts and live updates. All state lives in memory (state.js).
 
 import * as api from "./api.js";
-import { closeCompose, initCompose, openCompose, openDraft } from "./compose.js";
+import {
+  closeCompose,
+  initCompose,
+  openCompose,
+  openDraft,
+  saveBeforeLeaving,
+} from "./compose.js";
 import { initIdle, setIdleTimeout, stopIdle, touch } from "./idle.js";
 import {
   buildListPane,
@@ -240,6 +246,8 @@ function endSession(info = "") {
 
 async function logout() {
   let info = "login.signedOut";
+  await saveBeforeLeaving();
+  if (!state.account) return; // the save found the session over already
   try {
     await api.del("/api/session", { auth: false });
   } catch (err) {

@@ -256,7 +256,7 @@ export function openCompose(mode = "new", msg = null) {
 function snapshot(c) {
   return JSON.stringify([
     ...Object.values(c.fields).map((f) => f.value),
-    ...c.uploads.map((u) => u.id || `pending:${u.file.name}`),
+    ...c.uploads.map((u) => u.key || u.id || `pending:${u.file.name}`),
   ]);
 }
 
@@ -298,14 +298,15 @@ function addUploaded(c, info, ul) {
   uploadRow(c, item, name, info.size, ul);
 }
 
-/** Upload one file, showing progress; removable while or after uploading. */
-function addUpload(c, file, ul) {
+/** Upload one file, showing progress; removable while or after uploading. `key` names
+    a file that came with the form (a forwarded one): the same while and after uploading. */
+function addUpload(c, file, ul, key = null) {
   const progress = h("progress", {
     max: "1",
     "data-testid": "upload-progress",
     "aria-label": t("compose.uploading", { name: file.name }),
   });
-  const item = { file, id: null, status: "uploading", task: null, li: null };
+  const item = { file, id: null, status: "uploading", task: null, li: null, key };
   const status = uploadRow(c, item, file.name, file.size, ul, progress);
   item.task = api.upload(file, (fraction) => {
     if (fraction === null) progress.removeAttribute("value");
@@ -352,7 +353,11 @@ async function forwardAttachments(c, msg, ul) {
       const blob = await api.getBlob(url);
       if (state.compose !== c) return;
       const name = a.filename || t("reader.attachmentName");
-      addUpload(c, new File([blob], name, { type: a.content_type || blob.type }), ul);
+      // The forwarded files are part of the form as it opened: no change to save.
+      const clean = !isDirty(c);
+      const file = new File([blob], name, { type: a.content_type || blob.type });
+      addUpload(c, file, ul, `forwarded:${a.part}`);
+      if (clean) c.initial = snapshot(c);
     } catch (err) {
       reportError(err, t("compose.forwardFailed"));
     }
@@ -488,6 +493,14 @@ function close(c) {
     else deleteUpload(u.id);
   }
   hooks.close();
+}
+
+/** Before signing out: unsaved changes go to Drafts (best effort; the form then goes). */
+export async function saveBeforeLeaving() {
+  const c = state.compose;
+  if (!c) return;
+  if (c.busy) await c.pending;
+  if (state.compose === c && isDirty(c)) await submit(c, "leave");
 }
 
 /** Discard: after a confirmation, the form closes and its saved draft goes to Trash. */
