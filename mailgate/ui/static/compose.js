@@ -224,7 +224,9 @@ export function openCompose(mode = "new", msg = null) {
     file.input.value = "";
   });
   form.addEventListener("input", (e) => {
-    if (e.target !== file.input) scheduleAutosave(c);
+    if (e.target === file.input) return;
+    c.status.textContent = ""; // "Draft saved." holds until the next change
+    scheduleAutosave(c);
   });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
