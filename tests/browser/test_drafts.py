@@ -4,6 +4,7 @@ into compose with everything it held, and sending it removes it from Drafts."""
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -231,3 +232,25 @@ def test_an_untouched_forward_saves_nothing_and_signing_out_saves_the_typing(
     (saved,) = _drafts_with(page, subject)
     view = page_json(page, f"/api/messages/{saved['id']}?peek=1")["body"]
     assert view["text"].startswith("to be continued")
+
+
+def test_closing_the_page_saves_the_typing(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    seeded_user: Mailbox,
+) -> None:
+    mg = make_mailgate()
+    page = open_browser(mg).page
+    login(page, mg, seeded_user.email, seeded_user.password)
+    subject = f"Reloaded {secrets.token_hex(3)}"
+    page.get_by_test_id("compose-button").click()
+    page.get_by_test_id("compose-subject").fill(subject)
+    page.get_by_test_id("compose-text").fill("typed just before the reload")
+    page.reload()  # before the autosave's idle time is up
+    page.get_by_test_id("message-row").first.wait_for()  # the session lives on
+    deadline = time.monotonic() + 10
+    while not (found := _drafts_with(page, subject)) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    (saved,) = found
+    view = page_json(page, f"/api/messages/{saved['id']}?peek=1")["body"]
+    assert view["text"].startswith("typed just before the reload")

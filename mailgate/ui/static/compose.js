@@ -14,6 +14,14 @@ let hooks = { showPane: () => {}, close: () => {} };
 /** showPane(view) and close() (show the reader/list again) come from the app. */
 export function initCompose(h) {
   hooks = { ...hooks, ...h };
+  // Closing the tab or reloading is leaving too: the unsaved changes go to Drafts in a
+  // request that outlives the page (the session lives on until its idle timeout).
+  window.addEventListener("pagehide", () => {
+    const c = state.compose;
+    if (!c || c.busy || !isDirty(c)) return;
+    const body = composeBody(c);
+    if (body) api.post("/api/drafts", body, { keepalive: true }).catch(() => {});
+  });
 }
 
 const addrKey = (a) => (typeof a === "string" ? a : a?.email || "").trim().toLowerCase();
@@ -366,6 +374,26 @@ async function forwardAttachments(c, msg, ul) {
   }
 }
 
+/** The body of POST /api/send and /api/drafts; null while files are still uploading or
+    failed (then the form says so). */
+function composeBody(c) {
+  if (c.uploads.some((u) => u.status !== "done")) return null;
+  const body = {
+    to: parseAddrList(c.fields.to.value),
+    cc: parseAddrList(c.fields.cc.value),
+    bcc: parseAddrList(c.fields.bcc.value),
+    subject: c.fields.subject.value,
+    text: c.fields.text.value,
+    attachments: c.uploads.map((u) => u.id),
+    save_sent: true,
+  };
+  if (c.inReplyTo) body.in_reply_to = c.inReplyTo;
+  else if (c.thread) body.thread = c.thread;
+  // The copy in Drafts this message replaces: the next save's, or the send's, to remove.
+  if (c.draftId) body.replaces = c.draftId;
+  return body;
+}
+
 /** Idle time after the last change before the draft saves itself. */
 const AUTOSAVE_MS = 3000;
 
@@ -392,19 +420,6 @@ async function submit(c, kind) {
   }
   const showError = c.showError;
   showError("");
-  const body = {
-    to: parseAddrList(c.fields.to.value),
-    cc: parseAddrList(c.fields.cc.value),
-    bcc: parseAddrList(c.fields.bcc.value),
-    subject: c.fields.subject.value,
-    text: c.fields.text.value,
-    attachments: [],
-    save_sent: true,
-  };
-  if (c.inReplyTo) body.in_reply_to = c.inReplyTo;
-  else if (c.thread) body.thread = c.thread;
-  // The copy in Drafts this message replaces: the next save's, or the send's, to remove.
-  if (c.draftId) body.replaces = c.draftId;
   if (c.uploads.some((u) => u.status === "uploading")) {
     // An autosave waits for the files (each finished upload schedules one).
     if (!quiet) showError(t("compose.waitUploads"));
@@ -414,7 +429,7 @@ async function submit(c, kind) {
     if (!quiet) showError(t("compose.failedUploads"));
     return false;
   }
-  body.attachments = c.uploads.map((u) => u.id);
+  const body = composeBody(c);
   if (kind === "send" && !body.to.length && !body.cc.length && !body.bcc.length) {
     showError(t("compose.noRecipient"));
     c.fields.to.focus();
