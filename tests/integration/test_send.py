@@ -676,6 +676,44 @@ async def test_a_reply_draft_is_taken_up_again_and_sent(
     assert (await api.get(f"/api/messages/{quote(draft_id)}?peek=1")).status == 404
 
 
+async def test_any_message_taken_up_keeps_safe_names_and_leaves_inline_parts(
+    upstream: Any, api: ApiClient, smtp_user: tuple[str, str]
+) -> None:
+    """A message mailgate did not write (another client's draft, a hostile one): the file
+    names are cleaned as for uploads, inline parts stay behind, the text is decoded."""
+    subject = f"Elsewhere {secrets.token_hex(4)}"
+    msg = EmailMessage()
+    msg["From"] = smtp_user[0]
+    msg["To"] = "Ann <ann@example.net>, bob@example.net"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<e.{secrets.token_hex(4)}@x.test>"
+    msg["In-Reply-To"] = "<parent@x.test>"
+    msg.set_content("Grüße aus der Ferne\n", cte="quoted-printable")
+    msg.add_related(b"\x89PNG\r\n\x1a\n" + bytes(64), "image", "png", cid="<logo@x.test>")
+    msg.add_attachment(
+        b"payload",
+        maintype="application",
+        subtype="x-evil",
+        filename='../../etc/evil\u202e\x07"name.txt',
+    )
+    upstream.deliver(smtp_user[0], msg.as_bytes(policy=policy.SMTP))
+    (listed,) = await _find(api, "inbox", subject)
+    resp = await api.get(f"/api/messages/{quote(listed['id'])}/draft")
+    assert resp.status == 200, resp
+    draft = resp.json()
+    assert [a["email"] for a in draft["to"]] == ["ann@example.net", "bob@example.net"]
+    assert draft["text"] == "Grüße aus der Ferne\n"
+    assert draft["thread"] == {"in_reply_to": "<parent@x.test>", "references": []}
+    (copy,) = draft["attachments"]  # the inline logo is not among them
+    name = copy["filename"]
+    assert "/" not in name and "\u202e" not in name and "\x07" not in name
+    assert name.endswith("name.txt") and copy["content_type"] == "application/x-evil"
+    assert copy["size"] == len(b"payload")
+    # Not marked seen by being taken up.
+    (listed,) = await _find(api, "inbox", subject)
+    assert listed["seen"] is False
+
+
 async def test_send_replacing_a_non_draft_sends_nothing(
     upstream: Any, sandbox: Any, api: ApiClient, smtp_user: tuple[str, str]
 ) -> None:
