@@ -89,13 +89,17 @@ async def resume_draft(
     """The draft's compose fields, its attachments copied into the vault (all or none).
 
     404/409 as for opening the message; 400 when it is too complex to be edited (the
-    reader shows it degraded); 413 when its attachments do not fit the session's upload
-    limits; 502 when the mail server fails while they are copied.
+    reader shows it degraded) or has only an HTML body (the next save would lose it);
+    413 when its attachments do not fit the session's upload limits; 502 when the mail
+    server fails while they are copied.
     """
     opened = await reading.open(lookup, credentials, ref, peek=True)
     if opened.rendered.degraded:
         raise BadRequest("This message is too complex to be edited here.")
     view = opened.view
+    if view.text is None and view.html is not None:
+        # Compose edits plain text: taking this up would lose the body at the next save.
+        raise BadRequest("This message has only an HTML body, which cannot be edited here.")
     files = [a for a in view.attachments if not a.inline]
     count, used = await vault.usage(lookup)
     if count + len(files) > limits.session_max_files:

@@ -712,6 +712,16 @@ async def test_any_message_taken_up_keeps_safe_names_and_leaves_inline_parts(
     # Not marked seen by being taken up.
     (listed,) = await _find(api, "inbox", subject)
     assert listed["seen"] is False
+    # One with an HTML body only is refused: the next save would lose that body.
+    html_only = EmailMessage()
+    html_only["From"] = smtp_user[0]
+    html_only["Subject"] = subject + " html"
+    html_only.set_content("<p>Only <b>HTML</b></p>", subtype="html")
+    upstream.deliver(smtp_user[0], html_only.as_bytes(policy=policy.SMTP))
+    (listed,) = await _find(api, "inbox", subject + " html")
+    resp = await api.get(f"/api/messages/{quote(listed['id'])}/draft")
+    assert resp.status == 400, resp
+    assert await _uploads(api) == {copy["id"]}  # nothing copied for it
 
 
 async def test_send_replacing_a_non_draft_sends_nothing(
