@@ -17,6 +17,7 @@ from typing import Any
 
 from mailgate.errors import BadRequest, PayloadTooLarge, UpstreamUnavailable
 from mailgate.logs import log_event
+from mailgate.mail.compose import kept_threading
 from mailgate.mail.ids import MessageRef
 from mailgate.mail.mime_read import safe_filename
 from mailgate.mail.pool import Credentials
@@ -146,6 +147,8 @@ async def resume_draft(
         raise
     log_event("draft_resumed", attachments=len(copied))
     text = (view.text or "").replace("\r\n", "\n")
+    # What POST /api/send and /api/drafts take back as `thread`.
+    in_reply_to, references = kept_threading(view.in_reply_to, view.references)
     return ResumedDraft(
         id=ref.id,
         to=_addresses(view.to),
@@ -154,6 +157,6 @@ async def resume_draft(
         subject=view.subject,
         text=text,
         attachments=copied,
-        in_reply_to=view.in_reply_to,
-        references=list(view.references),
+        in_reply_to=in_reply_to,
+        references=references,
     )

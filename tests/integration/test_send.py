@@ -688,6 +688,9 @@ async def test_any_message_taken_up_keeps_safe_names_and_leaves_inline_parts(
     msg["Subject"] = subject
     msg["Message-ID"] = f"<e.{secrets.token_hex(4)}@x.test>"
     msg["In-Reply-To"] = "<parent@x.test>"
+    # More references than a message built here carries, and one that is no msg-id.
+    refs = [f"<r{i}@x.test>" for i in range(25)]
+    msg["References"] = " ".join([*refs[:3], "not-an-id", *refs[3:]])
     msg.set_content("Grüße aus der Ferne\n", cte="quoted-printable")
     msg.add_related(b"\x89PNG\r\n\x1a\n" + bytes(64), "image", "png", cid="<logo@x.test>")
     msg.add_attachment(
@@ -703,7 +706,10 @@ async def test_any_message_taken_up_keeps_safe_names_and_leaves_inline_parts(
     draft = resp.json()
     assert [a["email"] for a in draft["to"]] == ["ann@example.net", "bob@example.net"]
     assert draft["text"] == "Grüße aus der Ferne\n"
-    assert draft["thread"] == {"in_reply_to": "<parent@x.test>", "references": []}
+    assert draft["thread"] == {
+        "in_reply_to": "<parent@x.test>",
+        "references": [refs[0], *refs[-19:]],  # the root and the most recent
+    }
     (copy,) = draft["attachments"]  # the inline logo is not among them
     name = copy["filename"]
     assert "/" not in name and "\u202e" not in name and "\x07" not in name
@@ -722,6 +728,9 @@ async def test_any_message_taken_up_keeps_safe_names_and_leaves_inline_parts(
     resp = await api.get(f"/api/messages/{quote(listed['id'])}/draft")
     assert resp.status == 400, resp
     assert await _uploads(api) == {copy["id"]}  # nothing copied for it
+    # The thread as answered is taken back as it is.
+    resp = await api.post("/api/drafts", json={"subject": subject, "thread": draft["thread"]})
+    assert resp.status == 201, resp
 
 
 async def test_send_replacing_a_non_draft_sends_nothing(
