@@ -530,8 +530,8 @@ function backToList() {
 function compose(mode, msg = null) {
   if (state.prefsOpen && !closePrefs({ confirm: true })) return;
   if (state.compose && !closeCompose({ confirm: true, then: () => compose(mode, msg) })) return;
-  if (mode === "draft") openDraft(msg);
-  else openCompose(mode, msg);
+  if (mode === "draft") return openDraft(msg);
+  openCompose(mode, msg);
 }
 
 /** After the compose form closes: back to the list, focus where the user was. */
