@@ -232,6 +232,26 @@ async def _mark_answered(pool: ImapPool, session: OutboxSession, parent: Message
     return True
 
 
+async def _mark_answered_in_inbox(
+    pool: ImapPool, session: OutboxSession, parent_message_id: str
+) -> None:
+    """A reply sent from a draft taken up again knows its parent by Message-ID only: flag
+    the INBOX message with exactly that Message-ID \\Answered. Best effort, never raises."""
+
+    async def op(client: MailClient) -> None:
+        found = await client.uids_with_message_id("INBOX", parent_message_id)
+        for uid in found[:10]:
+            header = (await client.fetch_sections("INBOX", uid, ["HEADER"])).get("HEADER")
+            parsed = BytesHeaderParser(policy=compat32).parsebytes(header or b"")
+            if _header(parsed, "Message-ID") == parent_message_id:  # SEARCH is a substring
+                await client.add_flags("INBOX", uid, ["\\Answered"])
+
+    try:
+        await pool.run(session.lookup, session.credentials, op)
+    except Exception as exc:
+        log_event("answered_flag_failed", logging.WARNING, kind=type(exc).__name__)
+
+
 async def _save_sent(
     pool: ImapPool, session: OutboxSession, built: BuiltMessage
 ) -> tuple[str | None, bool]:
@@ -309,6 +329,8 @@ async def send_message(
         saved_to, failed = await _save_sent(pool, session, built)
     if request.in_reply_to is not None:
         await _mark_answered(pool, session, request.in_reply_to)
+    elif request.thread is not None and request.thread[0]:
+        await _mark_answered_in_inbox(pool, session, request.thread[0])
     warning = "sent_but_not_saved" if failed else None
     if request.replaces is not None and not await _remove_sent_draft(
         pool, session, request.replaces

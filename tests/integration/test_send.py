@@ -673,6 +673,9 @@ async def test_a_reply_draft_is_taken_up_again_and_sent(
     assert attachment.get_content() == payload
     assert await _find(api, "drafts", subject) == []  # the draft is gone
     assert len(await _find(api, "sent", subject)) == 1  # and the message is in Sent
+    # The parent, known to the draft by its Message-ID only, is flagged answered.
+    (parent,) = await _find(api, "inbox", parent_subject)
+    assert parent["answered"] is True
     assert (await api.get(f"/api/messages/{quote(draft_id)}?peek=1")).status == 404
 
 
