@@ -14,7 +14,7 @@ from typing import Any
 
 from mailgate.api.messages import DOWNLOAD_TYPES
 
-from .models.compose import Compose, Draft, DraftSaved, Sent
+from .models.compose import Compose, Draft, DraftContent, DraftSaved, Sent
 from .models.health import Alive, Ready
 from .models.mailboxes import MailboxList, MessagePage
 from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
@@ -236,6 +236,20 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 },
                 (*_MESSAGE, *_SESSION),
                 (*_MSG, _path("part")),
+            )
+        },
+    ),
+    "/api/messages/{message_id}/draft": (
+        "messages",
+        {
+            "get": Operation(
+                "get_draft",
+                "A saved message (usually a draft) as compose fields; its attachments are "
+                "copied into this session's uploads and answered as upload ids.",
+                _M,
+                {200: Answer("The compose fields.", DraftContent)},
+                (*_MESSAGE, 413, *_SESSION),
+                _MSG,
             )
         },
     ),

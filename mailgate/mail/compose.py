@@ -222,6 +222,15 @@ def _cap_references(ids: list[str]) -> list[str]:
     return [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
 
 
+def kept_threading(
+    in_reply_to: str | None, references: Sequence[str]
+) -> tuple[str | None, list[str]]:
+    """In-Reply-To and References of a saved message cut to what a message built here
+    carries (valid msg-ids only, the References capped as for a reply)."""
+    parent = _valid_msg_ids([(in_reply_to or "").strip()])
+    return (parent[0] if parent else None), _cap_references(_valid_msg_ids(list(references)))
+
+
 def reply_threading(
     parent_message_id: str | None, parent_references: str | Sequence[str] | None
 ) -> tuple[str | None, list[str]]:

@@ -92,6 +92,8 @@ class ComposeRequest:
     in_reply_to: MessageRef | None = None
     save_sent: bool = True
     replaces: MessageRef | None = None
+    # In-Reply-To and References as a saved draft holds them (not with in_reply_to).
+    thread: tuple[str | None, list[str]] | None = None
 
     @property
     def recipient_count(self) -> int:
@@ -189,6 +191,9 @@ async def _build(
     references: list[str] = []
     if request.in_reply_to is not None:
         in_reply_to, references = await _parent_threading(pool, session, request.in_reply_to)
+    elif request.thread is not None:
+        # Kept as the draft held them; build_message drops whatever is not a msg-id.
+        in_reply_to, references = request.thread[0], list(request.thread[1])
     bcc = list(request.bcc)
     if placeholder_recipient and request.recipient_count == 0:
         bcc = [_NOBODY]
@@ -227,6 +232,26 @@ async def _mark_answered(pool: ImapPool, session: OutboxSession, parent: Message
         log_event("answered_flag_failed", logging.WARNING, kind=type(exc).__name__)
         return False
     return True
+
+
+async def _mark_answered_in_inbox(
+    pool: ImapPool, session: OutboxSession, parent_message_id: str
+) -> None:
+    """A reply sent from a draft taken up again knows its parent by Message-ID only: flag
+    the INBOX message with exactly that Message-ID \\Answered. Best effort, never raises."""
+
+    async def op(client: MailClient) -> None:
+        found = await client.uids_with_message_id("INBOX", parent_message_id)
+        for uid in found[:10]:
+            header = (await client.fetch_sections("INBOX", uid, ["HEADER"])).get("HEADER")
+            parsed = BytesHeaderParser(policy=compat32).parsebytes(header or b"")
+            if _header(parsed, "Message-ID") == parent_message_id:  # SEARCH is a substring
+                await client.add_flags("INBOX", uid, ["\\Answered"])
+
+    try:
+        await pool.run(session.lookup, session.credentials, op)
+    except Exception as exc:
+        log_event("answered_flag_failed", logging.WARNING, kind=type(exc).__name__)
 
 
 async def _save_sent(
@@ -271,6 +296,8 @@ async def send_message(
     Sent copy becomes `warning: sent_but_not_saved`, never a retry or a resend.
     """
     built = await _build(request, session, vault, pool, from_name=from_name)
+    if request.replaces is not None:
+        await _check_in_drafts(pool, session, request.replaces)
     credentials = session.credentials()
     upstream = upstreams.for_address(credentials.username)
     if upstream is None:  # the map changed under a live session: its server is gone
@@ -304,11 +331,14 @@ async def send_message(
         saved_to, failed = await _save_sent(pool, session, built)
     if request.in_reply_to is not None:
         await _mark_answered(pool, session, request.in_reply_to)
-    return SendResult(
-        message_id_header=built.message_id,
-        saved_to=saved_to,
-        warning="sent_but_not_saved" if failed else None,
-    )
+    elif request.thread is not None and request.thread[0]:
+        await _mark_answered_in_inbox(pool, session, request.thread[0])
+    warning = "sent_but_not_saved" if failed else None
+    if request.replaces is not None and not await _remove_sent_draft(
+        pool, session, request.replaces
+    ):
+        warning = warning or "draft_not_removed"
+    return SendResult(message_id_header=built.message_id, saved_to=saved_to, warning=warning)
 
 
 # -- drafts ---------------------------------------------------------------------------------
@@ -326,6 +356,30 @@ async def _drop_old_draft(client: MailClient, old: MessageRef) -> bool:
         # No UIDPLUS: a bare EXPUNGE could remove other messages; flag it only.
         await client.add_flags(old.mailbox, old.uid, ["\\Deleted"], uidvalidity=old.uidvalidity)
     return True
+
+
+async def _check_in_drafts(pool: ImapPool, session: OutboxSession, draft: MessageRef) -> None:
+    """400 unless `draft` names a message of the Drafts mailbox (checked before sending)."""
+
+    async def op(client: MailClient) -> str | None:
+        return await _role_path(client, "drafts")
+
+    if await pool.run(session.lookup, session.credentials, op) != draft.mailbox:
+        raise BadRequest("The field 'replaces' must name a message in the Drafts mailbox.")
+
+
+async def _remove_sent_draft(pool: ImapPool, session: OutboxSession, draft: MessageRef) -> bool:
+    """After a send: remove the draft it was written as. Best effort, never raises (the
+    message went out); False when the draft could not be removed."""
+
+    async def op(client: MailClient) -> bool:
+        return await _drop_old_draft(client, draft)
+
+    try:
+        return await pool.run(session.lookup, session.credentials, op)
+    except Exception as exc:
+        log_event("sent_draft_not_removed", logging.WARNING, kind=type(exc).__name__)
+        return False
 
 
 async def save_draft(

@@ -448,7 +448,9 @@ async def test_sec_66_compose_body_is_strictly_validated(sandbox: Any, api: ApiC
         {**ok, "to": [{"email": _rcpt(), "extra": 1}]},
         {**ok, "to": [_rcpt() for _ in range(101)]},
         {**ok, "subject": "x" * 999},
-        {**ok, "replaces": "abc"},  # drafts only
+        {**ok, "thread": {"in_reply_to": "<a@b>", "references": "<a@b>"}},
+        {**ok, "thread": {"in_reply_to": "<a@b>", "references": [], "x": 1}},
+        {**ok, "thread": {"references": [f"<{i}@x>" for i in range(21)]}},
         {"subject": subject, "text": "nobody to send to"},
         {**ok, "to": ["not an address"]},
         {**ok, "text": "lone \ud800 surrogate"},
@@ -513,6 +515,270 @@ async def test_drafts_are_saved_and_replaced(upstream: Any, sandbox: Any, api: A
     assert _text(second_raw) == "second\n"
     # Saving a draft sends nothing.
     assert _received_with_subject(sandbox, subject) == []
+
+
+async def test_saving_a_draft_twice_keeps_one_copy(upstream: Any, api: ApiClient) -> None:
+    """Each save names the previous copy in `replaces`: Drafts holds the latest one only,
+    and a save that fails before the APPEND leaves the previous copy in place."""
+    subject = f"Twice {secrets.token_hex(4)}"
+    first = await api.post("/api/drafts", json={"subject": subject, "text": "one"})
+    assert first.status == 201, first
+    draft_id = first.json()["id"]
+    for text in ("two", "three"):
+        resp = await api.post(
+            "/api/drafts", json={"subject": subject, "text": text, "replaces": draft_id}
+        )
+        assert resp.status == 201, resp
+        assert "warning" not in resp.json(), resp
+        draft_id = resp.json()["id"]
+        (listed,) = await _find(api, "drafts", subject)
+        assert listed["id"] == draft_id
+    # A save that cannot be built (an upload that does not exist) is refused before the
+    # APPEND, and the copy it would have replaced stays.
+    bad = await api.post(
+        "/api/drafts",
+        json={"subject": subject, "text": "four", "attachments": ["x" * 20], "replaces": draft_id},
+    )
+    assert bad.status == 400, bad
+    (listed,) = await _find(api, "drafts", subject)
+    assert listed["id"] == draft_id
+    assert _text(message_from_bytes(await _raw(api, draft_id), policy=policy.default)) == "three\n"
+
+
+async def test_replacing_a_draft_that_is_gone_saves_the_new_one(
+    upstream: Any, api: ApiClient
+) -> None:
+    """`replaces` naming a Drafts message that no longer exists (removed by another client,
+    or by an earlier save) is ignored: the new draft is saved and nothing else removed."""
+    subject = f"Gone {secrets.token_hex(4)}"
+    keep = await api.post("/api/drafts", json={"subject": subject + " other", "text": "keep"})
+    first = await api.post("/api/drafts", json={"subject": subject, "text": "one"})
+    assert keep.status == 201 and first.status == 201, (keep, first)
+    first_id = first.json()["id"]
+    assert (await api.request("DELETE", f"/api/messages/{quote(first_id)}")).status == 204
+    # Deleting from Drafts moved it to Trash: it is no longer in Drafts.
+    assert await _find(api, "drafts", subject) == []
+    resp = await api.post(
+        "/api/drafts", json={"subject": subject, "text": "again", "replaces": first_id}
+    )
+    assert resp.status == 201, resp
+    again_id = resp.json()["id"]
+    assert again_id not in (None, first_id) and "warning" not in resp.json()
+    (listed,) = await _find(api, "drafts", subject)
+    assert listed["id"] == again_id
+    # A UID the Drafts mailbox never had: the same.
+    ref = decode_message_id(again_id)
+    never = message_id(ref.mailbox, ref.uidvalidity, ref.uid + 1000)
+    resp = await api.post(
+        "/api/drafts", json={"subject": subject + " new", "text": "n", "replaces": never}
+    )
+    assert resp.status == 201, resp
+    assert len(await _find(api, "drafts", subject + " new")) == 1
+    assert [m["id"] for m in await _find(api, "drafts", subject)] == [again_id]
+    assert len(await _find(api, "drafts", subject + " other")) == 1  # untouched
+
+
+async def test_a_reply_draft_is_taken_up_again_and_sent(
+    upstream: Any, sandbox: Any, api: ApiClient, smtp_user: tuple[str, str]
+) -> None:
+    """GET …/draft gives back every compose field and copies the attachment into the
+    session's uploads; sending with `replaces` and `thread` keeps the thread and removes
+    the draft once the message went out."""
+    parent_header = f"<p.{secrets.token_hex(4)}@x.test>"
+    root = f"<r.{secrets.token_hex(4)}@x.test>"
+    parent_subject = f"Parent {secrets.token_hex(4)}"
+    upstream.deliver(smtp_user[0], _parent(parent_header, root, parent_subject))
+    (parent,) = await _find(api, "inbox", parent_subject)
+    payload = os.urandom(70_000) + b"\r\n.\r\n"
+    upload = await _upload(api, payload, "Plan ü.bin", "application/octet-stream")
+    subject = f"Re: {parent_subject}"
+    to, cc, bcc = _rcpt("to"), _rcpt("cc"), _rcpt("bcc")
+    saved = await api.post(
+        "/api/drafts",
+        json={
+            "to": [{"name": "Dr. Zoë", "email": to}],
+            "cc": [cc],
+            "bcc": [bcc],
+            "subject": subject,
+            "text": "Grüße,\nhalf written\n",
+            "attachments": [upload["id"]],
+            "in_reply_to": parent["id"],
+        },
+    )
+    assert saved.status == 201, saved
+    draft_id = saved.json()["id"]
+    # The form that saved it is gone: so is its upload.
+    assert (await api.request("DELETE", f"/api/uploads/{upload['id']}")).status == 204
+
+    resp = await api.get(f"/api/messages/{quote(draft_id)}/draft")
+    assert resp.status == 200, resp
+    draft = resp.json()
+    assert draft["id"] == draft_id
+    assert draft["to"] == [{"name": "Dr. Zoë", "email": to}]
+    assert draft["cc"] == [{"name": "", "email": cc}]
+    assert draft["bcc"] == [{"name": "", "email": bcc}]
+    assert draft["subject"] == subject
+    assert draft["text"] == "Grüße,\nhalf written\n"
+    assert draft["thread"] == {"in_reply_to": parent_header, "references": [root, parent_header]}
+    (copy,) = draft["attachments"]
+    assert copy["filename"] == upload["filename"] and copy["size"] == len(payload)
+    assert copy["content_type"] == "application/octet-stream"
+    assert copy["id"] != upload["id"] and await _uploads(api) == {copy["id"]}
+
+    # Saving it again keeps the thread (given as `thread` now) and replaces it.
+    again = await api.post(
+        "/api/drafts",
+        json={
+            "to": draft["to"],
+            "cc": draft["cc"],
+            "bcc": draft["bcc"],
+            "subject": subject,
+            "text": draft["text"] + "more\n",
+            "attachments": [copy["id"]],
+            "thread": draft["thread"],
+            "replaces": draft_id,
+        },
+    )
+    assert again.status == 201, again
+    draft_id = again.json()["id"]
+    (listed,) = await _find(api, "drafts", subject)
+    assert listed["id"] == draft_id
+    resumed = (await api.get(f"/api/messages/{quote(draft_id)}/draft")).json()
+    assert resumed["thread"] == draft["thread"] and resumed["text"].endswith("more\n")
+    assert len(await _uploads(api)) == 2  # each take-up copies the files again
+    for extra in resumed["attachments"]:
+        assert (await api.request("DELETE", f"/api/uploads/{extra['id']}")).status == 204
+
+    sent = await api.post(
+        "/api/send",
+        json={
+            "to": draft["to"],
+            "cc": draft["cc"],
+            "bcc": draft["bcc"],
+            "subject": subject,
+            "text": "Grüße,\ndone\n",
+            "attachments": [copy["id"]],
+            "thread": draft["thread"],
+            "replaces": draft_id,
+        },
+    )
+    assert sent.status == 200, sent
+    assert "warning" not in sent.json()
+    mail = _received(sandbox, sent.json()["message_id_header"])
+    assert mail is not None and sorted(mail.rcpt_tos) == sorted([to, cc, bcc])
+    msg = message_from_bytes(mail.content, policy=policy.default)
+    assert msg["In-Reply-To"] == parent_header
+    assert msg["References"].split() == [root, parent_header]
+    (attachment,) = list(msg.iter_attachments())
+    assert attachment.get_content() == payload
+    assert await _find(api, "drafts", subject) == []  # the draft is gone
+    assert len(await _find(api, "sent", subject)) == 1  # and the message is in Sent
+    # The parent, known to the draft by its Message-ID only, is flagged answered.
+    (parent,) = await _find(api, "inbox", parent_subject)
+    assert parent["answered"] is True
+    assert (await api.get(f"/api/messages/{quote(draft_id)}?peek=1")).status == 404
+
+
+async def test_any_message_taken_up_keeps_safe_names_and_leaves_inline_parts(
+    upstream: Any, api: ApiClient, smtp_user: tuple[str, str]
+) -> None:
+    """A message mailgate did not write (another client's draft, a hostile one): the file
+    names are cleaned as for uploads, inline parts stay behind, the text is decoded."""
+    subject = f"Elsewhere {secrets.token_hex(4)}"
+    msg = EmailMessage()
+    msg["From"] = smtp_user[0]
+    msg["To"] = "Ann <ann@example.net>, bob@example.net"
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<e.{secrets.token_hex(4)}@x.test>"
+    msg["In-Reply-To"] = "<parent@x.test>"
+    # More references than a message built here carries, and one that is no msg-id.
+    refs = [f"<r{i}@x.test>" for i in range(25)]
+    msg["References"] = " ".join([*refs[:3], "not-an-id", *refs[3:]])
+    msg.set_content("Grüße aus der Ferne\n", cte="quoted-printable")
+    msg.add_related(b"\x89PNG\r\n\x1a\n" + bytes(64), "image", "png", cid="<logo@x.test>")
+    msg.add_attachment(
+        b"payload",
+        maintype="application",
+        subtype="x-evil",
+        filename='../../etc/evil\u202e\x07"name.txt',
+    )
+    upstream.deliver(smtp_user[0], msg.as_bytes(policy=policy.SMTP))
+    (listed,) = await _find(api, "inbox", subject)
+    resp = await api.get(f"/api/messages/{quote(listed['id'])}/draft")
+    assert resp.status == 200, resp
+    draft = resp.json()
+    assert [a["email"] for a in draft["to"]] == ["ann@example.net", "bob@example.net"]
+    assert draft["text"] == "Grüße aus der Ferne\n"
+    assert draft["thread"] == {
+        "in_reply_to": "<parent@x.test>",
+        "references": [refs[0], *refs[-19:]],  # the root and the most recent
+    }
+    (copy,) = draft["attachments"]  # the inline logo is not among them
+    name = copy["filename"]
+    assert "/" not in name and "\u202e" not in name and "\x07" not in name
+    assert name.endswith("name.txt") and copy["content_type"] == "application/x-evil"
+    assert copy["size"] == len(b"payload")
+    # Not marked seen by being taken up.
+    (listed,) = await _find(api, "inbox", subject)
+    assert listed["seen"] is False
+    # One with an HTML body only is refused: the next save would lose that body.
+    html_only = EmailMessage()
+    html_only["From"] = smtp_user[0]
+    html_only["Subject"] = subject + " html"
+    html_only.set_content("<p>Only <b>HTML</b></p>", subtype="html")
+    upstream.deliver(smtp_user[0], html_only.as_bytes(policy=policy.SMTP))
+    (listed,) = await _find(api, "inbox", subject + " html")
+    resp = await api.get(f"/api/messages/{quote(listed['id'])}/draft")
+    assert resp.status == 400, resp
+    assert await _uploads(api) == {copy["id"]}  # nothing copied for it
+    # The thread as answered is taken back as it is.
+    resp = await api.post("/api/drafts", json={"subject": subject, "thread": draft["thread"]})
+    assert resp.status == 201, resp
+
+
+async def test_send_replacing_a_non_draft_sends_nothing(
+    upstream: Any, sandbox: Any, api: ApiClient, smtp_user: tuple[str, str]
+) -> None:
+    subject = f"Not a draft {secrets.token_hex(4)}"
+    upstream.deliver(smtp_user[0], _parent(f"<n.{secrets.token_hex(4)}@x.test>", None, subject))
+    (inbox_msg,) = await _find(api, "inbox", subject)
+    ok = {"to": [_rcpt()], "subject": subject + " out", "text": "x"}
+    resp = await api.post("/api/send", json={**ok, "replaces": inbox_msg["id"]})
+    assert resp.status == 400, resp
+    resp = await api.post("/api/send", json={**ok, "replaces": "abc"})  # never an id
+    assert resp.status == 404, resp
+    both = {**ok, "in_reply_to": inbox_msg["id"], "thread": {"in_reply_to": None}}
+    resp = await api.post("/api/send", json=both)
+    assert resp.status == 400, resp
+    assert _received_with_subject(sandbox, subject + " out") == []
+    assert len(await _find(api, "inbox", subject)) == 1  # untouched
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_taking_up_a_draft_that_does_not_fit_copies_nothing(
+    upstream: Any, make_mailgate: Any, user: tuple[str, str]
+) -> None:
+    """The copies obey the upload limits, and a take-up that fails copies no file."""
+    mg = make_mailgate(limits={"upload_max_bytes": 100_000, "session_upload_max_bytes": 150_000})
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(*user)).status == 201
+        one = await _upload(api, b"1" * 60_000, "one.txt", "text/plain")
+        two = await _upload(api, b"2" * 60_000, "two.txt", "text/plain")
+        subject = f"Big {secrets.token_hex(4)}"
+        saved = await api.post(
+            "/api/drafts",
+            json={"subject": subject, "attachments": [one["id"], two["id"]]},
+        )
+        assert saved.status == 201, saved
+        assert (await api.request("DELETE", f"/api/uploads/{one['id']}")).status == 204
+        # 60 000 bytes held: the first copy fits (120 000), the second does not.
+        resp = await api.get(f"/api/messages/{quote(saved.json()['id'])}/draft")
+        assert resp.status == 413, resp
+        assert await _uploads(api) == {two["id"]}
+        assert (await api.request("DELETE", f"/api/uploads/{two['id']}")).status == 204
+        resp = await api.get(f"/api/messages/{quote(saved.json()['id'])}/draft")
+        assert resp.status == 200, resp
+        assert [a["filename"] for a in resp.json()["attachments"]] == ["one.txt", "two.txt"]
 
 
 @pytest.mark.parametrize("upstream", ["pymap"], indirect=True)

@@ -25,6 +25,7 @@ from mailgate.mail.compose import (
     Draft,
     base64_length,
     build_message,
+    kept_threading,
     parse_recipient,
     reply_threading,
     safe_filename,
@@ -223,6 +224,15 @@ def test_reply_threading_appends_parent_and_caps() -> None:
     assert references[-2] == "<r39@example.test>"
     assert reply_threading("not an id", None) == (None, [])
     assert reply_threading("<p@x>", "<bad id> <ok@x>") == ("<p@x>", ["<ok@x>", "<p@x>"])
+
+
+def test_kept_threading_keeps_a_drafts_ids_as_they_were_cut_to_what_is_sent() -> None:
+    refs = [f"<r{i}@example.test>" for i in range(30)]
+    in_reply_to, references = kept_threading(" <p@x> ", [refs[0], "bad\r\nX: 1", *refs[1:]])
+    assert in_reply_to == "<p@x>"  # not appended to References: kept as the draft had it
+    assert references == [refs[0], *refs[-(MAX_REFERENCES - 1) :]]
+    assert kept_threading("not an id", []) == (None, [])
+    assert kept_threading(None, ["<a@x>", "<b@x>"]) == (None, ["<a@x>", "<b@x>"])
 
 
 async def test_long_message_ids_are_folded_not_encoded() -> None:

@@ -82,7 +82,10 @@ def test_every_request_type_refuses_unknown_fields_and_non_objects(
             "attachments",
         ),
         (Compose, {"to": ["a@b.example"], "text": "é" * (512 * 1024 + 1)}, "text"),
-        (Compose, {"to": ["a@b.example"], "replaces": "x"}, None),  # drafts only
+        (Compose, {"to": ["a@b.example"], "thread": {"references": CANARY}}, "thread"),
+        (Compose, {"to": ["a@b.example"], "thread": {"in_reply_to": ["x"]}}, "thread"),
+        (Compose, {"to": ["a@b.example"], "thread": {CANARY: 1}}, "thread"),
+        (Compose, {"to": ["a@b.example"], "in_reply_to": "x", "thread": {}}, "thread"),
     ],
 )
 def test_a_400_names_the_field_and_never_echoes_input(
@@ -128,6 +131,12 @@ def test_compose_becomes_the_mail_layers_request() -> None:
     assert decode_body({}, Draft).to_request(100).recipient_count == 0
     with pytest.raises(NotFound):
         decode_body({"replaces": "not-an-id"}, Draft).to_request(100)
+    # A send may replace a draft too (the draft it was written as), and keep its thread.
+    with pytest.raises(NotFound):
+        decode_body({"to": ["a@b.example"], "replaces": "not-an-id"}, Compose).to_request(100)
+    thread = {"in_reply_to": "<p@x>", "references": ["<r@x>", "<p@x>"]}
+    request = decode_body({"to": ["a@b.example"], "thread": thread}, Compose).to_request(100)
+    assert request.thread == ("<p@x>", ["<r@x>", "<p@x>"]) and request.in_reply_to is None
 
 
 def test_document_schemas_are_the_declared_types() -> None:

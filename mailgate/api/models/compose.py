@@ -11,11 +11,13 @@ from typing import Annotated, ClassVar
 from msgspec import UNSET, Meta, UnsetType
 
 from mailgate.errors import BadRequest
-from mailgate.mail.compose import MAX_SUBJECT_CHARS, parse_recipient
+from mailgate.mail.compose import MAX_REFERENCES, MAX_SUBJECT_CHARS, parse_recipient
 from mailgate.mail.ids import MessageRef, decode_message_id
 from mailgate.mail.outbox import ComposeRequest
 
 from .base import RequestBody, ResponseBody
+from .messages import Address as AddressOut
+from .uploads import Upload
 
 __all__ = [
     "MAX_ATTACHMENTS",
@@ -23,13 +25,16 @@ __all__ = [
     "AddressIn",
     "Compose",
     "Draft",
+    "DraftContent",
     "DraftSaved",
     "Sent",
+    "Thread",
 ]
 
 MAX_ATTACHMENTS = 50
 MAX_BODY_BYTES = 1024 * 1024
 _MAX_UPLOAD_ID = 200
+_MAX_MSG_ID = 252
 
 _MESSAGES = {
     "to": "The field 'to' must be a list of addresses.",
@@ -43,6 +48,10 @@ _MESSAGES = {
     ),
     "in_reply_to": "The field 'in_reply_to' must be a message id.",
     "replaces": "The field 'replaces' must be a message id.",
+    "thread": (
+        "The field 'thread' must be an object with 'in_reply_to' (a message-id or null) and "
+        f"'references' (at most {MAX_REFERENCES} message-ids)."
+    ),
     "save_sent": "The field 'save_sent' must be true or false.",
 }
 
@@ -56,6 +65,19 @@ class AddressIn(RequestBody):
 
 Recipients = list[str | AddressIn] | None
 UploadId = Annotated[str, Meta(min_length=1, max_length=_MAX_UPLOAD_ID)]
+MsgId = Annotated[str, Meta(max_length=_MAX_MSG_ID)]
+
+
+class Thread(RequestBody):
+    """The In-Reply-To and References headers as a saved draft holds them (from
+    GET /api/messages/{id}/draft): a reply taken up again keeps its thread."""
+
+    in_reply_to: MsgId | None = None
+    references: Annotated[list[MsgId], Meta(max_length=MAX_REFERENCES)] = []
+
+    @classmethod
+    def invalid_message(cls, field: str) -> str:
+        return _MESSAGES["thread"]
 
 
 class Compose(RequestBody):
@@ -71,6 +93,8 @@ class Compose(RequestBody):
     html: str | None = None
     attachments: Annotated[list[UploadId], Meta(max_length=MAX_ATTACHMENTS)] | None = None
     in_reply_to: str | None = None
+    thread: Thread | None = None
+    replaces: str | None = None
     save_sent: bool = True
 
     @classmethod
@@ -83,9 +107,8 @@ class Compose(RequestBody):
                 raise BadRequest(f"The field '{name}' is longer than 1 MiB.")
         if self.attachments and len(set(self.attachments)) != len(self.attachments):
             raise BadRequest("The field 'attachments' lists the same upload twice.")
-
-    def replaced(self) -> MessageRef | None:
-        return None
+        if self.thread is not None and self.in_reply_to is not None:
+            raise BadRequest("Give either 'in_reply_to' or 'thread', not both.")
 
     def to_request(self, recipients_max: int) -> ComposeRequest:
         """The mail layer's request; BadRequest naming the field, 404 for a made-up id."""
@@ -99,7 +122,10 @@ class Compose(RequestBody):
             attachments=list(self.attachments or []),
             in_reply_to=_message_ref(self.in_reply_to),
             save_sent=self.save_sent,
-            replaces=self.replaced(),
+            replaces=_message_ref(self.replaces),
+            thread=None
+            if self.thread is None
+            else (self.thread.in_reply_to, list(self.thread.references)),
         )
         if request.recipient_count > recipients_max:
             raise BadRequest(f"The message may have at most {recipients_max} recipients.")
@@ -109,14 +135,9 @@ class Compose(RequestBody):
 
 
 class Draft(Compose):
-    """POST /api/drafts: a compose body that may lack recipients and may replace a draft."""
+    """POST /api/drafts: a compose body that may lack recipients."""
 
     needs_recipient: ClassVar[bool] = False
-
-    replaces: str | None = None
-
-    def replaced(self) -> MessageRef | None:
-        return _message_ref(self.replaces)
 
 
 def _addresses(values: Recipients, field: str) -> list[Address]:
@@ -142,3 +163,22 @@ class Sent(ResponseBody):
 class DraftSaved(ResponseBody):
     id: str | None
     warning: str | UnsetType = UNSET
+
+
+class ThreadOut(ResponseBody):
+    in_reply_to: str | None
+    references: list[str]
+
+
+class DraftContent(ResponseBody):
+    """GET /api/messages/{id}/draft: a saved message as compose fields; its attachments
+    copied into this session's uploads."""
+
+    id: str
+    to: list[AddressOut]
+    cc: list[AddressOut]
+    bcc: list[AddressOut]
+    subject: str
+    text: str
+    attachments: list[Upload]
+    thread: ThreadOut

@@ -544,6 +544,15 @@ class MailClient:
         await self.select(path, uidvalidity=uidvalidity)
         return await self._summaries(uids)
 
+    async def uids_with_message_id(self, path: str, message_id_header: str) -> list[int]:
+        """UIDs in ``path`` whose Message-ID header contains ``message_id_header``
+        (``UID SEARCH HEADER``, a substring match on every server)."""
+        term = LiteralArg(_check_text(message_id_header).encode("utf-8"))
+        await self.select(path)
+        resp = await self._conn.command("UID SEARCH", "HEADER", "Message-ID", term)
+        self._note(resp)
+        return sorted({int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()})
+
     async def exists(self, path: str, uid: int, *, uidvalidity: int | None = None) -> bool:
         """Whether ``uid`` names a message in ``path`` now."""
         await self.select(path, uidvalidity=uidvalidity)

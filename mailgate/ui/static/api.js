@@ -73,9 +73,14 @@ function unsafeHeaders(method) {
 /**
  * Call the API. `auth: false` for calls where 401 is an expected answer (login,
  * the start-up session probe); `activity: false` for calls the server does not
- * count as activity.
+ * count as activity; `keepalive: true` for a call that must outlive the page.
  */
-export async function request(method, path, body, { auth = true, activity = true } = {}) {
+export async function request(
+  method,
+  path,
+  body,
+  { auth = true, activity = true, keepalive = false } = {},
+) {
   const headers = { Accept: "application/json", ...unsafeHeaders(method) };
   const init = {
     method,
@@ -85,6 +90,7 @@ export async function request(method, path, body, { auth = true, activity = true
     referrerPolicy: "no-referrer",
     signal: controller.signal,
   };
+  if (keepalive) init.keepalive = true;
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);

@@ -2,7 +2,13 @@
 // shortcuts and live updates. All state lives in memory (state.js).
 
 import * as api from "./api.js";
-import { closeCompose, initCompose, openCompose } from "./compose.js";
+import {
+  closeCompose,
+  initCompose,
+  openCompose,
+  openDraft,
+  saveBeforeLeaving,
+} from "./compose.js";
 import { initIdle, setIdleTimeout, stopIdle, touch } from "./idle.js";
 import {
   buildListPane,
@@ -270,6 +276,8 @@ function endSession(info = "") {
 
 async function logout() {
   let info = "login.signedOut";
+  await saveBeforeLeaving();
+  if (!state.account) return; // the save found the session over already
   try {
     await api.del("/api/session", { auth: false });
   } catch (err) {
@@ -491,7 +499,7 @@ async function redrawShell() {
 
 function showPrefs() {
   if (state.prefsOpen) return;
-  if (!closeCompose({ confirm: true })) return;
+  if (!closeCompose({ confirm: true, then: showPrefs })) return;
   openPrefs();
 }
 
@@ -519,7 +527,7 @@ function showMailboxes() {
 }
 
 function selectMailbox(id, { focus = true } = {}) {
-  if (!closeCompose({ confirm: true })) return;
+  if (!closeCompose({ confirm: true, then: () => selectMailbox(id, { focus }) })) return;
   state.mailboxId = id;
   state.list = { total: 0, offset: 0, messages: [] };
   state.q = "";
@@ -534,13 +542,13 @@ function selectMailbox(id, { focus = true } = {}) {
 }
 
 function openFromList(id) {
-  if (!closeCompose({ confirm: true })) return;
+  if (!closeCompose({ confirm: true, then: () => openFromList(id) })) return;
   openMessage(id);
 }
 
 /** Escape / u / the back buttons: close the reader or compose form, focus the list. */
 function backToList() {
-  if (state.compose && !closeCompose({ confirm: true })) return;
+  if (state.compose && !closeCompose({ confirm: true, then: backToList })) return;
   const id = state.message?.id;
   closeReader();
   showPane("list");
@@ -551,7 +559,8 @@ function backToList() {
 
 function compose(mode, msg = null) {
   if (state.prefsOpen && !closePrefs({ confirm: true })) return;
-  if (state.compose && !closeCompose({ confirm: true })) return;
+  if (state.compose && !closeCompose({ confirm: true, then: () => compose(mode, msg) })) return;
+  if (mode === "draft") return openDraft(msg);
   openCompose(mode, msg);
 }
 
@@ -616,6 +625,11 @@ function onKeyDown(e) {
     case "f":
       if (!state.message || state.compose) return;
       compose({ r: "reply", a: "replyAll", f: "forward" }[e.key], state.message);
+      return handled();
+    case "e":
+      if (!state.message || state.compose) return;
+      if (state.mailboxes.find((m) => m.id === state.mailboxId)?.role !== "drafts") return;
+      compose("draft", state.message);
       return handled();
     case "/":
       if (state.compose) return;

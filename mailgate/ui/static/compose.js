@@ -1,10 +1,12 @@
-// The compose form: new message, reply, reply all, forward; uploads with progress.
+// The compose form: new message, reply, reply all, forward, a draft taken up again;
+// uploads with progress.
 
 import * as api from "./api.js";
 import { refreshMailboxes } from "./mailboxes.js";
 import { t } from "./i18n.js";
 import { signatureBlock } from "./prefs.js";
-import { announce, reportError, state } from "./state.js";
+import { loadList } from "./list.js";
+import { announce, mailboxById, reportError, state } from "./state.js";
 import {
   $,
   formatAddr,
@@ -21,6 +23,14 @@ let hooks = { showPane: () => {}, close: () => {} };
 /** showPane(view) and close() (show the reader/list again) come from the app. */
 export function initCompose(h) {
   hooks = { ...hooks, ...h };
+  // Closing the tab or reloading is leaving too: the unsaved changes go to Drafts in a
+  // request that outlives the page (the session lives on until its idle timeout).
+  window.addEventListener("pagehide", () => {
+    const c = state.compose;
+    if (!c || c.busy || !isDirty(c)) return;
+    const body = composeBody(c);
+    if (body) api.post("/api/drafts", body, { keepalive: true }).catch(() => {});
+  });
 }
 
 const addrKey = (a) => (typeof a === "string" ? a : a?.email || "").trim().toLowerCase();
@@ -57,9 +67,25 @@ function forwardBody(msg) {
   return lines.join("\n");
 }
 
-/** Initial field values for a mode: new | reply | replyAll | forward. */
+/** Initial field values for a mode: new | reply | replyAll | forward | draft. */
 function prefill(mode, msg) {
   if (!msg || mode === "new") return { title: t("compose.new") };
+  if (mode === "draft") {
+    // msg is GET /api/messages/{id}/draft: the fields as saved, the files already uploads.
+    const list = (v) => (Array.isArray(v) ? v : []).map(formatAddr).join(", ");
+    return {
+      title: t("compose.editDraft"),
+      to: list(msg.to),
+      cc: list(msg.cc),
+      bcc: list(msg.bcc),
+      subject: msg.subject || "",
+      text: typeof msg.text === "string" ? msg.text : "",
+      draftId: msg.id || null,
+      thread: msg.thread || null,
+      uploads: Array.isArray(msg.attachments) ? msg.attachments : [],
+      asSaved: true,
+    };
+  }
   if (mode === "forward") {
     return {
       title: t("reader.forward"),
@@ -115,7 +141,10 @@ export function openCompose(mode = "new", msg = null) {
     ...addrAttrs,
     value: init.cc || "",
   });
-  const bcc = field("compose-bcc", t("compose.bcc"), "compose-bcc", addrAttrs);
+  const bcc = field("compose-bcc", t("compose.bcc"), "compose-bcc", {
+    ...addrAttrs,
+    value: init.bcc || "",
+  });
   const subject = field("compose-subject", t("compose.subject"), "compose-subject", {
     type: "text",
     dir: "auto",
@@ -128,8 +157,9 @@ export function openCompose(mode = "new", msg = null) {
     { rows: "14", dir: "auto" },
     "textarea",
   );
-  // The signature goes above any quote or forwarded message, where a reply is written.
-  text.input.value = signatureBlock() + (init.text || "");
+  // The signature goes above any quote or forwarded message, where a reply is written;
+  // a draft taken up again has it already, as the user left it.
+  text.input.value = (init.asSaved ? "" : signatureBlock()) + (init.text || "");
   const file = field("compose-file", t("compose.attach"), "compose-file", {
     type: "file",
     multiple: true,
@@ -155,6 +185,7 @@ export function openCompose(mode = "new", msg = null) {
     "data-testid": "compose-discard",
     text: t("compose.discard"),
   });
+  const status = h("span", { class: "compose-status muted", "data-testid": "compose-status" });
   const form = h(
     "form",
     { class: "compose", "aria-labelledby": "compose-title", novalidate: true },
@@ -171,21 +202,32 @@ export function openCompose(mode = "new", msg = null) {
     file.row,
     uploadList,
     error,
-    h("div", { class: "compose-actions" }, sendBtn, draftBtn, discardBtn),
+    h("div", { class: "compose-actions" }, sendBtn, draftBtn, discardBtn, status),
   );
 
   const c = {
     mode,
     inReplyTo: init.inReplyTo || null,
+    // The id of this message's copy in Drafts, once saved: the next save replaces it.
+    draftId: init.draftId || null,
+    // A draft taken up again keeps its In-Reply-To/References as it held them.
+    thread: init.thread || null,
     uploads: [],
     busy: false,
+    busyKind: null,
+    pending: null,
+    timer: null,
+    status,
+    buttons: [sendBtn, draftBtn],
+    showError: () => {},
     initial: "",
     fields: { to: to.input, cc: cc.input, bcc: bcc.input, subject: subject.input, text: text.input },
   };
+  for (const info of init.uploads || []) addUploaded(c, info, uploadList);
   c.initial = snapshot(c);
   state.compose = c;
 
-  const showError = (msg) => {
+  c.showError = (msg) => {
     error.textContent = msg || "";
     error.hidden = !msg;
   };
@@ -194,23 +236,28 @@ export function openCompose(mode = "new", msg = null) {
     for (const f of file.input.files) addUpload(c, f, uploadList);
     file.input.value = "";
   });
+  form.addEventListener("input", (e) => {
+    if (e.target === file.input) return;
+    c.status.textContent = ""; // "Draft saved." holds until the next change
+    scheduleAutosave(c);
+  });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    submit(c, "send", showError, [sendBtn, draftBtn]);
+    submit(c, "send");
   });
   form.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
       e.preventDefault();
-      submit(c, "send", showError, [sendBtn, draftBtn]);
+      submit(c, "send");
     }
   });
-  draftBtn.addEventListener("click", () => submit(c, "draft", showError, [sendBtn, draftBtn]));
-  discardBtn.addEventListener("click", () => closeCompose({ confirm: true }));
+  draftBtn.addEventListener("click", () => submit(c, "draft"));
+  discardBtn.addEventListener("click", () => discard(c));
 
   const p = $("#reader-pane");
   p.replaceChildren(form);
   hooks.showPane("reader");
-  if (mode === "reply" || mode === "replyAll") {
+  if (mode === "reply" || mode === "replyAll" || (mode === "draft" && to.input.value)) {
     text.input.focus();
     text.input.setSelectionRange(0, 0);
     text.input.scrollTop = 0;
@@ -220,44 +267,62 @@ export function openCompose(mode = "new", msg = null) {
   if (mode === "forward" && msg) forwardAttachments(c, msg, uploadList);
 }
 
+/** The fields and the attachments (their upload ids, or the files still uploading). */
 function snapshot(c) {
-  return JSON.stringify(Object.values(c.fields).map((f) => f.value));
+  return JSON.stringify([
+    ...Object.values(c.fields).map((f) => f.value),
+    ...c.uploads.map((u) => u.key || u.id || `pending:${u.file.name}`),
+  ]);
 }
 
-const isDirty = (c) => snapshot(c) !== c.initial || c.uploads.length > 0;
+const isDirty = (c) => snapshot(c) !== c.initial;
 
-/** Upload one file, showing progress; removable while or after uploading. */
-function addUpload(c, file, ul) {
-  const progress = h("progress", {
-    max: "1",
-    "data-testid": "upload-progress",
-    "aria-label": t("compose.uploading", { name: file.name }),
-  });
+/** One attachment row: name, size, a remove button; `progress` while uploading. */
+function uploadRow(c, item, name, size, ul, progress = null) {
   // <data>: the size is a number in Intl's words, not a catalog text.
   const status = h("data", {
     class: "upload-size",
-    value: String(file.size),
-    text: humanSize(file.size),
+    value: String(size ?? ""),
+    text: humanSize(size),
   });
-  const item = { file, id: null, status: "uploading", task: null, li: null };
   const remove = h("button", {
     type: "button",
     class: "btn btn-small btn-ghost",
     "data-testid": "attachment-remove",
-    "aria-label": t("compose.removeFile", { name: file.name }),
+    "aria-label": t("compose.removeFile", { name }),
     text: t("compose.remove"),
     onclick: () => removeUpload(c, item),
   });
   item.li = h(
     "li",
     { class: "upload", "data-testid": "compose-attachment" },
-    h("bdi", { class: "upload-name", translate: "no", text: file.name }),
+    h("bdi", { class: "upload-name", translate: "no", text: name }),
     status,
     progress,
     remove,
   );
   ul.appendChild(item.li);
   c.uploads.push(item);
+  return status;
+}
+
+/** An attachment that is an upload already (a draft's files, copied by the server). */
+function addUploaded(c, info, ul) {
+  const name = info.filename || t("reader.attachmentName");
+  const item = { file: { name }, id: info.id, status: "done", task: null, li: null };
+  uploadRow(c, item, name, info.size, ul);
+}
+
+/** Upload one file, showing progress; removable while or after uploading. `key` names
+    a file that came with the form (a forwarded one): the same while and after uploading. */
+function addUpload(c, file, ul, key = null) {
+  const progress = h("progress", {
+    max: "1",
+    "data-testid": "upload-progress",
+    "aria-label": t("compose.uploading", { name: file.name }),
+  });
+  const item = { file, id: null, status: "uploading", task: null, li: null, key };
+  const status = uploadRow(c, item, file.name, file.size, ul, progress);
   item.task = api.upload(file, (fraction) => {
     if (fraction === null) progress.removeAttribute("value");
     else progress.value = fraction;
@@ -269,6 +334,7 @@ function addUpload(c, file, ul) {
       progress.remove();
       status.textContent = humanSize(data.size ?? file.size);
       if (!c.uploads.includes(item)) deleteUpload(item.id); // removed while uploading
+      else if (state.compose === c) scheduleAutosave(c);
     },
     (err) => {
       item.status = "error";
@@ -287,6 +353,7 @@ function deleteUpload(id) {
 function removeUpload(c, item) {
   c.uploads = c.uploads.filter((u) => u !== item);
   item.li.remove();
+  scheduleAutosave(c);
   if (item.status === "uploading") item.task.abort();
   else deleteUpload(item.id);
   announce(t("compose.removed", { name: item.file.name }));
@@ -301,77 +368,199 @@ async function forwardAttachments(c, msg, ul) {
       const blob = await api.getBlob(url);
       if (state.compose !== c) return;
       const name = a.filename || t("reader.attachmentName");
-      addUpload(c, new File([blob], name, { type: a.content_type || blob.type }), ul);
+      // The forwarded files are part of the form as it opened: no change to save.
+      const clean = !isDirty(c);
+      const file = new File([blob], name, { type: a.content_type || blob.type });
+      addUpload(c, file, ul, `forwarded:${a.part}`);
+      if (clean) c.initial = snapshot(c);
     } catch (err) {
       reportError(err, t("compose.forwardFailed"));
     }
   }
 }
 
-async function submit(c, kind, showError, buttons) {
-  if (c.busy) return;
-  showError("");
+/** The body of POST /api/send and /api/drafts; null while files are still uploading or
+    failed (then the form says so). */
+function composeBody(c) {
+  if (c.uploads.some((u) => u.status !== "done")) return null;
   const body = {
     to: parseAddrList(c.fields.to.value),
     cc: parseAddrList(c.fields.cc.value),
     bcc: parseAddrList(c.fields.bcc.value),
     subject: c.fields.subject.value,
     text: c.fields.text.value,
-    attachments: [],
+    attachments: c.uploads.map((u) => u.id),
     save_sent: true,
   };
   if (c.inReplyTo) body.in_reply_to = c.inReplyTo;
-  if (c.uploads.some((u) => u.status === "uploading")) {
-    showError(t("compose.waitUploads"));
-    return;
-  }
-  if (c.uploads.some((u) => u.status === "error")) {
-    showError(t("compose.failedUploads"));
-    return;
-  }
-  body.attachments = c.uploads.map((u) => u.id);
-  if (kind === "send" && !body.to.length && !body.cc.length && !body.bcc.length) {
-    showError(t("compose.noRecipient"));
-    c.fields.to.focus();
-    return;
-  }
-  c.busy = true;
-  for (const b of buttons) b.disabled = true;
-  try {
-    if (kind === "send") {
-      await api.post("/api/send", body);
-      announce(t("compose.sent"));
-      // The message holds the files now; free the session's upload space.
-      closeCompose();
-    } else {
-      await api.post("/api/drafts", body);
-      c.initial = snapshot(c);
-      announce(t("compose.draftSaved"));
-    }
-    refreshMailboxes();
-  } catch (err) {
-    if (api.isAborted(err)) return;
-    // Nothing is lost on failure: the form and the uploads stay.
-    showError(err.message);
-  } finally {
-    c.busy = false;
-    for (const b of buttons) b.disabled = false;
-  }
+  else if (c.thread) body.thread = c.thread;
+  // The copy in Drafts this message replaces: the next save's, or the send's, to remove.
+  if (c.draftId) body.replaces = c.draftId;
+  return body;
+}
+
+/** Idle time after the last change before the draft saves itself. */
+const AUTOSAVE_MS = 3000;
+
+/** Save the draft AUTOSAVE_MS after the last change (each save replaces the last copy). */
+function scheduleAutosave(c) {
+  clearTimeout(c.timer);
+  c.timer = setTimeout(() => {
+    if (state.compose === c && isDirty(c)) submit(c, "autosave");
+  }, AUTOSAVE_MS);
 }
 
 /**
- * Close the compose form. confirm: ask first when there is unsent content.
- * Returns false when the user chose to keep editing.
+ * Send, or save to Drafts. kind: "send" | "draft" (the button) | "autosave" (quiet: no
+ * announcement, buttons stay) | "leave" (saving before the form closes). Saves one at a
+ * time: a click while an autosave is on its way waits for it, so it replaces its copy.
+ * Resolves to whether it succeeded.
  */
-export function closeCompose({ confirm = false } = {}) {
+async function submit(c, kind) {
+  const quiet = kind === "autosave";
+  if (c.busy) {
+    if (quiet || c.busyKind !== "autosave") return false;
+    await c.pending;
+    if (c.busy || state.compose !== c) return false;
+  }
+  const showError = c.showError;
+  showError("");
+  if (c.uploads.some((u) => u.status === "uploading")) {
+    // An autosave waits for the files (each finished upload schedules one).
+    if (!quiet) showError(t("compose.waitUploads"));
+    return false;
+  }
+  if (c.uploads.some((u) => u.status === "error")) {
+    if (!quiet) showError(t("compose.failedUploads"));
+    return false;
+  }
+  const body = composeBody(c);
+  if (kind === "send" && !body.to.length && !body.cc.length && !body.bcc.length) {
+    showError(t("compose.noRecipient"));
+    c.fields.to.focus();
+    return false;
+  }
+  clearTimeout(c.timer);
+  const saving = snapshot(c);
+  c.busy = true;
+  c.busyKind = kind;
+  if (!quiet) for (const b of c.buttons) b.disabled = true;
+  let ok = false;
+  const run = async () => {
+    try {
+      if (kind === "send") {
+        await api.post("/api/send", body);
+        announce(t("compose.sent"));
+        // The message holds the files now (and its draft is gone): free the uploads.
+        closeCompose();
+      } else {
+        const saved = await api.post("/api/drafts", body);
+        // null when the server does not say the new UID: the next save adds a copy.
+        c.draftId = saved?.id || null;
+        // What was saved; anything typed meanwhile is still to save.
+        c.initial = saving;
+        c.status.textContent = t("compose.draftSaved");
+        if (!quiet) announce(t("compose.draftSaved"));
+      }
+      ok = true;
+      // The first copy changes the Drafts count; a replacing one does not.
+      if (kind === "send" || !body.replaces) refreshMailboxes();
+      // The Drafts list on show has a copy more, or another one, or none now.
+      if (mailboxById(state.mailboxId)?.role === "drafts") loadList({ keepFocus: true });
+    } catch (err) {
+      if (api.isAborted(err)) return;
+      // Nothing is lost on failure: the form and the uploads stay.
+      showError(quiet ? `${t("compose.autosaveFailed")} ${err.message}` : err.message);
+    } finally {
+      c.busy = false;
+      c.busyKind = null;
+      for (const b of c.buttons) b.disabled = false;
+      // Typed while saving: that is saved in turn (not after a failure: the next change).
+      if (ok && state.compose === c && isDirty(c)) scheduleAutosave(c);
+    }
+  };
+  c.pending = run();
+  await c.pending;
+  return ok;
+}
+
+/**
+ * Leave the compose form. With `confirm` (navigating elsewhere), unsaved changes are
+ * saved to Drafts first: the form stays until that succeeded, then closes and `then`
+ * runs (the navigation); if the save fails the form stays with the error. Returns
+ * whether the form is closed now. Without `confirm` (after sending) it just closes.
+ */
+export function closeCompose({ confirm = false, then = null } = {}) {
   const c = state.compose;
   if (!c) return true;
-  if (confirm && isDirty(c) && !window.confirm(t("compose.confirmDiscard"))) return false;
+  if (confirm && (isDirty(c) || c.busy)) {
+    const leave = async () => {
+      if (c.busy) await c.pending;
+      if (state.compose !== c) return;
+      if (isDirty(c) && !(await submit(c, "leave"))) return;
+      if (state.compose === c && !isDirty(c) && closeCompose()) then?.();
+    };
+    leave();
+    return false;
+  }
+  close(c);
+  return true;
+}
+
+function close(c) {
+  clearTimeout(c.timer);
   state.compose = null;
   for (const u of c.uploads) {
     if (u.status === "uploading") u.task.abort();
     else deleteUpload(u.id);
   }
   hooks.close();
-  return true;
+}
+
+/** Before signing out: unsaved changes go to Drafts (best effort; the form then goes). */
+export async function saveBeforeLeaving() {
+  const c = state.compose;
+  if (!c) return;
+  if (c.busy) await c.pending;
+  if (state.compose === c && isDirty(c)) await submit(c, "leave");
+}
+
+/** Discard: after a confirmation, the form closes and its saved draft goes to Trash. */
+async function discard(c) {
+  if (c.busy) await c.pending;
+  if (state.compose !== c) return;
+  if (c.draftId) {
+    if (!window.confirm(t("compose.confirmDiscardDraft"))) return;
+  } else if (isDirty(c) && !window.confirm(t("compose.confirmDiscard"))) {
+    return;
+  }
+  const draftId = c.draftId;
+  close(c);
+  if (!draftId) return;
+  try {
+    await api.del(api.path`/api/messages/${draftId}`);
+    announce(t("compose.draftDiscarded"));
+    refreshMailboxes();
+    if (mailboxById(state.mailboxId)?.role === "drafts") loadList();
+  } catch (err) {
+    reportError(err);
+  }
+}
+
+/** "Continue editing" a draft: its fields and files from the server, then the form. */
+export async function openDraft(msg) {
+  let data;
+  try {
+    data = await api.get(api.path`/api/messages/${msg.id}/draft`);
+  } catch (err) {
+    reportError(err, t("compose.resumeFailed"));
+    return;
+  }
+  if (!data) return;
+  if (state.compose || state.message?.id !== msg.id) {
+    // The user moved on meanwhile: the copied files are nobody's.
+    for (const a of data.attachments || []) deleteUpload(a.id);
+    return;
+  }
+  openCompose("draft", data);
 }

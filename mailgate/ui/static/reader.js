@@ -369,6 +369,24 @@ function renderReader(msg) {
       h("span", { class: "back-mark", "aria-hidden": "true", text: "‹" }),
       t("reader.back"),
     ),
+    // A draft is for finishing: "Continue editing" opens it in the compose form.
+    mailboxById(state.mailboxId)?.role === "drafts"
+      ? action(
+          "edit-draft",
+          t("reader.editDraft"),
+          async (e) => {
+            // Busy while the server copies the draft's files for the form.
+            const button = e.currentTarget;
+            button.disabled = true;
+            try {
+              await hooks.compose("draft", msg);
+            } finally {
+              button.disabled = false;
+            }
+          },
+          { class: "btn btn-small btn-primary", "aria-keyshortcuts": "e" },
+        )
+      : null,
     action("reply", t("reader.reply"), () => hooks.compose("reply", msg), {
       "aria-keyshortcuts": "r",
     }),
