@@ -1,6 +1,7 @@
 """The conversation view in Chromium: the Messages / Conversations toggle, a thread of
 three with the user's reply from Sent, read messages folded and the unread one open,
-Enter to open and Escape to go back, under the strict CSP (no violation reported)."""
+Enter to open and Escape to go back, under the strict CSP (no violation reported) and
+without an axe-core finding."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from playwright.sync_api import ConsoleMessage, expect
 
 from mailgate.testing.servers import RunningMailgate
 from tests.browser.conftest import OpenBrowser, login
+from tests.browser.test_i18n import AXE_JS, _axe
 from tests.conftest import Upstream
 
 pytestmark = pytest.mark.browser
@@ -66,6 +68,8 @@ def test_conversation_view_with_a_reply_from_sent(
 
     page.on("console", on_console)
     page.on("pageerror", lambda exc: problems.append(str(exc)))
+    if AXE_JS.is_file():
+        page.add_init_script(path=str(AXE_JS))  # by the browser: the page's CSP stays
     login(page, mg, email, password)
 
     expect(page.get_by_test_id("message-row")).to_have_count(4)
@@ -98,6 +102,8 @@ def test_conversation_view_with_a_reply_from_sent(
         expect(heads.nth(i)).to_have_attribute("aria-expanded", expanded)
     expect(items.nth(3).get_by_test_id("reader-text")).to_contain_text("message number 40")
     expect(items.nth(0).get_by_test_id("reader-text")).to_have_count(0)
+    if AXE_JS.is_file():
+        assert _axe(page) == []  # the list and the open conversation, WCAG 2.2 AA
     # opening it read it: the row no longer counts it as unread
     expect(first).to_have_class("message-row conversation-row open")
     # a folded one opens on a click
