@@ -10,7 +10,9 @@ from email.utils import format_datetime
 
 import pytest
 
+from mailgate.mail import conversations
 from mailgate.mail.ids import conversation_id, decode_conversation_id
+from mailgate.mail.imap import client as imap_client
 from mailgate.mail.threads import groups, thread
 
 BASE = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
@@ -268,3 +270,48 @@ async def test_conversation_errors_are_clear(upstream, logged_in, user):
     assert (await api.get(f"/api/mailboxes/{inbox['id']}/conversations?limit=0")).status == 400
     resp = await api.post(actions, json={"action": "move", "mailbox": "bm9uZQ"})
     assert resp.status == 404
+
+
+async def test_sent_replies_come_from_the_newest_window_only(dovecot, monkeypatch):
+    email, password = f"threads-{random.randrange(10**9)}@example.test", "pw-threads-3"
+    dovecot.add_user(email, password)
+    dovecot.deliver(email, _mail(1, "Window test", mid="w1@x"))
+    dovecot.deliver(email, _mail(2, "Re: Window test", mid="r1@x", refs=["w1@x"]), "Sent")
+    dovecot.deliver(email, _mail(3, "Something else", mid="s2@x"), "Sent")
+    dovecot.deliver(email, _mail(4, "Re: Window test", mid="r3@x", refs=["w1@x"]), "Sent")
+    client = await dovecot.open_client(email, password)
+    try:
+        monkeypatch.setattr(conversations, "SENT_WINDOW", 2)
+        (conv,) = await conversations._conversations(client, "INBOX")
+        assert [(m.mailbox, m.date) for m in conv.members] == [
+            ("INBOX", (BASE + timedelta(minutes=1)).timestamp()),
+            ("Sent", (BASE + timedelta(minutes=4)).timestamp()),
+        ]
+        monkeypatch.setattr(conversations, "SENT_WINDOW", 3)
+        (conv,) = await conversations._conversations(client, "INBOX")
+        assert [m.mailbox for m in conv.members] == ["INBOX", "Sent", "Sent"]
+    finally:
+        client.close()
+
+
+async def test_learned_headers_are_bounded_per_connection(dovecot, monkeypatch):
+    email, password = f"threads-{random.randrange(10**9)}@example.test", "pw-threads-4"
+    dovecot.add_user(email, password)
+    for n in range(3):
+        dovecot.deliver(email, _mail(n, f"Inbox {n}", mid=f"i{n}@x"))
+        dovecot.deliver(email, _mail(n, f"Sent {n}", mid=f"s{n}@x"), "Sent")
+    client = await dovecot.open_client(email, password)
+    try:
+        monkeypatch.setattr(imap_client, "_MAX_HEADS", 4)
+        inbox = await client.threads("INBOX")
+        assert len(inbox.heads) == 3
+        assert [k[0] for k in client._heads] == ["INBOX"]
+        _, sent = await client.recent_heads("Sent", 10)
+        assert len(sent) == 3
+        # past the bound, the other mailbox's headers were forgotten, never both kept
+        assert [k[0] for k in client._heads] == ["Sent"]
+        assert sum(len(v) for v in client._heads.values()) <= 4
+        again = await client.threads("INBOX")
+        assert again.groups == inbox.groups and again.heads == inbox.heads
+    finally:
+        client.close()

@@ -574,19 +574,20 @@ class MailClient:
         heads = await self._heads_of(path, state.uidvalidity, uids)
         if not uids:
             return Threads(state.uidvalidity, [], heads)
+        found: list[list[int]] | None = None
         if self._conn.has("THREAD=REFERENCES"):
             criteria = "ALL" if uids[0] == 1 else f"UID {uids[0]}:*"
             resp = await self._conn.command("UID THREAD", "REFERENCES", "UTF-8", criteria)
             self._note(resp)
-            raise_for_status(resp)
-            wanted = set(uids)
-            found: list[list[int]] = []
-            for u in resp.of_kind("THREAD"):
-                for tree in u.data:
-                    group = [n for n in _numbers(tree) if n in wanted]
-                    if group:
-                        found.append(group)
-        else:
+            if resp.status == "OK":  # else (a server refusing UTF-8, say): computed here
+                wanted = set(uids)
+                found = []
+                for u in resp.of_kind("THREAD"):
+                    for tree in u.data:
+                        group = [n for n in _numbers(tree) if n in wanted]
+                        if group:
+                            found.append(group)
+        if found is None:
             found = groups(thread((u, heads[u]) for u in uids if u in heads))
         return Threads(state.uidvalidity, found, heads)
 
