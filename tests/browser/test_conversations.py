@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import ConsoleMessage, expect
 
 from mailgate.testing.servers import RunningMailgate
-from tests.browser.conftest import OpenBrowser, login
+from tests.browser.conftest import OpenBrowser, login, page_json
 from tests.browser.test_i18n import AXE_JS, _axe
 from tests.conftest import Upstream
 
@@ -127,3 +127,43 @@ def test_conversation_view_with_a_reply_from_sent(
     expect(page.get_by_test_id("message-row")).to_have_count(4)
     expect(page.locator(".message-row.unread")).to_have_count(3)
     assert problems == []
+
+
+def test_the_list_view_preference_opens_conversations_at_sign_in(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    upstream: Upstream,
+) -> None:
+    email, password = upstream.new_user()
+    bob = "Bob Builder <bob@example.net>"
+    upstream.deliver(email, _mail(1, "Shed colours", "p1@x", [], bob, email))
+    upstream.deliver(email, _mail(2, "Re: Shed colours", "p2@x", ["p1@x"], bob, email))
+    mg = make_mailgate()
+    page = open_browser(mg).page
+    login(page, mg, email, password)
+    expect(page.get_by_test_id("message-row")).to_have_count(2)
+    # Chosen in Settings: saved, and the list follows at once.
+    page.get_by_test_id("prefs-button").click()
+    page.get_by_test_id("prefs-list-view").select_option("conversations")
+    page.get_by_test_id("prefs-save").click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("conversation-row")).to_have_count(1)
+    prefs = page_json(page, "/api/preferences")["body"]["preferences"]
+    assert prefs["list_view"] == "conversations"
+    # The next visit starts with conversations.
+    page.reload()
+    expect(page.get_by_test_id("conversation-row")).to_have_count(1)
+    expect(page.get_by_test_id("mode-conversations")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("conversation-count")).to_have_text("2 messages")
+    # The toggle switches for this visit only: nothing is stored.
+    page.get_by_test_id("mode-messages").click()
+    expect(page.get_by_test_id("message-row")).to_have_count(2)
+    prefs = page_json(page, "/api/preferences")["body"]["preferences"]
+    assert prefs["list_view"] == "conversations"
+    # Back to messages in Settings: the default is not stored at all.
+    page.get_by_test_id("prefs-button").click()
+    page.get_by_test_id("prefs-list-view").select_option("messages")
+    page.get_by_test_id("prefs-save").click()
+    page.keyboard.press("Escape")
+    prefs = page_json(page, "/api/preferences")["body"]["preferences"]
+    assert "list_view" not in prefs

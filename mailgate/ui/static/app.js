@@ -191,6 +191,7 @@ async function startSession(session) {
   if (gen !== sessionGen) return;
   await applyPersonalLocale();
   if (gen !== sessionGen) return;
+  state.listMode = state.prefs?.list_view === "conversations" ? "conversations" : "messages";
   buildShell();
   loginView.hidden = true;
   appRoot.hidden = false;
@@ -683,6 +684,7 @@ function init() {
   initPrefsView({
     onClose: afterPrefsClosed,
     onPageSize: onPageSizeChanged,
+    onListView: changeListMode,
     onTimeZone: onTimeZoneChanged,
   });
   onSelectMailbox((id) => selectMailbox(id));
