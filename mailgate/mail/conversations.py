@@ -153,8 +153,7 @@ def _item(conv: _Conversation, got: dict[tuple[str, int], tuple[_Member, Summary
     present = [got[(m.mailbox, m.uid)][1] for m in conv.members if (m.mailbox, m.uid) in got]
     if not present:
         return None
-    first = got.get((conv.anchor.mailbox, conv.anchor.uid))
-    subject = (first[1] if first else present[0]).envelope.subject or ""
+    subject = present[0].envelope.subject or ""  # the oldest message's
     newest = max((m.date for m in conv.members if (m.mailbox, m.uid) in got), default=conv.newest)
     return {
         "id": conv.id,
