@@ -639,6 +639,8 @@ function onKeyDown(e) {
       return handled();
     case "/":
       if (state.compose) return;
+      // Search is in the message list: leave the conversation list for it.
+      if (state.listMode === "conversations") changeListMode("messages");
       showPane("list");
       $("#search-input")?.focus();
       return handled();
