@@ -5,14 +5,17 @@ without an axe-core finding."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import ConsoleMessage, expect
 
+import mailgate.ui
 from mailgate.testing.servers import RunningMailgate
 from tests.browser.conftest import OpenBrowser, login, page_json
 from tests.browser.test_i18n import AXE_JS, _axe
@@ -21,6 +24,9 @@ from tests.conftest import Upstream
 pytestmark = pytest.mark.browser
 
 BASE = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+SAVED = json.loads((Path(mailgate.ui.__file__).parent / "static/i18n/en.json").read_text())[
+    "prefs.saved"
+]
 
 
 def _mail(n: int, subject: str, mid: str, refs: list[str], sender: str, to: str) -> bytes:
@@ -149,6 +155,7 @@ def test_the_list_view_preference_opens_conversations_at_sign_in(
     page.get_by_test_id("prefs-button").click()
     page.get_by_test_id("prefs-list-view").select_option("conversations")
     page.get_by_test_id("prefs-save").click()
+    expect(page.locator("#status")).to_have_text(SAVED)  # stored before leaving
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("conversation-row")).to_have_count(1)
     prefs = page_json(page, "/api/preferences")["body"]["preferences"]
@@ -167,6 +174,7 @@ def test_the_list_view_preference_opens_conversations_at_sign_in(
     page.get_by_test_id("prefs-button").click()
     page.get_by_test_id("prefs-list-view").select_option("messages")
     page.get_by_test_id("prefs-save").click()
+    expect(page.locator("#status")).to_have_text(SAVED)  # stored before leaving
     page.keyboard.press("Escape")
     prefs = page_json(page, "/api/preferences")["body"]["preferences"]
     assert "list_view" not in prefs
