@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from mailgate.api import (
+    conversations,
     events,
     health,
     mailboxes,
@@ -66,6 +67,7 @@ FEATURES: tuple[Feature, ...] = (
     session.setup,
     mailboxes.setup,
     messages.setup,
+    conversations.setup,
     uploads.setup,
     send.setup,
     preferences.setup,

@@ -15,6 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mailgate.config import Config
+from mailgate.mail.conversations import ConversationService
 from mailgate.mail.pool import ImapPool
 from mailgate.mail.reading.service import ReadingService
 from mailgate.mail.sieve import SieveService
@@ -59,6 +60,8 @@ class Services:
     metrics: Metrics | None
     # Filters and vacation replies on each account's ManageSieve server.
     sieve: SieveService
+    # Threads of a mailbox with the user's replies from Sent (drops changed renderings).
+    conversations: ConversationService
 
 
 SERVICES = web.AppKey("mailgate_services", Services)

@@ -16,7 +16,7 @@ from mailgate.services import services
 
 from .auth import require_session
 
-__all__ = ["mailbox_json", "setup"]
+__all__ = ["int_param", "mailbox_json", "setup"]
 
 _SORTS: dict[str, Sort] = {"date_desc": "date_desc", "date_asc": "date_asc"}
 _MAX_QUERY = 256
@@ -44,7 +44,7 @@ async def list_mailboxes(request: web.Request) -> web.Response:
     return json_response({"mailboxes": [mailbox_json(b) for b in boxes]})
 
 
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
@@ -60,8 +60,8 @@ async def list_messages(request: web.Request) -> web.Response:
     session = await require_session(request)
     svc = services(request)
     path = decode_mailbox_id(request.match_info["mailbox_id"])
-    limit = _int_param(request, "limit", 50, 1, 200)
-    offset = _int_param(request, "offset", 0, 0, 10_000_000)
+    limit = int_param(request, "limit", 50, 1, 200)
+    offset = int_param(request, "offset", 0, 0, 10_000_000)
     sort = _SORTS.get(request.query.get("sort") or "date_desc")
     if sort is None:
         raise BadRequest("The parameter 'sort' must be date_desc or date_asc.")

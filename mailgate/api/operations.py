@@ -15,6 +15,12 @@ from typing import Any
 from mailgate.api.messages import DOWNLOAD_TYPES
 
 from .models.compose import Compose, Draft, DraftContent, DraftSaved, Sent
+from .models.conversations import (
+    ConversationActed,
+    ConversationAction,
+    ConversationPage,
+    ConversationView,
+)
 from .models.health import Alive, Ready
 from .models.mailboxes import MailboxList, MessagePage
 from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
@@ -153,6 +159,52 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                     _q("q", {"type": "string", "maxLength": 256}, "Search text."),
                     _q("sort", {"enum": ["date_desc", "date_asc"]}, "Order."),
                 ),
+            )
+        },
+    ),
+    "/api/mailboxes/{mailbox_id}/conversations": (
+        "conversations",
+        {
+            "get": Operation(
+                "list_conversations",
+                "One page of the mailbox's conversations (threads with the user's replies "
+                "from Sent), newest first.",
+                "conversations",
+                {200: Answer("A page.", ConversationPage)},
+                (400, 404, *_SESSION, 502),
+                (
+                    _path("mailbox_id"),
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "Page size."),
+                    _q("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000}, "Skip."),
+                ),
+            )
+        },
+    ),
+    "/api/conversations/{conversation_id}": (
+        "conversations",
+        {
+            "get": Operation(
+                "get_conversation",
+                "One conversation and its messages (summaries, oldest first, with mailbox).",
+                "conversations",
+                {200: Answer("The conversation.", ConversationView)},
+                (*_MESSAGE, *_SESSION),
+                (_path("conversation_id"),),
+            )
+        },
+    ),
+    "/api/conversations/{conversation_id}/actions": (
+        "conversations",
+        {
+            "post": Operation(
+                "conversation_action",
+                "Mark read or unread, flag or unflag, move or delete every message of a "
+                "conversation.",
+                "conversations",
+                {200: Answer("How many messages the action reached.", ConversationActed)},
+                (*_MESSAGE, *_UNSAFE),
+                (_path("conversation_id"),),
+                body=ConversationAction,
             )
         },
     ),

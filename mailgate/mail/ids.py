@@ -13,7 +13,15 @@ from dataclasses import dataclass
 
 from mailgate.errors import NotFound
 
-__all__ = ["MessageRef", "decode_mailbox_id", "decode_message_id", "mailbox_id", "message_id"]
+__all__ = [
+    "MessageRef",
+    "conversation_id",
+    "decode_conversation_id",
+    "decode_mailbox_id",
+    "decode_message_id",
+    "mailbox_id",
+    "message_id",
+]
 
 _MAX_ID = 2048
 
@@ -70,3 +78,18 @@ def decode_message_id(value: str) -> MessageRef:
     ):
         raise NotFound()
     return MessageRef(mailbox, validity, uid)
+
+
+def conversation_id(mailbox: str, uidvalidity: int, uid: int) -> str:
+    """A conversation of ``mailbox``, named by one of its messages there (its first by
+    UID); a ``t:`` prefix keeps it apart from that message's own id."""
+    return _enc(f"t:{uidvalidity}:{uid}:{mailbox}")
+
+
+def decode_conversation_id(value: str) -> MessageRef:
+    """The message that names a conversation (mailbox, UIDVALIDITY, UID); NotFound if the
+    value is not a conversation id."""
+    text = _dec(value)
+    if not text.startswith("t:"):
+        raise NotFound()
+    return decode_message_id(_enc(text[2:]))

@@ -308,6 +308,8 @@ def test_keyboard_only_preferences_at_360px(
     page.keyboard.press("ArrowUp")  # -> 25
     expect(page.get_by_test_id("prefs-page-size")).to_have_value("25")
     page.keyboard.press("Tab")
+    _focused(page, "prefs-list-view")
+    page.keyboard.press("Tab")
     _focused(page, "prefs-theme-system")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")

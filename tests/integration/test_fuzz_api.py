@@ -89,7 +89,15 @@ async def test_fuzz_every_operation(
     listing = (await logged_in.get(f"/api/mailboxes/{inbox}/messages")).json()
     message_ids = [m["id"] for m in listing["messages"]]
     assert len(message_ids) == 6
-    real = {"mailbox_id": box_ids, "message_id": message_ids, "part": ["1", "1.1", "1.2", "2"]}
+    threads = (await logged_in.get(f"/api/mailboxes/{inbox}/conversations")).json()
+    conversation_ids = [c["id"] for c in threads["conversations"]]
+    assert conversation_ids
+    real = {
+        "mailbox_id": box_ids,
+        "message_id": message_ids,
+        "conversation_id": conversation_ids,
+        "part": ["1", "1.1", "1.2", "2"],
+    }
 
     base = mailgate.url
     auth = {

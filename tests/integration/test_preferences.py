@@ -58,6 +58,7 @@ async def test_put_get_delete_roundtrip(make_mailgate, backend, user, tmp_path):
         "display_name": "Alice Ä.",
         "time_zone": "America/Argentina/Buenos_Aires",
         "compose_format": "html",
+        "list_view": "conversations",
         "remote_images_senders": ["News@Example.org", "example.com", "example.com"],
     }
     async with ApiClient(mg.url, mg.client_ssl()) as api:
@@ -120,6 +121,7 @@ async def test_preferences_survive_logout_and_another_process(make_mailgate, use
         ({"time_zone": "../etc/passwd"}, "time_zone"),
         ({"time_zone": "A" * 65}, "time_zone"),
         ({"compose_format": "rtf"}, "compose_format"),
+        ({"list_view": "threads"}, "list_view"),
         ({"remote_images_senders": "example.org"}, "remote_images_senders"),
         ({"remote_images_senders": ["not an address"]}, "remote_images_senders"),
         ({"remote_images_senders": ["a@b@example.org"]}, "remote_images_senders"),

@@ -47,6 +47,7 @@ _RULES = {
     "display_name": "must be a string of at most 100 characters without control characters",
     "time_zone": "must be an IANA time zone name such as Europe/Berlin",
     "compose_format": "must be one of text, html",
+    "list_view": "must be one of messages, conversations",
     "remote_images_senders": (
         f"must be a list of at most {MAX_SENDERS} e-mail addresses or domains"
     ),
@@ -60,6 +61,7 @@ class Preferences(RequestBody, omit_defaults=True):
     display_name: Annotated[str, Meta(max_length=100, pattern=_SINGLE_LINE)] | UnsetType = UNSET
     time_zone: Annotated[str, Meta(max_length=64, pattern=_TIME_ZONE)] | UnsetType = UNSET
     compose_format: Literal["text", "html"] | UnsetType = UNSET
+    list_view: Literal["messages", "conversations"] | UnsetType = UNSET
     language: Language | UnsetType = UNSET
     remote_images_senders: (
         Annotated[list[Annotated[str, Meta(max_length=254)]], Meta(max_length=MAX_SENDERS)]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
+from ..threads import Head, groups, parse_head, thread
 from . import utf7
 from .errors import ImapNoError, ImapStale, ImapUnsupported
 from .parse import (
@@ -48,6 +49,7 @@ __all__ = [
     "SelectState",
     "Sort",
     "Summary",
+    "Threads",
     "uid_set",
 ]
 
@@ -86,6 +88,12 @@ _MAX_DATED = 100_000
 # UIDs per FETCH when learning sent dates: bounded response size and parse time per command.
 _DATE_BATCH = 2_000
 _SKIP_STATUS = ("\\noselect", "\\nonexistent")
+# Threading headers kept per connection (a few hundred bytes each), like _MAX_DATED.
+_MAX_HEADS = 50_000
+# Conversations cover the newest this many messages of a mailbox (by UID); docs/api.md.
+MAX_THREADED = 20_000
+_HEAD_FIELDS = "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID IN-REPLY-TO REFERENCES SUBJECT DATE)]"
+_HEAD_KEY = "BODY[HEADER.FIELDS"  # servers may spell the field list their own way
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +133,16 @@ class Page:
     uidvalidity: int
     total: int
     summaries: list[Summary]
+
+
+@dataclass(frozen=True, slots=True)
+class Threads:
+    """A mailbox's threads: each the UIDs of its messages; ``heads`` what each one says
+    about itself (Message-ID, References, subject, sent date)."""
+
+    uidvalidity: int
+    groups: list[list[int]]
+    heads: dict[int, Head]
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +255,9 @@ class MailClient:
         # INTERNALDATE) by (mailbox, UIDVALIDITY) and UID. A UID's date never changes, so this
         # outlives re-SELECTs and each list fetches only the dates of new messages.
         self._sent_dates: dict[tuple[str, int], dict[int, float]] = {}
+        # Threading headers by (mailbox, UIDVALIDITY) and UID: fixed for a UID, so kept
+        # across re-SELECTs like _sent_dates (bounded by _MAX_HEADS).
+        self._heads: dict[tuple[str, int], dict[int, Head]] = {}
 
     @property
     def connection(self) -> ImapConnection:
@@ -536,6 +557,78 @@ class MailClient:
                     )
         # A message gone meanwhile has no date: it sorts first and drops out on the next list.
         return sorted(uids, key=lambda u: (dates.get(u, 0.0), u))
+
+    # -- threads --------------------------------------------------------------------------------
+
+    async def _all_uids(self) -> list[int]:
+        resp = await self._conn.command("UID SEARCH", "ALL")
+        self._note(resp)
+        return sorted({int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()})
+
+    async def threads(self, path: str, *, uidvalidity: int | None = None) -> Threads:
+        """The threads of ``path`` (its newest MAX_THREADED messages): the server's
+        ``THREAD=REFERENCES`` where advertised, else RFC 5256's algorithm run here on the
+        headers this connection learns once per message."""
+        state = await self.select(path, uidvalidity=uidvalidity)
+        uids = (await self._all_uids())[-MAX_THREADED:]
+        heads = await self._heads_of(path, state.uidvalidity, uids)
+        if not uids:
+            return Threads(state.uidvalidity, [], heads)
+        found: list[list[int]] | None = None
+        if self._conn.has("THREAD=REFERENCES"):
+            criteria = "ALL" if uids[0] == 1 else f"UID {uids[0]}:*"
+            resp = await self._conn.command("UID THREAD", "REFERENCES", "UTF-8", criteria)
+            self._note(resp)
+            if resp.status == "OK":  # else (a server refusing UTF-8, say): computed here
+                wanted = set(uids)
+                found = []
+                for u in resp.of_kind("THREAD"):
+                    for tree in u.data:
+                        group = [n for n in _numbers(tree) if n in wanted]
+                        if group:
+                            found.append(group)
+        if found is None:
+            found = groups(thread((u, heads[u]) for u in uids if u in heads))
+        return Threads(state.uidvalidity, found, heads)
+
+    async def recent_heads(self, path: str, count: int) -> tuple[int, dict[int, Head]]:
+        """UIDVALIDITY and the threading headers of the newest ``count`` messages."""
+        state = await self.select(path, readonly=True)
+        uids = (await self._all_uids())[-count:] if count > 0 else []
+        return state.uidvalidity, await self._heads_of(path, state.uidvalidity, uids)
+
+    async def _heads_of(self, path: str, uidvalidity: int, uids: list[int]) -> dict[int, Head]:
+        """Threading headers of ``uids`` of the selected mailbox; only unknown ones are
+        fetched. Past _MAX_HEADS other mailboxes are forgotten first."""
+        key = (path, uidvalidity)
+        heads = self._heads.get(key)
+        if heads is None:
+            heads = self._heads[key] = {}
+        missing = [u for u in uids if u not in heads]
+        known = sum(len(d) for d in self._heads.values())
+        if known + len(missing) > _MAX_HEADS:
+            for other in [k for k in self._heads if k != key]:
+                del self._heads[other]
+            if len(heads) + len(missing) > _MAX_HEADS:
+                heads.clear()
+        for start in range(0, len(missing), _DATE_BATCH):
+            batch = missing[start : start + _DATE_BATCH]
+            resp = await self._conn.command(
+                "UID FETCH", uid_set(batch), f"(UID INTERNALDATE {_HEAD_FIELDS})"
+            )
+            self._note(resp, set(batch))
+            for u in resp.of_kind("FETCH"):
+                uid, it = _fetch_uid(u)
+                if uid is None:
+                    continue
+                received = parse_internaldate(it.get("INTERNALDATE"))
+                fields = next((v for k, v in it.items() if k.startswith(_HEAD_KEY)), None)
+                heads[uid] = parse_head(
+                    fields if isinstance(fields, bytes) else None,
+                    received.timestamp() if received is not None else 0.0,
+                )
+        wanted = set(uids)
+        return {u: h for u, h in heads.items() if u in wanted}
 
     async def summaries(
         self, path: str, uids: Sequence[int], *, uidvalidity: int | None = None
@@ -873,6 +966,19 @@ class MailClient:
         if self._selected and self._selected.path == path:
             self._dirty = True
         return parts
+
+
+def _numbers(tree: Any) -> list[int]:
+    """The message numbers of one THREAD answer tree, in order, without recursion."""
+    out: list[int] = []
+    stack = [tree]
+    while stack:
+        cur = stack.pop()
+        if isinstance(cur, list):
+            stack.extend(reversed(cur))
+        elif isinstance(cur, str) and cur.isdigit():
+            out.append(int(cur))
+    return out
 
 
 def _appended_uid(resp: Response) -> int | None:

@@ -15,13 +15,15 @@ import {
   focusRow,
   loadList,
   moveSelection,
+  onOpenConversation,
   onOpenMessage,
   renderList,
+  setListMode,
 } from "./list.js";
 import { onSelectMailbox, refreshMailboxes, renderMailboxes, setCounts } from "./mailboxes.js";
 import { clearTheme, loadPrefs, updatePrefs } from "./prefs.js";
 import { closePrefs, initPrefsView, openPrefs } from "./prefs-view.js";
-import { closeReader, initReader, openMessage } from "./reader.js";
+import { closeReader, initReader, openConversation, openMessage } from "./reader.js";
 import {
   LANGUAGES,
   language,
@@ -195,6 +197,7 @@ async function startSession(session) {
   if (gen !== sessionGen) return;
   await applyPersonalLocale();
   if (gen !== sessionGen) return;
+  state.listMode = state.prefs?.list_view === "conversations" ? "conversations" : "messages";
   buildShell();
   loginView.hidden = true;
   appRoot.hidden = false;
@@ -459,7 +462,7 @@ function buildShell() {
         h(
           "div",
           { class: "main" },
-          buildListPane({ onBack: () => showMailboxes() }),
+          buildListPane({ onBack: () => showMailboxes(), onModeChange: changeListMode }),
           h("section", {
             id: "reader-pane",
             class: "pane pane-reader",
@@ -486,6 +489,7 @@ function buildShell() {
 async function redrawShell() {
   if (!state.account || !appRoot.firstChild) return;
   const messageId = state.message?.id;
+  const conversationId = state.conversation?.id;
   const prefsWereOpen = state.prefsOpen;
   const view = state.view;
   closePrefs();
@@ -494,6 +498,7 @@ async function redrawShell() {
   renderList();
   showPane(view);
   if (messageId) await openMessage(messageId, { focus: false });
+  if (conversationId) await openConversation(conversationId, { focus: false });
   if (prefsWereOpen) await openPrefs();
 }
 
@@ -529,7 +534,7 @@ function showMailboxes() {
 function selectMailbox(id, { focus = true } = {}) {
   if (!closeCompose({ confirm: true, then: () => selectMailbox(id, { focus }) })) return;
   state.mailboxId = id;
-  state.list = { total: 0, offset: 0, messages: [] };
+  state.list = { total: 0, offset: 0, messages: [], conversations: [] };
   state.q = "";
   const search = $("#search-input");
   if (search) search.value = "";
@@ -546,14 +551,27 @@ function openFromList(id) {
   openMessage(id);
 }
 
+function openConversationFromList(id) {
+  if (!closeCompose({ confirm: true })) return;
+  openConversation(id);
+}
+
+/** The "Messages / Conversations" toggle above the list. */
+function changeListMode(mode) {
+  if (!closeCompose({ confirm: true })) return;
+  closeReader();
+  showPane("list");
+  setListMode(mode);
+}
+
 /** Escape / u / the back buttons: close the reader or compose form, focus the list. */
 function backToList() {
   if (state.compose && !closeCompose({ confirm: true, then: backToList })) return;
-  const id = state.message?.id;
+  const id = state.message?.id || state.conversation?.id;
   closeReader();
   showPane("list");
   if (!(id && focusRow(id))) {
-    ($('[data-testid="message-row"]') || $("#list-title"))?.focus();
+    ($("#message-list .message-row") || $("#list-title"))?.focus();
   }
 }
 
@@ -587,7 +605,7 @@ function onKeyDown(e) {
   if (isTypingTarget(target)) {
     if (e.key === "Escape" && target.id === "search-input") {
       target.blur();
-      ($('[data-testid="message-row"]') || $("#list-title"))?.focus();
+      ($("#message-list .message-row") || $("#list-title"))?.focus();
     }
     return;
   }
@@ -614,7 +632,9 @@ function onKeyDown(e) {
       return handled();
     case "Escape":
     case "u":
-      if (!state.compose && !state.message && state.view === "list") return;
+      if (!state.compose && !state.message && !state.conversation && state.view === "list") {
+        return;
+      }
       backToList();
       return handled();
     case "c":
@@ -633,6 +653,8 @@ function onKeyDown(e) {
       return handled();
     case "/":
       if (state.compose) return;
+      // Search is in the message list: leave the conversation list for it.
+      if (state.listMode === "conversations") changeListMode("messages");
       showPane("list");
       $("#search-input")?.focus();
       return handled();
@@ -678,10 +700,12 @@ function init() {
   initPrefsView({
     onClose: afterPrefsClosed,
     onPageSize: onPageSizeChanged,
+    onListView: changeListMode,
     onTimeZone: onTimeZoneChanged,
   });
   onSelectMailbox((id) => selectMailbox(id));
   onOpenMessage(openFromList);
+  onOpenConversation(openConversationFromList);
   loginForm.addEventListener("submit", onLogin);
   document.addEventListener("keydown", onKeyDown);
   const noteInput = () => {

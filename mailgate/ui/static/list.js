@@ -15,35 +15,54 @@ import { $, addrName, formatAddr, formatCount, h, shortDate } from "./util.js";
 
 let loadSeq = 0;
 let openHandler = () => {};
+let openConversationHandler = () => {};
 
 /** The app decides what opening a row does. */
 export function onOpenMessage(fn) {
   openHandler = fn;
 }
 
+/** …and what opening a conversation row does. */
+export function onOpenConversation(fn) {
+  openConversationHandler = fn;
+}
+
+const ROWS = "#message-list .message-row";
+const conversationMode = () => state.listMode === "conversations";
+
 /** Load the current page of the open mailbox. keepFocus: return focus to the same row. */
 export async function loadList({ keepFocus = false } = {}) {
   const mb = mailboxById(state.mailboxId);
   if (!mb) return;
   const seq = ++loadSeq;
+  const threads = conversationMode();
   const params = new URLSearchParams({
     limit: String(pageSize()),
     offset: String(state.list.offset),
-    sort: state.sort,
   });
-  if (state.q) params.set("q", state.q);
+  if (!threads) params.set("sort", state.sort);
+  if (state.q && !threads) params.set("q", state.q);
   $("#message-list")?.setAttribute("aria-busy", "true");
   try {
-    const data = await api.get(api.path`/api/mailboxes/${mb.id}/messages` + `?${params}`);
+    const url = threads
+      ? api.path`/api/mailboxes/${mb.id}/conversations`
+      : api.path`/api/mailboxes/${mb.id}/messages`;
+    const data = await api.get(url + `?${params}`);
     if (seq !== loadSeq) return; // a newer request superseded this one
     const total = Number(data?.total) || 0;
-    const messages = Array.isArray(data?.messages) ? data.messages : [];
+    const key = threads ? "conversations" : "messages";
+    const items = Array.isArray(data?.[key]) ? data[key] : [];
     // Past the end (after a delete on the last page): step back one page.
-    if (!messages.length && state.list.offset > 0) {
+    if (!items.length && state.list.offset > 0) {
       state.list.offset = total > 0 ? Math.floor((total - 1) / pageSize()) * pageSize() : 0;
       return loadList({ keepFocus });
     }
-    state.list = { total, offset: Number(data?.offset) || state.list.offset, messages };
+    state.list = {
+      total,
+      offset: Number(data?.offset) || state.list.offset,
+      messages: threads ? [] : items,
+      conversations: threads ? items : [],
+    };
     $("#new-mail")?.setAttribute("hidden", "");
     // Only where a row has focus now: a live refresh must not pull focus back from
     // the reader opened while it loaded.
@@ -59,7 +78,9 @@ export async function loadList({ keepFocus = false } = {}) {
 
 function focusedRowId() {
   const el = document.activeElement;
-  return el?.dataset?.testid === "message-row" ? el.dataset.id : null;
+  return el?.classList?.contains("message-row") && el.closest("#message-list")
+    ? el.dataset.id
+    : null;
 }
 
 export function focusRow(id) {
@@ -69,7 +90,9 @@ export function focusRow(id) {
 }
 
 export const rowById = (id) =>
-  $("#message-list")?.querySelector(`[data-testid="message-row"][data-id="${CSS.escape(id)}"]`);
+  $("#message-list")?.querySelector(`.message-row[data-id="${CSS.escape(id)}"]`);
+
+const openId = () => state.message?.id || state.conversation?.id || null;
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -104,7 +127,7 @@ function renderRow(msg) {
   const classes = ["message-row"];
   if (!msg.seen) classes.push("unread");
   if (msg.flagged) classes.push("flagged");
-  if (state.message?.id === msg.id) classes.push("open");
+  if (openId() === msg.id) classes.push("open");
   return h(
     "li",
     {},
@@ -115,7 +138,7 @@ function renderRow(msg) {
         class: classes.join(" "),
         "data-testid": "message-row",
         "data-id": msg.id,
-        "aria-current": state.message?.id === msg.id ? "true" : null,
+        "aria-current": openId() === msg.id ? "true" : null,
         title: from.map(formatAddr).join(", ") || null,
         onclick: () => openHandler(msg.id),
       },
@@ -156,12 +179,74 @@ function renderRow(msg) {
   );
 }
 
+/** One conversation: its people, subject, size, newest date; opened with Enter or a click. */
+function renderConversationRow(conv) {
+  const people = Array.isArray(conv.participants) ? conv.participants : [];
+  const names = people.map(addrName).join(", ") || t("list.unknownSender");
+  const subject = (conv.subject || "").trim() || t("list.noSubject");
+  const unread = Number(conv.unread) || 0;
+  const classes = ["message-row", "conversation-row"];
+  if (unread) classes.push("unread");
+  if (openId() === conv.id) classes.push("open");
+  return h(
+    "li",
+    {},
+    h(
+      "button",
+      {
+        type: "button",
+        class: classes.join(" "),
+        "data-testid": "conversation-row",
+        "data-id": conv.id,
+        "aria-current": openId() === conv.id ? "true" : null,
+        onclick: () => openConversationHandler(conv.id),
+      },
+      h("span", { class: "row-dot", "aria-hidden": "true" }),
+      unread
+        ? h("span", {
+            class: "visually-hidden",
+            text: `${t("conv.unread", { count: unread })} `,
+          })
+        : null,
+      h("bdi", { class: "row-from", translate: people.length ? "no" : null, text: names }),
+      h(
+        "time",
+        { class: "row-date", datetime: conv.date || null },
+        conv.has_attachments
+          ? h(
+              "span",
+              { class: "row-clip" },
+              h("span", { class: "visually-hidden", text: `${t("list.attachments")} ` }),
+            )
+          : null,
+        shortDate(conv.date),
+      ),
+      h(
+        "span",
+        { class: "row-subject" },
+        h("span", {
+          dir: "auto",
+          translate: (conv.subject || "").trim() ? "no" : null,
+          text: subject,
+        }),
+        h("span", {
+          class: "row-count",
+          "data-testid": "conversation-count",
+          text: t("conv.size", { count: Number(conv.count) || 0 }),
+        }),
+      ),
+    ),
+  );
+}
+
 /** Redraw the rows, the range and the pager from state. */
 export function renderList() {
   const ul = $("#message-list");
   if (!ul) return;
-  const { total, offset, messages } = state.list;
-  ul.replaceChildren(...messages.map(renderRow));
+  const threads = conversationMode();
+  const { total, offset } = state.list;
+  const messages = threads ? state.list.conversations || [] : state.list.messages;
+  ul.replaceChildren(...messages.map(threads ? renderConversationRow : renderRow));
   const mb = mailboxById(state.mailboxId);
   const title = $("#list-title");
   title.textContent = mailboxLabel(mb);
@@ -169,7 +254,11 @@ export function renderList() {
   else title.removeAttribute("translate");
   const empty = $("#list-empty");
   empty.hidden = messages.length > 0;
-  empty.textContent = state.q ? t("list.noMatch") : t("list.empty");
+  empty.textContent = threads
+    ? t("conv.empty")
+    : state.q
+      ? t("list.noMatch")
+      : t("list.empty");
   const whole = offset === 0 && messages.length >= total;
   let range = "";
   if (total && whole) range = t("list.count", { count: total });
@@ -179,16 +268,51 @@ export function renderList() {
   $("#list-range").textContent = range;
   $("#page-prev").disabled = offset <= 0;
   $("#page-next").disabled = offset + messages.length >= total;
+  for (const [mode, testid] of [
+    ["messages", "mode-messages"],
+    ["conversations", "mode-conversations"],
+  ]) {
+    $(`[data-testid="${testid}"]`)?.setAttribute(
+      "aria-pressed",
+      String((state.listMode || "messages") === mode),
+    );
+  }
+  // The conversation list has neither search nor another order.
+  $("#search-form").hidden = threads;
   const sortBtn = $("#sort-toggle");
+  sortBtn.hidden = threads;
   const newest = state.sort === "date_desc";
   sortBtn.textContent = newest ? t("list.newestFirst") : t("list.oldestFirst");
   sortBtn.setAttribute("aria-label", newest ? t("list.sortNewest") : t("list.sortOldest"));
 }
 
+/** Update one conversation row after a local change (its unread count). */
+export function updateConversationRow(id, changes) {
+  const list = state.list.conversations || [];
+  const conv = list.find((c) => c.id === id);
+  if (!conv) return;
+  Object.assign(conv, changes);
+  const old = rowById(id);
+  if (!old || !conversationMode()) return;
+  const hadFocus = document.activeElement === old;
+  const li = renderConversationRow(conv);
+  old.parentElement.replaceWith(li);
+  if (hadFocus) li.firstElementChild.focus();
+}
+
+/** Switch between the list of messages and the list of conversations. */
+export function setListMode(mode) {
+  if ((state.listMode || "messages") === mode) return;
+  state.listMode = mode;
+  state.list = { total: 0, offset: 0, messages: [], conversations: [] };
+  renderList();
+  return loadList();
+}
+
 /** Update one row after a local change (seen, flagged). */
 export function updateRow(id, changes) {
   const msg = state.list.messages.find((m) => m.id === id);
-  if (!msg) return;
+  if (!msg || conversationMode()) return;
   Object.assign(msg, changes);
   const old = rowById(id);
   if (!old) return;
@@ -200,7 +324,7 @@ export function updateRow(id, changes) {
 
 /** Mark which row is open (or none). */
 export function markOpenRow(id) {
-  for (const row of document.querySelectorAll('[data-testid="message-row"]')) {
+  for (const row of document.querySelectorAll(ROWS)) {
     const on = row.dataset.id === id;
     row.classList.toggle("open", on);
     if (on) row.setAttribute("aria-current", "true");
@@ -210,13 +334,13 @@ export function markOpenRow(id) {
 
 /** Move keyboard focus by one row (j/k, arrows). */
 export function moveSelection(step) {
-  const rows = [...document.querySelectorAll('[data-testid="message-row"]')];
+  const rows = [...document.querySelectorAll(ROWS)];
   if (!rows.length) return;
   const current = rows.indexOf(document.activeElement);
   let index;
   if (current >= 0) index = current + step;
   else {
-    const open = rows.findIndex((r) => r.dataset.id === state.message?.id);
+    const open = rows.findIndex((r) => r.dataset.id === openId());
     index = open >= 0 ? open + step : step > 0 ? 0 : rows.length - 1;
   }
   index = Math.max(0, Math.min(rows.length - 1, index));
@@ -246,7 +370,7 @@ export function search(q) {
 }
 
 /** Build the list pane's controls (once per session). */
-export function buildListPane({ onBack }) {
+export function buildListPane({ onBack, onModeChange }) {
   const searchInput = h("input", {
     id: "search-input",
     type: "search",
@@ -259,6 +383,7 @@ export function buildListPane({ onBack }) {
   const form = h(
     "form",
     {
+      id: "search-form",
       class: "search",
       role: "search",
       onsubmit: (e) => {
@@ -299,6 +424,30 @@ export function buildListPane({ onBack }) {
       h("h2", { id: "list-title", class: "pane-title", tabindex: "-1" }),
     ),
     form,
+    h(
+      "div",
+      {
+        class: "view-toggle",
+        role: "group",
+        "aria-label": t("conv.viewLabel"),
+      },
+      h("button", {
+        type: "button",
+        class: "btn btn-small",
+        "data-testid": "mode-messages",
+        "aria-pressed": "true",
+        text: t("conv.messages"),
+        onclick: () => onModeChange("messages"),
+      }),
+      h("button", {
+        type: "button",
+        class: "btn btn-small",
+        "data-testid": "mode-conversations",
+        "aria-pressed": "false",
+        text: t("conv.conversations"),
+        onclick: () => onModeChange("conversations"),
+      }),
+    ),
     h(
       "div",
       { class: "list-toolbar" },

@@ -26,7 +26,12 @@ const THEMES = [
 ];
 const EXPORT_NAME = "mailgate-preferences.json";
 
-let hooks = { onClose: () => {}, onPageSize: () => {}, onTimeZone: () => {} };
+let hooks = {
+  onClose: () => {},
+  onPageSize: () => {},
+  onTimeZone: () => {},
+  onListView: () => {},
+};
 let form = null; // {fields, initial} of the open screen
 
 const view = () => $("#prefs-view");
@@ -40,6 +45,7 @@ function snapshot() {
   const f = form.fields;
   return JSON.stringify([
     f.pageSize.value,
+    f.listView.value,
     themeValue(),
     f.language.value,
     f.timeZone.value,
@@ -108,6 +114,23 @@ function pageSizeSelect(current) {
   );
 }
 
+function listViewSelect(current) {
+  return h(
+    "select",
+    { id: "prefs-list-view", name: "list_view", "data-testid": "prefs-list-view" },
+    h("option", {
+      value: "messages",
+      selected: current !== "conversations",
+      text: t("conv.messages"),
+    }),
+    h("option", {
+      value: "conversations",
+      selected: current === "conversations",
+      text: t("conv.conversations"),
+    }),
+  );
+}
+
 function themeGroup(current) {
   const radios = THEMES.map(([value]) =>
     h("input", {
@@ -173,6 +196,7 @@ function render() {
   const current = pageSize();
   const theme = ["light", "dark", "system"].includes(p.theme) ? p.theme : "system";
   const pageSizeEl = pageSizeSelect(current);
+  const listViewEl = listViewSelect(p.list_view);
   const themes = themeGroup(theme);
   const languageEl = languageSelect(matchLanguage(p.language) || language());
   const zone = typeof p.time_zone === "string" ? p.time_zone : "";
@@ -218,6 +242,7 @@ function render() {
   form = {
     fields: {
       pageSize: pageSizeEl,
+      listView: listViewEl,
       themes: themes.radios,
       language: languageEl,
       timeZone: timeZoneEl,
@@ -234,6 +259,7 @@ function render() {
     fieldRow("prefs-language", t("prefs.language"), languageEl),
     fieldRow("prefs-time-zone", t("prefs.timeZone"), timeZoneEl, t("prefs.timeZoneHint")),
     fieldRow("prefs-page-size", t("prefs.pageSize"), pageSizeEl),
+    fieldRow("prefs-list-view", t("prefs.listView"), listViewEl),
     themes.group,
     fieldRow("prefs-display-name", t("prefs.displayName"), displayName, t("prefs.displayNameHint")),
     fieldRow("prefs-signature", t("prefs.signature"), signature, t("prefs.signatureHint")),
@@ -278,10 +304,13 @@ async function save(error, button) {
   error.hidden = true;
   const f = form.fields;
   const before = pageSize();
+  const viewBefore = state.prefs.list_view === "conversations" ? "conversations" : "messages";
   const zoneBefore = typeof state.prefs.time_zone === "string" ? state.prefs.time_zone : "";
   const values = {
     page_size: Number(f.pageSize.value) || DEFAULT_PAGE_SIZE,
     theme: themeValue(),
+    // The message list is the default: only the other choice is stored.
+    list_view: f.listView.value === "conversations" ? "conversations" : "",
     // Unset means "the browser's language"; it stays unset until another one is picked.
     language:
       !matchLanguage(state.prefs.language) && f.language.value === language()
@@ -311,7 +340,9 @@ async function save(error, button) {
     const retention = $('[data-testid="prefs-retention"]');
     if (retention) retention.textContent = retentionText();
     announce(t("prefs.saved"));
-    if (pageSize() !== before) hooks.onPageSize();
+    const viewNow = state.prefs.list_view === "conversations" ? "conversations" : "messages";
+    if (viewNow !== viewBefore) hooks.onListView(viewNow);
+    else if (pageSize() !== before) hooks.onPageSize();
   } catch (err) {
     if (api.isAborted(err)) return;
     // The server's message names the field (prefs/schema.py).

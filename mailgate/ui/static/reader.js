@@ -2,12 +2,12 @@
 
 import * as api from "./api.js";
 import { touch } from "./idle.js";
-import { loadList, markOpenRow, rowById, updateRow } from "./list.js";
+import { loadList, markOpenRow, rowById, updateConversationRow, updateRow } from "./list.js";
 import { adjustUnread, refreshMailboxes } from "./mailboxes.js";
 import { remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
 import { t } from "./i18n.js";
 import { announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
-import { $, addrNodes, fullDate, h, humanSize } from "./util.js";
+import { $, addrName, addrNodes, fullDate, h, humanSize, shortDate } from "./util.js";
 
 let openSeq = 0;
 let hooks = { showPane: () => {}, compose: () => {}, backToList: () => {} };
@@ -23,6 +23,7 @@ const pane = () => $("#reader-pane");
 export function closeReader() {
   openSeq += 1;
   state.message = null;
+  state.conversation = null;
   const p = pane();
   if (!p) return;
   p.replaceChildren(
@@ -34,6 +35,7 @@ export function closeReader() {
 /** GET /api/messages/{id} and show it. */
 export async function openMessage(id, { focus = true } = {}) {
   const seq = ++openSeq;
+  state.conversation = null;
   const listed = state.list.messages.find((m) => m.id === id);
   markOpenRow(id);
   hooks.showPane("reader");
@@ -502,12 +504,12 @@ async function setSeen(msg, seen) {
 
 /** After a move or delete: close the reader and focus the row that took its place. */
 async function afterRemoval(id) {
-  const rows = [...document.querySelectorAll('[data-testid="message-row"]')];
+  const rows = [...document.querySelectorAll("#message-list .message-row")];
   const index = rows.indexOf(rowById(id));
   closeReader();
   hooks.showPane("list");
   await Promise.all([loadList(), refreshMailboxes()]);
-  const now = document.querySelectorAll('[data-testid="message-row"]');
+  const now = document.querySelectorAll("#message-list .message-row");
   if (now.length) now[Math.max(0, Math.min(index, now.length - 1))].focus();
   else $("#list-title")?.focus();
 }
@@ -531,6 +533,185 @@ async function deleteMessage(msg) {
     await api.del(api.path`/api/messages/${msg.id}`);
     announce(inTrash ? t("reader.deleted") : t("reader.movedToTrash"));
     await afterRemoval(msg.id);
+  } catch (err) {
+    handleGoneMessage(err);
+  }
+}
+
+// ---------------------------------------------------------------- conversations
+
+/** GET /api/conversations/{id} and show its messages: read ones collapsed, unread open. */
+export async function openConversation(id, { focus = true } = {}) {
+  const seq = ++openSeq;
+  state.message = null;
+  markOpenRow(id);
+  hooks.showPane("reader");
+  pane().replaceChildren(
+    h(
+      "div",
+      { class: "reader-empty", "aria-busy": "true" },
+      h("p", { text: t("status.loading") }),
+    ),
+  );
+  try {
+    const conv = await api.get(api.path`/api/conversations/${id}`);
+    if (seq !== openSeq || !conv) return;
+    state.conversation = conv;
+    renderConversation(conv);
+    if (focus) $("#reader-subject")?.focus();
+  } catch (err) {
+    if (seq !== openSeq) return;
+    closeReader();
+    hooks.showPane("list");
+    handleGoneMessage(err);
+  }
+}
+
+function renderConversation(conv) {
+  const messages = Array.isArray(conv.messages) ? conv.messages : [];
+  const action = (testid, text, onclick, extra = {}) =>
+    h("button", { type: "button", class: "btn btn-small", "data-testid": testid, text, onclick, ...extra });
+  const toolbar = h(
+    "div",
+    { class: "reader-toolbar", role: "toolbar", "aria-label": t("reader.actions") },
+    h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-ghost narrow-only",
+        "data-testid": "back-to-list",
+        onclick: () => hooks.backToList(),
+      },
+      h("span", { class: "back-mark", "aria-hidden": "true", text: "‹" }),
+      t("reader.back"),
+    ),
+    action("conversation-read", t("conv.markRead"), () => conversationAction(conv, "read")),
+    action("conversation-unread", t("conv.markUnread"), () => conversationAction(conv, "unread")),
+    action("conversation-delete", t("conv.delete"), () => conversationAction(conv, "delete"), {
+      class: "btn btn-small btn-danger",
+    }),
+  );
+  const subject = (conv.subject || "").trim() || t("list.noSubject");
+  pane().replaceChildren(
+    h(
+      "article",
+      { class: "reader conversation", "aria-labelledby": "reader-subject" },
+      toolbar,
+      h("h2", {
+        id: "reader-subject",
+        class: "reader-subject",
+        tabindex: "-1",
+        "data-testid": "reader-subject",
+        dir: "auto",
+        translate: (conv.subject || "").trim() ? "no" : null,
+        text: subject,
+      }),
+      h(
+        "ol",
+        { class: "conversation-messages", "data-testid": "conversation-messages" },
+        messages.map((m) => conversationItem(conv, m)),
+      ),
+    ),
+  );
+}
+
+/** One message of a conversation: a header that folds its body in and out. */
+function conversationItem(conv, m) {
+  const from = Array.isArray(m.from) ? m.from : [];
+  const sender = from.map(addrName).join(", ") || t("list.unknownSender");
+  const box = m.mailbox && m.mailbox !== state.mailboxId ? mailboxById(m.mailbox) : null;
+  const body = h("div", { class: "conversation-body", hidden: true });
+  const toggle = h(
+    "button",
+    {
+      type: "button",
+      class: "conversation-head",
+      "aria-expanded": "false",
+      "data-testid": "conversation-toggle",
+      onclick: () => expand(toggle.getAttribute("aria-expanded") !== "true"),
+    },
+    h("bdi", { class: "row-from", translate: from.length ? "no" : null, text: sender }),
+    box ? h("span", { class: "conversation-where", text: mailboxLabel(box) }) : null,
+    h("time", { class: "row-date", datetime: m.date || null, text: shortDate(m.date) }),
+    m.preview
+      ? h("span", { class: "row-preview", dir: "auto", translate: "no", text: m.preview })
+      : null,
+  );
+  const item = h(
+    "li",
+    {
+      class: m.seen ? "conversation-message" : "conversation-message unread",
+      "data-testid": "conversation-message",
+      "data-id": m.id,
+      "data-expanded": "false",
+    },
+    toggle,
+    body,
+  );
+  let loading = null;
+  function expand(on) {
+    toggle.setAttribute("aria-expanded", String(on));
+    item.dataset.expanded = String(on);
+    body.hidden = !on;
+    if (on && !loading) loading = load();
+  }
+  async function load() {
+    body.replaceChildren(h("p", { class: "muted", text: t("status.loading") }));
+    try {
+      const msg = await api.get(api.path`/api/messages/${m.id}`);
+      if (!body.isConnected || !msg) return;
+      body.replaceChildren(
+        h(
+          "dl",
+          { class: "reader-headers" },
+          headerRow(t("reader.to"), addrNodes(msg.to), "reader-to"),
+          headerRow(t("reader.cc"), addrNodes(msg.cc), "reader-cc"),
+          headerRow(
+            t("reader.date"),
+            msg.date ? h("time", { datetime: msg.date, text: fullDate(msg.date) }) : null,
+            "reader-date",
+          ),
+        ),
+        renderBody(msg),
+      );
+      if (!m.seen) {
+        // Reading marked it seen on the server; mirror that locally.
+        m.seen = true;
+        item.classList.remove("unread");
+        if (m.mailbox === state.mailboxId) adjustUnread(state.mailboxId, -1);
+        const left = Math.max(0, (Number(conv.unread) || 0) - 1);
+        conv.unread = left;
+        updateConversationRow(conv.id, { unread: left });
+      }
+    } catch (err) {
+      loading = null;
+      body.replaceChildren();
+      reportError(err);
+    }
+  }
+  if (!m.seen) expand(true);
+  return item;
+}
+
+async function conversationAction(conv, action) {
+  const inTrash = mailboxById(state.mailboxId)?.role === "trash";
+  if (action === "delete" && inTrash && !window.confirm(t("reader.confirmDelete"))) return;
+  try {
+    await api.post(api.path`/api/conversations/${conv.id}/actions`, { action });
+    if (action === "delete") {
+      announce(t("conv.deleted"));
+      await afterRemoval(conv.id);
+      return;
+    }
+    announce(action === "read" ? t("conv.markedRead") : t("conv.markedUnread"));
+    await refreshMailboxes();
+    if (action === "unread") {
+      await loadList();
+      hooks.backToList();
+    } else {
+      await loadList();
+      if (state.conversation?.id === conv.id) await openConversation(conv.id, { focus: false });
+    }
   } catch (err) {
     handleGoneMessage(err);
   }

@@ -12,7 +12,9 @@ function fresh() {
     features: { proxy: false },
     mailboxes: [], // as returned by GET /api/mailboxes, in display order
     mailboxId: null,
-    list: { total: 0, offset: 0, messages: [] },
+    list: { total: 0, offset: 0, messages: [], conversations: [] },
+    listMode: "messages", // or "conversations": what the list shows
+    conversation: null, // the open conversation (GET /api/conversations/{id})
     q: "",
     sort: "date_desc",
     message: null, // the open message (GET /api/messages/{id})
