@@ -37,6 +37,7 @@ from mailgate.proxy.service import ImageProxy
 from mailgate.push.hub import PushHub
 from mailgate.services import Services
 from mailgate.session.manager import Session, SessionManager
+from mailgate.session.oidc import OidcService
 from mailgate.session.reaper import Reaper
 from mailgate.session.throttle import LoginThrottle
 from mailgate.store.interface import SessionStore
@@ -122,6 +123,7 @@ def build_services(
         image_proxy=ImageProxy(config.proxy, secret) if config.proxy.enabled else None,
         metrics=Metrics(sessions, store) if config.metrics.enabled else None,
         sieve=SieveService(config.sieve, upstream_ssl, upstreams),
+        oidc=OidcService(config, upstream_ssl, clock),
     )
     _wire(svc)
     return svc

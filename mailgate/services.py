@@ -24,6 +24,7 @@ from mailgate.prefs import PreferenceService
 from mailgate.proxy.service import ImageProxy
 from mailgate.push.hub import PushHub
 from mailgate.session.manager import SessionManager
+from mailgate.session.oidc import OidcService
 from mailgate.session.reaper import Reaper
 from mailgate.store.interface import SessionStore
 from mailgate.vault.interface import Vault
@@ -59,6 +60,8 @@ class Services:
     metrics: Metrics | None
     # Filters and vacation replies on each account's ManageSieve server.
     sieve: SieveService
+    # Sign-in through the domains' OpenID providers (empty when no domain has one).
+    oidc: OidcService
 
 
 SERVICES = web.AppKey("mailgate_services", Services)

@@ -14,12 +14,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.errors import AuthFailed, StoreUnavailable, TooManyRequests
 from mailgate.logs import log_event
+from mailgate.mail.imap import MailClient
 from mailgate.mail.imap.errors import ImapAuthError, ImapError
 from mailgate.mail.pool import Credentials, ImapPool, map_imap_error
 from mailgate.mail.upstreams import Upstream, UpstreamDirectory
@@ -54,7 +55,14 @@ class Session:
     def credentials(self) -> Credentials:
         """Decrypted just in time for an upstream login; not kept."""
         account = self._account()
-        return Credentials(account["email"], account["password"])
+        oidc = account.get("oidc")
+        token = oidc["access_token"] if isinstance(oidc, dict) else ""
+        return Credentials(account["email"], account["password"], token)
+
+    def oidc_tokens(self) -> dict[str, Any] | None:
+        """A session signed in through an OpenID provider: its domain and tokens."""
+        oidc = self._account().get("oidc")
+        return oidc if isinstance(oidc, dict) else None
 
     def idle_expires_in(self, now: float | None = None) -> int:
         return int(self.record.ttl(now if now is not None else self.clock.now()))
@@ -130,6 +138,43 @@ class SessionManager:
             self._count("login_upstream_error")
             raise map_imap_error(exc, at_login=True) from None
         self.throttle.succeeded(email)
+        account = {"email": email, "password": password}
+        return await self._open(account, mail_client, upstream, previous)
+
+    async def login_with_token(
+        self,
+        email: str,
+        oidc: dict[str, Any],
+        client: str,
+        previous: SessionToken | None,
+    ) -> Session:
+        """Open a session for an account an OpenID provider vouched for: the IMAP server
+        is signed in to with the access token (OAUTHBEARER or XOAUTH2), and the tokens
+        are sealed with the session like a password is."""
+        upstream = self.upstreams.for_address(email)
+        if upstream is None:
+            raise AuthFailed()
+        credentials = Credentials(email, "", oidc["access_token"])
+        try:
+            mail_client = await self.pool.connect(credentials)
+        except ImapAuthError:
+            self._log_login_failed("auth", upstream)
+            self._count("login_failed")
+            raise AuthFailed() from None
+        except ImapError as exc:
+            self._log_login_failed("upstream", upstream)
+            self._count("login_upstream_error")
+            raise map_imap_error(exc, at_login=True) from None
+        account = {"email": email, "password": "", "oidc": oidc}
+        return await self._open(account, mail_client, upstream, previous)
+
+    async def _open(
+        self,
+        account_fields: dict[str, Any],
+        mail_client: MailClient,
+        upstream: Upstream,
+        previous: SessionToken | None,
+    ) -> Session:
         if previous is not None:
             try:
                 # Only a cookie that opens its session may end it: its id alone may not.
@@ -141,7 +186,7 @@ class SessionManager:
         token = new_token()
         keys = SessionKeys(token.key, token.lookup)
         now = self.clock.now()
-        account = json.dumps({"email": email, "password": password}).encode()
+        account = json.dumps(account_fields).encode()
         record = SessionRecord(
             created=now,
             last_seen=now,

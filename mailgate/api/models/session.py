@@ -9,6 +9,7 @@ from msgspec import UNSET, Meta, UnsetType
 from mailgate.errors import BadRequest
 
 from .base import RequestBody, ResponseBody
+from .oidc import Provider
 
 __all__ = ["Account", "DomainList", "Features", "Login", "Session"]
 
@@ -53,3 +54,6 @@ class Session(ResponseBody):
 
 class DomainList(ResponseBody):
     domains: list[str]
+    # Domains that sign in through an OpenID provider (always listed: the login screen
+    # offers "Sign in with …" for them), with or without the password form.
+    providers: list[Provider]

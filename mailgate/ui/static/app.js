@@ -103,6 +103,7 @@ function showLogin(info = "") {
 
 let lockTimer = null;
 let servedDomains = [];
+let providers = [];
 
 /** The domains this server serves, shown under the address only where the operator
     chose to list them (GET /api/domains answers an empty list otherwise). */
@@ -110,10 +111,72 @@ async function loadServedDomains() {
   try {
     const data = await api.get("/api/domains", { auth: false, activity: false });
     servedDomains = Array.isArray(data?.domains) ? data.domains.filter((d) => typeof d === "string") : [];
+    providers = Array.isArray(data?.providers) ? data.providers : [];
   } catch {
     servedDomains = [];
+    providers = [];
   }
   showServedDomains();
+  showProviders();
+}
+
+/** "Sign in with …" for each domain whose OpenID provider signs its users in. */
+function showProviders() {
+  const box = $("#login-providers");
+  if (!box) return;
+  box.replaceChildren(
+    ...providers.map((p) =>
+      h("button", {
+        type: "button",
+        class: "btn btn-block",
+        "data-testid": "login-provider",
+        "data-domain": p.domain,
+        text: t("login.provider", { name: p.name, domain: p.domain }),
+        onclick: () => startProvider(p.domain),
+      }),
+    ),
+  );
+  box.hidden = providers.length === 0;
+}
+
+// The page that starts a provider sign-in keeps the flow's binding in this tab's
+// sessionStorage (not a cookie) until the provider sends the tab back to /oidc/callback;
+// only then does the sign-in finish (docs/decisions/0021-openid-sign-in.md).
+const OIDC_BINDING = "mailgate.oidc.binding";
+
+async function startProvider(domain) {
+  setLoginMessage("#login-error", "");
+  try {
+    const flow = await api.post("/api/oidc/start", { domain }, { auth: false });
+    sessionStorage.setItem(OIDC_BINDING, flow.binding);
+    window.location.assign(flow.authorization_url);
+  } catch (err) {
+    if (!api.isAborted(err)) setLoginMessage("#login-error", loginErrorText(err));
+  }
+}
+
+/** Back from the provider: the code leaves the address bar and history at once. */
+async function finishProvider() {
+  const params = new URLSearchParams(window.location.search);
+  window.history.replaceState(null, "", "/");
+  const binding = sessionStorage.getItem(OIDC_BINDING);
+  sessionStorage.removeItem(OIDC_BINDING);
+  const code = params.get("code");
+  const stateParam = params.get("state");
+  if (!code || !stateParam || !binding || params.has("error")) {
+    showLogin();
+    setLoginMessage("#login-error", t("login.providerFailed"));
+    return;
+  }
+  try {
+    const body = { code, state: stateParam, binding };
+    if (params.get("iss")) body.iss = params.get("iss");
+    const session = await api.post("/api/oidc/finish", body, { auth: false });
+    await startSession(session);
+  } catch (err) {
+    showLogin();
+    if (!api.isAborted(err)) setLoginMessage("#login-error", loginErrorText(err));
+  }
 }
 
 function showServedDomains() {
@@ -642,9 +705,14 @@ async function probeSession() {
   onLanguageChange((lang) => {
     select.value = lang;
     showServedDomains();
+    showProviders();
     redrawShell();
   });
   loadServedDomains();
+  if (window.location.pathname === "/oidc/callback") {
+    await finishProvider();
+    return;
+  }
   try {
     const session = await api.get("/api/session", { auth: false });
     await startSession(session);
