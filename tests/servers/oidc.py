@@ -62,6 +62,8 @@ class OidcProvider(PrivateServer):
         self.ca.cert_pem.write_to_path(self.ca_file)
         cert = self.ca.issue_cert("localhost", "127.0.0.1")
         cert.private_key_and_cert_chain_pem.write_to_path(str(self.root / "tls.pem"))
+        self.cert_file = str(self.root / "cert.pem")
+        cert.cert_chain_pems[0].write_to_path(self.cert_file)
         client: dict[str, Any] = {
             "client_id": client_id,
             "client_secret": self.client_secret,
