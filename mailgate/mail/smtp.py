@@ -40,6 +40,8 @@ _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 # PLAIN is the standard mechanism over TLS; one mechanism means one failed
 # attempt on a wrong password, not three (aiosmtplib's login() tries all).
 _AUTH_PREFERENCE = ("plain", "login", "cram-md5")
+# Room for an initial response on the AUTH line itself (RFC 4954 §4: 512-octet lines).
+_INITIAL_RESPONSE_MAX = 480
 _HIGH_WATER = 256 * 1024
 
 
@@ -151,7 +153,15 @@ async def _authenticate_bearer(
     if mechanism is None:
         raise UpstreamRejected("The mail server offers no sign-in method this server can use.")
     initial = base64.b64encode(bearer_message(mechanism, username, token, host, port))
-    response = await client.execute_command(b"AUTH", mechanism.encode("ascii"), initial)
+    if len(initial) <= _INITIAL_RESPONSE_MAX:
+        response = await client.execute_command(b"AUTH", mechanism.encode("ascii"), initial)
+    else:
+        # RFC 4954 §4: a command line is at most 512 octets; a longer initial response
+        # (a JWT usually is) goes on its own line after an empty challenge.
+        response = await client.execute_command(b"AUTH", mechanism.encode("ascii"))
+        if response.code != 334:
+            raise AuthFailed()
+        response = await client.execute_command(initial)
     if response.code == 334:
         dummy = b"AQ==" if mechanism == "OAUTHBEARER" else b""
         response = await client.execute_command(dummy)

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 import trustme
 from aiohttp import web
+from aiosmtpd.controller import Controller
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -33,6 +34,23 @@ from tests.servers.dovecot import Dovecot, OAuth2Validation, random_password
 from tests.servers.oidc import OidcProvider
 
 pytestmark = pytest.mark.dovecot
+
+
+class Sink:
+    """Where Dovecot's submission server relays to: plain SMTP on 127.0.0.1, no AUTH."""
+
+    def __init__(self) -> None:
+        self.messages: list[bytes] = []
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(bytes(envelope.content))
+        return "250 OK"
+
+    def stop(self) -> None:
+        self._controller.stop()
 
 
 class EvilProvider:
@@ -106,6 +124,7 @@ class Stack:
     evil: EvilProvider
     dovecot: Dovecot
     redirect_uri: str
+    sink: Sink
     users: list[str] = field(default_factory=list)
 
     def new_user(self, domain: str = "alpha.test") -> str:
@@ -131,7 +150,8 @@ def stack(sandbox: RunningSandbox) -> Iterator[Stack]:
         evil = EvilProvider(ca)
         evil.start()
         validation = OAuth2Validation(provider.issuer, provider.kid, provider.public_pem())
-        dovecot = Dovecot(oauth2=validation)
+        sink = Sink()
+        dovecot = Dovecot(oauth2=validation, submission_relay_port=sink.port)
         dovecot.start()
         bundle = OUTPUT / f"ca-oidc-{secrets.token_hex(4)}.pem"
         bundle.write_bytes(
@@ -144,8 +164,8 @@ def stack(sandbox: RunningSandbox) -> Iterator[Stack]:
             "imap_port": dovecot.port,
             "imap_security": "tls",
             "smtp_host": "localhost",
-            "smtp_port": sandbox.sandbox.smtp_port,
-            "smtp_security": sandbox.sandbox.smtp_security,
+            "smtp_port": dovecot.smtp_port,
+            "smtp_security": "tls",
         }
         entries = (
             DomainEntry(
@@ -173,11 +193,12 @@ def stack(sandbox: RunningSandbox) -> Iterator[Stack]:
         )
         running = RunningMailgate(config, port=port).start()
         try:
-            yield Stack(running, provider, evil, dovecot, redirect_uri)
+            yield Stack(running, provider, evil, dovecot, redirect_uri, sink)
         finally:
             running.stop()
             dovecot.cleanup()
             evil.stop()
+            sink.stop()
 
 
 async def _start(api: ApiClient, domain: str) -> tuple[str, str]:
@@ -230,6 +251,13 @@ async def test_sign_in_through_the_provider_reads_the_inbox_and_logout_revokes(
         mailboxes = await api.get("/api/mailboxes")
         assert mailboxes.status == 200, mailboxes
         assert "INBOX" in {m["name"] for m in mailboxes.json()["mailboxes"]}
+        # Submission with the token too (Dovecot's submission server, same oauth2 passdb).
+        subject = f"token mail {secrets.token_hex(4)}"
+        sent = await api.post(
+            "/api/send", json={"to": ["friend@example.test"], "subject": subject, "text": "hi"}
+        )
+        assert sent.status in (200, 201), sent
+        assert any(subject.encode() in m for m in stack.sink.messages)
         assert (await api.logout()).status == 204
     ctx = ssl.create_default_context(cafile=stack.provider.ca_file)
     async with (

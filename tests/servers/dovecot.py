@@ -179,6 +179,7 @@ class Dovecot(PrivateServer):
         submission_port: int | None = None,
         sieve_settings: dict[str, str] | None = None,
         oauth2: OAuth2Validation | None = None,
+        submission_relay_port: int | None = None,
     ) -> None:
         if not (imaps or plain):
             raise ValueError("need at least one listener")
@@ -204,6 +205,11 @@ class Dovecot(PrivateServer):
         self.submission_port = submission_port
         self.sieve_settings = dict(sieve_settings or {})
         self.oauth2 = oauth2
+        # Dovecot's own submission server (implicit TLS on ``smtp_port``), relaying what
+        # its users send to plain SMTP on 127.0.0.1:``submission_relay_port`` (a test sink);
+        # it signs users in like IMAP does (passwords, or tokens with ``oauth2``).
+        self.submission_relay_port = submission_relay_port
+        self.smtp_port: int | None = free_port() if submission_relay_port else None
         self.uid, self.gid = _ensure_mail_user()
         self.ca_file = str(self.root / "ca.pem")
         self.ca.cert_pem.write_to_path(self.ca_file)
@@ -298,7 +304,7 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = {self.log_file}
 info_log_path = {self.log_file}
-protocols = imap{" lmtp sieve" if self.sieve else ""}
+protocols = imap{" lmtp sieve" if self.sieve else ""}{" submission" if self.smtp_port else ""}
 listen = 127.0.0.1
 {ssl}
 auth_mechanisms = plain login{" oauthbearer xoauth2" if self.oauth2 else ""}
@@ -338,7 +344,26 @@ service anvil {{
     mode = 0
   }}
 }}
-{sieve_block}"""
+{sieve_block}{self._submission_config()}"""
+
+    def _submission_config(self) -> str:
+        if not self.smtp_port:
+            return ""
+        hostname = "" if self.sieve else "hostname = localhost\n"
+        return f"""# Submission, relaying to the test's sink.
+{hostname}submission_relay_host = 127.0.0.1
+submission_relay_port = {self.submission_relay_port}
+submission_relay_trusted = no
+submission_relay_ssl = no
+submission_max_mail_size = 40M
+service submission-login {{
+  inet_listener submission {{
+    address = 127.0.0.1
+    port = {self.smtp_port}
+    ssl = yes
+  }}
+}}
+"""
 
     def _oauth2_passdb(self) -> str:
         if self.oauth2 is None:
@@ -534,7 +559,7 @@ plugin {{
                 raise TimeoutError(f"dovecot wrote no master.pid\n{self.log()}")
             time.sleep(0.01)
         self._pid = int(pid_text.split()[0])
-        for port in (self.port, self.plain_port, self.sieve_port, self.lmtp_port):
+        for port in (self.port, self.plain_port, self.sieve_port, self.lmtp_port, self.smtp_port):
             if port is not None:
                 # Checked via /proc rather than by connecting: a probe connection makes the
                 # master fork a login process, and a stop() during that fork takes seconds.
@@ -562,7 +587,7 @@ plugin {{
                     os.kill(pid, signal.SIGKILL)
                 break
             time.sleep(0.02)
-        for port in (self.port, self.plain_port, self.sieve_port, self.lmtp_port):
+        for port in (self.port, self.plain_port, self.sieve_port, self.lmtp_port, self.smtp_port):
             if port is not None:
                 wait_for_closed(port, max(0.0, deadline - time.monotonic()))
 
