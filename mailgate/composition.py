@@ -125,6 +125,7 @@ def build_services(
         sieve=SieveService(config.sieve, upstream_ssl, upstreams),
         oidc=OidcService(config, upstream_ssl, clock),
     )
+    sessions.token_refresher = svc.oidc.refresh
     _wire(svc)
     return svc
 

@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
-from mailgate.errors import AuthFailed, StoreUnavailable, TooManyRequests
+from mailgate.errors import AuthFailed, AuthRequired, StoreUnavailable, TooManyRequests
 from mailgate.logs import log_event
 from mailgate.mail.imap import MailClient
 from mailgate.mail.imap.errors import ImapAuthError, ImapError
@@ -32,6 +32,9 @@ from mailgate.store.interface import SessionRecord, SessionStore, StoreError
 __all__ = ["LoginHook", "Session", "SessionManager", "WipeHook"]
 
 WipeHook = Callable[[str, str], Awaitable[None]]
+TokenRefresher = Callable[[str, str], Awaitable[tuple[str, str, float] | None]]
+#: Refresh an access token this long before it expires.
+REFRESH_MARGIN_S = 60.0
 LoginHook = Callable[["Session"], Awaitable[None]]
 
 
@@ -105,6 +108,11 @@ class SessionManager:
         # Run after each successful login (e.g. preferences restart their retention clock).
         self.login_hooks: list[LoginHook] = []
         self.counters: dict[str, int] = {}
+        # Sessions signed in through an OpenID provider: (domain, refresh token) → (access
+        # token, refresh token, expiry) or None when the provider refuses (wired by the
+        # composition root to OidcService.refresh).
+        self.token_refresher: TokenRefresher | None = None
+        self._refreshing: dict[str, asyncio.Lock] = {}
 
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -247,6 +255,49 @@ class SessionManager:
             # A cookie whose id matches but whose key does not: not this session's owner.
             return None
         return session
+
+    async def fresh(self, session: Session) -> Session:
+        """A provider-signed session whose access token is about to expire gets a new one
+        (the refresh token may rotate), sealed back into its record; a refused refresh
+        ends the session. One refresh at a time per session."""
+        tokens = session.oidc_tokens()
+        if tokens is None or self.token_refresher is None:
+            return session
+        if float(tokens["expires_at"]) - self.clock.now() > REFRESH_MARGIN_S:
+            return session
+        lock = self._refreshing.setdefault(session.lookup, asyncio.Lock())
+        try:
+            async with lock:
+                try:
+                    record = await self.store.get(session.lookup)
+                except StoreError:
+                    raise StoreUnavailable() from None
+                if record is None:
+                    raise AuthRequired()
+                session.record = record
+                account = session._account()
+                tokens = account["oidc"]
+                if float(tokens["expires_at"]) - self.clock.now() > REFRESH_MARGIN_S:
+                    return session  # another request refreshed it meanwhile
+                result = await self.token_refresher(tokens["domain"], tokens["refresh_token"])
+                if result is None:
+                    log_event("token_refresh_failed", logging.INFO)
+                    await self.wipe(session.lookup, "refresh_failed")
+                    raise AuthRequired("The identity provider ended this session.")
+                access, refresh, expires_at = result
+                tokens.update(access_token=access, refresh_token=refresh, expires_at=expires_at)
+                sealed = session.keys.seal(json.dumps(account).encode(), b"account")
+                try:
+                    if not await self.store.reseal(session.lookup, sealed):
+                        raise AuthRequired()
+                except StoreError:
+                    raise StoreUnavailable() from None
+                session.record.sealed = sealed
+                self._count("token_refreshed")
+                return session
+        finally:
+            if not lock.locked():
+                self._refreshing.pop(session.lookup, None)
 
     async def touch(self, session: Session) -> None:
         now = self.clock.now()

@@ -7,6 +7,7 @@ for another audience or with the wrong nonce. Each is a 4xx and sets no cookie."
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import ssl
 import time
@@ -139,14 +140,17 @@ class Stack:
         return ApiClient(self.mailgate.url, self.mailgate.client_ssl())
 
 
-@pytest.fixture(scope="module")
-def stack(sandbox: RunningSandbox) -> Iterator[Stack]:
+@contextlib.contextmanager
+def build_stack(sandbox: RunningSandbox, access_token_ttl: int = 600) -> Iterator[Stack]:
+    """The provider (access tokens living ``access_token_ttl`` seconds), a provider of the
+    test's making, Dovecot validating the provider's tokens for IMAP and submission, and
+    mailgate serving alpha.test (provider only) and evil.test."""
     if not Dovecot.available() or not OidcProvider.available():
         pytest.skip("needs dovecot and `npm install --prefix tests/oidc/provider`")
     port = free_port()
     redirect_uri = f"https://localhost:{port}/oidc/callback"
     ca = trustme.CA()
-    with OidcProvider(redirect_uri, ca=ca) as provider:
+    with OidcProvider(redirect_uri, ca=ca, access_token_ttl=access_token_ttl) as provider:
         evil = EvilProvider(ca)
         evil.start()
         validation = OAuth2Validation(provider.issuer, provider.kid, provider.public_pem())
@@ -199,6 +203,12 @@ def stack(sandbox: RunningSandbox) -> Iterator[Stack]:
             dovecot.cleanup()
             evil.stop()
             sink.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(sandbox: RunningSandbox) -> Iterator[Stack]:
+    with build_stack(sandbox) as built:
+        yield built
 
 
 async def _start(api: ApiClient, domain: str) -> tuple[str, str]:

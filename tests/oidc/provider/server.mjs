@@ -93,14 +93,29 @@ const provider = new Provider(config.issuer, {
 });
 provider.proxy = false;
 
-// Revocations are what the tests look at (logout revokes the refresh token).
+// What the tests look at: revoked refresh tokens (logout revokes), the grants used (a
+// refresh shows as "refresh_token"), and a switch that makes the token endpoint refuse
+// everything (a provider that ended the user's grant).
 const revoked = [];
-provider.on('revocation.success', () => {});
+const grants = [];
+let refuseTokens = false;
 provider.on('refresh_token.destroyed', (token) => revoked.push(token.accountId));
+provider.on('grant.success', (ctx) => grants.push(ctx.oidc.params.grant_type));
 provider.use(async (ctx, next) => {
   if (ctx.path === '/test/revoked') {
     ctx.type = 'application/json';
-    ctx.body = JSON.stringify({ revoked });
+    ctx.body = JSON.stringify({ revoked, grants });
+    return;
+  }
+  if (ctx.path === '/test/refuse-tokens') {
+    refuseTokens = true;
+    ctx.body = 'ok';
+    return;
+  }
+  if (refuseTokens && ctx.path === '/token') {
+    ctx.status = 400;
+    ctx.type = 'application/json';
+    ctx.body = JSON.stringify({ error: 'invalid_grant' });
     return;
   }
   await next();
