@@ -8,6 +8,7 @@ for another audience or with the wrong nonce. Each is a 4xx and sets no cookie."
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 import ssl
 import time
@@ -26,6 +27,8 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from mailgate.config import DomainEntry
+from mailgate.session.crypto import SessionKeys
+from mailgate.session.tokens import parse_token
 from mailgate.testing.client import ApiClient, ApiResponse
 from mailgate.testing.loop import LoopThread
 from mailgate.testing.servers import RunningMailgate, RunningSandbox, free_port, upstream_config
@@ -381,3 +384,32 @@ async def test_an_id_token_that_verifies_goes_on_to_the_mail_server(stack: Stack
         stack.evil.id_token = stack.evil.sign(_claims(stack, query["nonce"]))
         resp = await _finish(api, {"code": "evil-code", "state": query["state"]}, binding)
         _refused(resp, "auth_failed", 401)
+
+
+async def test_sec_oidc_tokens_live_only_in_the_sealed_session(stack: Stack) -> None:
+    """No access token, refresh token, ID token or authorization code in the store, in any
+    answer, or (the tokens are canaries for the log check) in any log line."""
+    email = stack.new_user()
+    async with stack.client() as api:
+        url, binding = await _start(api, "alpha.test")
+        params = await _at_provider(stack, url, email)
+        finished = await _finish(api, params, binding)
+        assert finished.status == 201, finished
+        assert api.cookie is not None
+        token = parse_token(api.cookie)
+        store = stack.mailgate.services.store
+        record = await store.get(token.lookup)
+        assert record is not None
+        account = json.loads(SessionKeys(token.key, token.lookup).open(record.sealed, b"account"))
+        oidc = account["oidc"]
+        secrets_held = [oidc["access_token"], oidc["refresh_token"]]
+        assert all(secrets_held)
+        CANARIES.add(*secrets_held, kind="token")
+        answers = [finished, await api.get("/api/session"), await api.get("/api/mailboxes")]
+        dump = store.dump()  # type: ignore[attr-defined]
+        for value in [*secrets_held, params["code"], email]:
+            assert value.encode() not in dump
+            for answer in answers:
+                assert value.encode() not in answer.body or value == email
+        assert "id_token" not in account["oidc"]
+        assert (await api.logout()).status == 204
