@@ -48,7 +48,7 @@ class Session:
     record: SessionRecord
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False)
 
-    def _account(self) -> dict[str, str]:
+    def _account(self) -> dict[str, Any]:
         return json.loads(self.keys.open(self.record.sealed, b"account"))
 
     @property
