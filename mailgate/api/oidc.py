@@ -18,21 +18,15 @@ from mailgate.services import services
 from .auth import cookie_token
 from .models.base import read_body
 from .models.oidc import OidcFinish, OidcStart
-from .session import signed_in
+from .session import origin, signed_in
 
 __all__ = ["setup"]
-
-
-def _origin(request: web.Request) -> str:
-    # The Host was checked against the allow-list by the guard before any handler runs.
-    public = services(request).config.server.public_url.rstrip("/")
-    return public or f"https://{request.host}"
 
 
 async def start(request: web.Request) -> web.Response:
     body = await read_body(request, OidcStart, 4 * 1024)
     url, binding = await services(request).oidc.start(
-        body.domain, f"{_origin(request)}/oidc/callback"
+        body.domain, f"{origin(request)}/oidc/callback"
     )
     return json_response({"authorization_url": url, "binding": binding})
 
@@ -49,7 +43,7 @@ async def finish(request: web.Request) -> web.Response:
         "expires_at": signed.expires_at,
     }
     session = await svc.sessions.login_with_token(signed.email, oidc, client, cookie_token(request))
-    return signed_in(request, session)
+    return await signed_in(request, session)
 
 
 def setup(app: web.Application) -> None:

@@ -17,11 +17,14 @@ from .auth import cookie_token, require_session
 from .models.base import read_body
 from .models.session import Login
 
-__all__ = ["setup", "signed_in"]
+__all__ = ["origin", "setup", "signed_in"]
 
 
-def _session_body(request: web.Request, session: Session, *, with_idle: bool) -> dict[str, Any]:
-    cfg = services(request).config
+async def _session_body(
+    request: web.Request, session: Session, *, with_idle: bool
+) -> dict[str, Any]:
+    svc = services(request)
+    cfg = svc.config
     body: dict[str, Any] = {
         "account": {"email": session.email},
         "csrf_token": session.keys.csrf_token,
@@ -29,9 +32,23 @@ def _session_body(request: web.Request, session: Session, *, with_idle: bool) ->
         "absolute_timeout_s": cfg.session.absolute_timeout_s,
         "features": {"proxy": cfg.proxy.enabled},
     }
+    tokens = session.oidc_tokens()
+    entry = svc.oidc.entry(tokens["domain"]) if tokens is not None else None
+    if entry is not None:
+        body["provider"] = {
+            "name": svc.oidc.display_name(entry),
+            "end_session_url": await svc.oidc.end_session_url(entry.domain, origin(request)),
+        }
     if with_idle:
         body["idle_expires_in_s"] = session.idle_expires_in()
     return body
+
+
+def origin(request: web.Request) -> str:
+    """The origin browsers use: the configured public URL, else this request's checked Host
+    (the guard refused any other before a handler ran)."""
+    public = services(request).config.server.public_url.rstrip("/")
+    return public or f"https://{request.host}"
 
 
 async def login(request: web.Request) -> web.Response:
@@ -41,12 +58,13 @@ async def login(request: web.Request) -> web.Response:
         raise PasswordsDisabled()
     client = client_address(request, svc.config.server.trusted_proxies)
     session = await svc.sessions.login(body.email, body.password, client, cookie_token(request))
-    return signed_in(request, session)
+    return await signed_in(request, session)
 
 
-def signed_in(request: web.Request, session: Session) -> web.Response:
+async def signed_in(request: web.Request, session: Session) -> web.Response:
     """201 with the session body and the one cookie (password and provider sign-in alike)."""
-    response = json_response(_session_body(request, session, with_idle=False), status=201)
+    body = await _session_body(request, session, with_idle=False)
+    response = json_response(body, status=201)
     response.set_cookie(
         COOKIE_NAME, session.token.encode(), path="/", secure=True, httponly=True, samesite="Strict"
     )
@@ -55,7 +73,7 @@ def signed_in(request: web.Request, session: Session) -> web.Response:
 
 async def current(request: web.Request) -> web.Response:
     session = await require_session(request)
-    return json_response(_session_body(request, session, with_idle=True))
+    return json_response(await _session_body(request, session, with_idle=True))
 
 
 async def logout(request: web.Request) -> web.Response:

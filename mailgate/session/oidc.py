@@ -387,6 +387,24 @@ class OidcService:
             self._clock.now() + lifetime,
         )
 
+    async def end_session_url(self, domain: str, origin: str) -> str:
+        """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): where the browser
+        can go to end its sign-in at the provider too, back to ``origin``; "" if none."""
+        entry = self._entries.get(domain)
+        if entry is None:
+            return ""
+        try:
+            meta = await self.metadata(entry)
+        except UpstreamUnavailable:
+            return ""
+        if not meta.end_session_endpoint:
+            return ""
+        query = urllib.parse.urlencode(
+            {"client_id": entry.oidc_client_id, "post_logout_redirect_uri": f"{origin}/"}
+        )
+        separator = "&" if urllib.parse.urlsplit(meta.end_session_endpoint).query else "?"
+        return f"{meta.end_session_endpoint}{separator}{query}"
+
     async def revoke(self, domain: str, refresh_token: str) -> None:
         """Best effort (RFC 7009): the provider forgets the refresh token at logout."""
         entry = self._entries.get(domain)

@@ -5,6 +5,7 @@ callback, the inbox, and logout (which revokes the refresh token at the provider
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import urllib.request
 
@@ -35,6 +36,9 @@ def test_sign_in_with_the_provider_reads_the_inbox_and_signs_out(
     page = session.page
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
+    # Everything the page loads, the provider's pages included, stays on this machine.
+    external = re.compile(r"^(?!https://localhost:\d+/|data:|about:|blob:)")
+    session.context.route(external, lambda route: route.abort())
     page.goto(stack.mailgate.url + "/")
     button = page.locator('[data-testid="login-provider"][data-domain="alpha.test"]')
     expect(button).to_have_text("Sign in with Test IdP (alpha.test)")
@@ -56,10 +60,28 @@ def test_sign_in_with_the_provider_reads_the_inbox_and_signs_out(
     assert names.count("__Host-mailgate") == 1
     assert page.evaluate("() => sessionStorage.length") == 0
     assert any("/oidc/callback?code=" in url for url in requests)
+    assert [url for url in requests if external.match(url)] == []
 
     page.get_by_test_id("logout").click()
     expect(page.get_by_test_id("login-email")).to_be_visible()
     assert email in _revoked(stack)
+
+    # RP-initiated logout: the login screen offers to end the provider's sign-in too, and
+    # the provider sends the browser back to mailgate's start page.
+    link = page.get_by_test_id("login-provider-logout")
+    expect(link).to_have_text("Also sign out at Test IdP")
+    link.click()
+    page.wait_for_url(re.compile(r"/session/end|^" + re.escape(stack.mailgate.url + "/") + "$"))
+    if "/session/end" in page.url:
+        # The provider asks when it still has a sign-in here. (Here it may not: both
+        # servers are "localhost", so logout's Clear-Site-Data dropped its cookie too.)
+        page.get_by_role("button", name="Yes, sign me out").click()
+    page.wait_for_url(stack.mailgate.url + "/")
+    assert any(
+        url.startswith(f"{stack.provider.issuer}/session/end?client_id=") for url in requests
+    )
+    expect(page.get_by_test_id("login-email")).to_be_visible()
+    expect(page.get_by_test_id("login-provider-logout")).to_be_hidden()
 
 
 def test_a_callback_in_a_browser_that_did_not_start_the_flow_signs_nobody_in(

@@ -153,7 +153,12 @@ def build_stack(sandbox: RunningSandbox, access_token_ttl: int = 600) -> Iterato
     port = free_port()
     redirect_uri = f"https://localhost:{port}/oidc/callback"
     ca = trustme.CA()
-    with OidcProvider(redirect_uri, ca=ca, access_token_ttl=access_token_ttl) as provider:
+    with OidcProvider(
+        redirect_uri,
+        ca=ca,
+        access_token_ttl=access_token_ttl,
+        post_logout_redirect_uri=f"https://localhost:{port}/",
+    ) as provider:
         evil = EvilProvider(ca)
         evil.start()
         validation = OAuth2Validation(provider.issuer, provider.kid, provider.public_pem())
@@ -259,6 +264,9 @@ async def test_sign_in_through_the_provider_reads_the_inbox_and_logout_revokes(
         resp = await _finish(api, params, binding)
         assert resp.status == 201, resp
         assert resp.json()["account"]["email"] == email
+        provider = (await api.get("/api/session")).json()["provider"]
+        assert provider["name"] == "Test IdP"
+        assert provider["end_session_url"].startswith(f"{stack.provider.issuer}/session/end?")
         assert len(resp.set_cookies()) == 1
         assert "SameSite=Strict" in resp.set_cookies()[0]
         mailboxes = await api.get("/api/mailboxes")

@@ -98,12 +98,15 @@ function showLogin(info = "") {
   passwordInput.value = "";
   setLoginMessage("#login-error", "");
   setLoginMessage("#login-info", info);
+  showProviderLogout(null);
   (emailInput.value ? passwordInput : emailInput).focus();
 }
 
 let lockTimer = null;
 let servedDomains = [];
 let providers = [];
+// The provider this session signed in through (GET /api/session's `provider`), if any.
+let signedInWith = null;
 
 /** The domains this server serves, shown under the address only where the operator
     chose to list them (GET /api/domains answers an empty list otherwise). */
@@ -245,6 +248,7 @@ async function startSession(session) {
   api.setCsrfToken(session?.csrf_token);
   state.account = session?.account || { email: "" };
   state.features = { proxy: session?.features?.proxy === true };
+  signedInWith = session?.provider || null;
   setIdleTimeout(session?.idle_timeout_s);
   touch(session?.idle_expires_in_s ?? session?.idle_timeout_s);
   // Settings first: the language and time zone the shell is drawn in.
@@ -311,8 +315,25 @@ async function loadFeatures() {
 }
 
 /** Wipe every trace of the session from memory and the DOM, show the login screen. */
-function endSession(info = "") {
+/** After logging out of a provider-signed session: a link to end the sign-in at the
+    provider too (OpenID Connect RP-initiated logout), which brings the browser back here. */
+function showProviderLogout(provider) {
+  const link = $("#login-provider-logout");
+  if (!link) return;
+  const url = provider?.end_session_url;
+  link.hidden = !url;
+  if (!url) {
+    link.removeAttribute("href");
+    link.textContent = "";
+    return;
+  }
+  link.href = url;
+  link.textContent = t("login.providerLogout", { name: provider.name });
+}
+
+function endSession(info = "", provider = null) {
   sessionGen += 1;
+  signedInWith = null;
   api.resetSession();
   stopIdle();
   closeEvents();
@@ -328,11 +349,15 @@ function endSession(info = "") {
   // The login screen speaks the browser's language again, not the last user's.
   setLanguage(startLanguage)
     .catch(() => {})
-    .then(() => showLogin(info ? t(info) : ""));
+    .then(() => {
+      showLogin(info ? t(info) : "");
+      showProviderLogout(provider);
+    });
 }
 
 async function logout() {
   let info = "login.signedOut";
+  const provider = signedInWith;
   try {
     await api.del("/api/session", { auth: false });
   } catch (err) {
@@ -340,7 +365,7 @@ async function logout() {
       info = "login.signedOutOffline";
     }
   }
-  endSession(info);
+  endSession(info, provider);
 }
 
 /** "Stay signed in": one GET /api/session, which counts as activity. */

@@ -101,6 +101,13 @@ const grants = [];
 let refuseTokens = false;
 provider.on('refresh_token.destroyed', (token) => revoked.push(token.accountId));
 provider.on('grant.success', (ctx) => grants.push(ctx.oidc.params.grant_type));
+// The library's built-in pages load a web font from Google: tests stay on 127.0.0.1.
+provider.use(async (ctx, next) => {
+  await next();
+  if (typeof ctx.body === 'string' && ctx.body.includes('fonts.googleapis.com')) {
+    ctx.body = ctx.body.replace(/@import url\(https:\/\/fonts\.googleapis\.com[^)]*\);/g, '');
+  }
+});
 provider.use(async (ctx, next) => {
   if (ctx.path === '/test/revoked') {
     ctx.type = 'application/json';
