@@ -1,18 +1,22 @@
 """Signing in through the domain's OpenID provider in Chromium (issue 21): the login
 screen's "Sign in with …", the real provider's login and consent forms, back to mailgate's
-callback, the inbox, and logout (which revokes the refresh token at the provider)."""
+callback, the inbox, sending with the token, logout (which revokes the refresh token at the
+provider) and the provider's own logout."""
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
 import ssl
 import urllib.request
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import OpenBrowser
+from tests.conftest import CANARIES
 from tests.integration.mailfactory import plain_message
 from tests.integration.test_oidc_signin import Stack, stack
 
@@ -61,6 +65,20 @@ def test_sign_in_with_the_provider_reads_the_inbox_and_signs_out(
     assert page.evaluate("() => sessionStorage.length") == 0
     assert any("/oidc/callback?code=" in url for url in requests)
     assert [url for url in requests if external.match(url)] == []
+    for url in requests:
+        if "/oidc/callback?code=" in url:
+            CANARIES.add(parse_qs(urlparse(url).query)["code"][0], kind="authorization code")
+
+    # Send, with the access token at the submission server.
+    subject = f"Sent with a token {secrets.token_hex(3)}"
+    page.get_by_test_id("compose-button").click()
+    page.get_by_test_id("compose-to").fill("friend@example.test")
+    page.get_by_test_id("compose-subject").fill(subject)
+    page.get_by_test_id("compose-text").fill("Hello through the identity provider.")
+    with page.expect_response(lambda r: r.url.endswith("/api/send")) as sent:
+        page.get_by_test_id("compose-send").click()
+    assert sent.value.status in (200, 201)
+    assert any(subject.encode() in m for m in stack.sink.messages)
 
     page.get_by_test_id("logout").click()
     expect(page.get_by_test_id("login-email")).to_be_visible()
