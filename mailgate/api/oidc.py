@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from mailgate.errors import ApiError
 from mailgate.http.client_ip import client_address
 from mailgate.http.json_io import json_response
 from mailgate.services import services
@@ -42,7 +43,14 @@ async def finish(request: web.Request) -> web.Response:
         "refresh_token": signed.refresh_token,
         "expires_at": signed.expires_at,
     }
-    session = await svc.sessions.login_with_token(signed.email, oidc, client, cookie_token(request))
+    try:
+        session = await svc.sessions.login_with_token(
+            signed.email, oidc, client, cookie_token(request)
+        )
+    except ApiError:
+        # No session will hold these tokens: the provider may forget them now.
+        await svc.oidc.revoke(signed.domain, signed.refresh_token)
+        raise
     return await signed_in(request, session)
 
 

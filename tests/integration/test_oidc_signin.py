@@ -150,20 +150,20 @@ def build_stack(sandbox: RunningSandbox, access_token_ttl: int = 600) -> Iterato
     mailgate serving alpha.test (provider only) and evil.test."""
     if not Dovecot.available() or not OidcProvider.available():
         pytest.skip("needs dovecot and `npm install --prefix tests/oidc/provider`")
-    port = free_port()
-    redirect_uri = f"https://localhost:{port}/oidc/callback"
     ca = trustme.CA()
-    with OidcProvider(
-        redirect_uri,
-        ca=ca,
-        access_token_ttl=access_token_ttl,
-        post_logout_redirect_uri=f"https://localhost:{port}/",
-    ) as provider:
+    with contextlib.ExitStack() as cleanup:
+        # Servers bind their ports as soon as they are picked where they can; the provider
+        # starts last, once it knows mailgate's address for its client's redirect URI.
+        provider = OidcProvider("", ca=ca, access_token_ttl=access_token_ttl)
+        cleanup.callback(provider.cleanup)
         evil = EvilProvider(ca)
         evil.start()
-        validation = OAuth2Validation(provider.issuer, provider.kid, provider.public_pem())
+        cleanup.callback(evil.stop)
         sink = Sink()
+        cleanup.callback(sink.stop)
+        validation = OAuth2Validation(provider.issuer, provider.kid, provider.public_pem())
         dovecot = Dovecot(oauth2=validation, submission_relay_port=sink.port)
+        cleanup.callback(dovecot.cleanup)
         dovecot.start()
         bundle = OUTPUT / f"ca-oidc-{secrets.token_hex(4)}.pem"
         bundle.write_bytes(
@@ -203,14 +203,12 @@ def build_stack(sandbox: RunningSandbox, access_token_ttl: int = 600) -> Iterato
                 "domains": {"entries": entries},
             }
         )
-        running = RunningMailgate(config, port=port).start()
-        try:
-            yield Stack(running, provider, evil, dovecot, redirect_uri, sink)
-        finally:
-            running.stop()
-            dovecot.cleanup()
-            evil.stop()
-            sink.stop()
+        running = RunningMailgate(config).start()
+        cleanup.callback(running.stop)
+        provider.redirect_uri = f"{running.url}/oidc/callback"
+        provider.post_logout_redirect_uri = f"{running.url}/"
+        provider.start()
+        yield Stack(running, provider, evil, dovecot, provider.redirect_uri, sink)
 
 
 @pytest.fixture(scope="module")
@@ -421,3 +419,19 @@ async def test_sec_oidc_tokens_live_only_in_the_sealed_session(stack: Stack) -> 
                 assert value.encode() not in answer.body or value == email
         assert "id_token" not in account["oidc"]
         assert (await api.logout()).status == 204
+
+
+async def test_a_sign_in_the_mail_server_refuses_revokes_its_fresh_tokens(stack: Stack) -> None:
+    """The provider vouches for an address the mail server has no mailbox for: 401, no
+    cookie, and the refresh token no session will hold is revoked at once."""
+    stranger = f"nobody-{secrets.token_hex(4)}@alpha.test"
+    async with stack.client() as api:
+        url, binding = await _start(api, "alpha.test")
+        params = await _at_provider(stack, url, stranger)
+        _refused(await _finish(api, params, binding), "auth_failed", 401)
+    ctx = ssl.create_default_context(cafile=stack.provider.ca_file)
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx)) as http,
+        http.get(f"{stack.provider.issuer}/test/revoked") as revoked,
+    ):
+        assert stranger in (await revoked.json())["revoked"]

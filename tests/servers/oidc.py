@@ -64,33 +64,10 @@ class OidcProvider(PrivateServer):
         cert.private_key_and_cert_chain_pem.write_to_path(str(self.root / "tls.pem"))
         self.cert_file = str(self.root / "cert.pem")
         cert.cert_chain_pems[0].write_to_path(self.cert_file)
-        client: dict[str, Any] = {
-            "client_id": client_id,
-            "client_secret": self.client_secret,
-            "redirect_uris": [redirect_uri],
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "client_secret_basic",
-        }
-        if post_logout_redirect_uri:
-            client["post_logout_redirect_uris"] = [post_logout_redirect_uri]
+        self.post_logout_redirect_uri = post_logout_redirect_uri
         self.config_file = self.root / "config.json"
-        self.config_file.write_text(
-            json.dumps(
-                {
-                    "issuer": self.issuer,
-                    "port": self.port,
-                    "cert": str(self.root / "tls.pem"),
-                    "key": str(self.root / "tls.pem"),
-                    "clients": [client],
-                    "jwks": {"keys": [self.key.as_dict(private=True)]},
-                    "cookie_key": secrets.token_urlsafe(24),
-                    "resource": self.resource,
-                    "access_token_ttl": access_token_ttl,
-                }
-            )
-        )
-        self.config_file.chmod(0o600)
+        self._cookie_key = secrets.token_urlsafe(24)
+        self._access_token_ttl = access_token_ttl
         self._proc: subprocess.Popen[bytes] | None = None
 
     @staticmethod
@@ -100,7 +77,37 @@ class OidcProvider(PrivateServer):
     def public_pem(self) -> bytes:
         return self.key.as_pem(private=False)
 
+    def _write_config(self) -> None:
+        """Written at start, so a test may set ``redirect_uri`` once it knows mailgate's."""
+        client: dict[str, Any] = {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "redirect_uris": [self.redirect_uri],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "client_secret_basic",
+        }
+        if self.post_logout_redirect_uri:
+            client["post_logout_redirect_uris"] = [self.post_logout_redirect_uri]
+        self.config_file.write_text(
+            json.dumps(
+                {
+                    "issuer": self.issuer,
+                    "port": self.port,
+                    "cert": str(self.root / "tls.pem"),
+                    "key": str(self.root / "tls.pem"),
+                    "clients": [client],
+                    "jwks": {"keys": [self.key.as_dict(private=True)]},
+                    "cookie_key": self._cookie_key,
+                    "resource": self.resource,
+                    "access_token_ttl": self._access_token_ttl,
+                }
+            )
+        )
+        self.config_file.chmod(0o600)
+
     def start(self) -> None:
+        self._write_config()
         log = open(self.log_file, "wb")  # noqa: SIM115 - the child keeps it
         self._proc = subprocess.Popen(
             [NODE, str(PROVIDER_DIR / "server.mjs"), str(self.config_file)],
