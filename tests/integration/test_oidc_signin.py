@@ -106,6 +106,8 @@ class EvilProvider:
             )
 
         app.router.add_get("/.well-known/openid-configuration", discovery)
+        # A document for the issuer ".../mixup" that names another issuer (mix-up).
+        app.router.add_get("/mixup/.well-known/openid-configuration", discovery)
         app.router.add_get("/jwks", jwks)
         app.router.add_post("/token", token)
         self._runner = web.AppRunner(app)
@@ -187,6 +189,12 @@ def build_stack(sandbox: RunningSandbox, access_token_ttl: int = 600) -> Iterato
                 oidc_client_id=provider.client_id,
                 oidc_client_secret=provider.client_secret,
                 passwords_allowed=False,
+                **servers,
+            ),
+            DomainEntry(
+                domain="mixup.test",
+                oidc_issuer=f"{evil.issuer}/mixup",
+                oidc_client_id="mailgate",
                 **servers,
             ),
             DomainEntry(
@@ -327,6 +335,10 @@ async def test_sec_oidc_tampered_replayed_or_foreign_state_is_refused(stack: Sta
 
 async def test_sec_oidc_unusable_requests_are_clear_400s(stack: Stack) -> None:
     async with stack.client() as api:
+        # A discovery document naming an issuer other than the configured one is not used.
+        mixup = await api.post("/api/oidc/start", json={"domain": "mixup.test"})
+        assert mixup.status == 502 and mixup.error_code == "upstream_unavailable", mixup
+        assert mixup.set_cookies() == []
         _refused(await api.post("/api/oidc/start", json={"domain": "beta.test"}))
         resp = await api.post("/api/oidc/finish", json={"code": "c", "state": "s"})
         assert resp.status == 400 and resp.set_cookies() == []
