@@ -140,6 +140,7 @@ function showProviders() {
     ),
   );
   box.hidden = providers.length === 0;
+  updatePasswordField();
 }
 
 // The page that starts a provider sign-in keeps the flow's binding in this tab's
@@ -193,6 +194,22 @@ function showServedDomains() {
   else emailInput.removeAttribute("aria-describedby");
 }
 
+/** The provider of an address's domain when that domain takes no password, else null. */
+function providerOnlyFor(address) {
+  const at = address.lastIndexOf("@");
+  const domain = at < 0 ? "" : address.slice(at + 1).toLowerCase();
+  return providers.find((p) => p.domain === domain && p.passwords === false) || null;
+}
+
+/** No password field for an address whose domain signs in only through its provider. */
+function updatePasswordField() {
+  const only = providerOnlyFor(completeAddress(emailInput.value.trim())) !== null;
+  const label = $('label[for="login-password"]');
+  if (label) label.hidden = only;
+  passwordInput.hidden = only;
+  loginSubmit.hidden = only;
+}
+
 /** With exactly one domain served, a bare user name means an address there. */
 function completeAddress(typed) {
   if (typed.includes("@") || servedDomains.length !== 1) return typed;
@@ -203,6 +220,11 @@ async function onLogin(event) {
   event.preventDefault();
   if (loginSubmit.disabled) return;
   const email = completeAddress(emailInput.value.trim());
+  const only = providerOnlyFor(email);
+  if (only) {
+    await startProvider(only.domain);
+    return;
+  }
   const password = passwordInput.value;
   setLoginMessage("#login-info", "");
   if (!email || !password) {
@@ -762,6 +784,7 @@ function init() {
   onSelectMailbox((id) => selectMailbox(id));
   onOpenMessage(openFromList);
   loginForm.addEventListener("submit", onLogin);
+  emailInput.addEventListener("input", updatePasswordField);
   document.addEventListener("keydown", onKeyDown);
   const noteInput = () => {
     state.lastInputAt = Date.now();
