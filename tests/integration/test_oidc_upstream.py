@@ -10,13 +10,17 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import aiosmtplib
 import pytest
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from mailgate.errors import AuthFailed
 from mailgate.mail.imap import ImapConnection
 from mailgate.mail.imap.errors import ImapAuthError
+from mailgate.mail.smtp import _authenticate_bearer
 from mailgate.tls import upstream_context
+from tests.integration.test_oidc_signin import Sink
 from tests.oidc.flow import provider_tokens
 from tests.servers.dovecot import Dovecot, OAuth2Validation, random_password
 from tests.servers.oidc import OidcProvider
@@ -41,12 +45,14 @@ def stack() -> Iterator[Stack]:
         pytest.skip("needs dovecot and `npm install --prefix tests/oidc/provider`")
     with OidcProvider("https://localhost:9/oidc/callback") as provider:
         validation = OAuth2Validation(provider.issuer, provider.kid, provider.public_pem())
-        dovecot = Dovecot(oauth2=validation)
+        sink = Sink()
+        dovecot = Dovecot(oauth2=validation, submission_relay_port=sink.port)
         dovecot.start()
         try:
             yield Stack(provider, dovecot)
         finally:
             dovecot.cleanup()
+            sink.stop()
 
 
 async def _connect(stack: Stack) -> ImapConnection:
@@ -56,7 +62,7 @@ async def _connect(stack: Stack) -> ImapConnection:
     )
 
 
-@pytest.mark.parametrize("mechanism", ["OAUTHBEARER", "XOAUTH2"])
+@pytest.mark.parametrize("mechanism", ["OAUTHBEARER", "XOAUTH2", "OAUTHBEARER without SASL-IR"])
 async def test_imap_accepts_the_providers_access_token(stack: Stack, mechanism: str) -> None:
     email = stack.new_user()
     tokens = await provider_tokens(stack.provider, email)
@@ -65,6 +71,8 @@ async def test_imap_accepts_the_providers_access_token(stack: Stack, mechanism: 
         assert "AUTH=OAUTHBEARER" in conn.capabilities and "AUTH=XOAUTH2" in conn.capabilities
         if mechanism == "XOAUTH2":  # a server that only offers XOAUTH2
             conn.capabilities = frozenset(conn.capabilities - {"AUTH=OAUTHBEARER"})
+        if mechanism.endswith("without SASL-IR"):  # the token after the first "+"
+            conn.capabilities = frozenset(conn.capabilities - {"SASL-IR"})
         await conn.authenticate_bearer(email, tokens["access_token"], "localhost", 993)
         resp = await conn.command("SELECT", "INBOX")
         assert resp.status == "OK"
@@ -116,3 +124,28 @@ async def test_imap_refuses_a_token_whose_lifetime_was_extended(stack: Stack) ->
             )
     finally:
         await conn.logout()
+
+
+async def test_smtp_accepts_the_token_and_refuses_a_forged_one(stack: Stack) -> None:
+    """Dovecot's submission server, same oauth2 passdb: the provider's token signs in (its
+    initial response is too long for the AUTH line and follows an empty challenge), a token
+    signed with another key is refused."""
+    email = stack.new_user()
+    tokens = await provider_tokens(stack.provider, email)
+    for token, accepted in ((tokens["access_token"], True), (_forged(stack, email), False)):
+        client = aiosmtplib.SMTP(
+            hostname="localhost",
+            port=stack.dovecot.smtp_port,
+            use_tls=True,
+            tls_context=upstream_context(stack.dovecot.ca_file),
+        )
+        await client.connect()
+        try:
+            await client.ehlo()
+            if accepted:
+                await _authenticate_bearer(client, email, token, "localhost", 465)
+            else:
+                with pytest.raises(AuthFailed):
+                    await _authenticate_bearer(client, email, token, "localhost", 465)
+        finally:
+            client.close()
