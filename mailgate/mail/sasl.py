@@ -24,7 +24,9 @@ def bearer_message(mechanism: str, username: str, token: str, host: str, port: i
     if mechanism == "OAUTHBEARER":
         # gs2 header: the authorization identity with "=" and "," escaped (RFC 5801).
         authzid = username.replace("=", "=3D").replace(",", "=2C")
-        fields = f"n,a={authzid},\x01host={host}\x01port={port}\x01auth=Bearer {token}\x01\x01"
+        # host and port name the server signed in to, where the caller knows it.
+        where = f"host={host}\x01port={port}\x01" if host else ""
+        fields = f"n,a={authzid},\x01{where}auth=Bearer {token}\x01\x01"
         return fields.encode("utf-8")
     if mechanism == "XOAUTH2":
         return f"user={username}\x01auth=Bearer {token}\x01\x01".encode()

@@ -164,7 +164,7 @@ def build_stack(sandbox: RunningSandbox, access_token_ttl: int = 600) -> Iterato
         sink = Sink()
         cleanup.callback(sink.stop)
         validation = OAuth2Validation(provider.issuer, provider.kid, provider.public_pem())
-        dovecot = Dovecot(oauth2=validation, submission_relay_port=sink.port)
+        dovecot = Dovecot(oauth2=validation, submission_relay_port=sink.port, sieve=True)
         cleanup.callback(dovecot.cleanup)
         dovecot.start()
         bundle = OUTPUT / f"ca-oidc-{secrets.token_hex(4)}.pem"
@@ -180,6 +180,9 @@ def build_stack(sandbox: RunningSandbox, access_token_ttl: int = 600) -> Iterato
             "smtp_host": "localhost",
             "smtp_port": dovecot.smtp_port,
             "smtp_security": "tls",
+            "sieve_host": "localhost",
+            "sieve_port": dovecot.sieve_port,
+            "sieve_security": "starttls",
         }
         entries = (
             DomainEntry(
@@ -278,6 +281,9 @@ async def test_sign_in_through_the_provider_reads_the_inbox_and_logout_revokes(
         mailboxes = await api.get("/api/mailboxes")
         assert mailboxes.status == 200, mailboxes
         assert "INBOX" in {m["name"] for m in mailboxes.json()["mailboxes"]}
+        # ManageSieve with the token (OAUTHBEARER), like IMAP.
+        vacation = await api.get("/api/sieve/vacation")
+        assert vacation.status == 200, vacation
         # Submission with the token too (Dovecot's submission server, same oauth2 passdb).
         subject = f"token mail {secrets.token_hex(4)}"
         sent = await api.post(
