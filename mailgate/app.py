@@ -16,6 +16,7 @@ from mailgate.api import (
     mailboxes,
     messages,
     metrics,
+    oidc,
     openapi,
     preferences,
     proxy,
@@ -65,6 +66,7 @@ def allowed_hosts(config: Config, port: int | None = None) -> frozenset[str]:
 FEATURES: tuple[Feature, ...] = (
     health.setup,
     session.setup,
+    oidc.setup,
     mailboxes.setup,
     messages.setup,
     conversations.setup,

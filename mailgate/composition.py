@@ -38,6 +38,7 @@ from mailgate.proxy.service import ImageProxy
 from mailgate.push.hub import PushHub
 from mailgate.services import Services
 from mailgate.session.manager import Session, SessionManager
+from mailgate.session.oidc import OidcService
 from mailgate.session.reaper import Reaper
 from mailgate.session.throttle import LoginThrottle
 from mailgate.store.interface import SessionStore
@@ -124,7 +125,9 @@ def build_services(
         metrics=Metrics(sessions, store) if config.metrics.enabled else None,
         sieve=SieveService(config.sieve, upstream_ssl, upstreams),
         conversations=ConversationService(pool, reading.forget),
+        oidc=OidcService(config, upstream_ssl, clock),
     )
+    sessions.token_refresher = svc.oidc.refresh
     _wire(svc)
     return svc
 

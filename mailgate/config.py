@@ -13,6 +13,7 @@ import ipaddress
 import os
 import tomllib
 import typing
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -130,6 +131,20 @@ class DomainEntry:
     sieve_host: str = ""
     sieve_port: int = 0
     sieve_security: Security = "starttls"
+    # Sign in through this domain's OpenID provider (docs/decisions/0021-openid-sign-in.md).
+    # Empty: passwords only. The issuer's discovery document is fetched over https from
+    # exactly this URL; its `issuer` must equal it.
+    oidc_issuer: str = ""
+    # The shown name on the login screen ("Sign in with …"); empty: the issuer's host.
+    oidc_name: str = ""
+    oidc_client_id: str = ""
+    # Empty: a public client (PKCE alone, no client authentication at the token endpoint).
+    oidc_client_secret: str = field(default="", repr=False)
+    oidc_scopes: str = "openid email offline_access"
+    # The ID-token claim that is the mail login name; its domain must be this domain.
+    oidc_login_claim: str = "email"
+    # The password form for this domain; off: only the provider signs in.
+    passwords_allowed: bool = True
 
 
 @dataclass(frozen=True)
@@ -553,10 +568,27 @@ def _validate_domains(config: Config) -> None:
                     security,
                     config.upstream.allow_any_port,
                 )
+        _validate_oidc(where, entry)
     if domains.default and domains.default not in seen:
         raise ConfigError(
             "domains.default (MAILGATE_DOMAINS_DEFAULT): must name a domain of the map"
         )
+
+
+def _validate_oidc(where: str, entry: DomainEntry) -> None:
+    if not entry.oidc_issuer:
+        if not entry.passwords_allowed:
+            raise ConfigError(f"{where}.passwords_allowed: off needs an oidc_issuer")
+        return
+    issuer = urllib.parse.urlsplit(entry.oidc_issuer)
+    if issuer.scheme != "https" or not issuer.hostname or issuer.query or issuer.fragment:
+        raise ConfigError(f"{where}.oidc_issuer: must be an https URL without query")
+    if not entry.oidc_client_id:
+        raise ConfigError(f"{where}.oidc_client_id: is required with oidc_issuer")
+    if "openid" not in entry.oidc_scopes.split():
+        raise ConfigError(f"{where}.oidc_scopes: must include openid")
+    if not entry.oidc_login_claim:
+        raise ConfigError(f"{where}.oidc_login_claim: must name a claim")
 
 
 def _is_ip_literal(host: str) -> bool:

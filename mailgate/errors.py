@@ -20,7 +20,9 @@ __all__ = [
     "ImageUnavailable",
     "MethodNotAllowed",
     "NotFound",
+    "PasswordsDisabled",
     "PayloadTooLarge",
+    "SignInFailed",
     "StaleMessage",
     "StorageFull",
     "StoreUnavailable",
@@ -65,6 +67,21 @@ class AuthRequired(ApiError):
 class AuthFailed(ApiError):
     status, code = 401, "auth_failed"
     default_message = "The mail server did not accept that e-mail address and password."
+
+
+class SignInFailed(ApiError):
+    """A sign-in through an OpenID provider that cannot be completed: an unknown, used or
+    expired flow, a callback from another browser, or a token that does not verify."""
+
+    status, code = 400, "sign_in_failed"
+    default_message = (
+        "The sign-in with the identity provider could not be completed. Please start again."
+    )
+
+
+class PasswordsDisabled(ApiError):
+    status, code = 403, "passwords_disabled"
+    default_message = "This domain signs in through its identity provider, not with a password."
 
 
 class CsrfFailed(ApiError):

@@ -25,6 +25,7 @@ from mailgate.prefs import PreferenceService
 from mailgate.proxy.service import ImageProxy
 from mailgate.push.hub import PushHub
 from mailgate.session.manager import SessionManager
+from mailgate.session.oidc import OidcService
 from mailgate.session.reaper import Reaper
 from mailgate.store.interface import SessionStore
 from mailgate.vault.interface import Vault
@@ -62,6 +63,8 @@ class Services:
     sieve: SieveService
     # Threads of a mailbox with the user's replies from Sent (drops changed renderings).
     conversations: ConversationService
+    # Sign-in through the domains' OpenID providers (empty when no domain has one).
+    oidc: OidcService
 
 
 SERVICES = web.AppKey("mailgate_services", Services)

@@ -37,6 +37,7 @@ async def require_session(request: web.Request, *, activity: bool = True) -> Ses
         log_event("csrf_refused", reason="token")
         raise CsrfFailed()
     if activity:
+        session = await svc.sessions.fresh(session)
         await svc.sessions.touch(session)
     request[REQUEST_SESSION] = session
     return session

@@ -24,6 +24,7 @@ from .models.conversations import (
 from .models.health import Alive, Ready
 from .models.mailboxes import MailboxList, MessagePage
 from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
+from .models.oidc import OidcFinish, OidcStart, OidcStarted
 from .models.preferences import Preferences, PreferencesAnswer
 from .models.session import DomainList, Login, Session
 from .models.sieve import FiltersAnswer, FiltersPut, SieveStatus, VacationAnswer, VacationPut
@@ -127,6 +128,36 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 "operator allows showing them (domains.show_on_login).",
                 "session",
                 {200: Answer("Domains.", DomainList)},
+                public=True,
+            )
+        },
+    ),
+    "/api/oidc/start": (
+        "oidc",
+        {
+            "post": Operation(
+                "start_oidc",
+                "Start signing in through a domain's OpenID provider: the provider's "
+                "authorization URL and the binding the page keeps for the callback. No cookie.",
+                "session",
+                {200: Answer("The flow.", OidcStarted)},
+                (400, 403, 413, 415, 502),
+                body=OidcStart,
+                public=True,
+            )
+        },
+    ),
+    "/api/oidc/finish": (
+        "oidc",
+        {
+            "post": Operation(
+                "finish_oidc",
+                "Finish signing in: the provider's code and state with the starting page's "
+                "binding; sets the session cookie.",
+                "session",
+                {201: Answer("Signed in; the cookie is set.", Session)},
+                (400, 401, 403, 413, 415, 502, 503),
+                body=OidcFinish,
                 public=True,
             )
         },

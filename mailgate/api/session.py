@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mailgate.errors import PasswordsDisabled
 from mailgate.http.client_ip import client_address
 from mailgate.http.json_io import json_response
 from mailgate.services import services
@@ -16,11 +17,14 @@ from .auth import cookie_token, require_session
 from .models.base import read_body
 from .models.session import Login
 
-__all__ = ["setup"]
+__all__ = ["origin", "setup", "signed_in"]
 
 
-def _session_body(request: web.Request, session: Session, *, with_idle: bool) -> dict[str, Any]:
-    cfg = services(request).config
+async def _session_body(
+    request: web.Request, session: Session, *, with_idle: bool
+) -> dict[str, Any]:
+    svc = services(request)
+    cfg = svc.config
     body: dict[str, Any] = {
         "account": {"email": session.email},
         "csrf_token": session.keys.csrf_token,
@@ -28,17 +32,39 @@ def _session_body(request: web.Request, session: Session, *, with_idle: bool) ->
         "absolute_timeout_s": cfg.session.absolute_timeout_s,
         "features": {"proxy": cfg.proxy.enabled},
     }
+    tokens = session.oidc_tokens()
+    entry = svc.oidc.entry(tokens["domain"]) if tokens is not None else None
+    if entry is not None:
+        body["provider"] = {
+            "name": svc.oidc.display_name(entry),
+            "end_session_url": await svc.oidc.end_session_url(entry.domain, origin(request)),
+        }
     if with_idle:
         body["idle_expires_in_s"] = session.idle_expires_in()
     return body
 
 
+def origin(request: web.Request) -> str:
+    """The origin browsers use: the configured public URL, else this request's checked Host
+    (the guard refused any other before a handler ran)."""
+    public = services(request).config.server.public_url.rstrip("/")
+    return public or f"https://{request.host}"
+
+
 async def login(request: web.Request) -> web.Response:
     svc = services(request)
     body = await read_body(request, Login, 16 * 1024)
+    if not svc.oidc.passwords_allowed(body.email):
+        raise PasswordsDisabled()
     client = client_address(request, svc.config.server.trusted_proxies)
     session = await svc.sessions.login(body.email, body.password, client, cookie_token(request))
-    response = json_response(_session_body(request, session, with_idle=False), status=201)
+    return await signed_in(request, session)
+
+
+async def signed_in(request: web.Request, session: Session) -> web.Response:
+    """201 with the session body and the one cookie (password and provider sign-in alike)."""
+    body = await _session_body(request, session, with_idle=False)
+    response = json_response(body, status=201)
     response.set_cookie(
         COOKIE_NAME, session.token.encode(), path="/", secure=True, httponly=True, samesite="Strict"
     )
@@ -47,12 +73,17 @@ async def login(request: web.Request) -> web.Response:
 
 async def current(request: web.Request) -> web.Response:
     session = await require_session(request)
-    return json_response(_session_body(request, session, with_idle=True))
+    return json_response(await _session_body(request, session, with_idle=True))
 
 
 async def logout(request: web.Request) -> web.Response:
     session = await require_session(request, activity=False)
-    await services(request).sessions.logout(session)
+    svc = services(request)
+    tokens = session.oidc_tokens()
+    await svc.sessions.logout(session)
+    if tokens is not None:
+        # After the wipe: the session is gone even if the provider is slow to answer.
+        await svc.oidc.revoke(tokens["domain"], tokens.get("refresh_token", ""))
     response = web.Response(status=204)
     response.set_cookie(
         COOKIE_NAME, "", path="/", secure=True, httponly=True, samesite="Strict", max_age=0
@@ -63,9 +94,18 @@ async def logout(request: web.Request) -> web.Response:
 
 async def domains(request: web.Request) -> web.Response:
     """The served mail domains, only where the operator chose to show them."""
-    upstreams = services(request).upstreams
+    svc = services(request)
+    upstreams = svc.upstreams
     shown = upstreams.served_domains() if upstreams.show_on_login else []
-    return json_response({"domains": shown})
+    providers = [
+        {
+            "domain": entry.domain,
+            "name": svc.oidc.display_name(entry),
+            "passwords": entry.passwords_allowed,
+        }
+        for entry in svc.oidc.providers()
+    ]
+    return json_response({"domains": shown, "providers": providers})
 
 
 def setup(app: web.Application) -> None:

@@ -23,6 +23,7 @@ from mailgate.errors import ApiError, BadRequest, UpstreamTlsFailed
 from mailgate.http.json_io import json_response
 from mailgate.logs import log_event
 from mailgate.mail.sieve import (
+    BearerMechanism,
     ForeignScript,
     NameTaken,
     PlainMechanism,
@@ -90,9 +91,11 @@ def service_of(app: web.Application) -> SieveService:
 
 
 def _mechanism(session: Session) -> SaslMechanism:
-    """How this session signs in to ManageSieve. PLAIN with the session's password; an
-    OAuth2 session would return an OAUTHBEARER mechanism here."""
+    """How this session signs in to ManageSieve: PLAIN with the session's password, or
+    OAUTHBEARER with the access token of a session signed in through a provider."""
     credentials = session.credentials()
+    if credentials.access_token:
+        return BearerMechanism(credentials.username, credentials.access_token)
     return PlainMechanism(credentials.username, credentials.password)
 
 

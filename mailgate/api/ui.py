@@ -103,6 +103,9 @@ def setup(app: web.Application) -> None:
         )
 
     app.router.add_get("/", index)
+    # Where an OpenID provider sends the browser back: the same shell, whose script
+    # finishes the sign-in (docs/decisions/0021-openid-sign-in.md).
+    app.router.add_get("/oidc/callback", index)
     app.router.add_get("/static/{name}", static)
     app.router.add_get("/static/i18n/{name}", catalog)
     app.router.add_get("/robots.txt", robots)

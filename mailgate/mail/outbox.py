@@ -313,6 +313,7 @@ async def send_message(
             ssl_context=ssl_context,
             username=credentials.username,
             password=credentials.password,
+            access_token=credentials.access_token,
             timeout=config.smtp.timeout_s,
         )
     except AttachmentSizeMismatch:

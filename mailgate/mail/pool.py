@@ -48,6 +48,9 @@ T = TypeVar("T")
 class Credentials:
     username: str
     password: str
+    # Set for a session signed in through an OpenID provider: AUTHENTICATE with it
+    # (OAUTHBEARER, else XOAUTH2) instead of LOGIN; the password is then empty.
+    access_token: str = ""
 
     def __repr__(self) -> str:
         return "Credentials(<redacted>)"
@@ -113,7 +116,15 @@ class ImapPool:
         )
         try:
             async with asyncio.timeout(self._config.timeout_s):
-                await conn.login(credentials.username, credentials.password)
+                if credentials.access_token:
+                    await conn.authenticate_bearer(
+                        credentials.username,
+                        credentials.access_token,
+                        upstream.imap.host,
+                        upstream.imap.port,
+                    )
+                else:
+                    await conn.login(credentials.username, credentials.password)
         except TimeoutError:
             conn.close()
             raise ImapUnavailable("timeout") from None

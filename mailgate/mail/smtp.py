@@ -13,6 +13,7 @@ the whole message as one bytes object and copies it twice more.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import re
@@ -24,6 +25,7 @@ from aiosmtplib.protocol import SMTPProtocol
 
 from mailgate.errors import AuthFailed, UpstreamRejected, UpstreamTlsFailed, UpstreamUnavailable
 from mailgate.mail.compose import BuiltMessage
+from mailgate.mail.sasl import BEARER_MECHANISMS, bearer_message
 
 __all__ = ["DotStuffer", "sanitize_reply", "submit"]
 
@@ -38,6 +40,8 @@ _ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
 # PLAIN is the standard mechanism over TLS; one mechanism means one failed
 # attempt on a wrong password, not three (aiosmtplib's login() tries all).
 _AUTH_PREFERENCE = ("plain", "login", "cram-md5")
+# Room for an initial response on the AUTH line itself (RFC 4954 §4: 512-octet lines).
+_INITIAL_RESPONSE_MAX = 480
 _HIGH_WATER = 256 * 1024
 
 
@@ -138,6 +142,33 @@ async def _connect(client: aiosmtplib.SMTP, security: str) -> None:
         raise UpstreamTlsFailed()
 
 
+async def _authenticate_bearer(
+    client: aiosmtplib.SMTP, username: str, token: str, host: str, port: int
+) -> None:
+    """AUTH with an OAuth access token: OAUTHBEARER (RFC 7628), else XOAUTH2, as an
+    initial response (RFC 4954). An error challenge (334) gets the mechanism's dummy
+    answer, after which the server's refusal follows."""
+    offered = {m.upper() for m in client.server_auth_methods}
+    mechanism = next((m for m in BEARER_MECHANISMS if m in offered), None)
+    if mechanism is None:
+        raise UpstreamRejected("The mail server offers no sign-in method this server can use.")
+    initial = base64.b64encode(bearer_message(mechanism, username, token, host, port))
+    if len(initial) <= _INITIAL_RESPONSE_MAX:
+        response = await client.execute_command(b"AUTH", mechanism.encode("ascii"), initial)
+    else:
+        # RFC 4954 §4: a command line is at most 512 octets; a longer initial response
+        # (a JWT usually is) goes on its own line after an empty challenge.
+        response = await client.execute_command(b"AUTH", mechanism.encode("ascii"))
+        if response.code != 334:
+            raise AuthFailed()
+        response = await client.execute_command(initial)
+    if response.code == 334:
+        dummy = b"AQ==" if mechanism == "OAUTHBEARER" else b""
+        response = await client.execute_command(dummy)
+    if response.code != 235:
+        raise AuthFailed()
+
+
 async def _authenticate(client: aiosmtplib.SMTP, username: str, password: str) -> None:
     offered = client.server_auth_methods
     mechanism = next((m for m in _AUTH_PREFERENCE if m in offered), None)
@@ -198,6 +229,7 @@ async def submit(
     password: str,
     timeout: float,
     local_hostname: str = DEFAULT_EHLO_NAME,
+    access_token: str = "",
 ) -> None:
     """Send `message` to `recipients` through the submission server; raise on failure.
 
@@ -226,7 +258,10 @@ async def submit(
         # RFC 3207 §4.2: after STARTTLS aiosmtplib forgot the old capabilities;
         # ask again over TLS (and always greet over TLS for implicit TLS).
         await client.ehlo()
-        await _authenticate(client, username, password)
+        if access_token:
+            await _authenticate_bearer(client, username, access_token, host, port)
+        else:
+            await _authenticate(client, username, password)
         await _transaction(client, message, envelope_from, recipients, timeout)
         # The message was accepted; a broken goodbye does not matter.
         with contextlib.suppress(aiosmtplib.SMTPException, OSError):

@@ -14,12 +14,13 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import NoReturn, TypedDict
+from typing import Any, NoReturn
 
 from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
-from mailgate.errors import AuthFailed, StoreUnavailable, TooManyRequests
+from mailgate.errors import AuthFailed, AuthRequired, StoreUnavailable, TooManyRequests
 from mailgate.logs import log_event
+from mailgate.mail.imap import MailClient
 from mailgate.mail.imap.errors import ImapAuthError, ImapError
 from mailgate.mail.pool import Credentials, ImapPool, map_imap_error
 from mailgate.mail.upstreams import Upstream, UpstreamDirectory
@@ -31,14 +32,10 @@ from mailgate.store.interface import SessionRecord, SessionStore, StoreError
 __all__ = ["LoginHook", "Session", "SessionManager", "WipeHook"]
 
 WipeHook = Callable[[str, str], Awaitable[None]]
+TokenRefresher = Callable[[str, str], Awaitable[tuple[str, str, float] | None]]
+#: Refresh an access token this long before it expires.
+REFRESH_MARGIN_S = 60.0
 LoginHook = Callable[["Session"], Awaitable[None]]
-
-
-class _Account(TypedDict):
-    """The sealed part of a session record: the upstream login, as JSON."""
-
-    email: str
-    password: str
 
 
 @dataclass(repr=False)
@@ -51,18 +48,25 @@ class Session:
     record: SessionRecord
     clock: Clock = field(default=SYSTEM_CLOCK, compare=False)
 
-    def _account(self) -> _Account:
-        account: _Account = json.loads(self.keys.open(self.record.sealed, b"account"))
+    def _account(self) -> dict[str, Any]:
+        account: dict[str, Any] = json.loads(self.keys.open(self.record.sealed, b"account"))
         return account
 
     @property
     def email(self) -> str:
-        return self._account()["email"]
+        return str(self._account()["email"])
 
     def credentials(self) -> Credentials:
         """Decrypted just in time for an upstream login; not kept."""
         account = self._account()
-        return Credentials(account["email"], account["password"])
+        oidc = account.get("oidc")
+        token = oidc["access_token"] if isinstance(oidc, dict) else ""
+        return Credentials(account["email"], account["password"], token)
+
+    def oidc_tokens(self) -> dict[str, Any] | None:
+        """A session signed in through an OpenID provider: its domain and tokens."""
+        oidc = self._account().get("oidc")
+        return oidc if isinstance(oidc, dict) else None
 
     def idle_expires_in(self, now: float | None = None) -> int:
         return int(self.record.ttl(now if now is not None else self.clock.now()))
@@ -105,6 +109,11 @@ class SessionManager:
         # Run after each successful login (e.g. preferences restart their retention clock).
         self.login_hooks: list[LoginHook] = []
         self.counters: dict[str, int] = {}
+        # Sessions signed in through an OpenID provider: (domain, refresh token) → (access
+        # token, refresh token, expiry) or None when the provider refuses (wired by the
+        # composition root to OidcService.refresh).
+        self.token_refresher: TokenRefresher | None = None
+        self._refreshing: dict[str, asyncio.Lock] = {}
 
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -138,6 +147,43 @@ class SessionManager:
             self._count("login_upstream_error")
             raise map_imap_error(exc, at_login=True) from None
         self.throttle.succeeded(email)
+        account = {"email": email, "password": password}
+        return await self._open(account, mail_client, upstream, previous)
+
+    async def login_with_token(
+        self,
+        email: str,
+        oidc: dict[str, Any],
+        client: str,
+        previous: SessionToken | None,
+    ) -> Session:
+        """Open a session for an account an OpenID provider vouched for: the IMAP server
+        is signed in to with the access token (OAUTHBEARER or XOAUTH2), and the tokens
+        are sealed with the session like a password is."""
+        upstream = self.upstreams.for_address(email)
+        if upstream is None:
+            raise AuthFailed()
+        credentials = Credentials(email, "", oidc["access_token"])
+        try:
+            mail_client = await self.pool.connect(credentials)
+        except ImapAuthError:
+            self._log_login_failed("auth", upstream)
+            self._count("login_failed")
+            raise AuthFailed() from None
+        except ImapError as exc:
+            self._log_login_failed("upstream", upstream)
+            self._count("login_upstream_error")
+            raise map_imap_error(exc, at_login=True) from None
+        account = {"email": email, "password": "", "oidc": oidc}
+        return await self._open(account, mail_client, upstream, previous)
+
+    async def _open(
+        self,
+        account_fields: dict[str, Any],
+        mail_client: MailClient,
+        upstream: Upstream,
+        previous: SessionToken | None,
+    ) -> Session:
         if previous is not None:
             try:
                 # Only a cookie that opens its session may end it: its id alone may not.
@@ -149,7 +195,7 @@ class SessionManager:
         token = new_token()
         keys = SessionKeys(token.key, token.lookup)
         now = self.clock.now()
-        account = json.dumps(_Account(email=email, password=password)).encode()
+        account = json.dumps(account_fields).encode()
         record = SessionRecord(
             created=now,
             last_seen=now,
@@ -210,6 +256,49 @@ class SessionManager:
             # A cookie whose id matches but whose key does not: not this session's owner.
             return None
         return session
+
+    async def fresh(self, session: Session) -> Session:
+        """A provider-signed session whose access token is about to expire gets a new one
+        (the refresh token may rotate), sealed back into its record; a refused refresh
+        ends the session. One refresh at a time per session."""
+        tokens = session.oidc_tokens()
+        if tokens is None or self.token_refresher is None:
+            return session
+        if float(tokens["expires_at"]) - self.clock.now() > REFRESH_MARGIN_S:
+            return session
+        lock = self._refreshing.setdefault(session.lookup, asyncio.Lock())
+        try:
+            async with lock:
+                try:
+                    record = await self.store.get(session.lookup)
+                except StoreError:
+                    raise StoreUnavailable() from None
+                if record is None:
+                    raise AuthRequired()
+                session.record = record
+                account = session._account()
+                tokens = account["oidc"]
+                if float(tokens["expires_at"]) - self.clock.now() > REFRESH_MARGIN_S:
+                    return session  # another request refreshed it meanwhile
+                result = await self.token_refresher(tokens["domain"], tokens["refresh_token"])
+                if result is None:
+                    log_event("token_refresh_failed", logging.INFO)
+                    await self.wipe(session.lookup, "refresh_failed")
+                    raise AuthRequired("The identity provider ended this session.")
+                access, refresh, expires_at = result
+                tokens.update(access_token=access, refresh_token=refresh, expires_at=expires_at)
+                sealed = session.keys.seal(json.dumps(account).encode(), b"account")
+                try:
+                    if not await self.store.reseal(session.lookup, sealed):
+                        raise AuthRequired()
+                except StoreError:
+                    raise StoreUnavailable() from None
+                session.record.sealed = sealed
+                self._count("token_refreshed")
+                return session
+        finally:
+            if not lock.locked():
+                self._refreshing.pop(session.lookup, None)
 
     async def touch(self, session: Session) -> None:
         now = self.clock.now()

@@ -60,6 +60,10 @@ class SessionStore(Protocol):
         """Record activity: restarts the idle clock (never past the absolute deadline)."""
         ...
 
+    async def reseal(self, lookup: str, sealed: bytes) -> bool:
+        """Replace a live record's sealed account (refreshed tokens); False if it is gone."""
+        ...
+
     async def delete(self, lookup: str) -> bool: ...
 
     async def expired(self, now: float) -> list[tuple[str, str]]:

@@ -27,6 +27,13 @@ class MemoryStore:
         if record is not None:
             record.last_seen = now
 
+    async def reseal(self, lookup: str, sealed: bytes) -> bool:
+        record = self._records.get(lookup)
+        if record is None:
+            return False
+        record.sealed = sealed
+        return True
+
     async def delete(self, lookup: str) -> bool:
         return self._records.pop(lookup, None) is not None
 

@@ -146,6 +146,22 @@ class RedisStore(RedisBacked):
             "set", session_key(lookup), record.to_bytes(), px=_ms(record.ttl(now)), xx=True
         )
 
+    async def reseal(self, lookup: str, sealed: bytes) -> bool:
+        raw = await self._call("get", session_key(lookup))
+        if raw is None:
+            return False
+        record = SessionRecord.from_bytes(raw)
+        now = self._clock.now()
+        if record.expiry_reason(now):
+            return False
+        record.sealed = sealed
+        # XX: a logout elsewhere in between is not undone by this write.
+        return bool(
+            await self._call(
+                "set", session_key(lookup), record.to_bytes(), px=_ms(record.ttl(now)), xx=True
+            )
+        )
+
     async def delete(self, lookup: str) -> bool:
         existed = bool(await self._call("delete", session_key(lookup)))
         self._known.pop(lookup, None)

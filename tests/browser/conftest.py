@@ -111,8 +111,15 @@ def open_browser(playwright_driver: Playwright) -> Iterator[Callable[..., Browse
     """``open_browser(mailgate, width=1280, height=800)`` → a BrowserSession."""
     opened: list[Browser] = []
 
-    def open_(mg: RunningMailgate, *, width: int = 1280, height: int = 800) -> BrowserSession:
-        pin = spki_hash(mg.config.tls.cert_file)
+    def open_(
+        mg: RunningMailgate,
+        *,
+        width: int = 1280,
+        height: int = 800,
+        also_trust: tuple[str, ...] = (),
+    ) -> BrowserSession:
+        """``also_trust``: certificate files of other test servers the page may visit."""
+        pin = ",".join(spki_hash(f) for f in (mg.config.tls.cert_file, *also_trust))
         browser = playwright_driver.chromium.launch(
             executable_path=str(CHROMIUM),
             args=[*CHROMIUM_ARGS, f"--ignore-certificate-errors-spki-list={pin}"],

@@ -14,12 +14,26 @@ from tests.inprocess.conftest import MakeInProcess
 
 
 async def test_sec_02_no_cookie_before_authentication(api: ApiClient, user: tuple[str, str]):
-    for path in ("/", "/robots.txt", "/no/such/path", "/api/mailboxes", "/healthz"):
+    for path in (
+        "/",
+        "/robots.txt",
+        "/no/such/path",
+        "/api/mailboxes",
+        "/healthz",
+        "/oidc/callback?code=c&state=s",
+    ):
         resp = await api.get(path)
         assert resp.set_cookies() == [], path
     failed = await api.login(user[0], "wrong password")
     assert failed.status == 401 and failed.error_code == "auth_failed"
     assert failed.set_cookies() == []
+    for path, body in (
+        ("/api/oidc/start", {"domain": "example.org"}),
+        ("/api/oidc/finish", {"code": "c", "state": "s", "binding": "b"}),
+    ):
+        refused = await api.post(path, json=body)
+        assert refused.status == 400 and refused.error_code == "sign_in_failed", refused
+        assert refused.set_cookies() == []
 
 
 async def test_sec_05_token_only_from_cookie_header(

@@ -163,7 +163,7 @@ async def test_served_domains_are_listed_when_the_operator_allows(two: TwoDomain
     async with ApiClient(mg.url, mg.client_ssl()) as api:
         resp = await api.get("/api/domains")
     assert resp.status == 200
-    assert resp.json() == {"domains": ["alpha.test", "beta.test"]}
+    assert resp.json() == {"domains": ["alpha.test", "beta.test"], "providers": []}
 
 
 async def test_nothing_but_the_address_steers_the_upstream(two: TwoDomains) -> None:

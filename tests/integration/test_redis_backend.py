@@ -97,6 +97,18 @@ async def test_store_create_get_touch_delete(session_store):
     assert await session_store.get(lookup) is None
 
 
+async def test_store_reseal_replaces_the_sealed_account_of_a_live_record_only(session_store):
+    now = time.time()
+    lookup = secrets.token_hex(32)
+    await session_store.create(lookup, _record(now))
+    assert await session_store.reseal(lookup, b"\x02" * 40) is True
+    got = await session_store.get(lookup)
+    assert got is not None and got.sealed == b"\x02" * 40 and got.last_seen == now
+    await session_store.delete(lookup)
+    assert await session_store.reseal(lookup, b"\x03" * 40) is False  # no revival
+    assert await session_store.get(lookup) is None
+
+
 async def test_redis_idle_expiry_in_real_time(redis_server):
     # Redis's own TTL drops the key (the memory store's deadlines are checked on a
     # ManualClock in tests/unit/test_session_time.py).

@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
@@ -36,7 +37,14 @@ from mailgate.tls import upstream_context
 from .ports import free_port, wait_for_closed, wait_for_listen
 from .process import PrivateServer, alive, read_text
 
-__all__ = ["MAIL_USER", "SPECIAL_USE", "Dovecot", "random_password", "running_dovecot"]
+__all__ = [
+    "MAIL_USER",
+    "SPECIAL_USE",
+    "Dovecot",
+    "OAuth2Validation",
+    "random_password",
+    "running_dovecot",
+]
 
 #: Unprivileged system user owning every test maildir.
 MAIL_USER = "mailgate-test"
@@ -130,6 +138,16 @@ def _internal_date(raw: bytes) -> float | None:
         return None
 
 
+@dataclass(frozen=True)
+class OAuth2Validation:
+    """What Dovecot needs to validate an OpenID provider's JWT access tokens locally."""
+
+    issuer: str
+    kid: str
+    public_pem: bytes
+    client_id: str = "mailgate"
+
+
 class Dovecot(PrivateServer):
     """A private Dovecot instance with passwd-file users and maildir storage.
 
@@ -160,6 +178,8 @@ class Dovecot(PrivateServer):
         sieve_security: str = "starttls",
         submission_port: int | None = None,
         sieve_settings: dict[str, str] | None = None,
+        oauth2: OAuth2Validation | None = None,
+        submission_relay_port: int | None = None,
     ) -> None:
         if not (imaps or plain):
             raise ValueError("need at least one listener")
@@ -184,6 +204,12 @@ class Dovecot(PrivateServer):
         self.lmtp_port: int | None = free_port() if sieve else None
         self.submission_port = submission_port
         self.sieve_settings = dict(sieve_settings or {})
+        self.oauth2 = oauth2
+        # Dovecot's own submission server (implicit TLS on ``smtp_port``), relaying what
+        # its users send to plain SMTP on 127.0.0.1:``submission_relay_port`` (a test sink);
+        # it signs users in like IMAP does (passwords, or tokens with ``oauth2``).
+        self.submission_relay_port = submission_relay_port
+        self.smtp_port: int | None = free_port() if submission_relay_port else None
         self.uid, self.gid = _ensure_mail_user()
         self.ca_file = str(self.root / "ca.pem")
         self.ca.cert_pem.write_to_path(self.ca_file)
@@ -198,6 +224,8 @@ class Dovecot(PrivateServer):
         self._seq = itertools.count()
         self._pid: int | None = None
         self._write_tls()
+        if oauth2 is not None:
+            self._write_oauth2(oauth2)
         self.config_file = self.root / "dovecot.conf"
         self.config_file.write_text(self._config())
 
@@ -220,6 +248,21 @@ class Dovecot(PrivateServer):
         key_path = ssl_dir / "key.pem"
         cert.private_key_pem.write_to_path(str(key_path))
         key_path.chmod(0o600)
+
+    def _write_oauth2(self, oauth2: OAuth2Validation) -> None:
+        """Local JWT validation (Dovecot 2.3): the provider's public key under
+        ``<azp or "default">/<alg>/<kid>`` in a key dictionary, the issuer pinned."""
+        keys = self.root / "oauth2-keys"
+        for azp in ("default", oauth2.client_id):
+            folder = keys / azp / "RS256"
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / oauth2.kid).write_bytes(oauth2.public_pem)
+        (self.root / "dovecot-oauth2.conf.ext").write_text(
+            "introspection_mode = local\n"
+            f"local_validation_key_dict = fs:posix:prefix={keys}/\n"
+            "username_attribute = sub\n"
+            f"issuers = {oauth2.issuer}\n"
+        )
 
     def _config(self) -> str:
         root = self.root
@@ -261,10 +304,10 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = {self.log_file}
 info_log_path = {self.log_file}
-protocols = imap{" lmtp sieve" if self.sieve else ""}
+protocols = imap{" lmtp sieve" if self.sieve else ""}{" submission" if self.smtp_port else ""}
 listen = 127.0.0.1
 {ssl}
-auth_mechanisms = plain login
+auth_mechanisms = plain login{" oauthbearer xoauth2" if self.oauth2 else ""}
 # Failed-login tests must not wait 2 s per attempt (Dovecot still answers a failure on its
 # 500 ms failure-queue tick, so expect about 0.5 s).
 auth_failure_delay = 0
@@ -276,7 +319,7 @@ first_valid_gid = {self.gid}
 last_valid_gid = {self.gid}
 mail_location = maildir:~/Maildir
 mail_fsync = never
-passdb {{
+{self._oauth2_passdb()}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {self.passwd_dir}/%u
 }}
@@ -301,7 +344,34 @@ service anvil {{
     mode = 0
   }}
 }}
-{sieve_block}"""
+{sieve_block}{self._submission_config()}"""
+
+    def _submission_config(self) -> str:
+        if not self.smtp_port:
+            return ""
+        hostname = "" if self.sieve else "hostname = localhost\n"
+        return f"""# Submission, relaying to the test's sink.
+{hostname}submission_relay_host = 127.0.0.1
+submission_relay_port = {self.submission_relay_port}
+submission_relay_trusted = no
+submission_relay_ssl = no
+submission_max_mail_size = 40M
+service submission-login {{
+  inet_listener submission {{
+    address = 127.0.0.1
+    port = {self.smtp_port}
+    ssl = yes
+  }}
+}}
+"""
+
+    def _oauth2_passdb(self) -> str:
+        if self.oauth2 is None:
+            return ""
+        return (
+            "passdb {\n  driver = oauth2\n  mechanisms = oauthbearer xoauth2\n"
+            f"  args = {self.root}/dovecot-oauth2.conf.ext\n}}\n"
+        )
 
     def _sieve_config(self) -> str:
         ssl_line = "    ssl = yes\n" if self.sieve_security == "tls" else ""
@@ -489,7 +559,7 @@ plugin {{
                 raise TimeoutError(f"dovecot wrote no master.pid\n{self.log()}")
             time.sleep(0.01)
         self._pid = int(pid_text.split()[0])
-        for port in (self.port, self.plain_port, self.sieve_port, self.lmtp_port):
+        for port in (self.port, self.plain_port, self.sieve_port, self.lmtp_port, self.smtp_port):
             if port is not None:
                 # Checked via /proc rather than by connecting: a probe connection makes the
                 # master fork a login process, and a stop() during that fork takes seconds.
@@ -517,7 +587,7 @@ plugin {{
                     os.kill(pid, signal.SIGKILL)
                 break
             time.sleep(0.02)
-        for port in (self.port, self.plain_port, self.sieve_port, self.lmtp_port):
+        for port in (self.port, self.plain_port, self.sieve_port, self.lmtp_port, self.smtp_port):
             if port is not None:
                 wait_for_closed(port, max(0.0, deadline - time.monotonic()))
 

@@ -11,6 +11,7 @@ from mailgate.domains import address_domain, normalize_domain
 from mailgate.mail.upstreams import UpstreamDirectory
 
 CYRILLIC_A = "\u0430"
+_SERVERS = 'imap_host = "imap.a.net"\nsmtp_host = "smtp.a.net"\n'
 
 
 @pytest.mark.parametrize(
@@ -124,6 +125,18 @@ def test_domains_from_a_file_named_by_the_environment(tmp_path: Path) -> None:
     assert [e.domain for e in config.domains.entries] == ["gamma.example"]
 
 
+def test_a_domain_signs_in_through_its_openid_provider(tmp_path: Path) -> None:
+    path = tmp_path / "mailgate.toml"
+    path.write_text(
+        '[domains."alpha.example"]\n' + _SERVERS + 'oidc_issuer = "https://id.a.net/realm"\n'
+        'oidc_client_id = "mailgate"\noidc_client_secret = "s3cr3t"\npasswords_allowed = false\n'
+    )
+    (entry,) = load_config(path, _base_env(tmp_path)).domains.entries
+    assert entry.oidc_issuer == "https://id.a.net/realm" and not entry.passwords_allowed
+    assert entry.oidc_login_claim == "email" and "openid" in entry.oidc_scopes.split()
+    assert "s3cr3t" not in repr(entry)
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [
@@ -131,6 +144,15 @@ def test_domains_from_a_file_named_by_the_environment(tmp_path: Path) -> None:
         ('imap_host = "imap.a.net"\nsmtp_host = "smtp.a.net"\nimap_port = 22\n', "imap port"),
         ('smtp_host = "smtp.a.net"\n', "imap_host: is required"),
         ('imap_host = "imap.a.net"\nsmtp_host = "smtp.a.net"\nhost = "x"\n', "unknown setting"),
+        (_SERVERS + 'oidc_issuer = "http://id.a.net"\noidc_client_id = "m"\n', "https URL"),
+        (_SERVERS + 'oidc_issuer = "https://id.a.net/?x=1"\noidc_client_id = "m"\n', "https"),
+        (_SERVERS + 'oidc_issuer = "https://id.a.net"\n', "oidc_client_id: is required"),
+        (
+            _SERVERS + 'oidc_issuer = "https://id.a.net"\noidc_client_id = "m"\n'
+            'oidc_scopes = "email"\n',
+            "must include openid",
+        ),
+        (_SERVERS + "passwords_allowed = false\n", "needs an oidc_issuer"),
     ],
 )
 def test_bad_domain_entries_stop_start_up(tmp_path: Path, table: str, message: str) -> None:

@@ -9,8 +9,9 @@ from msgspec import UNSET, Meta, UnsetType
 from mailgate.errors import BadRequest
 
 from .base import RequestBody, ResponseBody
+from .oidc import Provider
 
-__all__ = ["Account", "DomainList", "Features", "Login", "Session"]
+__all__ = ["Account", "DomainList", "Features", "Login", "Session", "SignedInWith"]
 
 # CR, LF and NUL would let a client smuggle protocol lines into the IMAP LOGIN.
 _NO_BREAKS = "^[^\\x00\\r\\n]*$"
@@ -41,15 +42,28 @@ class Features(ResponseBody):
     proxy: bool
 
 
+class SignedInWith(ResponseBody):
+    """The OpenID provider a session signed in through."""
+
+    name: str
+    # Where to end the sign-in at the provider as well ("" when it offers no such page).
+    end_session_url: str
+
+
 class Session(ResponseBody):
     account: Account
     csrf_token: str
     idle_timeout_s: float
     absolute_timeout_s: float
     features: Features
+    # Only for a session signed in through an OpenID provider.
+    provider: SignedInWith | UnsetType = UNSET
     # Only in GET /api/session: the login answer is the start of the idle clock.
     idle_expires_in_s: float | UnsetType = UNSET
 
 
 class DomainList(ResponseBody):
     domains: list[str]
+    # Domains that sign in through an OpenID provider (always listed: the login screen
+    # offers "Sign in with …" for them), with or without the password form.
+    providers: list[Provider]

@@ -10,6 +10,7 @@ so it is never reused desynchronised.
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import re
 import ssl
@@ -18,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from ..sasl import BEARER_MECHANISMS, bearer_message, check_bearer
 from .errors import (
     ImapAuthError,
     ImapBadError,
@@ -646,6 +648,58 @@ class ImapConnection:
             raise
         if resp.status in ("NO", "BAD"):
             # BAD: the server could not take the name or password as typed.
+            raise ImapAuthError(_reason(resp, "refused"))
+        raise_for_status(resp)
+        caps = _capabilities(resp)
+        if caps is None:
+            caps = _capabilities(await self.command("CAPABILITY"))
+        if caps is not None:
+            self.capabilities = caps
+
+    async def authenticate_bearer(
+        self, username: str, token: str, host: str = "", port: int = 0
+    ) -> None:
+        """AUTHENTICATE with an OAuth access token: OAUTHBEARER (RFC 7628), else XOAUTH2.
+        Sent as an initial response with SASL-IR (RFC 4959), else after the first ``+``;
+        a server's error challenge is answered as each mechanism wants, then the tagged
+        NO is a refusal. Refresh capabilities after, like login()."""
+        check_bearer(username, token)
+        mechanism = next((m for m in BEARER_MECHANISMS if f"AUTH={m}" in self.capabilities), None)
+        if mechanism is None:
+            raise ImapAuthError("no_bearer_mechanism")
+        initial = base64.b64encode(bearer_message(mechanism, username, token, host, port))
+        # The dummy answer to an error challenge: ^A for OAUTHBEARER, empty for XOAUTH2.
+        dummy = b"AQ==" if mechanism == "OAUTHBEARER" else b""
+        sasl_ir = "SASL-IR" in self.capabilities
+        async with self._lock:
+            self._check_open()
+            tag = self._next_tag()
+            untagged: list[Untagged] = []
+
+            async def run() -> Response:
+                start = tag + b" AUTHENTICATE " + mechanism.encode("ascii")
+                if sasl_ir:
+                    self._writer.write(start + b" " + initial + b"\r\n")
+                else:
+                    self._writer.write(start + b"\r\n")
+                    early = await self._wait_continuation(tag, untagged)
+                    if early is not None:
+                        return early
+                    self._writer.write(initial + b"\r\n")
+                for _ in range(2):
+                    early = await self._wait_continuation(tag, untagged)
+                    if early is not None:
+                        return early
+                    self._writer.write(dummy + b"\r\n")
+                raise ImapProtocolError("unexpected_continuation")
+
+            try:
+                resp = await self._guarded(run())
+            except ImapUnavailable as exc:
+                if exc.reason == "eof":
+                    raise ImapAuthError("closed_at_login") from None
+                raise
+        if resp.status in ("NO", "BAD"):
             raise ImapAuthError(_reason(resp, "refused"))
         raise_for_status(resp)
         caps = _capabilities(resp)

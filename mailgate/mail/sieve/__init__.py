@@ -23,13 +23,14 @@ from .rules import (
     parse_filters,
     parse_vacation,
 )
-from .sasl import PlainMechanism, SaslMechanism
+from .sasl import BearerMechanism, PlainMechanism, SaslMechanism
 from .script import ScriptError, generate, is_mailgate_script, parse_rules
 from .service import SCRIPT_NAME, ForeignScript, NameTaken, SaveResult, SieveService, SieveState
 
 __all__ = [
     "SCRIPT_NAME",
     "Action",
+    "BearerMechanism",
     "Capabilities",
     "Condition",
     "Filter",

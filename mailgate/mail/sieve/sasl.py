@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-__all__ = ["PlainMechanism", "SaslMechanism"]
+from mailgate.mail.sasl import bearer_message, check_bearer
+
+__all__ = ["BearerMechanism", "PlainMechanism", "SaslMechanism"]
 
 
 class SaslMechanism(Protocol):
@@ -46,3 +48,25 @@ class PlainMechanism:
 
     def __repr__(self) -> str:
         return "PlainMechanism(<redacted>)"
+
+
+class BearerMechanism:
+    """OAUTHBEARER (RFC 7628) with the access token of a session signed in through an
+    OpenID provider."""
+
+    name = "OAUTHBEARER"
+
+    def __init__(self, username: str, token: str) -> None:
+        check_bearer(username, token)
+        self._username = username
+        self._token = token
+
+    def initial_response(self) -> bytes:
+        return bearer_message(self.name, self._username, self._token, "", 0)
+
+    def respond(self, challenge: bytes) -> bytes | None:
+        # An error challenge (JSON): RFC 7628 §3.2.3 wants ^A, then the server refuses.
+        return b"\x01"
+
+    def __repr__(self) -> str:
+        return "BearerMechanism(<redacted>)"

@@ -106,11 +106,15 @@ function showLogin(info = "") {
   passwordInput.value = "";
   setLoginMessage("#login-error", "");
   setLoginMessage("#login-info", info);
+  showProviderLogout(null);
   (emailInput.value ? passwordInput : emailInput).focus();
 }
 
 let lockTimer = null;
 let servedDomains = [];
+let providers = [];
+// The provider this session signed in through (GET /api/session's `provider`), if any.
+let signedInWith = null;
 
 /** The domains this server serves, shown under the address only where the operator
     chose to list them (GET /api/domains answers an empty list otherwise). */
@@ -118,10 +122,73 @@ async function loadServedDomains() {
   try {
     const data = await api.get("/api/domains", { auth: false, activity: false });
     servedDomains = Array.isArray(data?.domains) ? data.domains.filter((d) => typeof d === "string") : [];
+    providers = Array.isArray(data?.providers) ? data.providers : [];
   } catch {
     servedDomains = [];
+    providers = [];
   }
   showServedDomains();
+  showProviders();
+}
+
+/** "Sign in with …" for each domain whose OpenID provider signs its users in. */
+function showProviders() {
+  const box = $("#login-providers");
+  if (!box) return;
+  box.replaceChildren(
+    ...providers.map((p) =>
+      h("button", {
+        type: "button",
+        class: "btn btn-block",
+        "data-testid": "login-provider",
+        "data-domain": p.domain,
+        text: t("login.provider", { name: p.name, domain: p.domain }),
+        onclick: () => startProvider(p.domain),
+      }),
+    ),
+  );
+  box.hidden = providers.length === 0;
+  updatePasswordField();
+}
+
+// The page that starts a provider sign-in keeps the flow's binding in this tab's
+// sessionStorage (not a cookie) until the provider sends the tab back to /oidc/callback;
+// only then does the sign-in finish (docs/decisions/0021-openid-sign-in.md).
+const OIDC_BINDING = "mailgate.oidc.binding";
+
+async function startProvider(domain) {
+  setLoginMessage("#login-error", "");
+  try {
+    const flow = await api.post("/api/oidc/start", { domain }, { auth: false });
+    sessionStorage.setItem(OIDC_BINDING, flow.binding);
+    window.location.assign(flow.authorization_url);
+  } catch (err) {
+    if (!api.isAborted(err)) setLoginMessage("#login-error", loginErrorText(err));
+  }
+}
+
+/** Back from the provider: the code leaves the address bar and history at once. */
+async function finishProvider() {
+  const params = new URLSearchParams(window.location.search);
+  window.history.replaceState(null, "", "/");
+  const binding = sessionStorage.getItem(OIDC_BINDING);
+  sessionStorage.removeItem(OIDC_BINDING);
+  const code = params.get("code");
+  const stateParam = params.get("state");
+  if (!code || !stateParam || !binding || params.has("error")) {
+    showLogin();
+    setLoginMessage("#login-error", t("login.providerFailed"));
+    return;
+  }
+  try {
+    const body = { code, state: stateParam, binding };
+    if (params.get("iss")) body.iss = params.get("iss");
+    const session = await api.post("/api/oidc/finish", body, { auth: false });
+    await startSession(session);
+  } catch (err) {
+    showLogin();
+    if (!api.isAborted(err)) setLoginMessage("#login-error", loginErrorText(err));
+  }
 }
 
 function showServedDomains() {
@@ -135,6 +202,22 @@ function showServedDomains() {
   else emailInput.removeAttribute("aria-describedby");
 }
 
+/** The provider of an address's domain when that domain takes no password, else null. */
+function providerOnlyFor(address) {
+  const at = address.lastIndexOf("@");
+  const domain = at < 0 ? "" : address.slice(at + 1).toLowerCase();
+  return providers.find((p) => p.domain === domain && p.passwords === false) || null;
+}
+
+/** No password field for an address whose domain signs in only through its provider. */
+function updatePasswordField() {
+  const only = providerOnlyFor(completeAddress(emailInput.value.trim())) !== null;
+  const label = $('label[for="login-password"]');
+  if (label) label.hidden = only;
+  passwordInput.hidden = only;
+  loginSubmit.hidden = only;
+}
+
 /** With exactly one domain served, a bare user name means an address there. */
 function completeAddress(typed) {
   if (typed.includes("@") || servedDomains.length !== 1) return typed;
@@ -145,6 +228,11 @@ async function onLogin(event) {
   event.preventDefault();
   if (loginSubmit.disabled) return;
   const email = completeAddress(emailInput.value.trim());
+  const only = providerOnlyFor(email);
+  if (only) {
+    await startProvider(only.domain);
+    return;
+  }
   const password = passwordInput.value;
   setLoginMessage("#login-info", "");
   if (!email || !password) {
@@ -190,6 +278,7 @@ async function startSession(session) {
   api.setCsrfToken(session?.csrf_token);
   state.account = session?.account || { email: "" };
   state.features = { proxy: session?.features?.proxy === true };
+  signedInWith = session?.provider || null;
   setIdleTimeout(session?.idle_timeout_s);
   touch(session?.idle_expires_in_s ?? session?.idle_timeout_s);
   // Settings first: the language and time zone the shell is drawn in.
@@ -257,8 +346,25 @@ async function loadFeatures() {
 }
 
 /** Wipe every trace of the session from memory and the DOM, show the login screen. */
-function endSession(info = "") {
+/** After logging out of a provider-signed session: a link to end the sign-in at the
+    provider too (OpenID Connect RP-initiated logout), which brings the browser back here. */
+function showProviderLogout(provider) {
+  const link = $("#login-provider-logout");
+  if (!link) return;
+  const url = provider?.end_session_url;
+  link.hidden = !url;
+  if (!url) {
+    link.removeAttribute("href");
+    link.textContent = "";
+    return;
+  }
+  link.href = url;
+  link.textContent = t("login.providerLogout", { name: provider.name });
+}
+
+function endSession(info = "", provider = null) {
   sessionGen += 1;
+  signedInWith = null;
   api.resetSession();
   stopIdle();
   closeEvents();
@@ -274,13 +380,17 @@ function endSession(info = "") {
   // The login screen speaks the browser's language again, not the last user's.
   setLanguage(startLanguage)
     .catch(() => {})
-    .then(() => showLogin(info ? t(info) : ""));
+    .then(() => {
+      showLogin(info ? t(info) : "");
+      showProviderLogout(provider);
+    });
 }
 
 async function logout() {
   let info = "login.signedOut";
   await saveBeforeLeaving();
   if (!state.account) return; // the save found the session over already
+  const provider = signedInWith;
   try {
     await api.del("/api/session", { auth: false });
   } catch (err) {
@@ -288,7 +398,7 @@ async function logout() {
       info = "login.signedOutOffline";
     }
   }
-  endSession(info);
+  endSession(info, provider);
 }
 
 /** "Stay signed in": one GET /api/session, which counts as activity. */
@@ -678,9 +788,14 @@ async function probeSession() {
   onLanguageChange((lang) => {
     select.value = lang;
     showServedDomains();
+    showProviders();
     redrawShell();
   });
   loadServedDomains();
+  if (window.location.pathname === "/oidc/callback") {
+    await finishProvider();
+    return;
+  }
   try {
     const session = await api.get("/api/session", { auth: false });
     await startSession(session);
@@ -707,6 +822,7 @@ function init() {
   onOpenMessage(openFromList);
   onOpenConversation(openConversationFromList);
   loginForm.addEventListener("submit", onLogin);
+  emailInput.addEventListener("input", updatePasswordField);
   document.addEventListener("keydown", onKeyDown);
   const noteInput = () => {
     state.lastInputAt = Date.now();
