@@ -489,9 +489,9 @@ async function redrawShell() {
   if (prefsWereOpen) await openPrefs();
 }
 
-function showPrefs() {
+async function showPrefs() {
   if (state.prefsOpen) return;
-  if (!closeCompose({ confirm: true })) return;
+  if (!(await closeCompose({ confirm: true }))) return;
   openPrefs();
 }
 
@@ -518,8 +518,8 @@ function showMailboxes() {
   current?.focus();
 }
 
-function selectMailbox(id, { focus = true } = {}) {
-  if (!closeCompose({ confirm: true })) return;
+async function selectMailbox(id, { focus = true } = {}) {
+  if (!(await closeCompose({ confirm: true }))) return;
   state.mailboxId = id;
   state.list = { total: 0, offset: 0, messages: [] };
   state.q = "";
@@ -533,14 +533,14 @@ function selectMailbox(id, { focus = true } = {}) {
   if (focus && NARROW.matches) done.then(() => $("#list-title")?.focus());
 }
 
-function openFromList(id) {
-  if (!closeCompose({ confirm: true })) return;
+async function openFromList(id) {
+  if (!(await closeCompose({ confirm: true }))) return;
   openMessage(id);
 }
 
 /** Escape / u / the back buttons: close the reader or compose form, focus the list. */
-function backToList() {
-  if (state.compose && !closeCompose({ confirm: true })) return;
+async function backToList() {
+  if (state.compose && !(await closeCompose({ confirm: true }))) return;
   const id = state.message?.id;
   closeReader();
   showPane("list");
@@ -549,9 +549,9 @@ function backToList() {
   }
 }
 
-function compose(mode, msg = null) {
-  if (state.prefsOpen && !closePrefs({ confirm: true })) return;
-  if (state.compose && !closeCompose({ confirm: true })) return;
+async function compose(mode, msg = null) {
+  if (state.prefsOpen && !(await closePrefs({ confirm: true }))) return;
+  if (state.compose && !(await closeCompose({ confirm: true }))) return;
   openCompose(mode, msg);
 }
 
@@ -582,7 +582,7 @@ function onKeyDown(e) {
     }
     return;
   }
-  if (target.closest?.("#idle-warning")) return;
+  if (target.closest?.("#idle-warning") || target.closest?.("dialog")) return;
   // The settings screen handles its own keys (Escape); list shortcuts stay off there.
   if (state.prefsOpen) return;
   const inList = Boolean(target.closest?.("#message-list"));

@@ -1,6 +1,7 @@
 // The compose form: new message, reply, reply all, forward; uploads with progress.
 
 import * as api from "./api.js";
+import { confirmDialog } from "./dialog.js";
 import { refreshMailboxes } from "./mailboxes.js";
 import { t } from "./i18n.js";
 import { signatureBlock } from "./prefs.js";
@@ -361,12 +362,20 @@ async function submit(c, kind, showError, buttons) {
 
 /**
  * Close the compose form. confirm: ask first when there is unsent content.
- * Returns false when the user chose to keep editing.
+ * Resolves false when the user chose to keep editing.
  */
-export function closeCompose({ confirm = false } = {}) {
+export async function closeCompose({ confirm = false } = {}) {
   const c = state.compose;
   if (!c) return true;
-  if (confirm && isDirty(c) && !window.confirm(t("compose.confirmDiscard"))) return false;
+  if (confirm && isDirty(c)) {
+    const discard = await confirmDialog({
+      title: t("compose.confirmDiscard"),
+      confirmLabel: t("dialog.discard"),
+      cancelLabel: t("dialog.keepEditing"),
+      danger: true,
+    });
+    if (!discard || state.compose !== c) return false;
+  }
   state.compose = null;
   for (const u of c.uploads) {
     if (u.status === "uploading") u.task.abort();

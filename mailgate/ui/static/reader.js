@@ -1,6 +1,7 @@
 // The reader: headers, the sandboxed body frame, attachments, message actions.
 
 import * as api from "./api.js";
+import { confirmDialog } from "./dialog.js";
 import { touch } from "./idle.js";
 import { loadList, markOpenRow, rowById, updateRow } from "./list.js";
 import { adjustUnread, refreshMailboxes } from "./mailboxes.js";
@@ -508,7 +509,14 @@ async function moveMessage(msg, target) {
 
 async function deleteMessage(msg) {
   const inTrash = mailboxById(state.mailboxId)?.role === "trash";
-  if (inTrash && !window.confirm(t("reader.confirmDelete"))) return;
+  if (inTrash) {
+    const sure = await confirmDialog({
+      title: t("reader.confirmDelete"),
+      confirmLabel: t("reader.delete"),
+      danger: true,
+    });
+    if (!sure) return;
+  }
   try {
     await api.del(api.path`/api/messages/${msg.id}`);
     announce(inTrash ? t("reader.deleted") : t("reader.movedToTrash"));
