@@ -16,7 +16,14 @@ from mailgate.api.messages import DOWNLOAD_TYPES
 
 from .models.compose import Compose, Draft, DraftSaved, Sent
 from .models.health import Alive, Ready
-from .models.mailboxes import MailboxList, MessagePage
+from .models.mailboxes import (
+    Mailbox,
+    MailboxCreate,
+    MailboxList,
+    MailboxUpdate,
+    MessagePage,
+    Subscription,
+)
 from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
 from .models.preferences import Preferences, PreferencesAnswer
 from .models.session import DomainList, Login, Session
@@ -134,7 +141,51 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 "mailboxes",
                 {200: Answer("Mailboxes.", MailboxList)},
                 (*_SESSION, 502),
-            )
+            ),
+            "post": Operation(
+                "create_mailbox",
+                "Create a folder (under a parent, or a special-use Junk or Archive folder).",
+                "mailboxes",
+                {201: Answer("The new folder.", Mailbox)},
+                (*_UNSAFE, 404, 409, 422, 502),
+                body=MailboxCreate,
+            ),
+        },
+    ),
+    "/api/mailboxes/{mailbox_id}": (
+        "mailboxes",
+        {
+            "patch": Operation(
+                "update_mailbox",
+                "Rename a folder, or move it in the hierarchy.",
+                "mailboxes",
+                {200: Answer("The folder as it is now.", Mailbox)},
+                (*_UNSAFE, 404, 409, 422, 502),
+                (_path("mailbox_id"),),
+                body=MailboxUpdate,
+            ),
+            "delete": Operation(
+                "delete_mailbox",
+                "Delete a folder (never INBOX or a special-use folder).",
+                "mailboxes",
+                {204: _NO_CONTENT},
+                (400, 401, 403, 503, 404, 409, 422, 502),
+                (_path("mailbox_id"),),
+            ),
+        },
+    ),
+    "/api/mailboxes/{mailbox_id}/subscription": (
+        "mailboxes",
+        {
+            "put": Operation(
+                "put_subscription",
+                "Subscribe to a folder or unsubscribe from it.",
+                "mailboxes",
+                {204: _NO_CONTENT},
+                (*_UNSAFE, 404, 422, 502),
+                (_path("mailbox_id"),),
+                body=Subscription,
+            ),
         },
     ),
     "/api/mailboxes/{mailbox_id}/messages": (
