@@ -12,7 +12,14 @@ import {
   onOpenMessage,
   renderList,
 } from "./list.js";
-import { onSelectMailbox, refreshMailboxes, renderMailboxes, setCounts } from "./mailboxes.js";
+import {
+  newFolder,
+  onFolderChanges,
+  onSelectMailbox,
+  refreshMailboxes,
+  renderMailboxes,
+  setCounts,
+} from "./mailboxes.js";
 import { clearTheme, loadPrefs, updatePrefs } from "./prefs.js";
 import { closePrefs, initPrefsView, openPrefs } from "./prefs-view.js";
 import { closeReader, initReader, openMessage } from "./reader.js";
@@ -447,6 +454,18 @@ function buildShell() {
           { class: "pane pane-nav", "aria-labelledby": "nav-title" },
           h("h2", { id: "nav-title", class: "pane-title", text: t("shell.mailboxes") }),
           h("ul", { id: "mailbox-list", class: "mailbox-list" }),
+          h(
+            "div",
+            { class: "folder-actions" },
+            h("button", {
+              type: "button",
+              id: "folder-new",
+              class: "btn btn-small btn-ghost",
+              "data-testid": "folder-new",
+              text: t("folder.new"),
+              onclick: () => newFolder(),
+            }),
+          ),
         ),
         h(
           "div",
@@ -514,7 +533,8 @@ function onPageSizeChanged() {
 
 function showMailboxes() {
   showPane("mailboxes");
-  const current = $('#mailbox-list [aria-current="page"]') || $("#mailbox-list button");
+  const current =
+    $('#mailbox-list [aria-current="page"]') || $('#mailbox-list [data-testid="mailbox"]');
   current?.focus();
 }
 
@@ -565,8 +585,12 @@ function afterComposeClosed() {
 
 // ---------------------------------------------------------------- keyboard
 
+function focusMailboxButton(id) {
+  $(`#mailbox-list [data-id="${CSS.escape(id)}"]`)?.focus();
+}
+
 function moveInNav(step) {
-  const buttons = [...document.querySelectorAll("#mailbox-list button")];
+  const buttons = [...document.querySelectorAll('#mailbox-list [data-testid="mailbox"]')];
   const i = buttons.indexOf(document.activeElement);
   const next = buttons[Math.max(0, Math.min(buttons.length - 1, i + step))];
   next?.focus();
@@ -667,6 +691,13 @@ function init() {
     onTimeZone: onTimeZoneChanged,
   });
   onSelectMailbox((id) => selectMailbox(id));
+  onFolderChanges({
+    onRenamed: () => loadList(),
+    onDeletedCurrent: () => {
+      const inbox = state.mailboxes.find((m) => m.role === "inbox");
+      if (inbox) selectMailbox(inbox.id, { focus: false }).then(() => focusMailboxButton(inbox.id));
+    },
+  });
   onOpenMessage(openFromList);
   loginForm.addEventListener("submit", onLogin);
   document.addEventListener("keydown", onKeyDown);
