@@ -192,10 +192,19 @@ async def list_messages(request: web.Request) -> web.Response:
     )
 
 
+async def empty_mailbox(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    svc = services(request)
+    path = decode_mailbox_id(request.match_info["mailbox_id"])
+    emptied = await svc.reading.empty(session.lookup, session.credentials, path)
+    return json_response({"deleted": emptied})
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/mailboxes", list_mailboxes)
     app.router.add_post("/api/mailboxes", create_mailbox)
     app.router.add_patch("/api/mailboxes/{mailbox_id}", update_mailbox)
     app.router.add_delete("/api/mailboxes/{mailbox_id}", delete_mailbox)
     app.router.add_put("/api/mailboxes/{mailbox_id}/subscription", put_subscription)
+    app.router.add_post("/api/mailboxes/{mailbox_id}/empty", empty_mailbox)
     app.router.add_get("/api/mailboxes/{mailbox_id}/messages", list_messages)

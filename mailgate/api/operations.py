@@ -17,6 +17,7 @@ from mailgate.api.messages import DOWNLOAD_TYPES
 from .models.compose import Compose, Draft, DraftSaved, Sent
 from .models.health import Alive, Ready
 from .models.mailboxes import (
+    Emptied,
     Mailbox,
     MailboxCreate,
     MailboxList,
@@ -174,6 +175,19 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
             ),
         },
     ),
+    "/api/mailboxes/{mailbox_id}/empty": (
+        "mailboxes",
+        {
+            "post": Operation(
+                "empty_mailbox",
+                "Delete every message in Trash or Junk for good.",
+                "mailboxes",
+                {200: Answer("How many were deleted.", Emptied)},
+                (*_UNSAFE, 404, 502),
+                (_path("mailbox_id"),),
+            ),
+        },
+    ),
     "/api/mailboxes/{mailbox_id}/subscription": (
         "mailboxes",
         {
@@ -301,6 +315,45 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 (*_MESSAGE, *_UNSAFE),
                 _MSG,
                 body=Move,
+            )
+        },
+    ),
+    "/api/messages/{message_id}/junk": (
+        "messages",
+        {
+            "post": Operation(
+                "junk_message",
+                "Mark as junk: set $Junk (clear $NotJunk), move to Junk (made on demand).",
+                _M,
+                {200: Answer("The new id.", Moved)},
+                (*_MESSAGE, *_UNSAFE),
+                _MSG,
+            )
+        },
+    ),
+    "/api/messages/{message_id}/not-junk": (
+        "messages",
+        {
+            "post": Operation(
+                "not_junk_message",
+                "Not junk: set $NotJunk (clear $Junk) and move to the inbox; the new id.",
+                _M,
+                {200: Answer("The new id.", Moved)},
+                (*_MESSAGE, *_UNSAFE),
+                _MSG,
+            )
+        },
+    ),
+    "/api/messages/{message_id}/restore": (
+        "messages",
+        {
+            "post": Operation(
+                "restore_message",
+                "Move back to where mailgate moved it from, else to the inbox.",
+                _M,
+                {200: Answer("The new id.", Moved)},
+                (*_MESSAGE, *_UNSAFE),
+                _MSG,
             )
         },
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mailgate.mail.ids import mailbox_id
+from mailgate.mail.ids import decode_message_id, mailbox_id
 from tests.integration.mailfactory import plain_message
 
 
@@ -134,3 +134,108 @@ async def test_special_use_folders_are_made_on_demand(upstream, logged_in, user)
         if upstream.name == "pymap":
             # No CREATE-SPECIAL-USE there: a plain folder, still usable as one.
             assert made.json()["role"] is None
+
+
+async def _only(api: Any, path: str) -> list[dict[str, Any]]:
+    resp = await api.get(f"/api/mailboxes/{mailbox_id(path)}/messages")
+    assert resp.status == 200, resp
+    return resp.json()["messages"]
+
+
+async def _role(api: Any, role: str) -> str | None:
+    return next((b["path"] for b in (await _boxes(api)).values() if b["role"] == role), None)
+
+
+async def test_junk_not_junk_and_restore(upstream, logged_in, user):
+    upstream.deliver(user[0], plain_message(1, subject="Cheap watches"))
+    upstream.deliver(user[0], plain_message(2, subject="Kept"))
+    inbox = await _only(logged_in, "INBOX")
+    spam = next(m for m in inbox if m["subject"] == "Cheap watches")
+
+    junked = await logged_in.post(f"/api/messages/{spam['id']}/junk")
+    assert junked.status == 200, junked
+    junk = await _role(logged_in, "junk") or "Junk"
+    in_junk = await _only(logged_in, junk)
+    assert [m["subject"] for m in in_junk] == ["Cheap watches"]
+    assert [m["subject"] for m in await _only(logged_in, "INBOX")] == ["Kept"]
+    if junked.json()["id"]:
+        assert junked.json()["id"] == in_junk[0]["id"]
+    again = await logged_in.post(f"/api/messages/{in_junk[0]['id']}/junk")
+    assert again.status == 400
+
+    back = await logged_in.post(f"/api/messages/{in_junk[0]['id']}/not-junk")
+    assert back.status == 200, back
+    assert await _only(logged_in, junk) == []
+    assert {m["subject"] for m in await _only(logged_in, "INBOX")} == {"Cheap watches", "Kept"}
+
+    # Restore from Trash: to the folder mailgate moved it from, else the inbox.
+    assert (await _create(logged_in, name="Receipts")).status == 201
+    upstream.deliver(user[0], plain_message(3, subject="Receipt"), mailbox="Receipts")
+    (receipt,) = await _only(logged_in, "Receipts")
+    assert (await logged_in.request("DELETE", f"/api/messages/{receipt['id']}")).status == 204
+    trash = await _role(logged_in, "trash")
+    assert trash
+    (trashed,) = await _only(logged_in, trash)
+    restored = await logged_in.post(f"/api/messages/{trashed['id']}/restore")
+    assert restored.status == 200, restored
+    assert [m["subject"] for m in await _only(logged_in, "Receipts")] == ["Receipt"]
+    assert await _only(logged_in, trash) == []
+
+    # Unknown origin (delivered straight to Trash): back to the inbox.
+    upstream.deliver(user[0], plain_message(4, subject="Stray"), mailbox=trash)
+    (stray,) = await _only(logged_in, trash)
+    assert (await logged_in.post(f"/api/messages/{stray['id']}/restore")).status == 200
+    assert "Stray" in {m["subject"] for m in await _only(logged_in, "INBOX")}
+
+
+async def test_junk_keywords_are_set_and_cleared(upstream, logged_in, user, request):
+    upstream.deliver(user[0], plain_message(1, subject="Learn me"))
+    (msg,) = await _only(logged_in, "INBOX")
+    assert (await logged_in.post(f"/api/messages/{msg['id']}/junk")).status == 200
+    junk = await _role(logged_in, "junk") or "Junk"
+    (moved,) = await _only(logged_in, junk)
+    if upstream.name != "dovecot":
+        return  # the move is checked above; the keywords are read from Dovecot below
+    dovecot = request.getfixturevalue("dovecot")
+
+    async def flags(path: str) -> set[str]:
+        client = await dovecot.open_client(*user)
+        try:
+            (summary,) = await client.summaries(path, [decode_message_id(moved["id"]).uid])
+            return set(summary.flags)
+        finally:
+            await client.logout()
+
+    got = await flags(junk)
+    assert "$Junk" in got and "$NotJunk" not in got
+    back = await logged_in.post(f"/api/messages/{moved['id']}/not-junk")
+    assert back.status == 200
+    (home,) = await _only(logged_in, "INBOX")
+    moved = home
+    got = await flags("INBOX")
+    assert "$NotJunk" in got and "$Junk" not in got
+    # Junk again: $NotJunk goes.
+    assert (await logged_in.post(f"/api/messages/{home['id']}/junk")).status == 200
+    (moved,) = await _only(logged_in, junk)
+    got = await flags(junk)
+    assert "$Junk" in got and "$NotJunk" not in got
+
+
+async def test_empty_trash_and_junk(upstream, logged_in, user):
+    trash = await _role(logged_in, "trash")
+    assert trash
+    for n in range(3):
+        upstream.deliver(user[0], plain_message(n), mailbox=trash)
+    upstream.deliver(user[0], plain_message(9, subject="Stays"))
+    trash_id = mailbox_id(trash)
+    emptied = await logged_in.post(f"/api/mailboxes/{trash_id}/empty")
+    assert emptied.status == 200, emptied
+    assert emptied.json() == {"deleted": 3}
+    assert await _only(logged_in, trash) == []
+    assert [m["subject"] for m in await _only(logged_in, "INBOX")] == ["Stays"]
+    assert (await logged_in.post(f"/api/mailboxes/{trash_id}/empty")).json() == {"deleted": 0}
+    refused = await logged_in.post(f"/api/mailboxes/{mailbox_id('INBOX')}/empty")
+    assert refused.status == 400
+    assert len(await _only(logged_in, "INBOX")) == 1
+    unknown = await logged_in.post(f"/api/mailboxes/{mailbox_id('Nope')}/empty")
+    assert unknown.status == 404

@@ -10,6 +10,7 @@ from .base import RequestBody, ResponseBody
 from .messages import Summary
 
 __all__ = [
+    "Emptied",
     "Mailbox",
     "MailboxCreate",
     "MailboxList",
@@ -81,3 +82,9 @@ class Subscription(RequestBody):
     @classmethod
     def invalid_message(cls, field: str) -> str:
         return "The field 'subscribed' must be true or false."
+
+
+class Emptied(ResponseBody):
+    """POST /api/mailboxes/{id}/empty: how many messages were deleted for good."""
+
+    deleted: Count

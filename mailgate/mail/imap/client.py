@@ -892,6 +892,41 @@ class MailClient:
                 raise_for_status(reply)
         return _copied_uid(resp, uid)
 
+    async def set_keywords(
+        self,
+        path: str,
+        uid: int,
+        *,
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+        uidvalidity: int | None = None,
+    ) -> None:
+        """Add and remove flags or keywords (for example ``$Junk``) on one message."""
+        adds, removes = list(add), list(remove)
+        for flag in (*adds, *removes):
+            if not _FLAG.fullmatch(flag):
+                raise ValueError("invalid flag")
+        suid = _uid(uid)
+        await self.select(path, uidvalidity=uidvalidity)
+        self._dirty = True
+        if adds:
+            await self._conn.command("UID STORE", suid, "+FLAGS.SILENT", f"({' '.join(adds)})")
+        if removes:
+            await self._conn.command("UID STORE", suid, "-FLAGS.SILENT", f"({' '.join(removes)})")
+
+    async def empty_mailbox(self, path: str) -> int:
+        """Delete every message of ``path`` for good; how many there were."""
+        state = await self.select(path)
+        if not state.exists:
+            return 0
+        self._dirty = True
+        replies = await self._conn.pipeline(
+            ("STORE", "1:*", "+FLAGS.SILENT", "(\\Deleted)"), ("EXPUNGE",)
+        )
+        for reply in replies:
+            raise_for_status(reply)
+        return state.exists
+
     async def expunge_uid(self, path: str, uid: int, *, uidvalidity: int | None = None) -> None:
         """Delete one message for good: \\Deleted + ``UID EXPUNGE uid`` (needs UIDPLUS)."""
         suid = _uid(uid)
