@@ -1,7 +1,9 @@
 // The message list: loading a page, search, sort, paging, keyboard movement.
 
 import * as api from "./api.js";
+import { confirmDialog } from "./dialog.js";
 import { t } from "./i18n.js";
+import { refreshMailboxes } from "./mailboxes.js";
 import {
   announce,
   isOwnName,
@@ -179,6 +181,12 @@ export function renderList() {
   $("#list-range").textContent = range;
   $("#page-prev").disabled = offset <= 0;
   $("#page-next").disabled = offset + messages.length >= total;
+  const emptyBtn = $("#empty-folder");
+  if (emptyBtn) {
+    const role = mb?.role;
+    emptyBtn.hidden = !(role === "trash" || role === "junk") || !total || Boolean(state.q);
+    emptyBtn.textContent = role === "junk" ? t("list.emptyJunk") : t("list.emptyTrash");
+  }
   const sortBtn = $("#sort-toggle");
   const newest = state.sort === "date_desc";
   sortBtn.textContent = newest ? t("list.newestFirst") : t("list.oldestFirst");
@@ -309,6 +317,14 @@ export function buildListPane({ onBack }) {
         "data-testid": "sort-toggle",
         onclick: toggleSort,
       }),
+      h("button", {
+        id: "empty-folder",
+        type: "button",
+        class: "btn btn-small btn-danger",
+        "data-testid": "empty-folder",
+        hidden: true,
+        onclick: () => emptyFolder(),
+      }),
       h("span", { id: "list-range", class: "list-range", "data-testid": "list-range" }),
       h(
         "span",
@@ -345,4 +361,27 @@ export function buildListPane({ onBack }) {
     h("ul", { id: "message-list", class: "message-list", "aria-labelledby": "list-title" }),
     h("p", { id: "list-empty", class: "list-empty", hidden: true }),
   );
+}
+
+/** "Empty Trash" / "Empty Junk": asked first, then every message there is deleted for good. */
+async function emptyFolder() {
+  const mb = mailboxById(state.mailboxId);
+  if (!mb || (mb.role !== "trash" && mb.role !== "junk")) return;
+  const junk = mb.role === "junk";
+  const sure = await confirmDialog({
+    title: junk ? t("list.emptyJunkTitle") : t("list.emptyTrashTitle"),
+    body: t("list.emptyBody"),
+    confirmLabel: junk ? t("list.emptyJunk") : t("list.emptyTrash"),
+    danger: true,
+  });
+  if (!sure) return;
+  try {
+    await api.post(api.path`/api/mailboxes/${mb.id}/empty`, {});
+    state.list.offset = 0;
+    await Promise.all([loadList(), refreshMailboxes()]);
+    announce(t("list.emptied"));
+    $("#list-title")?.focus();
+  } catch (err) {
+    reportError(err, t("list.emptyFailed"));
+  }
 }

@@ -382,6 +382,7 @@ function renderReader(msg) {
     flagBtn,
     seenButton(msg),
     moveControl(msg),
+    ...junkActions(msg, action),
     action("delete", t("reader.delete"), () => deleteMessage(msg), {
       class: "btn btn-small btn-danger",
     }),
@@ -478,6 +479,31 @@ async function setSeen(msg, seen) {
       if (hadFocus) next.focus();
     }
     announce(msg.seen ? t("reader.markedRead") : t("reader.markedUnread"));
+  } catch (err) {
+    handleGoneMessage(err);
+  }
+}
+
+/** "Mark as junk" outside Junk, "Not junk" in it, "Restore" in Trash. */
+function junkActions(msg, action) {
+  const role = mailboxById(state.mailboxId)?.role;
+  const out = [];
+  if (role === "trash") out.push(action("restore", t("reader.restore"), () => relocate(msg, "restore")));
+  if (role === "junk") out.push(action("not-junk", t("reader.notJunk"), () => relocate(msg, "not-junk")));
+  else out.push(action("junk", t("reader.junk"), () => relocate(msg, "junk")));
+  return out;
+}
+
+/** junk, not-junk or restore: the server moves the message; the list takes its place. */
+async function relocate(msg, how) {
+  try {
+    if (how === "junk") await api.post(api.path`/api/messages/${msg.id}/junk`, {});
+    else if (how === "not-junk") await api.post(api.path`/api/messages/${msg.id}/not-junk`, {});
+    else await api.post(api.path`/api/messages/${msg.id}/restore`, {});
+    if (how === "junk") announce(t("reader.markedJunk"));
+    else if (how === "not-junk") announce(t("reader.markedNotJunk"));
+    else announce(t("reader.restored"));
+    await afterRemoval(msg.id);
   } catch (err) {
     handleGoneMessage(err);
   }
