@@ -50,13 +50,26 @@ export async function loadList({ keepFocus = false } = {}) {
     // Only where a row has focus now: a live refresh must not pull focus back from
     // the reader opened while it loaded.
     const focusedId = keepFocus ? focusedRowId() : null;
+    const before = focusedId ? rowIds() : [];
     renderList();
-    if (focusedId) focusRow(focusedId);
+    // The focused row may be gone (moved elsewhere): its neighbour takes the focus.
+    if (focusedId && !focusRow(focusedId)) focusNeighbour(before, before.indexOf(focusedId));
   } catch (err) {
     if (seq === loadSeq) reportError(err, t("list.loadFailed"));
   } finally {
     if (seq === loadSeq) $("#message-list")?.removeAttribute("aria-busy");
   }
+}
+
+const rowIds = () =>
+  [...document.querySelectorAll('#message-list [data-testid="message-row"]')].map((r) => r.dataset.id);
+
+/** Focus the row after `index` in the old order that is still listed, else the one before. */
+function focusNeighbour(oldIds, index) {
+  const ids = [...oldIds.slice(index + 1), ...oldIds.slice(0, Math.max(0, index)).reverse()];
+  for (const id of ids) if (focusRow(id)) return;
+  const first = $('#message-list [data-testid="message-row"]');
+  (first || $("#list-title"))?.focus();
 }
 
 function focusedRowId() {

@@ -513,11 +513,19 @@ async function relocate(msg, how) {
 async function afterRemoval(id) {
   const rows = [...document.querySelectorAll('[data-testid="message-row"]')];
   const index = rows.indexOf(rowById(id));
+  // The row that takes its place: the next one, or the previous one at the end. Named by
+  // id, since a live refresh may redraw the list meanwhile.
+  const next = index >= 0 ? rows[index + 1] || rows[index - 1] : null;
+  const nextId = next?.dataset.id || null;
   closeReader();
   hooks.showPane("list");
   await Promise.all([loadList(), refreshMailboxes()]);
-  const now = document.querySelectorAll('[data-testid="message-row"]');
-  if (now.length) now[Math.max(0, Math.min(index, now.length - 1))].focus();
+  const target = nextId ? rowById(nextId) : null;
+  const now = [...document.querySelectorAll('[data-testid="message-row"]')].filter(
+    (row) => row.dataset.id !== id,
+  );
+  if (target) target.focus();
+  else if (now.length) now[Math.max(0, Math.min(index, now.length - 1))].focus();
   else $("#list-title")?.focus();
 }
 
