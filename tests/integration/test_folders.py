@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mailgate.mail.ids import decode_message_id, mailbox_id
+from mailgate.testing.logcheck import CANARIES
 from tests.integration.mailfactory import plain_message
 
 
@@ -239,3 +240,21 @@ async def test_empty_trash_and_junk(upstream, logged_in, user):
     assert len(await _only(logged_in, "INBOX")) == 1
     unknown = await logged_in.post(f"/api/mailboxes/{mailbox_id('Nope')}/empty")
     assert unknown.status == 404
+
+
+async def test_a_name_the_server_refuses_is_a_clear_4xx_and_stays_out_of_the_logs(
+    upstream, logged_in, user
+):
+    # Dovecot refuses a leading "~" (and, with its "." separator layout, dots); pymap takes both.
+    name = "~Refused folder Quetzal"
+    CANARIES.add(name, "Refused folder Quetzal", kind="mailbox name")
+    made = await _create(logged_in, name=name)
+    if upstream.name == "dovecot":
+        assert made.status == 422, made
+        assert made.json()["error"]["code"] == "mailbox_refused"
+        assert "Quetzal" not in str(made.json())
+        assert name not in await _boxes(logged_in)
+    else:
+        assert made.status == 201
+    # The session and its connection go on working.
+    assert (await logged_in.get("/api/mailboxes")).status == 200
