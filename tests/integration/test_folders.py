@@ -258,3 +258,21 @@ async def test_a_name_the_server_refuses_is_a_clear_4xx_and_stays_out_of_the_log
         assert made.status == 201
     # The session and its connection go on working.
     assert (await logged_in.get("/api/mailboxes")).status == 200
+
+
+async def test_the_open_folder_can_be_renamed_and_deleted(upstream, logged_in, user):
+    assert (await _create(logged_in, name="Open one")).status == 201
+    upstream.deliver(user[0], plain_message(1, subject="Inside"), mailbox="Open one")
+    assert [m["subject"] for m in await _only(logged_in, "Open one")] == ["Inside"]  # selected
+    renamed = await logged_in.request(
+        "PATCH", f"/api/mailboxes/{mailbox_id('Open one')}", json={"name": "Still open"}
+    )
+    assert renamed.status == 200, renamed
+    assert [m["subject"] for m in await _only(logged_in, "Still open")] == ["Inside"]
+    gone = await logged_in.request("DELETE", f"/api/mailboxes/{mailbox_id('Still open')}")
+    assert gone.status == 204, gone
+    assert "Still open" not in await _boxes(logged_in)
+    stale = await logged_in.get(f"/api/mailboxes/{mailbox_id('Still open')}/messages")
+    assert stale.status == 404
+    upstream.deliver(user[0], plain_message(2, subject="Elsewhere"))
+    assert [m["subject"] for m in await _only(logged_in, "INBOX")] == ["Elsewhere"]

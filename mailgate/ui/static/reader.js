@@ -484,13 +484,16 @@ async function setSeen(msg, seen) {
   }
 }
 
-/** "Mark as junk" outside Junk, "Not junk" in it, "Restore" in Trash. */
+/** "Mark as junk" outside Junk (not in Sent or Drafts), "Not junk" in it, "Restore" in Trash. */
 function junkActions(msg, action) {
   const role = mailboxById(state.mailboxId)?.role;
   const out = [];
   if (role === "trash") out.push(action("restore", t("reader.restore"), () => relocate(msg, "restore")));
   if (role === "junk") out.push(action("not-junk", t("reader.notJunk"), () => relocate(msg, "not-junk")));
-  else out.push(action("junk", t("reader.junk"), () => relocate(msg, "junk")));
+  // Your own mail (Sent, Drafts) is never junk.
+  else if (role !== "sent" && role !== "drafts") {
+    out.push(action("junk", t("reader.junk"), () => relocate(msg, "junk")));
+  }
   return out;
 }
 
