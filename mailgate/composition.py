@@ -137,7 +137,7 @@ def _wire(svc: Services) -> None:
     reading, vault, hub, preferences = svc.reading, svc.vault, svc.push_hub, svc.preferences
 
     async def drop_cached(lookup: str, reason: str) -> None:
-        reading.forget(lookup)
+        reading.wipe(lookup)
 
     async def wipe_uploads(lookup: str, reason: str) -> None:
         await vault.wipe(lookup)

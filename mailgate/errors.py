@@ -18,6 +18,10 @@ __all__ = [
     "CsrfFailed",
     "Forbidden",
     "ImageUnavailable",
+    "InvalidFolderName",
+    "MailboxExists",
+    "MailboxProtected",
+    "MailboxRefused",
     "MethodNotAllowed",
     "NotFound",
     "PasswordsDisabled",
@@ -160,3 +164,29 @@ class StoreUnavailable(ApiError):
 class StorageFull(ApiError):
     status, code = 507, "storage_full"
     default_message = "The server has no room to store this right now."
+
+
+class MailboxExists(ApiError):
+    status, code = 409, "mailbox_exists"
+    default_message = "A folder with that name already exists there."
+
+
+class MailboxProtected(ApiError):
+    status, code = 409, "mailbox_protected"
+    default_message = (
+        "The inbox and special folders (Sent, Drafts, Trash, Junk, Archive) cannot be "
+        "renamed or deleted."
+    )
+
+
+class MailboxRefused(ApiError):
+    status, code = 422, "mailbox_refused"
+    default_message = "The mail server refused that folder name or operation."
+
+
+class InvalidFolderName(ApiError):
+    status, code = 400, "invalid_folder_name"
+    default_message = (
+        "That folder name cannot be used: it must not be empty, contain the hierarchy "
+        "separator, * or %, or be . or .."
+    )

@@ -222,6 +222,26 @@ async def move_message(request: web.Request) -> web.Response:
     return json_response({"id": new_id})
 
 
+async def junk_message(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    svc = reading(request)
+    new_id = await svc.junk(session.lookup, session.credentials, _ref(request), junk=True)
+    return json_response({"id": new_id})
+
+
+async def not_junk_message(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    svc = reading(request)
+    new_id = await svc.junk(session.lookup, session.credentials, _ref(request), junk=False)
+    return json_response({"id": new_id})
+
+
+async def restore_message(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    new_id = await reading(request).restore(session.lookup, session.credentials, _ref(request))
+    return json_response({"id": new_id})
+
+
 async def delete_message(request: web.Request) -> web.Response:
     session = await require_session(request)
     await reading(request).delete(session.lookup, session.credentials, _ref(request))
@@ -237,3 +257,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/messages/{message_id}/parts/{part}", get_part)
     app.router.add_get("/api/messages/{message_id}/draft", get_draft)
     app.router.add_post("/api/messages/{message_id}/move", move_message)
+    app.router.add_post("/api/messages/{message_id}/junk", junk_message)
+    app.router.add_post("/api/messages/{message_id}/not-junk", not_junk_message)
+    app.router.add_post("/api/messages/{message_id}/restore", restore_message)

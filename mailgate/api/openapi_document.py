@@ -22,9 +22,13 @@ _REASONS = {
         "an invalid, expired or foreign signed link (forbidden)."
     ),
     404: "No such resource (not_found).",
-    409: "The message id is from an older UIDVALIDITY (stale_message).",
+    409: (
+        "The message id is from an older UIDVALIDITY (stale_message); a folder of that name "
+        "exists (mailbox_exists) or may not be changed (mailbox_protected)."
+    ),
     413: "The body is larger than the limit (payload_too_large).",
     415: "The body has the wrong media type (unsupported_media_type).",
+    422: "The mail server refused the folder name or operation (mailbox_refused).",
     429: "Too many attempts (too_many_requests); see Retry-After.",
     502: (
         "The mail server is unreachable, failed TLS or refused (upstream_*); "

@@ -22,7 +22,15 @@ from .models.conversations import (
     ConversationView,
 )
 from .models.health import Alive, Ready
-from .models.mailboxes import MailboxList, MessagePage
+from .models.mailboxes import (
+    Emptied,
+    Mailbox,
+    MailboxCreate,
+    MailboxList,
+    MailboxUpdate,
+    MessagePage,
+    Subscription,
+)
 from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
 from .models.oidc import OidcFinish, OidcStart, OidcStarted
 from .models.preferences import Preferences, PreferencesAnswer
@@ -171,7 +179,64 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 "mailboxes",
                 {200: Answer("Mailboxes.", MailboxList)},
                 (*_SESSION, 502),
-            )
+            ),
+            "post": Operation(
+                "create_mailbox",
+                "Create a folder (under a parent, or a special-use Junk or Archive folder).",
+                "mailboxes",
+                {201: Answer("The new folder.", Mailbox)},
+                (*_UNSAFE, 404, 409, 422, 502),
+                body=MailboxCreate,
+            ),
+        },
+    ),
+    "/api/mailboxes/{mailbox_id}": (
+        "mailboxes",
+        {
+            "patch": Operation(
+                "update_mailbox",
+                "Rename a folder, or move it in the hierarchy.",
+                "mailboxes",
+                {200: Answer("The folder as it is now.", Mailbox)},
+                (*_UNSAFE, 404, 409, 422, 502),
+                (_path("mailbox_id"),),
+                body=MailboxUpdate,
+            ),
+            "delete": Operation(
+                "delete_mailbox",
+                "Delete a folder (never INBOX or a special-use folder).",
+                "mailboxes",
+                {204: _NO_CONTENT},
+                (400, 401, 403, 503, 404, 409, 422, 502),
+                (_path("mailbox_id"),),
+            ),
+        },
+    ),
+    "/api/mailboxes/{mailbox_id}/empty": (
+        "mailboxes",
+        {
+            "post": Operation(
+                "empty_mailbox",
+                "Delete every message in Trash or Junk for good.",
+                "mailboxes",
+                {200: Answer("How many were deleted.", Emptied)},
+                (*_UNSAFE, 404, 502),
+                (_path("mailbox_id"),),
+            ),
+        },
+    ),
+    "/api/mailboxes/{mailbox_id}/subscription": (
+        "mailboxes",
+        {
+            "put": Operation(
+                "put_subscription",
+                "Subscribe to a folder or unsubscribe from it.",
+                "mailboxes",
+                {204: _NO_CONTENT},
+                (*_UNSAFE, 404, 422, 502),
+                (_path("mailbox_id"),),
+                body=Subscription,
+            ),
         },
     ),
     "/api/mailboxes/{mailbox_id}/messages": (
@@ -347,6 +412,45 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 (*_MESSAGE, *_UNSAFE),
                 _MSG,
                 body=Move,
+            )
+        },
+    ),
+    "/api/messages/{message_id}/junk": (
+        "messages",
+        {
+            "post": Operation(
+                "junk_message",
+                "Mark as junk: set $Junk (clear $NotJunk), move to Junk (made on demand).",
+                _M,
+                {200: Answer("The new id.", Moved)},
+                (*_MESSAGE, *_UNSAFE),
+                _MSG,
+            )
+        },
+    ),
+    "/api/messages/{message_id}/not-junk": (
+        "messages",
+        {
+            "post": Operation(
+                "not_junk_message",
+                "Not junk: set $NotJunk (clear $Junk) and move to the inbox; the new id.",
+                _M,
+                {200: Answer("The new id.", Moved)},
+                (*_MESSAGE, *_UNSAFE),
+                _MSG,
+            )
+        },
+    ),
+    "/api/messages/{message_id}/restore": (
+        "messages",
+        {
+            "post": Operation(
+                "restore_message",
+                "Move back to where mailgate moved it from, else to the inbox.",
+                _M,
+                {200: Answer("The new id.", Moved)},
+                (*_MESSAGE, *_UNSAFE),
+                _MSG,
             )
         },
     ),

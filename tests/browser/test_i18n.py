@@ -554,6 +554,20 @@ def _screens(page: Page, narrow: bool) -> Iterator[str]:
     page.locator("#compose-title").focus()
     page.keyboard.press("Escape")
     page.get_by_test_id(ROW).first.wait_for()
+    page.get_by_test_id("compose-button").click()
+    page.get_by_test_id("compose-to").wait_for()
+    page.get_by_test_id("compose-subject").fill("Draft")
+    page.get_by_test_id("compose-discard").click()
+    page.get_by_test_id("dialog-confirm").wait_for()
+    yield "dialog"
+    page.get_by_test_id("dialog-confirm").click()
+    page.get_by_test_id("compose-subject").wait_for(state="detached")
+    if not narrow:
+        page.get_by_test_id("folder-new").click()
+        page.get_by_test_id("dialog-input").wait_for()
+        yield "new-folder"
+        page.keyboard.press("Escape")
+        page.get_by_test_id("dialog-input").wait_for(state="detached")
     page.get_by_test_id("prefs-button").click()
     page.get_by_test_id("prefs-save").wait_for()
     yield "settings"

@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Dialog, Page, Request, expect
+from playwright.sync_api import Page, Request, expect
 
 from mailgate.testing.servers import RunningMailgate
 from tests.browser.conftest import Mailbox, OpenBrowser, SignedIn, login, page_json
@@ -212,25 +212,25 @@ def test_delete_asks_first_then_resets_to_defaults(
     saved = _stored(page)
     assert saved["page_size"] == 10
 
-    # Cancelled: nothing happens.
-    page.once("dialog", lambda dialog: dialog.dismiss())
+    # Cancelled in the app's own dialog (no native one): nothing happens, focus returns.
+    page.on("dialog", lambda dialog: pytest.fail(f"native dialog: {dialog.message}"))
     page.get_by_test_id("prefs-delete").click()
+    dialog = page.get_by_test_id("confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("cannot be undone")
+    expect(page.get_by_test_id("dialog-cancel")).to_be_focused()  # a destructive action
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+    expect(page.get_by_test_id("prefs-delete")).to_be_focused()
     page.wait_for_timeout(300)
     assert _stored(page) == saved
     assert _theme_attr(page) == "dark"
 
     # Confirmed: erased on the server, defaults shown and applied.
-    messages: list[str] = []
-
-    def accept(dialog: Dialog) -> None:
-        messages.append(dialog.message)
-        dialog.accept()
-
-    page.once("dialog", accept)
+    page.get_by_test_id("prefs-delete").click()
     with page.expect_response(lambda r: r.request.method == "DELETE") as deleted:
-        page.get_by_test_id("prefs-delete").click()
+        page.get_by_test_id("dialog-confirm").click()
     assert deleted.value.status == 204
-    assert "cannot be undone" in messages[0]
     expect(page.locator("#status")).to_have_text("Your settings were deleted.")
     assert _stored(page) == {}
     expect(page.get_by_test_id("prefs-page-size")).to_have_value("50")
@@ -348,10 +348,12 @@ def test_keyboard_only_preferences_at_360px(
     expect(page.locator("#prefs-title")).to_be_focused()
     page.keyboard.press("Tab")
     page.keyboard.press("ArrowDown")  # 25 -> 50
-    page.once("dialog", lambda dialog: dialog.dismiss())
     page.keyboard.press("Escape")
+    expect(page.get_by_test_id("confirm-dialog")).to_be_visible()
+    page.get_by_test_id("dialog-cancel").click()
+    expect(page.get_by_test_id("confirm-dialog")).to_have_count(0)
     expect(page.get_by_test_id("prefs-view")).to_be_visible()
-    page.once("dialog", lambda dialog: dialog.accept())
     page.keyboard.press("Escape")
+    page.get_by_test_id("dialog-confirm").click()
     expect(page.get_by_test_id("prefs-view")).to_be_hidden()
     assert _stored(page)["page_size"] == 25

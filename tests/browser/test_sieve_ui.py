@@ -6,6 +6,7 @@ program's active script is shown read-only and only replaced after the user conf
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ from email.message import EmailMessage
 from typing import Any, TypeVar
 
 import pytest
-from playwright.sync_api import Dialog, Page, expect
+from playwright.sync_api import Page, expect
 
 from mailgate.config import Config
 from mailgate.mail.sieve import PlainMechanism, SieveConnection, parse_rules
@@ -218,21 +219,20 @@ def test_another_programs_script_is_shown_and_replaced_only_on_confirmation(
 
     page.get_by_test_id("sieve-vacation-on").check()
     page.get_by_test_id("sieve-vacation-text").fill("Away.")
-    seen: list[str] = []
-
-    def dismiss(dialog: Dialog) -> None:
-        seen.append(dialog.message)
-        dialog.dismiss()
-
-    page.once("dialog", dismiss)
+    page.on("dialog", lambda d: pytest.fail(f"native dialog: {d.message}"))
     page.get_by_test_id("sieve-vacation-save").click()
+    dialog = page.get_by_test_id("confirm-dialog")
+    expect(dialog).to_contain_text("other-client")
+    expect(dialog).to_contain_text("stays stored")
+    page.get_by_test_id("dialog-cancel").click()
+    expect(dialog).to_have_count(0)
     expect(page.get_by_test_id("sieve-vacation-save")).to_be_enabled()
-    assert seen and "other-client" in seen[0] and "stays stored" in seen[0]
+    expect(page.get_by_test_id("sieve-vacation-save")).to_be_focused()
     assert _scripts(dovecot, account) == {"other-client": (True, FOREIGN)}
 
-    page.once("dialog", lambda d: d.accept())
+    page.get_by_test_id("sieve-vacation-save").click()
     with page.expect_response(lambda r: r.request.method == "PUT") as put:
-        page.get_by_test_id("sieve-vacation-save").click()
+        page.get_by_test_id("dialog-confirm").click()
     assert put.value.status == 200, put.value.text()
     expect(page.get_by_test_id("sieve-foreign")).to_have_count(0)
     stored = _scripts(dovecot, account)
@@ -255,19 +255,16 @@ def test_a_script_activated_elsewhere_meanwhile_is_not_replaced_silently(
 
     page.get_by_test_id("sieve-vacation-on").check()
     page.get_by_test_id("sieve-vacation-text").fill("Away.")
-    seen: list[str] = []
-
-    def accept(dialog: Dialog) -> None:
-        seen.append(dialog.message)
-        dialog.accept()
-
-    page.once("dialog", accept)
+    page.on("dialog", lambda d: pytest.fail(f"native dialog: {d.message}"))
+    page.get_by_test_id("sieve-vacation-save").click()
+    dialog = page.get_by_test_id("confirm-dialog")
+    expect(dialog).to_contain_text("other-client")
+    expect(page.locator(".confirm-dialog-body")).to_have_text(re.compile(r"Continue\?$"))
     with page.expect_response(
         lambda r: r.request.method == "PUT" and '"activate":true' in (r.request.post_data or "")
     ) as put:
-        page.get_by_test_id("sieve-vacation-save").click()
+        page.get_by_test_id("dialog-confirm").click()
     assert put.value.status == 200, put.value.text()
-    assert seen and "other-client" in seen[0] and seen[0].endswith("Continue?")
     stored = _scripts(dovecot, account)
     assert stored["other-client"] == (False, FOREIGN)
     assert stored["mailgate"][0] is True

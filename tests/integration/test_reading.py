@@ -40,7 +40,7 @@ async def test_mailboxes_have_roles_counts_and_decoded_names(upstream, logged_in
     roles = {b["role"] for b in boxes}
     assert {"inbox", "sent", "trash"} <= roles
     for b in boxes:
-        assert set(b) == {"id", "name", "path", "role", "total", "unread"}
+        assert set(b) == {"id", "name", "path", "role", "total", "unread", "subscribed"}
 
 
 async def test_paging_sorting_and_search_on_a_big_mailbox(upstream, logged_in, user):

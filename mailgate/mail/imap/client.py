@@ -107,6 +107,7 @@ class Mailbox:
     flags: frozenset[str]
     total: int
     unread: int
+    subscribed: bool | None = None  # None when not asked
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,8 +296,9 @@ class MailClient:
 
     # -- mailboxes ------------------------------------------------------------------------------
 
-    async def mailboxes(self) -> list[Mailbox]:
-        """All mailboxes with role and MESSAGES/UNSEEN counts (\\Noselect ones count 0)."""
+    async def mailboxes(self, *, subscriptions: bool = False) -> list[Mailbox]:
+        """All mailboxes with role and MESSAGES/UNSEEN counts (\\Noselect ones count 0);
+        with ``subscriptions``, whether each is subscribed (one LSUB more)."""
         conn = self._conn
         special = conn.has("SPECIAL-USE")
         counts: dict[str, dict[str, int]] = {}
@@ -330,6 +332,7 @@ class MailClient:
                 for u in reply.of_kind("STATUS"):
                     raw, values = parse_status(u.data)
                     counts[raw] = values
+        subscribed = await self.subscribed() if subscriptions else None
         result: list[Mailbox] = []
         taken: set[str] = set()
         roles: dict[str, str | None] = {}
@@ -367,10 +370,75 @@ class MailClient:
                     flags=e.flags,
                     total=values.get("MESSAGES", 0),
                     unread=values.get("UNSEEN", 0),
+                    subscribed=None if subscribed is None else e.path in subscribed,
                 )
             )
         result.sort(key=lambda m: m.role != "inbox")  # stable: INBOX first, server order else
         return result
+
+    # -- managing mailboxes (policy in mailgate/mail/folders.py) ---------------------------------
+
+    async def _leave(self, path: str, delimiter: str | None) -> None:
+        """Unselect ``path`` (or a mailbox under it) before it is renamed or deleted."""
+        cur = self._selected
+        if cur is None:
+            return
+        inside = cur.path == path or bool(delimiter and cur.path.startswith(path + delimiter))
+        if not inside:
+            return
+        self._selected = None
+        self._dirty = False
+        self._orders.clear()
+        self._summary_cache.clear()
+        if self._conn.has("UNSELECT"):
+            self._note(await self._conn.command("UNSELECT"))
+        else:
+            # EXAMINE of INBOX leaves the mailbox without expunging anything (CLOSE would).
+            await self._select("INBOX", True)
+
+    async def create_mailbox(self, path: str, *, use: str | None = None) -> None:
+        """CREATE ``path``; with ``use`` (for example "\\Junk") and CREATE-SPECIAL-USE, as
+        ``CREATE path (USE (use))`` (RFC 6154), else a plain CREATE."""
+        arg = quote(utf7.encode(path)) if path.upper() != "INBOX" else quote("INBOX")
+        _check_text(path)
+        if use and self._conn.has("CREATE-SPECIAL-USE"):
+            if use.lower() not in _ROLE_FLAGS:
+                raise ValueError("unknown special use")
+            resp = await self._conn.command("CREATE", arg, f"(USE ({use}))")
+        else:
+            resp = await self._conn.command("CREATE", arg)
+        self._note(resp)
+        raise_for_status(resp)
+
+    async def rename_mailbox(self, path: str, new_path: str, *, delimiter: str | None) -> None:
+        _check_text(new_path)
+        old = self._mailbox_arg(path)
+        await self._leave(path, delimiter)
+        resp = await self._conn.command("RENAME", old, quote(utf7.encode(new_path)))
+        self._note(resp)
+        raise_for_status(resp)
+        self._sent_dates = {k: v for k, v in self._sent_dates.items() if k[0] != path}
+
+    async def delete_mailbox(self, path: str, *, delimiter: str | None) -> None:
+        arg = self._mailbox_arg(path)
+        await self._leave(path, delimiter)
+        resp = await self._conn.command("DELETE", arg)
+        self._note(resp)
+        raise_for_status(resp)
+        self._sent_dates = {k: v for k, v in self._sent_dates.items() if k[0] != path}
+
+    async def subscribe(self, path: str, on: bool) -> None:
+        resp = await self._conn.command(
+            "SUBSCRIBE" if on else "UNSUBSCRIBE", self._mailbox_arg(path)
+        )
+        self._note(resp)
+        raise_for_status(resp)
+
+    async def subscribed(self) -> set[str]:
+        """The decoded paths of the subscribed mailboxes (LSUB)."""
+        resp = await self._conn.command("LSUB", '""', '"*"')
+        self._note(resp)
+        return {parse_list(u.data).path for u in resp.of_kind("LSUB")}
 
     async def status(self, path: str) -> tuple[int, int]:
         """(MESSAGES, UNSEEN) of one mailbox."""
@@ -925,6 +993,41 @@ class MailClient:
             for reply in await conn.pipeline(*cmds):
                 raise_for_status(reply)
         return _copied_uid(resp, uid)
+
+    async def set_keywords(
+        self,
+        path: str,
+        uid: int,
+        *,
+        add: Iterable[str] = (),
+        remove: Iterable[str] = (),
+        uidvalidity: int | None = None,
+    ) -> None:
+        """Add and remove flags or keywords (for example ``$Junk``) on one message."""
+        adds, removes = list(add), list(remove)
+        for flag in (*adds, *removes):
+            if not _FLAG.fullmatch(flag):
+                raise ValueError("invalid flag")
+        suid = _uid(uid)
+        await self.select(path, uidvalidity=uidvalidity)
+        self._dirty = True
+        if adds:
+            await self._conn.command("UID STORE", suid, "+FLAGS.SILENT", f"({' '.join(adds)})")
+        if removes:
+            await self._conn.command("UID STORE", suid, "-FLAGS.SILENT", f"({' '.join(removes)})")
+
+    async def empty_mailbox(self, path: str) -> int:
+        """Delete every message of ``path`` for good; how many there were."""
+        state = await self.select(path)
+        if not state.exists:
+            return 0
+        self._dirty = True
+        replies = await self._conn.pipeline(
+            ("STORE", "1:*", "+FLAGS.SILENT", "(\\Deleted)"), ("EXPUNGE",)
+        )
+        for reply in replies:
+            raise_for_status(reply)
+        return state.exists
 
     async def expunge_uid(self, path: str, uid: int, *, uidvalidity: int | None = None) -> None:
         """Delete one message for good: \\Deleted + ``UID EXPUNGE uid`` (needs UIDPLUS)."""

@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from mailgate.errors import NotFound
+from mailgate.errors import BadRequest, NotFound
 from mailgate.logs import log_event
 from mailgate.mail.decoding import decode_stream
-from mailgate.mail.ids import MessageRef, message_id
+from mailgate.mail.folders import FolderError, ensure_special
+from mailgate.mail.ids import MessageRef, decode_message_id, message_id
 from mailgate.mail.imap.client import MailClient
 from mailgate.mail.imap.errors import ImapError, ImapNoError
 from mailgate.mail.imap.parse import BodyPart
@@ -107,6 +108,10 @@ def _extract_checked(
     return extract_part(raw, part)
 
 
+# Origins kept per session for "Restore" (the oldest are forgotten first).
+MAX_ORIGINS = 5_000
+
+
 class ReadingService:
     def __init__(
         self,
@@ -121,6 +126,9 @@ class ReadingService:
         self.limits = limits or ReadingLimits()
         self.cache = RenderCache()
         self.inprocess_max = inprocess_max
+        # Per session: the mailbox a message came from, by its id where mailgate moved it
+        # (Trash, Junk): "Restore" puts it back there. Memory only, wiped with the session.
+        self.origins: dict[str, dict[str, str]] = {}
 
     # -- opening -----------------------------------------------------------------------
 
@@ -414,50 +422,149 @@ class ReadingService:
         finally:
             self.cache.drop(lookup, ref.id)
 
+    def _remember(self, lookup: str, new_id: str | None, origin: str) -> None:
+        if new_id is None:
+            return
+        kept = self.origins.setdefault(lookup, {})
+        kept.pop(new_id, None)
+        kept[new_id] = origin
+        while len(kept) > MAX_ORIGINS:
+            kept.pop(next(iter(kept)))
+
+    async def _move_in(self, client: MailClient, ref: MessageRef, target: str) -> str | None:
+        """Move one message (validity checked first); its new id when the server said."""
+        await check_validity(client, ref, readonly=False)
+        try:
+            moved = await client.move(ref.mailbox, ref.uid, target)
+        except ImapNoError:
+            raise NotFound("The message or the target mailbox does not exist.") from None
+        if moved is None:
+            return None
+        state = await client.select(target, readonly=True)
+        return message_id(target, state.uidvalidity, moved)
+
     async def move(
         self, lookup: str, credentials: CredentialsFn, ref: MessageRef, target: str
     ) -> str | None:
         async def op(client: MailClient) -> str | None:
-            await check_validity(client, ref, readonly=False)
-            try:
-                moved = await client.move(ref.mailbox, ref.uid, target)
-            except ImapNoError:
-                raise NotFound("The message or the target mailbox does not exist.") from None
-            if moved is None:
-                return None
-            state = await client.select(target, readonly=True)
-            return message_id(target, state.uidvalidity, moved)
+            return await self._move_in(client, ref, target)
 
         try:
-            return await self.pool.run(lookup, credentials, op)
+            new_id = await self.pool.run(lookup, credentials, op)
         finally:
             self.cache.drop(lookup, ref.id)
+        self._remember(lookup, new_id, ref.mailbox)
+        return new_id
+
+    async def junk(
+        self, lookup: str, credentials: CredentialsFn, ref: MessageRef, *, junk: bool
+    ) -> str | None:
+        """Mark as junk: ``$Junk`` (and not ``$NotJunk``), moved to the Junk folder (made
+        when there is none). Not junk: ``$NotJunk`` (and not ``$Junk``), moved to INBOX."""
+        add, remove = ("$Junk", "$NotJunk") if junk else ("$NotJunk", "$Junk")
+
+        async def op(client: MailClient) -> str | None:
+            if junk:
+                try:
+                    target = await ensure_special(client, "junk")
+                except FolderError:
+                    raise NotFound("There is no Junk folder and none could be made.") from None
+            else:
+                target = "INBOX"
+            if target == ref.mailbox:
+                raise BadRequest("The message is already there.")
+            await check_validity(client, ref, readonly=False)
+            try:
+                await client.set_keywords(ref.mailbox, ref.uid, add=[add], remove=[remove])
+            except ImapNoError:
+                # A server that keeps no keywords: the move alone still teaches the filter.
+                log_event("junk_keyword_refused", logging.INFO)
+            return await self._move_in(client, ref, target)
+
+        try:
+            new_id = await self.pool.run(lookup, credentials, op)
+        finally:
+            self.cache.drop(lookup, ref.id)
+        if junk:
+            self._remember(lookup, new_id, ref.mailbox)
+        return new_id
+
+    async def restore(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> str | None:
+        """Back to the mailbox mailgate moved the message from, if known and still there,
+        else INBOX; the new id."""
+        origin = self.origins.get(lookup, {}).get(ref.id)
+
+        async def op(client: MailClient) -> str | None:
+            target = "INBOX"
+            if origin and origin != ref.mailbox:
+                boxes = await client.mailboxes()
+                if any(b.path == origin for b in boxes):
+                    target = origin
+            if target == ref.mailbox:
+                raise BadRequest("The message is already there.")
+            return await self._move_in(client, ref, target)
+
+        try:
+            new_id = await self.pool.run(lookup, credentials, op)
+        finally:
+            self.cache.drop(lookup, ref.id)
+        self.origins.get(lookup, {}).pop(ref.id, None)
+        return new_id
+
+    async def empty(self, lookup: str, credentials: CredentialsFn, path: str) -> int:
+        """Delete everything in Trash or Junk for good; how many messages that was."""
+
+        async def op(client: MailClient) -> int:
+            boxes = await client.mailboxes()
+            box = next((b for b in boxes if b.path == path), None)
+            if box is None:
+                raise NotFound("There is no such mailbox.")
+            if box.role not in ("trash", "junk"):
+                raise BadRequest("Only Trash and Junk can be emptied.")
+            return await client.empty_mailbox(path)
+
+        emptied = await self.pool.run(lookup, credentials, op)
+        self.cache.drop(lookup)
+        kept = self.origins.get(lookup, {})
+        for key in [k for k in kept if decode_message_id(k).mailbox == path]:
+            kept.pop(key, None)
+        return emptied
 
     async def delete(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> None:
         """Move to Trash, or delete for good when in Trash or there is none."""
 
-        async def op(client: MailClient) -> None:
+        async def op(client: MailClient) -> str | None:
             boxes = await client.mailboxes()
             trash = next((b.path for b in boxes if b.role == "trash"), None)
             await check_validity(client, ref, readonly=False)
             try:
                 if trash is None or trash == ref.mailbox:
                     await client.expunge_uid(ref.mailbox, ref.uid)
-                else:
-                    await client.move(ref.mailbox, ref.uid, trash)
+                    return None
+                moved = await client.move(ref.mailbox, ref.uid, trash)
             except ImapNoError:
                 raise NotFound("That message does not exist (any more).") from None
+            if moved is None:
+                return None
+            state = await client.select(trash, readonly=True)
+            return message_id(trash, state.uidvalidity, moved)
 
         try:
-            await self.pool.run(lookup, credentials, op)
+            new_id = await self.pool.run(lookup, credentials, op)
         finally:
             self.cache.drop(lookup, ref.id)
+        self._remember(lookup, new_id, ref.mailbox)
 
     # -- lifecycle ---------------------------------------------------------------------
 
     def forget(self, lookup: str, message: str | None = None) -> None:
         """Drop cached renderings: one message's, or all of a session's."""
         self.cache.drop(lookup, message)
+
+    def wipe(self, lookup: str) -> None:
+        """A session ends: its renderings and the origins of what it moved."""
+        self.cache.drop(lookup)
+        self.origins.pop(lookup, None)
 
     async def start(self) -> None:
         await self.workers.start()

@@ -20,7 +20,14 @@ import {
   renderList,
   setListMode,
 } from "./list.js";
-import { onSelectMailbox, refreshMailboxes, renderMailboxes, setCounts } from "./mailboxes.js";
+import {
+  newFolder,
+  onFolderChanges,
+  onSelectMailbox,
+  refreshMailboxes,
+  renderMailboxes,
+  setCounts,
+} from "./mailboxes.js";
 import { clearTheme, loadPrefs, updatePrefs } from "./prefs.js";
 import { closePrefs, initPrefsView, openPrefs } from "./prefs-view.js";
 import { closeReader, initReader, openConversation, openMessage } from "./reader.js";
@@ -568,6 +575,18 @@ function buildShell() {
           { class: "pane pane-nav", "aria-labelledby": "nav-title" },
           h("h2", { id: "nav-title", class: "pane-title", text: t("shell.mailboxes") }),
           h("ul", { id: "mailbox-list", class: "mailbox-list" }),
+          h(
+            "div",
+            { class: "folder-actions" },
+            h("button", {
+              type: "button",
+              id: "folder-new",
+              class: "btn btn-small btn-ghost",
+              "data-testid": "folder-new",
+              text: t("folder.new"),
+              onclick: () => newFolder(),
+            }),
+          ),
         ),
         h(
           "div",
@@ -612,7 +631,7 @@ async function redrawShell() {
   if (prefsWereOpen) await openPrefs();
 }
 
-function showPrefs() {
+async function showPrefs() {
   if (state.prefsOpen) return;
   if (!closeCompose({ confirm: true, then: showPrefs })) return;
   openPrefs();
@@ -637,11 +656,12 @@ function onPageSizeChanged() {
 
 function showMailboxes() {
   showPane("mailboxes");
-  const current = $('#mailbox-list [aria-current="page"]') || $("#mailbox-list button");
+  const current =
+    $('#mailbox-list [aria-current="page"]') || $('#mailbox-list [data-testid="mailbox"]');
   current?.focus();
 }
 
-function selectMailbox(id, { focus = true } = {}) {
+async function selectMailbox(id, { focus = true } = {}) {
   if (!closeCompose({ confirm: true, then: () => selectMailbox(id, { focus }) })) return;
   state.mailboxId = id;
   state.list = { total: 0, offset: 0, messages: [], conversations: [] };
@@ -656,7 +676,7 @@ function selectMailbox(id, { focus = true } = {}) {
   if (focus && NARROW.matches) done.then(() => $("#list-title")?.focus());
 }
 
-function openFromList(id) {
+async function openFromList(id) {
   if (!closeCompose({ confirm: true, then: () => openFromList(id) })) return;
   openMessage(id);
 }
@@ -675,7 +695,7 @@ function changeListMode(mode) {
 }
 
 /** Escape / u / the back buttons: close the reader or compose form, focus the list. */
-function backToList() {
+async function backToList() {
   if (state.compose && !closeCompose({ confirm: true, then: backToList })) return;
   const id = state.message?.id || state.conversation?.id;
   closeReader();
@@ -685,8 +705,8 @@ function backToList() {
   }
 }
 
-function compose(mode, msg = null) {
-  if (state.prefsOpen && !closePrefs({ confirm: true })) return;
+async function compose(mode, msg = null) {
+  if (state.prefsOpen && !(await closePrefs({ confirm: true }))) return;
   if (state.compose && !closeCompose({ confirm: true, then: () => compose(mode, msg) })) return;
   if (mode === "draft") return openDraft(msg);
   openCompose(mode, msg);
@@ -702,8 +722,12 @@ function afterComposeClosed() {
 
 // ---------------------------------------------------------------- keyboard
 
+function focusMailboxButton(id) {
+  $(`#mailbox-list [data-id="${CSS.escape(id)}"]`)?.focus();
+}
+
 function moveInNav(step) {
-  const buttons = [...document.querySelectorAll("#mailbox-list button")];
+  const buttons = [...document.querySelectorAll('#mailbox-list [data-testid="mailbox"]')];
   const i = buttons.indexOf(document.activeElement);
   const next = buttons[Math.max(0, Math.min(buttons.length - 1, i + step))];
   next?.focus();
@@ -719,7 +743,7 @@ function onKeyDown(e) {
     }
     return;
   }
-  if (target.closest?.("#idle-warning")) return;
+  if (target.closest?.("#idle-warning") || target.closest?.("dialog")) return;
   // The settings screen handles its own keys (Escape); list shortcuts stay off there.
   if (state.prefsOpen) return;
   const inList = Boolean(target.closest?.("#message-list"));
@@ -819,6 +843,13 @@ function init() {
     onTimeZone: onTimeZoneChanged,
   });
   onSelectMailbox((id) => selectMailbox(id));
+  onFolderChanges({
+    onRenamed: () => loadList(),
+    onDeletedCurrent: () => {
+      const inbox = state.mailboxes.find((m) => m.role === "inbox");
+      if (inbox) selectMailbox(inbox.id, { focus: false }).then(() => focusMailboxButton(inbox.id));
+    },
+  });
   onOpenMessage(openFromList);
   onOpenConversation(openConversationFromList);
   loginForm.addEventListener("submit", onLogin);

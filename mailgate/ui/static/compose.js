@@ -2,6 +2,7 @@
 // uploads with progress.
 
 import * as api from "./api.js";
+import { confirmDialog } from "./dialog.js";
 import { refreshMailboxes } from "./mailboxes.js";
 import { t } from "./i18n.js";
 import { signatureBlock } from "./prefs.js";
@@ -529,10 +530,14 @@ export async function saveBeforeLeaving() {
 async function discard(c) {
   if (c.busy) await c.pending;
   if (state.compose !== c) return;
-  if (c.draftId) {
-    if (!window.confirm(t("compose.confirmDiscardDraft"))) return;
-  } else if (isDirty(c) && !window.confirm(t("compose.confirmDiscard"))) {
-    return;
+  if (c.draftId || isDirty(c)) {
+    const sure = await confirmDialog({
+      title: t(c.draftId ? "compose.confirmDiscardDraft" : "compose.confirmDiscard"),
+      confirmLabel: t("dialog.discard"),
+      cancelLabel: t("dialog.keepEditing"),
+      danger: true,
+    });
+    if (!sure || state.compose !== c) return;
   }
   const draftId = c.draftId;
   close(c);

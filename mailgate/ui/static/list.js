@@ -1,7 +1,9 @@
 // The message list: loading a page, search, sort, paging, keyboard movement.
 
 import * as api from "./api.js";
+import { confirmDialog } from "./dialog.js";
 import { t } from "./i18n.js";
+import { refreshMailboxes } from "./mailboxes.js";
 import {
   announce,
   isOwnName,
@@ -67,13 +69,26 @@ export async function loadList({ keepFocus = false } = {}) {
     // Only where a row has focus now: a live refresh must not pull focus back from
     // the reader opened while it loaded.
     const focusedId = keepFocus ? focusedRowId() : null;
+    const before = focusedId ? rowIds() : [];
     renderList();
-    if (focusedId) focusRow(focusedId);
+    // The focused row may be gone (moved elsewhere): its neighbour takes the focus.
+    if (focusedId && !focusRow(focusedId)) focusNeighbour(before, before.indexOf(focusedId));
   } catch (err) {
     if (seq === loadSeq) reportError(err, t("list.loadFailed"));
   } finally {
     if (seq === loadSeq) $("#message-list")?.removeAttribute("aria-busy");
   }
+}
+
+const rowIds = () =>
+  [...document.querySelectorAll('#message-list [data-testid="message-row"]')].map((r) => r.dataset.id);
+
+/** Focus the row after `index` in the old order that is still listed, else the one before. */
+function focusNeighbour(oldIds, index) {
+  const ids = [...oldIds.slice(index + 1), ...oldIds.slice(0, Math.max(0, index)).reverse()];
+  for (const id of ids) if (focusRow(id)) return;
+  const first = $('#message-list [data-testid="message-row"]');
+  (first || $("#list-title"))?.focus();
 }
 
 function focusedRowId() {
@@ -279,6 +294,12 @@ export function renderList() {
   }
   // The conversation list has neither search nor another order.
   $("#search-form").hidden = threads;
+  const emptyBtn = $("#empty-folder");
+  if (emptyBtn) {
+    const role = mb?.role;
+    emptyBtn.hidden = !(role === "trash" || role === "junk") || !total || Boolean(state.q);
+    emptyBtn.textContent = role === "junk" ? t("list.emptyJunk") : t("list.emptyTrash");
+  }
   const sortBtn = $("#sort-toggle");
   sortBtn.hidden = threads;
   const newest = state.sort === "date_desc";
@@ -458,6 +479,14 @@ export function buildListPane({ onBack, onModeChange }) {
         "data-testid": "sort-toggle",
         onclick: toggleSort,
       }),
+      h("button", {
+        id: "empty-folder",
+        type: "button",
+        class: "btn btn-small btn-danger",
+        "data-testid": "empty-folder",
+        hidden: true,
+        onclick: () => emptyFolder(),
+      }),
       h("span", { id: "list-range", class: "list-range", "data-testid": "list-range" }),
       h(
         "span",
@@ -494,4 +523,27 @@ export function buildListPane({ onBack, onModeChange }) {
     h("ul", { id: "message-list", class: "message-list", "aria-labelledby": "list-title" }),
     h("p", { id: "list-empty", class: "list-empty", hidden: true }),
   );
+}
+
+/** "Empty Trash" / "Empty Junk": asked first, then every message there is deleted for good. */
+async function emptyFolder() {
+  const mb = mailboxById(state.mailboxId);
+  if (!mb || (mb.role !== "trash" && mb.role !== "junk")) return;
+  const junk = mb.role === "junk";
+  const sure = await confirmDialog({
+    title: junk ? t("list.emptyJunkTitle") : t("list.emptyTrashTitle"),
+    body: t("list.emptyBody"),
+    confirmLabel: junk ? t("list.emptyJunk") : t("list.emptyTrash"),
+    danger: true,
+  });
+  if (!sure) return;
+  try {
+    await api.post(api.path`/api/mailboxes/${mb.id}/empty`, {});
+    state.list.offset = 0;
+    await Promise.all([loadList(), refreshMailboxes()]);
+    announce(t("list.emptied"));
+    $("#list-title")?.focus();
+  } catch (err) {
+    reportError(err, t("list.emptyFailed"));
+  }
 }

@@ -1,8 +1,9 @@
 // The mailbox list: ordering by role and hierarchy, rendering, unread counts.
 
 import * as api from "./api.js";
+import { confirmDialog, promptDialog } from "./dialog.js";
 import { t } from "./i18n.js";
-import { isOwnName, mailboxLabel, reportError, state } from "./state.js";
+import { announce, isOwnName, mailboxLabel, reportError, state } from "./state.js";
 import { $, h, formatCount } from "./util.js";
 
 const ROLE_RANK = { inbox: 0, drafts: 1, sent: 2, archive: 3, junk: 4, trash: 5 };
@@ -120,7 +121,7 @@ export function renderMailboxes() {
           : null,
       );
       btn.style.setProperty("--depth", String(mb.depth || 0));
-      return h("li", {}, btn);
+      return h("li", { class: "mailbox-item" }, btn, mb.role ? null : folderMenu(mb));
     }),
   );
   if (focusedId) ul.querySelector(`[data-id="${CSS.escape(focusedId)}"]`)?.focus();
@@ -148,4 +149,159 @@ let selectMailboxHandler = () => {};
 /** The app decides what selecting a mailbox does (load its list). */
 export function onSelectMailbox(fn) {
   selectMailboxHandler = fn;
+}
+
+// ---------------------------------------------------------------- folder management
+
+/** The small menu of a folder without a role: rename (and move) or delete. */
+function folderMenu(mb) {
+  const name = mailboxLabel(mb);
+  const close = (details) => details.removeAttribute("open");
+  const details = h("details", { class: "folder-menu", "data-testid": "folder-menu" });
+  details.append(
+    h(
+      "summary",
+      {
+        class: "folder-menu-toggle",
+        "aria-label": t("folder.actions", { name }),
+        title: t("folder.actions", { name }),
+        "data-testid": "folder-menu-toggle",
+      },
+      h("span", { "aria-hidden": "true", text: "\u22ef" }),
+    ),
+    h(
+      "div",
+      { class: "folder-menu-items" },
+      h("button", {
+        type: "button",
+        class: "btn btn-small",
+        "data-testid": "folder-rename",
+        text: t("folder.rename"),
+        onclick: () => {
+          close(details);
+          renameFolder(mb);
+        },
+      }),
+      h("button", {
+        type: "button",
+        class: "btn btn-small btn-danger",
+        "data-testid": "folder-delete",
+        text: t("folder.delete"),
+        onclick: () => {
+          close(details);
+          deleteFolder(mb);
+        },
+      }),
+    ),
+  );
+  details.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && details.open) {
+      e.preventDefault();
+      e.stopPropagation();
+      close(details);
+      details.querySelector("summary")?.focus();
+    }
+  });
+  return details;
+}
+
+/** The choices for "inside": the top level, then every folder but `except` and its children. */
+function parentChoices(except = null) {
+  const options = [{ value: "", text: t("folder.topLevel") }];
+  for (const mb of state.mailboxes) {
+    if (except && (mb.path === except.path || isInside(mb, except))) continue;
+    options.push({ value: mb.id, text: `${"\u2003".repeat(mb.depth || 0)}${mailboxLabel(mb)}` });
+  }
+  return options;
+}
+
+function isInside(mb, parent) {
+  const rest = String(mb.path).slice(String(parent.path).length);
+  return String(mb.path).startsWith(parent.path) && rest.length > 1 && (rest[0] === "/" || rest[0] === ".");
+}
+
+/** The id of the folder directly above `mb` ("" at the top level). */
+function parentIdOf(mb) {
+  let best = null;
+  for (const other of state.mailboxes) {
+    if (other === mb || !isInside(mb, other)) continue;
+    if (!best || other.path.length > best.path.length) best = other;
+  }
+  return best ? best.id : "";
+}
+
+function focusMailbox(id) {
+  const btn = document.querySelector(`#mailbox-list [data-id="${CSS.escape(id)}"]`);
+  if (btn) btn.focus();
+  else $("#folder-new")?.focus();
+}
+
+/** "New folder": a name and where to put it. */
+export async function newFolder() {
+  const answer = await promptDialog({
+    title: t("folder.new"),
+    label: t("folder.name"),
+    confirmLabel: t("folder.create"),
+    choices: { label: t("folder.inside"), options: parentChoices(), value: "" },
+  });
+  if (!answer) return;
+  try {
+    const made = await api.post("/api/mailboxes", { name: answer.value, parent: answer.choice || null });
+    await refreshMailboxes();
+    announce(t("folder.created", { name: made.name }));
+    focusMailbox(made.id);
+  } catch (err) {
+    reportError(err, t("folder.failed"));
+  }
+}
+
+async function renameFolder(mb) {
+  const answer = await promptDialog({
+    title: t("folder.renameTitle"),
+    label: t("folder.name"),
+    value: mb.name,
+    confirmLabel: t("folder.rename"),
+    choices: { label: t("folder.inside"), options: parentChoices(mb), value: parentIdOf(mb) },
+  });
+  if (!answer) return;
+  try {
+    const done = await api.patch(api.path`/api/mailboxes/${mb.id}`, {
+      name: answer.value,
+      parent: answer.choice || null,
+    });
+    const wasCurrent = state.mailboxId === mb.id;
+    if (wasCurrent) state.mailboxId = done.id;
+    await refreshMailboxes();
+    if (wasCurrent) folderHooks.onRenamed(done.id);
+    announce(t("folder.renamed", { name: done.name }));
+    focusMailbox(done.id);
+  } catch (err) {
+    reportError(err, t("folder.failed"));
+  }
+}
+
+async function deleteFolder(mb) {
+  const sure = await confirmDialog({
+    title: t("folder.deleteTitle", { name: mailboxLabel(mb) }),
+    body: t("folder.deleteBody"),
+    confirmLabel: t("folder.delete"),
+    danger: true,
+  });
+  if (!sure) return;
+  try {
+    await api.del(api.path`/api/mailboxes/${mb.id}`);
+    const wasCurrent = state.mailboxId === mb.id;
+    await refreshMailboxes();
+    announce(t("folder.deleted", { name: mailboxLabel(mb) }));
+    if (wasCurrent) folderHooks.onDeletedCurrent();
+    else focusMailbox(state.mailboxId);
+  } catch (err) {
+    reportError(err, t("folder.failed"));
+  }
+}
+
+const folderHooks = { onRenamed: () => {}, onDeletedCurrent: () => {} };
+/** The app decides what happens when the open folder is renamed or deleted. */
+export function onFolderChanges(hooks) {
+  Object.assign(folderHooks, hooks);
 }

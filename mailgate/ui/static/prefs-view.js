@@ -2,6 +2,7 @@
 // senders whose remote images always load, export (a JSON download) and delete.
 
 import * as api from "./api.js";
+import { confirmDialog } from "./dialog.js";
 import { erasePrefs, loadPrefs, remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
 import { announce, DEFAULT_PAGE_SIZE, pageSize, reportError, state } from "./state.js";
 import {
@@ -78,11 +79,17 @@ export async function openPrefs() {
   $("#prefs-title")?.focus();
 }
 
-/** Leave the screen. confirm: ask before dropping unsaved edits. False = stayed. */
-export function closePrefs({ confirm = false } = {}) {
+/** Leave the screen. confirm: ask before dropping unsaved edits. Resolves false = stayed. */
+export async function closePrefs({ confirm = false } = {}) {
   if (!state.prefsOpen) return true;
-  if (confirm && isDirty() && !window.confirm(t("prefs.confirmDiscard"))) {
-    return false;
+  if (confirm && isDirty()) {
+    const discard = await confirmDialog({
+      title: t("prefs.confirmDiscard"),
+      confirmLabel: t("dialog.discard"),
+      cancelLabel: t("dialog.keepEditing"),
+      danger: true,
+    });
+    if (!discard || !state.prefsOpen) return false;
   }
   state.prefsOpen = false;
   form = null;
@@ -454,7 +461,12 @@ async function exportPrefs() {
 }
 
 async function deletePrefs() {
-  if (!window.confirm(t("prefs.confirmDelete"))) return;
+  const sure = await confirmDialog({
+    title: t("prefs.confirmDelete"),
+    confirmLabel: t("prefs.delete"),
+    danger: true,
+  });
+  if (!sure) return;
   const before = pageSize();
   try {
     await erasePrefs();

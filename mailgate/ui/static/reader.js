@@ -1,6 +1,7 @@
 // The reader: headers, the sandboxed body frame, attachments, message actions.
 
 import * as api from "./api.js";
+import { confirmDialog } from "./dialog.js";
 import { touch } from "./idle.js";
 import { loadList, markOpenRow, rowById, updateConversationRow, updateRow } from "./list.js";
 import { adjustUnread, refreshMailboxes } from "./mailboxes.js";
@@ -401,6 +402,7 @@ function renderReader(msg) {
     flagBtn,
     seenButton(msg),
     moveControl(msg),
+    ...junkActions(msg, action),
     action("delete", t("reader.delete"), () => deleteMessage(msg), {
       class: "btn btn-small btn-danger",
     }),
@@ -502,15 +504,51 @@ async function setSeen(msg, seen) {
   }
 }
 
+/** "Mark as junk" outside Junk (not in Sent or Drafts), "Not junk" in it, "Restore" in Trash. */
+function junkActions(msg, action) {
+  const role = mailboxById(state.mailboxId)?.role;
+  const out = [];
+  if (role === "trash") out.push(action("restore", t("reader.restore"), () => relocate(msg, "restore")));
+  if (role === "junk") out.push(action("not-junk", t("reader.notJunk"), () => relocate(msg, "not-junk")));
+  // Your own mail (Sent, Drafts) is never junk.
+  else if (role !== "sent" && role !== "drafts") {
+    out.push(action("junk", t("reader.junk"), () => relocate(msg, "junk")));
+  }
+  return out;
+}
+
+/** junk, not-junk or restore: the server moves the message; the list takes its place. */
+async function relocate(msg, how) {
+  try {
+    if (how === "junk") await api.post(api.path`/api/messages/${msg.id}/junk`, {});
+    else if (how === "not-junk") await api.post(api.path`/api/messages/${msg.id}/not-junk`, {});
+    else await api.post(api.path`/api/messages/${msg.id}/restore`, {});
+    if (how === "junk") announce(t("reader.markedJunk"));
+    else if (how === "not-junk") announce(t("reader.markedNotJunk"));
+    else announce(t("reader.restored"));
+    await afterRemoval(msg.id);
+  } catch (err) {
+    handleGoneMessage(err);
+  }
+}
+
 /** After a move or delete: close the reader and focus the row that took its place. */
 async function afterRemoval(id) {
   const rows = [...document.querySelectorAll("#message-list .message-row")];
   const index = rows.indexOf(rowById(id));
+  // The row that takes its place: the next one, or the previous one at the end. Named by
+  // id, since a live refresh may redraw the list meanwhile.
+  const next = index >= 0 ? rows[index + 1] || rows[index - 1] : null;
+  const nextId = next?.dataset.id || null;
   closeReader();
   hooks.showPane("list");
   await Promise.all([loadList(), refreshMailboxes()]);
-  const now = document.querySelectorAll("#message-list .message-row");
-  if (now.length) now[Math.max(0, Math.min(index, now.length - 1))].focus();
+  const target = nextId ? rowById(nextId) : null;
+  const now = [...document.querySelectorAll('[data-testid="message-row"]')].filter(
+    (row) => row.dataset.id !== id,
+  );
+  if (target) target.focus();
+  else if (now.length) now[Math.max(0, Math.min(index, now.length - 1))].focus();
   else $("#list-title")?.focus();
 }
 
@@ -528,7 +566,14 @@ async function moveMessage(msg, target) {
 
 async function deleteMessage(msg) {
   const inTrash = mailboxById(state.mailboxId)?.role === "trash";
-  if (inTrash && !window.confirm(t("reader.confirmDelete"))) return;
+  if (inTrash) {
+    const sure = await confirmDialog({
+      title: t("reader.confirmDelete"),
+      confirmLabel: t("reader.delete"),
+      danger: true,
+    });
+    if (!sure) return;
+  }
   try {
     await api.del(api.path`/api/messages/${msg.id}`);
     announce(inTrash ? t("reader.deleted") : t("reader.movedToTrash"));
@@ -695,7 +740,15 @@ function conversationItem(conv, m) {
 
 async function conversationAction(conv, action) {
   const inTrash = mailboxById(state.mailboxId)?.role === "trash";
-  if (action === "delete" && inTrash && !window.confirm(t("reader.confirmDelete"))) return;
+  if (action === "delete" && inTrash) {
+    const sure = await confirmDialog({
+      title: t("reader.confirmDelete"),
+      confirmLabel: t("reader.delete"),
+      cancelLabel: t("dialog.cancel"),
+      danger: true,
+    });
+    if (!sure) return;
+  }
   try {
     await api.post(api.path`/api/conversations/${conv.id}/actions`, { action });
     if (action === "delete") {

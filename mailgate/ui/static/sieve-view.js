@@ -4,6 +4,7 @@
 // replaced when the user confirms.
 
 import * as api from "./api.js";
+import { confirmDialog } from "./dialog.js";
 import { t } from "./i18n.js";
 import { announce, mailboxLabel, reportError, state } from "./state.js";
 import { $, h, uid } from "./util.js";
@@ -154,16 +155,19 @@ function foreignNotice(foreign) {
 /** PUT a body; when another program's script is active, ask before replacing it. */
 async function put(path, key, value, error, button) {
   error.hidden = true;
-  button.disabled = true;
   const foreign = screen.status.active === "foreign" ? screen.status.foreign?.name : null;
   let activate = false;
   if (foreign) {
-    if (!window.confirm(t("sieve.foreignConfirm", { name: foreign }))) {
-      button.disabled = false;
-      return null;
-    }
+    // Asked before the button is disabled, so focus can return to it.
+    const sure = await confirmDialog({
+      title: t("sieve.foreignTitle"),
+      body: t("sieve.foreignConfirm", { name: foreign }),
+      confirmLabel: t("dialog.continue"),
+    });
+    if (!sure) return null;
     activate = true;
   }
+  button.disabled = true;
   try {
     let saved;
     try {
@@ -171,7 +175,12 @@ async function put(path, key, value, error, button) {
     } catch (err) {
       // Another program's script became active since this screen was loaded.
       if (err.code !== "sieve_foreign_active" || activate) throw err;
-      if (!window.confirm(`${err.message} ${t("sieve.continue")}`)) return null;
+      const sure = await confirmDialog({
+        title: t("sieve.foreignTitle"),
+        body: `${err.message} ${t("sieve.continue")}`,
+        confirmLabel: t("dialog.continue"),
+      });
+      if (!sure) return null;
       saved = await api.put(path, { [key]: value, activate: true });
     }
     screen.status = { ...screen.status, active: saved.active, foreign: null };
