@@ -19,6 +19,7 @@ from pathlib import Path
 from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.logs import log_event
+from mailgate.mail.contacts import ContactsService
 from mailgate.mail.pool import ImapPool
 from mailgate.mail.reading.service import ReadingService
 from mailgate.mail.reading.workers import WorkerPool
@@ -122,6 +123,7 @@ def build_services(
         image_proxy=ImageProxy(config.proxy, secret) if config.proxy.enabled else None,
         metrics=Metrics(sessions, store) if config.metrics.enabled else None,
         sieve=SieveService(config.sieve, upstream_ssl, upstreams),
+        contacts=ContactsService(config.contacts, upstream_ssl, upstreams),
     )
     _wire(svc)
     return svc

@@ -107,6 +107,15 @@ class SieveConfig:
 
 
 @dataclass(frozen=True)
+class ContactsConfig:
+    # A CardDAV address book (RFC 6352) for every account without a domain map entry of
+    # its own: the https:// URL of the address book collection; `{user}` is replaced by
+    # the account's address. Empty: no contacts.
+    carddav_url: str = ""
+    timeout_s: float = 15.0
+
+
+@dataclass(frozen=True)
 class UpstreamConfig:
     ca_file: str = ""
     # Only the standard mail ports are used upstream (SEC-63): IMAP 993 (tls) or 143
@@ -130,6 +139,8 @@ class DomainEntry:
     sieve_host: str = ""
     sieve_port: int = 0
     sieve_security: Security = "starttls"
+    # CardDAV address book (https:// URL, `{user}`: the account's address); empty: none.
+    carddav_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -256,6 +267,7 @@ class Config:
     imap: ImapConfig = field(default_factory=ImapConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     sieve: SieveConfig = field(default_factory=SieveConfig)
+    contacts: ContactsConfig = field(default_factory=ContactsConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     domains: DomainsConfig = field(default_factory=DomainsConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
@@ -453,6 +465,7 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
         ("imap.timeout_s", config.imap.timeout_s),
         ("smtp.timeout_s", config.smtp.timeout_s),
         ("sieve.timeout_s", config.sieve.timeout_s),
+        ("contacts.timeout_s", config.contacts.timeout_s),
         ("proxy.timeout_s", config.proxy.timeout_s),
         ("proxy.url_lifetime_s", config.proxy.url_lifetime_s),
         ("proxy.per_session_concurrency", config.proxy.per_session_concurrency),
@@ -492,6 +505,9 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
             "are required; mailgate only serves HTTPS"
         )
     _validate_domains(config)
+    _check_carddav_url("contacts.carddav_url", config.contacts.carddav_url)
+    for domain_entry in config.domains.entries:
+        _check_carddav_url(f'domains."{domain_entry.domain}".carddav_url', domain_entry.carddav_url)
     if config.store.backend == "redis" and not config.store.redis_url:
         raise ConfigError("store.redis_url (MAILGATE_STORE_REDIS_URL): is required for redis")
     if config.limits.upload_max_bytes > config.limits.session_upload_max_bytes:
@@ -557,6 +573,12 @@ def _validate_domains(config: Config) -> None:
         raise ConfigError(
             "domains.default (MAILGATE_DOMAINS_DEFAULT): must name a domain of the map"
         )
+
+
+def _check_carddav_url(where: str, url: str) -> None:
+    """An address book is reached over verified TLS only (Basic auth carries the password)."""
+    if url and not url.startswith("https://"):
+        raise ConfigError(f"{where}: must start with https://")
 
 
 def _is_ip_literal(host: str) -> bool:

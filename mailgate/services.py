@@ -15,6 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from mailgate.config import Config
+from mailgate.mail.contacts import ContactsService
 from mailgate.mail.pool import ImapPool
 from mailgate.mail.reading.service import ReadingService
 from mailgate.mail.sieve import SieveService
@@ -59,6 +60,8 @@ class Services:
     metrics: Metrics | None
     # Filters and vacation replies on each account's ManageSieve server.
     sieve: SieveService
+    # Contacts in each account's CardDAV address book (none kept by mailgate).
+    contacts: ContactsService
 
 
 SERVICES = web.AppKey("mailgate_services", Services)
