@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from mailgate.api import (
+    contacts,
     events,
     health,
     mailboxes,
@@ -70,6 +71,7 @@ FEATURES: tuple[Feature, ...] = (
     send.setup,
     preferences.setup,
     sieve.setup,
+    contacts.setup,
     events.setup,
     proxy.setup,
     metrics.setup,
