@@ -20,6 +20,7 @@ from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.logs import log_event
 from mailgate.mail.contacts import ContactsService
+from mailgate.mail.correspondents import CorrespondentsService
 from mailgate.mail.pool import ImapPool
 from mailgate.mail.reading.service import ReadingService
 from mailgate.mail.reading.workers import WorkerPool
@@ -124,6 +125,7 @@ def build_services(
         metrics=Metrics(sessions, store) if config.metrics.enabled else None,
         sieve=SieveService(config.sieve, upstream_ssl, upstreams),
         contacts=ContactsService(config.contacts, upstream_ssl, upstreams),
+        correspondents=CorrespondentsService(),
     )
     _wire(svc)
     return svc
@@ -135,6 +137,7 @@ def _wire(svc: Services) -> None:
 
     async def drop_cached(lookup: str, reason: str) -> None:
         reading.forget(lookup)
+        svc.correspondents.forget(lookup)
 
     async def wipe_uploads(lookup: str, reason: str) -> None:
         await vault.wipe(lookup)

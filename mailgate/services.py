@@ -16,6 +16,7 @@ from aiohttp import web
 
 from mailgate.config import Config
 from mailgate.mail.contacts import ContactsService
+from mailgate.mail.correspondents import CorrespondentsService
 from mailgate.mail.pool import ImapPool
 from mailgate.mail.reading.service import ReadingService
 from mailgate.mail.sieve import SieveService
@@ -62,6 +63,8 @@ class Services:
     sieve: SieveService
     # Contacts in each account's CardDAV address book (none kept by mailgate).
     contacts: ContactsService
+    # Address suggestions learned from each session's own mail, in memory until its wipe.
+    correspondents: CorrespondentsService
 
 
 SERVICES = web.AppKey("mailgate_services", Services)

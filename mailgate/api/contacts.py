@@ -12,13 +12,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 from aiohttp import web
 
 from mailgate.api.models.base import read_body
-from mailgate.api.models.contacts import ContactIn, ContactList, ContactOut
+from mailgate.api.models.contacts import (
+    ContactIn,
+    ContactList,
+    ContactOut,
+    Suggestion,
+    SuggestionList,
+)
 from mailgate.errors import ApiError, BadRequest, NotFound, UpstreamTlsFailed
 from mailgate.http.json_io import json_response
 from mailgate.logs import log_event
@@ -41,6 +47,7 @@ __all__ = ["ContactChanged", "ContactsNotConfigured", "ContactsUnreachable", "se
 
 T = TypeVar("T")
 QUERY_MAX = 200
+SUGGESTIONS_MAX = 10
 
 
 class ContactsNotConfigured(ApiError):
@@ -162,7 +169,49 @@ async def delete_contact(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def suggest(request: web.Request) -> web.Response:
+    """Addresses for the To/Cc/Bcc fields: matching contacts of the address book first,
+    then the correspondents learned from this session's own mail (most frequent first).
+    An address book that fails leaves the mail suggestions (and logs our reason)."""
+    session = await require_session(request)
+    q = _query(request)
+    if not q:
+        return json_response(msgspec.to_builtins(SuggestionList(suggestions=[])))
+    svc = services(request)
+    found: list[Suggestion] = []
+    seen: set[str] = set()
+
+    def add(name: str, email: str, source: Literal["contacts", "mail"]) -> None:
+        key = email.casefold()
+        if key not in seen and len(found) < SUGGESTIONS_MAX:
+            seen.add(key)
+            found.append(Suggestion(name=name, email=email, source=source))
+
+    client = _client(request, session)
+    if client is not None:
+        try:
+            async with client:
+                contacts = await client.list()
+        except CardDavError as exc:
+            _map(exc)  # logged; the suggestions from mail still come
+            contacts = []
+        for contact in contacts:
+            for email in contact.emails:
+                if q.casefold() in contact.name.casefold() or q.casefold() in email.casefold():
+                    add(contact.name, email, "contacts")
+
+    async def run(op: Any) -> Any:
+        return await svc.pool.run(session.lookup, session.credentials, op)
+
+    learned = await svc.correspondents.of_session(session.lookup, session.email, run)
+    for person in sorted(learned, key=lambda c: (-c.count, c.email.casefold())):
+        if person.matches(q):
+            add(person.name, person.email, "mail")
+    return json_response(msgspec.to_builtins(SuggestionList(suggestions=found)))
+
+
 def setup(app: web.Application) -> None:
+    app.router.add_get("/api/contacts/suggest", suggest)
     app.router.add_get("/api/contacts", list_contacts)
     app.router.add_post("/api/contacts", create_contact)
     app.router.add_put("/api/contacts/{contact_id}", update_contact)

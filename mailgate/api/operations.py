@@ -15,7 +15,7 @@ from typing import Any
 from mailgate.api.messages import DOWNLOAD_TYPES
 
 from .models.compose import Compose, Draft, DraftContent, DraftSaved, Sent
-from .models.contacts import ContactIn, ContactList, ContactOut
+from .models.contacts import ContactIn, ContactList, ContactOut, SuggestionList
 from .models.health import Alive, Ready
 from .models.mailboxes import MailboxList, MessagePage
 from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
@@ -488,6 +488,21 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 {201: Answer("Added.", ContactOut)},
                 (*_UNSAFE, 404, 502),
                 body=ContactIn,
+            ),
+        },
+    ),
+    "/api/contacts/suggest": (
+        "contacts",
+        {
+            "get": Operation(
+                "suggest_addresses",
+                "Up to 10 addresses matching `q`: contacts of the address book, then people "
+                "written to and heard from recently (learned from the mailbox this session, "
+                "kept only in memory until it ends).",
+                "contacts",
+                {200: Answer("They.", SuggestionList)},
+                (*_SESSION, 400, 502),
+                params=(_q("q", {"type": "string", "maxLength": 200}, "What was typed."),),
             ),
         },
     ),

@@ -160,3 +160,57 @@ async def test_refused_account_is_a_502(
         resp = await api.get("/api/contacts")
         assert resp.status == 502, resp
         assert resp.error_code == "contacts_unavailable"
+
+
+def _mail(sender: str, recipient: str, subject: str) -> bytes:
+    return (
+        f"From: {sender}\r\nTo: {recipient}\r\nSubject: {subject}\r\n"
+        "Date: Mon, 1 Dec 2025 10:00:00 +0000\r\nMessage-ID: <"
+        f"{secrets.token_hex(8)}@example.test>\r\n\r\nHello.\r\n"
+    ).encode()
+
+
+async def test_suggestions_from_sent_inbox_and_the_address_book(
+    make_mailgate: Callable[..., RunningMailgate], upstream: Upstream, radicale: Radicale
+) -> None:
+    email, password = upstream.new_user()
+    radicale.add_user(email, password)
+    tag = secrets.token_hex(3)
+    written = f"Wilma Writtento{tag}", f"wilma.{tag}@elsewhere.example"
+    heard = f"Harald Heardfrom{tag}", f"harald.{tag}@elsewhere.example"
+    listed = f"Carla Contact{tag}", f"carla.{tag}@elsewhere.example"
+    for name, address in (written, heard, listed):
+        contact_values(name, address)
+    upstream.deliver(email, _mail(email, f"{written[0]} <{written[1]}>", "to wilma"), "Sent")
+    upstream.deliver(email, _mail(f"{heard[0]} <{heard[1]}>", email, "from harald"))
+    running = make_mailgate(**contacts_settings(upstream, radicale))
+    async with ApiClient(running.url, running.client_ssl()) as api:
+        assert (await api.login(email, password)).status == 201
+        resp = await api.post("/api/contacts", json={"name": listed[0], "emails": [listed[1]]})
+        assert resp.status == 201, resp
+
+        async def suggest(q: str) -> list[tuple[str, str, str]]:
+            resp = await api.get(f"/api/contacts/suggest?q={q}")
+            assert resp.status == 200, resp
+            return [(s["name"], s["email"], s["source"]) for s in resp.json()["suggestions"]]
+
+        assert await suggest("wilma") == [(*written, "mail")]
+        assert await suggest("HEARDFROM") == [(*heard, "mail")]
+        assert await suggest("carla") == [(*listed, "contacts")]
+        everyone = await suggest(tag)
+        assert everyone[0] == (*listed, "contacts")  # the address book comes first
+        assert sorted(everyone[1:]) == sorted([(*heard, "mail"), (*written, "mail")])
+        assert await suggest("") == []
+        assert email not in [s[1] for s in await suggest(email.split("@")[0])]  # never oneself
+        assert (await api.get("/api/contacts/suggest?q=" + "x" * 201)).status == 400
+
+        # Learned once per session: a message arriving later is not read again ...
+        late = f"Lars Latecomer{tag}", f"lars.{tag}@elsewhere.example"
+        contact_values(*late)
+        upstream.deliver(email, _mail(f"{late[0]} <{late[1]}>", email, "late"))
+        assert await suggest("latecomer") == []
+        # ... and forgotten with the session: a new one learns afresh.
+        assert (await api.logout()).status == 204
+        assert running.services.correspondents.session_count() == 0
+        assert (await api.login(email, password)).status == 201
+        assert await suggest("latecomer") == [(*late, "mail")]
