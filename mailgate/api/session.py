@@ -26,7 +26,11 @@ def _session_body(request: web.Request, session: Session, *, with_idle: bool) ->
         "csrf_token": session.keys.csrf_token,
         "idle_timeout_s": cfg.session.idle_timeout_s,
         "absolute_timeout_s": cfg.session.absolute_timeout_s,
-        "features": {"proxy": cfg.proxy.enabled},
+        "features": {
+            "proxy": cfg.proxy.enabled,
+            # This account has an address book (Contacts screen, "Add sender to contacts").
+            "contacts": services(request).contacts.url_for(session.email) is not None,
+        },
     }
     if with_idle:
         body["idle_expires_in_s"] = session.idle_expires_in()

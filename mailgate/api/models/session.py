@@ -39,6 +39,7 @@ class Account(ResponseBody):
 
 class Features(ResponseBody):
     proxy: bool
+    contacts: bool
 
 
 class Session(ResponseBody):

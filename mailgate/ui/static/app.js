@@ -21,6 +21,7 @@ import {
 import { onSelectMailbox, refreshMailboxes, renderMailboxes, setCounts } from "./mailboxes.js";
 import { clearTheme, loadPrefs, updatePrefs } from "./prefs.js";
 import { closePrefs, initPrefsView, openPrefs } from "./prefs-view.js";
+import { closeContacts, initContactsView, openContacts } from "./contacts-view.js";
 import { closeReader, initReader, openMessage } from "./reader.js";
 import {
   LANGUAGES,
@@ -187,7 +188,10 @@ async function startSession(session) {
   const gen = ++sessionGen;
   api.setCsrfToken(session?.csrf_token);
   state.account = session?.account || { email: "" };
-  state.features = { proxy: session?.features?.proxy === true };
+  state.features = {
+    proxy: session?.features?.proxy === true,
+    contacts: session?.features?.contacts === true,
+  };
   setIdleTimeout(session?.idle_timeout_s);
   touch(session?.idle_expires_in_s ?? session?.idle_timeout_s);
   // Settings first: the language and time zone the shell is drawn in.
@@ -246,10 +250,13 @@ async function applyPersonalLocale() {
 async function loadFeatures() {
   try {
     const s = await api.get("/api/session");
-    state.features = { proxy: s?.features?.proxy === true };
+    state.features = {
+      proxy: s?.features?.proxy === true,
+      contacts: s?.features?.contacts === true,
+    };
     touch(s?.idle_expires_in_s);
   } catch (err) {
-    if (!api.isAborted(err)) state.features = { proxy: false };
+    if (!api.isAborted(err)) state.features = { proxy: false, contacts: false };
   }
 }
 
@@ -421,6 +428,16 @@ function buildShell() {
         text: t("shell.compose"),
         onclick: () => compose("new"),
       }),
+      state.features.contacts
+        ? h("button", {
+            type: "button",
+            id: "contacts-button",
+            class: "btn",
+            "data-testid": "contacts-button",
+            text: t("shell.contacts"),
+            onclick: showContacts,
+          })
+        : null,
       h(
         "button",
         {
@@ -473,6 +490,13 @@ function buildShell() {
         "aria-labelledby": "prefs-title",
         hidden: true,
       }),
+      h("section", {
+        id: "contacts-view",
+        class: "prefs-view contacts-view",
+        "aria-labelledby": "contacts-title",
+        "data-testid": "contacts-view",
+        hidden: true,
+      }),
     ),
   );
   closeReader();
@@ -487,20 +511,31 @@ async function redrawShell() {
   if (!state.account || !appRoot.firstChild) return;
   const messageId = state.message?.id;
   const prefsWereOpen = state.prefsOpen;
+  const contactsWereOpen = state.contactsOpen;
   const view = state.view;
   closePrefs();
+  closeContacts();
   buildShell();
   renderMailboxes();
   renderList();
   showPane(view);
   if (messageId) await openMessage(messageId, { focus: false });
   if (prefsWereOpen) await openPrefs();
+  if (contactsWereOpen) await openContacts();
 }
 
 function showPrefs() {
   if (state.prefsOpen) return;
   if (!closeCompose({ confirm: true, then: showPrefs })) return;
+  closeContacts();
   openPrefs();
+}
+
+function showContacts() {
+  if (state.contactsOpen) return;
+  if (state.prefsOpen && !closePrefs({ confirm: true })) return;
+  if (!closeCompose({ confirm: true, then: showContacts })) return;
+  openContacts();
 }
 
 /** The preferences screen closed: the panes are back, focus returns to its button. */
@@ -559,6 +594,7 @@ function backToList() {
 
 function compose(mode, msg = null) {
   if (state.prefsOpen && !closePrefs({ confirm: true })) return;
+  closeContacts();
   if (state.compose && !closeCompose({ confirm: true, then: () => compose(mode, msg) })) return;
   if (mode === "draft") return openDraft(msg);
   openCompose(mode, msg);
@@ -593,7 +629,7 @@ function onKeyDown(e) {
   }
   if (target.closest?.("#idle-warning")) return;
   // The settings screen handles its own keys (Escape); list shortcuts stay off there.
-  if (state.prefsOpen) return;
+  if (state.prefsOpen || state.contactsOpen) return;
   const inList = Boolean(target.closest?.("#message-list"));
   const inNav = Boolean(target.closest?.("#mailbox-list"));
   const readerOnly = NARROW.matches && state.view !== "list";
@@ -675,6 +711,7 @@ function init() {
   initIdle({ onStay: staySignedIn, onLogout: logout, onDeadline: onIdleDeadline });
   initReader({ showPane, compose, backToList });
   initCompose({ showPane, close: afterComposeClosed });
+  initContactsView({ onClose: () => $("#contacts-button")?.focus() });
   initPrefsView({
     onClose: afterPrefsClosed,
     onPageSize: onPageSizeChanged,
