@@ -152,6 +152,9 @@ def _wire(svc: Services) -> None:
     svc.sessions.login_hooks.append(on_login)
     # A session nobody has used for imap.idle_close_s keeps no decrypted mail in memory.
     svc.pool.idle_hooks.append(reading.forget)
+    # Nor the correspondents learned for suggestions (also bounds them on an instance that
+    # never sees the wipe of a session another instance ended, with a shared Redis store).
+    svc.pool.idle_hooks.append(svc.correspondents.forget)
 
 
 def _purge_interval(retention_s: float) -> float:

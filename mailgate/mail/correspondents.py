@@ -1,7 +1,8 @@
 """Address suggestions from the account's own mail, kept only in this process's memory for
 the session: the senders of the newest messages in INBOX and the recipients of the newest
 in Sent, read from their envelopes once per session (on the first suggestion asked for)
-and dropped when the session is wiped. Nothing is written anywhere.
+and dropped when the session is wiped or its IMAP connection is closed for idleness.
+Nothing is written anywhere.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ address book the operator did not configure."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -209,8 +210,16 @@ async def test_suggestions_from_sent_inbox_and_the_address_book(
         contact_values(*late)
         upstream.deliver(email, _mail(f"{late[0]} <{late[1]}>", email, "late"))
         assert await suggest("latecomer") == []
+        # ... nor kept once the session's mail connection closes unused ...
+        svc = running.services
+        assert svc.correspondents.session_count() == 1
+        svc.pool._config = dataclasses.replace(svc.pool._config, idle_close_s=0.0)
+        running.call(svc.pool.close_idle())
+        assert svc.correspondents.session_count() == 0
+        assert await suggest("latecomer") == [(*late, "mail")]  # learned again
+        assert svc.correspondents.session_count() == 1
         # ... and forgotten with the session: a new one learns afresh.
         assert (await api.logout()).status == 204
         assert running.services.correspondents.session_count() == 0
         assert (await api.login(email, password)).status == 201
-        assert await suggest("latecomer") == [(*late, "mail")]
+        assert await suggest("wilma") == [(*written, "mail")]
