@@ -16,7 +16,7 @@ from playwright.sync_api import Dialog, expect
 from mailgate.mail.contacts import CardDavClient, ContactDraft
 from mailgate.testing.servers import RunningMailgate
 from mailgate.tls import upstream_context
-from tests.browser.conftest import OpenBrowser, login, page_json
+from tests.browser.conftest import SCREENSHOTS, OpenBrowser, login, page_json
 from tests.conftest import Upstream
 from tests.integration.test_contacts import _mail, contact_values, contacts_settings
 from tests.servers.radicale import Radicale
@@ -67,6 +67,7 @@ def test_suggestions_contacts_screen_and_add_sender(
     expect(options).to_have_count(1)
     expect(options.first).to_contain_text(wilma[1])
     expect(to).to_have_attribute("aria-expanded", "true")
+    page.screenshot(path=str(SCREENSHOTS / "contacts-suggestions.png"))
     to.press("ArrowDown")
     expect(options.first).to_have_attribute("aria-selected", "true")
     expect(to).to_have_attribute("aria-activedescendant", options.first.get_attribute("id") or "")
@@ -110,6 +111,7 @@ def test_suggestions_contacts_screen_and_add_sender(
     page.get_by_test_id("contact-emails-input").fill(dora[1])
     page.get_by_test_id("contact-save").click()
     expect(rows).to_have_count(2)
+    page.screenshot(path=str(SCREENSHOTS / "contacts-screen.png"))
 
     page.get_by_test_id("contacts-search").fill("Dora")
     expect(rows).to_have_count(1)

@@ -76,6 +76,16 @@ function render() {
   view().replaceChildren(
     h(
       "div",
+      { class: "contacts" },
+      ...contents(search),
+    ),
+  );
+}
+
+function contents(search) {
+  return [
+    h(
+      "div",
       { class: "pane-head" },
       h("h2", {
         id: "contacts-title",
@@ -106,14 +116,20 @@ function render() {
       }),
     ),
     h("div", { id: "contact-form-slot" }),
-    h("p", { id: "contacts-note", class: "muted", role: "status", "data-testid": "contacts-note" }),
+    h("p", {
+      id: "contacts-note",
+      class: "muted",
+      role: "status",
+      "data-testid": "contacts-note",
+      hidden: true,
+    }),
     h("ul", {
       id: "contacts-list",
       class: "contacts-list",
       "aria-labelledby": "contacts-title",
       "data-testid": "contacts-list",
     }),
-  );
+  ];
 }
 
 async function load(q) {
@@ -135,6 +151,7 @@ async function load(q) {
     } else {
       note.textContent = "";
     }
+    note.hidden = !note.textContent;
     list.replaceChildren(...contacts.map(row));
   } catch (err) {
     if (mine === loadSeq) reportError(err, t("contacts.loadFailed"));
