@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from mailgate.api import (
+    contacts,
     conversations,
     events,
     health,
@@ -74,6 +75,7 @@ FEATURES: tuple[Feature, ...] = (
     send.setup,
     preferences.setup,
     sieve.setup,
+    contacts.setup,
     events.setup,
     proxy.setup,
     metrics.setup,

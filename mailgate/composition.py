@@ -19,7 +19,9 @@ from pathlib import Path
 from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config
 from mailgate.logs import log_event
+from mailgate.mail.contacts import ContactsService
 from mailgate.mail.conversations import ConversationService
+from mailgate.mail.correspondents import CorrespondentsService
 from mailgate.mail.pool import ImapPool
 from mailgate.mail.reading.service import ReadingService
 from mailgate.mail.reading.workers import WorkerPool
@@ -126,6 +128,8 @@ def build_services(
         sieve=SieveService(config.sieve, upstream_ssl, upstreams),
         conversations=ConversationService(pool, reading.forget),
         oidc=OidcService(config, upstream_ssl, clock),
+        contacts=ContactsService(config.contacts, upstream_ssl, upstreams),
+        correspondents=CorrespondentsService(),
     )
     sessions.token_refresher = svc.oidc.refresh
     _wire(svc)
@@ -138,6 +142,7 @@ def _wire(svc: Services) -> None:
 
     async def drop_cached(lookup: str, reason: str) -> None:
         reading.wipe(lookup)
+        svc.correspondents.forget(lookup)
 
     async def wipe_uploads(lookup: str, reason: str) -> None:
         await vault.wipe(lookup)
@@ -152,6 +157,9 @@ def _wire(svc: Services) -> None:
     svc.sessions.login_hooks.append(on_login)
     # A session nobody has used for imap.idle_close_s keeps no decrypted mail in memory.
     svc.pool.idle_hooks.append(reading.forget)
+    # Nor the correspondents learned for suggestions (also bounds them on an instance that
+    # never sees the wipe of a session another instance ended, with a shared Redis store).
+    svc.pool.idle_hooks.append(svc.correspondents.forget)
 
 
 def _purge_interval(retention_s: float) -> float:

@@ -108,6 +108,15 @@ class SieveConfig:
 
 
 @dataclass(frozen=True)
+class ContactsConfig:
+    # A CardDAV address book (RFC 6352) for every account without a domain map entry of
+    # its own: the https:// URL of the address book collection; `{user}` is replaced by
+    # the account's address. Empty: no contacts.
+    carddav_url: str = ""
+    timeout_s: float = 15.0
+
+
+@dataclass(frozen=True)
 class UpstreamConfig:
     ca_file: str = ""
     # Only the standard mail ports are used upstream (SEC-63): IMAP 993 (tls) or 143
@@ -145,6 +154,8 @@ class DomainEntry:
     oidc_login_claim: str = "email"
     # The password form for this domain; off: only the provider signs in.
     passwords_allowed: bool = True
+    # CardDAV address book (https:// URL, `{user}`: the account's address); empty: none.
+    carddav_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -271,6 +282,7 @@ class Config:
     imap: ImapConfig = field(default_factory=ImapConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     sieve: SieveConfig = field(default_factory=SieveConfig)
+    contacts: ContactsConfig = field(default_factory=ContactsConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
     domains: DomainsConfig = field(default_factory=DomainsConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
@@ -468,6 +480,7 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
         ("imap.timeout_s", config.imap.timeout_s),
         ("smtp.timeout_s", config.smtp.timeout_s),
         ("sieve.timeout_s", config.sieve.timeout_s),
+        ("contacts.timeout_s", config.contacts.timeout_s),
         ("proxy.timeout_s", config.proxy.timeout_s),
         ("proxy.url_lifetime_s", config.proxy.url_lifetime_s),
         ("proxy.per_session_concurrency", config.proxy.per_session_concurrency),
@@ -507,6 +520,9 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
             "are required; mailgate only serves HTTPS"
         )
     _validate_domains(config)
+    _check_carddav_url("contacts.carddav_url", config.contacts.carddav_url)
+    for domain_entry in config.domains.entries:
+        _check_carddav_url(f'domains."{domain_entry.domain}".carddav_url', domain_entry.carddav_url)
     if config.store.backend == "redis" and not config.store.redis_url:
         raise ConfigError("store.redis_url (MAILGATE_STORE_REDIS_URL): is required for redis")
     if config.limits.upload_max_bytes > config.limits.session_upload_max_bytes:
@@ -589,6 +605,12 @@ def _validate_oidc(where: str, entry: DomainEntry) -> None:
         raise ConfigError(f"{where}.oidc_scopes: must include openid")
     if not entry.oidc_login_claim:
         raise ConfigError(f"{where}.oidc_login_claim: must name a claim")
+
+
+def _check_carddav_url(where: str, url: str) -> None:
+    """An address book is reached over verified TLS only (Basic auth carries the password)."""
+    if url and not url.startswith("https://"):
+        raise ConfigError(f"{where}: must start with https://")
 
 
 def _is_ip_literal(host: str) -> bool:

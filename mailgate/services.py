@@ -15,7 +15,9 @@ from pathlib import Path
 from aiohttp import web
 
 from mailgate.config import Config
+from mailgate.mail.contacts import ContactsService
 from mailgate.mail.conversations import ConversationService
+from mailgate.mail.correspondents import CorrespondentsService
 from mailgate.mail.pool import ImapPool
 from mailgate.mail.reading.service import ReadingService
 from mailgate.mail.sieve import SieveService
@@ -65,6 +67,10 @@ class Services:
     conversations: ConversationService
     # Sign-in through the domains' OpenID providers (empty when no domain has one).
     oidc: OidcService
+    # Contacts in each account's CardDAV address book (none kept by mailgate).
+    contacts: ContactsService
+    # Address suggestions learned from each session's own mail, in memory until its wipe.
+    correspondents: CorrespondentsService
 
 
 SERVICES = web.AppKey("mailgate_services", Services)

@@ -24,6 +24,7 @@ from mailgate.testing.client import ApiClient
 from mailgate.testing.logcheck import CANARIES
 from mailgate.testing.servers import RunningMailgate, RunningSandbox, upstream_config
 from tests.servers.dovecot import Dovecot
+from tests.servers.radicale import Radicale
 
 pytest_plugins = ["pytester"]  # tests/unit/test_logcheck.py runs the check on a leaky test
 
@@ -91,6 +92,18 @@ def dovecot() -> Iterator[Dovecot]:
     if not Dovecot.available():
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd); .ci/run installs it")
     server = Dovecot()
+    server.start()
+    yield server
+    server.stop()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def radicale() -> Iterator[Radicale]:
+    """A real CardDAV server (Radicale) over TLS with a test CA and htpasswd users."""
+    if not Radicale.available():
+        pytest.skip("radicale is not installed (apt-get install radicale); .ci/run installs it")
+    server = Radicale()
     server.start()
     yield server
     server.stop()

@@ -15,6 +15,7 @@ from typing import Any
 from mailgate.api.messages import DOWNLOAD_TYPES
 
 from .models.compose import Compose, Draft, DraftContent, DraftSaved, Sent
+from .models.contacts import ContactIn, ContactList, ContactOut, SuggestionList
 from .models.conversations import (
     ConversationActed,
     ConversationAction,
@@ -650,6 +651,68 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 {200: Answer("Saved.", FiltersAnswer)},
                 (*_UNSAFE, 404, 409, 502),
                 body=FiltersPut,
+            ),
+        },
+    ),
+    # Contacts in the account's CardDAV address book (mailgate/api/contacts.py); nothing
+    # is kept by mailgate. 404 contacts_unavailable: no address book for this account;
+    # 502: unreachable, refused the account, or no verified TLS (upstream_tls_failed).
+    "/api/contacts": (
+        "contacts",
+        {
+            "get": Operation(
+                "list_contacts",
+                "The address book's contacts, those matching `q` (name or address) if given.",
+                "contacts",
+                {200: Answer("They (`available: false`: no address book).", ContactList)},
+                (*_SESSION, 400, 502),
+                params=(_q("q", {"type": "string", "maxLength": 200}, "Search text."),),
+            ),
+            "post": Operation(
+                "create_contact",
+                "Add a contact to the address book.",
+                "contacts",
+                {201: Answer("Added.", ContactOut)},
+                (*_UNSAFE, 404, 502),
+                body=ContactIn,
+            ),
+        },
+    ),
+    "/api/contacts/suggest": (
+        "contacts",
+        {
+            "get": Operation(
+                "suggest_addresses",
+                "Up to 10 addresses matching `q`: contacts of the address book, then people "
+                "written to and heard from recently (learned from the mailbox this session, "
+                "kept only in memory until it ends).",
+                "contacts",
+                {200: Answer("They.", SuggestionList)},
+                (*_SESSION, 400, 502),
+                params=(_q("q", {"type": "string", "maxLength": 200}, "What was typed."),),
+            ),
+        },
+    ),
+    "/api/contacts/{contact_id}": (
+        "contacts",
+        {
+            "put": Operation(
+                "update_contact",
+                "Change a contact's name, addresses and phone numbers (other vCard "
+                "properties are kept).",
+                "contacts",
+                {200: Answer("Saved.", ContactOut)},
+                (*_UNSAFE, 404, 409, 502),
+                params=(_path("contact_id"),),
+                body=ContactIn,
+            ),
+            "delete": Operation(
+                "delete_contact",
+                "Remove a contact from the address book.",
+                "contacts",
+                {204: _NO_CONTENT},
+                (*_UNSAFE, 404, 502),
+                params=(_path("contact_id"),),
             ),
         },
     ),

@@ -30,7 +30,11 @@ async def _session_body(
         "csrf_token": session.keys.csrf_token,
         "idle_timeout_s": cfg.session.idle_timeout_s,
         "absolute_timeout_s": cfg.session.absolute_timeout_s,
-        "features": {"proxy": cfg.proxy.enabled},
+        "features": {
+            "proxy": cfg.proxy.enabled,
+            # This account has an address book (Contacts screen, "Add sender to contacts").
+            "contacts": services(request).contacts.url_for(session.email) is not None,
+        },
     }
     tokens = session.oidc_tokens()
     entry = svc.oidc.entry(tokens["domain"]) if tokens is not None else None

@@ -31,6 +31,8 @@ class Upstream:
     imap: Endpoint
     smtp: Endpoint
     sieve: Endpoint | None = None
+    # The CardDAV address book URL (`{user}` not yet replaced); empty: none.
+    carddav_url: str = ""
 
 
 def _port(protocol: str, port: int, security: Security) -> int:
@@ -58,6 +60,7 @@ def _from_entry(entry: DomainEntry) -> Upstream:
             entry.smtp_security,
         ),
         sieve=sieve,
+        carddav_url=entry.carddav_url,
     )
 
 
@@ -73,6 +76,7 @@ class UpstreamDirectory:
                 Endpoint(imap.host, imap.port, imap.security),
                 Endpoint(smtp.host, smtp.port, smtp.security),
                 Endpoint(sieve.host, sieve.port, sieve.security) if sieve.host else None,
+                config.contacts.carddav_url,
             )
         else:
             self._default = self._by_domain.get(domains.default) if domains.default else None

@@ -95,3 +95,54 @@ async def test_sec_46_uploads_are_bound_to_their_session(logged_in, mailgate, up
         assert (await other.request("DELETE", f"/api/uploads/{upload_id}")).status == 404
         assert (await other.get("/api/uploads")).json() == {"uploads": []}
     assert len((await logged_in.get("/api/uploads")).json()["uploads"]) == 1
+
+
+async def test_contacts_and_correspondents_are_not_at_rest(make_mailgate, upstream, radicale):
+    """A contact made, edited and listed through mailgate, and the correspondents learned
+    for suggestions, appear nowhere mailgate writes: the session store, the vault, the
+    data directory (preference database, server secret) — nor in its logs (the log
+    check of every test, with them registered as canaries)."""
+    import secrets
+
+    from mailgate.testing.client import ApiClient
+    from tests.integration.test_contacts import _mail, contact_values, contacts_settings
+
+    email, password = upstream.new_user()
+    radicale.add_user(email, password)
+    tag = secrets.token_hex(4)
+    contact = (f"Ottilie Kontaktperson{tag}", f"ottilie.{tag}@contact.example")
+    edited = f"Ottilie Umbenannt{tag}"
+    sender = (f"Sigurd Absender{tag}", f"sigurd.{tag}@sender.example")
+    recipient = (f"Rita Empfaengerin{tag}", f"rita.{tag}@recipient.example")
+    for name, address in (contact, sender, recipient):
+        contact_values(name, address)
+    contact_values(edited, contact[1])
+    upstream.deliver(email, _mail(f"{sender[0]} <{sender[1]}>", email, "at rest in"))
+    upstream.deliver(email, _mail(email, f"{recipient[0]} <{recipient[1]}>", "at rest out"), "Sent")
+    mailgate = make_mailgate(**contacts_settings(upstream, radicale))
+    async with ApiClient(mailgate.url, mailgate.client_ssl()) as api:
+        assert (await api.login(email, password)).status == 201
+        made = await api.post("/api/contacts", json={"name": contact[0], "emails": [contact[1]]})
+        assert made.status == 201
+        resp = await api.request(
+            "PUT",
+            f"/api/contacts/{made.json()['id']}",
+            json={"name": edited, "emails": [contact[1]]},
+        )
+        assert resp.status == 200
+        assert (await api.get("/api/contacts?q=ottilie")).status == 200
+        found = (await api.get(f"/api/contacts/suggest?q={tag}")).json()["suggestions"]
+        assert {s["email"] for s in found} == {contact[1], sender[1], recipient[1]}
+        # Preferences are the one thing mailgate keeps: save some so the database exists.
+        assert (await api.request("PUT", "/api/preferences", json={"page_size": 20})).status == 200
+
+        svc = mailgate.services
+        files = [p for p in svc.data_dir.rglob("*") if p.is_file()]
+        assert files  # the preference database and the server secret are there to look at
+        dump = b"\n".join([svc.store.dump(), svc.vault.dump(), *(p.read_bytes() for p in files)])
+        for value in (*contact, edited, *sender, *recipient):
+            assert_absent(dump, value.encode(), "a contact's or correspondent's name or address")
+        # Held in memory for the session only; the logout drops them.
+        assert svc.correspondents.session_count() == 1
+        assert (await api.logout()).status == 204
+        assert svc.correspondents.session_count() == 0

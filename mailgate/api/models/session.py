@@ -40,6 +40,7 @@ class Account(ResponseBody):
 
 class Features(ResponseBody):
     proxy: bool
+    contacts: bool
 
 
 class SignedInWith(ResponseBody):

@@ -30,6 +30,7 @@ import {
 } from "./mailboxes.js";
 import { clearTheme, loadPrefs, updatePrefs } from "./prefs.js";
 import { closePrefs, initPrefsView, openPrefs } from "./prefs-view.js";
+import { closeContacts, initContactsView, openContacts } from "./contacts-view.js";
 import { closeReader, initReader, openConversation, openMessage } from "./reader.js";
 import {
   LANGUAGES,
@@ -284,7 +285,10 @@ async function startSession(session) {
   const gen = ++sessionGen;
   api.setCsrfToken(session?.csrf_token);
   state.account = session?.account || { email: "" };
-  state.features = { proxy: session?.features?.proxy === true };
+  state.features = {
+    proxy: session?.features?.proxy === true,
+    contacts: session?.features?.contacts === true,
+  };
   signedInWith = session?.provider || null;
   setIdleTimeout(session?.idle_timeout_s);
   touch(session?.idle_expires_in_s ?? session?.idle_timeout_s);
@@ -345,10 +349,13 @@ async function applyPersonalLocale() {
 async function loadFeatures() {
   try {
     const s = await api.get("/api/session");
-    state.features = { proxy: s?.features?.proxy === true };
+    state.features = {
+      proxy: s?.features?.proxy === true,
+      contacts: s?.features?.contacts === true,
+    };
     touch(s?.idle_expires_in_s);
   } catch (err) {
-    if (!api.isAborted(err)) state.features = { proxy: false };
+    if (!api.isAborted(err)) state.features = { proxy: false, contacts: false };
   }
 }
 
@@ -541,6 +548,16 @@ function buildShell() {
         text: t("shell.compose"),
         onclick: () => compose("new"),
       }),
+      state.features.contacts
+        ? h("button", {
+            type: "button",
+            id: "contacts-button",
+            class: "btn",
+            "data-testid": "contacts-button",
+            text: t("shell.contacts"),
+            onclick: showContacts,
+          })
+        : null,
       h(
         "button",
         {
@@ -605,6 +622,13 @@ function buildShell() {
         "aria-labelledby": "prefs-title",
         hidden: true,
       }),
+      h("section", {
+        id: "contacts-view",
+        class: "prefs-view contacts-view",
+        "aria-labelledby": "contacts-title",
+        "data-testid": "contacts-view",
+        hidden: true,
+      }),
     ),
   );
   closeReader();
@@ -620,8 +644,10 @@ async function redrawShell() {
   const messageId = state.message?.id;
   const conversationId = state.conversation?.id;
   const prefsWereOpen = state.prefsOpen;
+  const contactsWereOpen = state.contactsOpen;
   const view = state.view;
   closePrefs();
+  closeContacts();
   buildShell();
   renderMailboxes();
   renderList();
@@ -629,12 +655,21 @@ async function redrawShell() {
   if (messageId) await openMessage(messageId, { focus: false });
   if (conversationId) await openConversation(conversationId, { focus: false });
   if (prefsWereOpen) await openPrefs();
+  if (contactsWereOpen) await openContacts();
 }
 
 async function showPrefs() {
   if (state.prefsOpen) return;
   if (!closeCompose({ confirm: true, then: showPrefs })) return;
+  closeContacts();
   openPrefs();
+}
+
+function showContacts() {
+  if (state.contactsOpen) return;
+  if (state.prefsOpen && !closePrefs({ confirm: true })) return;
+  if (!closeCompose({ confirm: true, then: showContacts })) return;
+  openContacts();
 }
 
 /** The preferences screen closed: the panes are back, focus returns to its button. */
@@ -707,6 +742,7 @@ async function backToList() {
 
 async function compose(mode, msg = null) {
   if (state.prefsOpen && !(await closePrefs({ confirm: true }))) return;
+  closeContacts();
   if (state.compose && !closeCompose({ confirm: true, then: () => compose(mode, msg) })) return;
   if (mode === "draft") return openDraft(msg);
   openCompose(mode, msg);
@@ -745,7 +781,7 @@ function onKeyDown(e) {
   }
   if (target.closest?.("#idle-warning") || target.closest?.("dialog")) return;
   // The settings screen handles its own keys (Escape); list shortcuts stay off there.
-  if (state.prefsOpen) return;
+  if (state.prefsOpen || state.contactsOpen) return;
   const inList = Boolean(target.closest?.("#message-list"));
   const inNav = Boolean(target.closest?.("#mailbox-list"));
   const readerOnly = NARROW.matches && state.view !== "list";
@@ -836,6 +872,7 @@ function init() {
   initIdle({ onStay: staySignedIn, onLogout: logout, onDeadline: onIdleDeadline });
   initReader({ showPane, compose, backToList });
   initCompose({ showPane, close: afterComposeClosed });
+  initContactsView({ onClose: () => $("#contacts-button")?.focus() });
   initPrefsView({
     onClose: afterPrefsClosed,
     onPageSize: onPageSizeChanged,

@@ -3,6 +3,7 @@
 
 import * as api from "./api.js";
 import { confirmDialog } from "./dialog.js";
+import { attachAutocomplete } from "./autocomplete.js";
 import { refreshMailboxes } from "./mailboxes.js";
 import { t } from "./i18n.js";
 import { signatureBlock } from "./prefs.js";
@@ -257,6 +258,8 @@ export function openCompose(mode = "new", msg = null) {
 
   const p = $("#reader-pane");
   p.replaceChildren(form);
+  // Suggestions under each address field (the lists are part of the form: they go with it).
+  for (const input of [to.input, cc.input, bcc.input]) attachAutocomplete(input);
   hooks.showPane("reader");
   if (mode === "reply" || mode === "replyAll" || (mode === "draft" && to.input.value)) {
     text.input.focus();

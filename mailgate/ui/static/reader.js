@@ -6,6 +6,7 @@ import { touch } from "./idle.js";
 import { loadList, markOpenRow, rowById, updateConversationRow, updateRow } from "./list.js";
 import { adjustUnread, refreshMailboxes } from "./mailboxes.js";
 import { remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
+import { addSender } from "./contacts-view.js";
 import { t } from "./i18n.js";
 import { announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
 import { $, addrName, addrNodes, fullDate, h, humanSize, shortDate } from "./util.js";
@@ -399,6 +400,9 @@ function renderReader(msg) {
     action("forward", t("reader.forward"), () => hooks.compose("forward", msg), {
       "aria-keyshortcuts": "f",
     }),
+    state.features.contacts && msg.from?.[0]?.email
+      ? action("add-sender", t("reader.addSender"), () => addSender(msg.from[0]))
+      : null,
     flagBtn,
     seenButton(msg),
     moveControl(msg),

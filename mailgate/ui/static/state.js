@@ -9,7 +9,7 @@ export const DEFAULT_PAGE_SIZE = 50;
 function fresh() {
   return {
     account: null, // {email}
-    features: { proxy: false },
+    features: { proxy: false, contacts: false },
     mailboxes: [], // as returned by GET /api/mailboxes, in display order
     mailboxId: null,
     list: { total: 0, offset: 0, messages: [], conversations: [] },
@@ -25,6 +25,7 @@ function fresh() {
     prefsRetainedUntil: null, // ISO date the server keeps them until without a login
     prefsRetentionDays: null, // the operator's period, known before anything is stored
     prefsOpen: false, // the preferences screen is showing instead of the panes
+    contactsOpen: false, // the contacts screen is showing instead of the panes
   };
 }
 
