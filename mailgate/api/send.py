@@ -6,8 +6,9 @@ import contextlib
 
 from aiohttp import web
 
+from mailgate.errors import BadRequest
 from mailgate.http.json_io import json_response
-from mailgate.mail.outbox import save_draft, send_message
+from mailgate.mail.outbox import Sender, save_draft, send_message
 from mailgate.services import Services, services
 
 from .auth import require_session
@@ -27,13 +28,32 @@ def _forget(svc: Services, lookup: str, message_id: str | None) -> None:
             svc.reading.forget(lookup, message_id)
 
 
-async def _from_name(request: web.Request, email: str) -> str:
-    """The display name the user chose in their preferences, for the From header."""
-    prefs, _ = await preferences_of(request.app).load(email)
-    name = prefs.get("display_name", "")
-    if not isinstance(name, str):
+def _printable(value: object) -> str:
+    if not isinstance(value, str):
         return ""
-    return "".join(c for c in name if c.isprintable()).strip()
+    return "".join(c for c in value if c.isprintable()).strip()
+
+
+async def _sender(request: web.Request, email: str, identity: str | None) -> Sender:
+    """Who the message is from: the identity chosen (400 when the preferences hold none
+    with that id), else the login's address with the display name of the preferences."""
+    prefs, _ = await preferences_of(request.app).load(email)
+    if identity is None:
+        return Sender(name=_printable(prefs.get("display_name", "")))
+    saved = prefs.get("identities")
+    for item in saved if isinstance(saved, list) else []:
+        if isinstance(item, dict) and item.get("id") == identity:
+            address = item.get("email")
+            if not isinstance(address, str) or not address:
+                break
+            reply_to = item.get("reply_to")
+            return Sender(
+                name=_printable(item.get("name", "")),
+                email=address,
+                reply_to=reply_to if isinstance(reply_to, str) and reply_to else None,
+                bcc_self=item.get("bcc_self") is True,
+            )
+    raise BadRequest(Compose.invalid_message("identity"))
 
 
 async def send(request: web.Request) -> web.Response:
@@ -49,7 +69,7 @@ async def send(request: web.Request) -> web.Response:
         config=svc.config,
         upstreams=svc.upstreams,
         ssl_context=svc.upstream_ssl,
-        from_name=await _from_name(request, session.email),
+        sender=await _sender(request, session.email, body.identity),
     )
     if compose.in_reply_to is not None:
         _forget(svc, session.lookup, compose.in_reply_to.id)
@@ -68,7 +88,7 @@ async def drafts(request: web.Request) -> web.Response:
         session=session,
         vault=vault_of(svc),
         pool=svc.pool,
-        from_name=await _from_name(request, session.email),
+        sender=await _sender(request, session.email, body.identity),
     )
     if compose.replaces is not None:
         _forget(svc, session.lookup, compose.replaces.id)

@@ -118,6 +118,7 @@ class Draft:
     attachments: list[AttachmentSource] = field(default_factory=list)
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
+    reply_to: Address | None = None
 
 
 def _invalid(field_name: str) -> BadRequest:
@@ -377,6 +378,8 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> BuiltMessage:
     message_id = f"<{secrets.token_hex(16)}@{sender.domain}>"
     msg = EmailMessage(policy=POLICY)
     msg["From"] = sender
+    if draft.reply_to is not None:
+        msg["Reply-To"] = _recheck(draft.reply_to, "reply_to")
     if to:
         msg["To"] = to
     if cc:

@@ -46,6 +46,7 @@ __all__ = [
     "DraftResult",
     "OutboxSession",
     "SendResult",
+    "Sender",
     "save_draft",
     "send_message",
 ]
@@ -98,6 +99,17 @@ class ComposeRequest:
     @property
     def recipient_count(self) -> int:
         return len(self.to) + len(self.cc) + len(self.bcc)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a message is from: the login's address by default, or an identity the user
+    saved (its address, name, Reply-To and whether it gets a Bcc of what it sends)."""
+
+    name: str = ""
+    email: str | None = None  # None: the login's own address
+    reply_to: str | None = None
+    bcc_self: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,7 +196,8 @@ async def _build(
     pool: ImapPool,
     *,
     placeholder_recipient: bool = False,
-    from_name: str = "",
+    sender: Sender = Sender(),
+    bcc_self: bool = False,
 ) -> BuiltMessage:
     attachments = await _attachments(vault, session, request.attachments)
     in_reply_to: str | None = None
@@ -194,11 +207,19 @@ async def _build(
     elif request.thread is not None:
         # Kept as the draft held them; build_message drops whatever is not a msg-id.
         in_reply_to, references = request.thread[0], list(request.thread[1])
+    from_address = parse_recipient(
+        {"email": sender.email or session.email, "name": sender.name}, "from"
+    )
     bcc = list(request.bcc)
     if placeholder_recipient and request.recipient_count == 0:
         bcc = [_NOBODY]
+    if bcc_self and sender.bcc_self:
+        bcc.append(Address(addr_spec=from_address.addr_spec))
     draft = Draft(
-        from_address=parse_recipient({"email": session.email, "name": from_name}, "from"),
+        from_address=from_address,
+        reply_to=None
+        if not sender.reply_to
+        else parse_recipient({"email": sender.reply_to, "name": ""}, "reply_to"),
         to=list(request.to),
         cc=list(request.cc),
         bcc=bcc,
@@ -288,14 +309,14 @@ async def send_message(
     config: Config,
     upstreams: UpstreamDirectory,
     ssl_context: ssl.SSLContext,
-    from_name: str = "",
+    sender: Sender = Sender(),
 ) -> SendResult:
     """Build, submit over SMTP, then (best effort) store in Sent and flag the parent.
 
     Once the SMTP server accepted the message nothing here raises: a failed
     Sent copy becomes `warning: sent_but_not_saved`, never a retry or a resend.
     """
-    built = await _build(request, session, vault, pool, from_name=from_name)
+    built = await _build(request, session, vault, pool, sender=sender, bcc_self=True)
     if request.replaces is not None:
         await _check_in_drafts(pool, session, request.replaces)
     credentials = session.credentials()
@@ -388,15 +409,13 @@ async def save_draft(
     session: OutboxSession,
     vault: Vault,
     pool: ImapPool,
-    from_name: str = "",
+    sender: Sender = Sender(),
 ) -> DraftResult:
     """APPEND the draft to the Drafts mailbox; then remove the draft it replaces.
 
     The id is None when the server does not report the new UID (no UIDPLUS).
     """
-    built = await _build(
-        request, session, vault, pool, placeholder_recipient=True, from_name=from_name
-    )
+    built = await _build(request, session, vault, pool, placeholder_recipient=True, sender=sender)
     with_bcc = request.recipient_count > 0  # else Bcc holds only the placeholder
     old = request.replaces
 

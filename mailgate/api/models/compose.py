@@ -53,6 +53,7 @@ _MESSAGES = {
         f"'references' (at most {MAX_REFERENCES} message-ids)."
     ),
     "save_sent": "The field 'save_sent' must be true or false.",
+    "identity": "The field 'identity' must be the id of an identity in the preferences.",
 }
 
 
@@ -96,6 +97,8 @@ class Compose(RequestBody):
     thread: Thread | None = None
     replaces: str | None = None
     save_sent: bool = True
+    # The id of a saved identity (preferences) to send as; null: the login's address.
+    identity: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")] | None = None
 
     @classmethod
     def invalid_message(cls, field: str) -> str:

@@ -67,6 +67,8 @@ class Message(Summary):
     cc: list[Address]
     bcc: list[Address]
     reply_to: list[Address]
+    # The addresses of the Delivered-To fields: which of the user's addresses received it.
+    delivered_to: list[Address]
     message_id_header: str | None
     in_reply_to: str | None
     references: list[str] | str | None

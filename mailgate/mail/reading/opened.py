@@ -57,6 +57,7 @@ class OpenedMessage:
             "cc": v.cc,
             "bcc": v.bcc,
             "reply_to": v.reply_to,
+            "delivered_to": v.delivered_to,
             "subject": v.subject,
             "date": v.date or iso_date(self.internaldate),
             **flag_json(self.flags),
