@@ -4,6 +4,7 @@
 import * as api from "./api.js";
 import { refreshMailboxes } from "./mailboxes.js";
 import { t } from "./i18n.js";
+import { identities, identityById, identityFor, identityLabel, ownAddresses } from "./identities.js";
 import { signatureBlock } from "./prefs.js";
 import { loadList } from "./list.js";
 import { announce, mailboxById, reportError, state } from "./state.js";
@@ -91,14 +92,16 @@ function prefill(mode, msg) {
       title: t("reader.forward"),
       subject: withPrefix("Fwd:", msg.subject),
       text: forwardBody(msg),
+      identity: identityFor(msg),
     };
   }
-  const me = addrKey(state.account?.email);
+  // Any of the user's addresses (the login's, each identity's) is "me".
+  const own = ownAddresses();
   const replyTo = msg.reply_to?.length ? msg.reply_to : msg.from || [];
-  const to = replyTo.filter((a) => addrKey(a) && addrKey(a) !== me);
+  const to = replyTo.filter((a) => addrKey(a) && !own.has(addrKey(a)));
   const cc = [];
   if (mode === "replyAll") {
-    const seen = new Set([me, ...to.map(addrKey)]);
+    const seen = new Set([...own, ...to.map(addrKey)]);
     for (const a of [...(msg.to || []), ...(msg.cc || [])]) {
       const k = addrKey(a);
       if (k && !seen.has(k)) {
@@ -115,6 +118,8 @@ function prefill(mode, msg) {
     subject: withPrefix("Re:", msg.subject),
     text: quote(msg),
     inReplyTo: msg.id,
+    // The identity the message was addressed to answers it.
+    identity: identityFor(msg),
   };
 }
 
@@ -123,9 +128,40 @@ function field(id, label, testid, attrs = {}, tag = "input") {
   return { input, row: h("div", { class: "field" }, h("label", { for: id, text: label }), input) };
 }
 
+/** The From selector (only when there are identities): the login's address, then each
+    identity; its value is the identity id ("" for the login's address). */
+function fromField(chosen) {
+  const list = identities();
+  if (!list.length) return null;
+  const name = typeof state.prefs?.display_name === "string" ? state.prefs.display_name : "";
+  const input = h(
+    "select",
+    { id: "compose-from", name: "compose-from", "data-testid": "compose-from" },
+    h("option", {
+      value: "",
+      selected: !chosen,
+      translate: "no",
+      text: formatAddr({ name, email: state.account?.email || "" }),
+    }),
+    list.map((i) =>
+      h("option", {
+        value: i.id,
+        selected: chosen?.id === i.id,
+        translate: "no",
+        text: identityLabel(i),
+      }),
+    ),
+  );
+  return {
+    input,
+    row: h("div", { class: "field" }, h("label", { for: "compose-from", text: t("compose.from") }), input),
+  };
+}
+
 /** Open the compose form in the reader pane. */
 export function openCompose(mode = "new", msg = null) {
   const init = prefill(mode, msg);
+  const from = fromField(init.identity || null);
   const addrAttrs = {
     type: "text",
     autocomplete: "email",
@@ -159,7 +195,21 @@ export function openCompose(mode = "new", msg = null) {
   );
   // The signature goes above any quote or forwarded message, where a reply is written;
   // a draft taken up again has it already, as the user left it.
-  text.input.value = (init.asSaved ? "" : signatureBlock()) + (init.text || "");
+  text.input.value = (init.asSaved ? "" : signatureBlock(init.identity || null)) + (init.text || "");
+  if (from) {
+    // Another identity, another signature: swapped while the old one is there untouched.
+    let shownSignature = init.asSaved ? "" : signatureBlock(init.identity || null);
+    from.input.addEventListener("change", () => {
+      const next = signatureBlock(identityById(from.input.value));
+      const body = text.input.value;
+      if (shownSignature && body.includes(shownSignature)) {
+        text.input.value = body.replace(shownSignature, next);
+      } else if (!shownSignature && next && !init.asSaved) {
+        text.input.value = next + body;
+      }
+      shownSignature = next;
+    });
+  }
   const file = field("compose-file", t("compose.attach"), "compose-file", {
     type: "file",
     multiple: true,
@@ -194,6 +244,7 @@ export function openCompose(mode = "new", msg = null) {
       { class: "pane-head" },
       h("h2", { id: "compose-title", class: "pane-title", tabindex: "-1", text: init.title }),
     ),
+    from?.row,
     to.row,
     cc.row,
     bcc.row,
@@ -222,6 +273,7 @@ export function openCompose(mode = "new", msg = null) {
     showError: () => {},
     initial: "",
     fields: { to: to.input, cc: cc.input, bcc: bcc.input, subject: subject.input, text: text.input },
+    from: from?.input || null,
   };
   for (const info of init.uploads || []) addUploaded(c, info, uploadList);
   c.initial = snapshot(c);
@@ -271,6 +323,7 @@ export function openCompose(mode = "new", msg = null) {
 function snapshot(c) {
   return JSON.stringify([
     ...Object.values(c.fields).map((f) => f.value),
+    c.from?.value || "",
     ...c.uploads.map((u) => u.key || u.id || `pending:${u.file.name}`),
   ]);
 }
@@ -392,6 +445,7 @@ function composeBody(c) {
     attachments: c.uploads.map((u) => u.id),
     save_sent: true,
   };
+  if (c.from?.value) body.identity = c.from.value;
   if (c.inReplyTo) body.in_reply_to = c.inReplyTo;
   else if (c.thread) body.thread = c.thread;
   // The copy in Drafts this message replaces: the next save's, or the send's, to remove.

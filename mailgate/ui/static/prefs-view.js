@@ -15,6 +15,7 @@ import {
   t,
   timeZones,
 } from "./i18n.js";
+import { identitiesSection } from "./identities.js";
 import { sieveSection } from "./sieve-view.js";
 import { $, downloadJson, fullDate, h } from "./util.js";
 
@@ -285,6 +286,7 @@ function render() {
       ),
       h("p", { class: "prefs-intro", "data-testid": "prefs-retention", text: retentionText() }),
       formEl,
+      identitiesSection(),
       sendersSection(),
       sieveSection(render),
       dataSection(),
