@@ -216,3 +216,20 @@ async def test_delivered_to_is_in_the_message_view(
     (found,) = await _find(api, "inbox", subject)
     view = (await api.get(f"/api/messages/{found['id']}?peek=1")).json()
     assert [a["email"] for a in view["delivered_to"]] == [alias, smtp_user[0]]
+
+
+async def test_a_draft_keeps_its_identity_when_taken_up_again(
+    upstream: Any, api: ApiClient
+) -> None:
+    alias = _address("drafting")
+    await _save_identities(api, [{"id": "d", "email": alias, "name": "Ada Drafts"}])
+    subject = f"Draft as alias {secrets.token_hex(4)}"
+    resp = await api.post(
+        "/api/drafts",
+        json={"to": [_address("r")], "subject": subject, "text": "x", "identity": "d"},
+    )
+    assert resp.status == 201, resp
+    draft_id = resp.json()["id"]
+    assert draft_id is not None
+    resumed = (await api.get(f"/api/messages/{draft_id}/draft")).json()
+    assert resumed["from"] == [{"name": "Ada Drafts", "email": alias}]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from email.headerregistry import Address
 from typing import Annotated, ClassVar
 
+import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from mailgate.errors import BadRequest
@@ -178,6 +179,8 @@ class DraftContent(ResponseBody):
     copied into this session's uploads."""
 
     id: str
+    # The From it was saved with: a client picks the identity with that address.
+    from_: list[AddressOut] = msgspec.field(name="from")
     to: list[AddressOut]
     cc: list[AddressOut]
     bcc: list[AddressOut]

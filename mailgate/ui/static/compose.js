@@ -82,6 +82,8 @@ function prefill(mode, msg) {
       subject: msg.subject || "",
       text: typeof msg.text === "string" ? msg.text : "",
       draftId: msg.id || null,
+      // Written as an identity: that one again (matched by its From address).
+      identity: identityFor({ to: Array.isArray(msg.from) ? msg.from : [] }),
       thread: msg.thread || null,
       uploads: Array.isArray(msg.attachments) ? msg.attachments : [],
       asSaved: true,
