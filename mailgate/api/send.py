@@ -8,12 +8,14 @@ from aiohttp import web
 
 from mailgate.errors import BadRequest
 from mailgate.http.json_io import json_response
+from mailgate.mail.ids import decode_message_id
 from mailgate.mail.outbox import Sender, save_draft, send_message
+from mailgate.mail.receipts import answer_receipt
 from mailgate.services import Services, services
 
 from .auth import require_session
 from .models.base import read_body
-from .models.compose import Compose, Draft
+from .models.compose import Compose, Draft, ReceiptAnswer
 from .preferences import preferences_of
 from .uploads import vault_of
 
@@ -95,6 +97,29 @@ async def drafts(request: web.Request) -> web.Response:
     return json_response(result.as_json(), status=201)
 
 
+async def receipt(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    svc = services(request)
+    ref = decode_message_id(request.match_info["message_id"])
+    body = await read_body(request, ReceiptAnswer, svc.config.limits.json_max_bytes)
+    sender = await _sender(request, session.email, body.identity)
+    try:
+        await answer_receipt(
+            ref,
+            body.action,
+            session=session,
+            pool=svc.pool,
+            config=svc.config,
+            upstreams=svc.upstreams,
+            ssl_context=svc.upstream_ssl,
+            sender=sender,
+        )
+    finally:
+        _forget(svc, session.lookup, ref.id)
+    return json_response({"receipt": "sent" if body.action == "send" else "ignored"})
+
+
 def setup(app: web.Application) -> None:
+    app.router.add_post("/api/messages/{message_id}/receipt", receipt)
     app.router.add_post("/api/send", send)
     app.router.add_post("/api/drafts", drafts)

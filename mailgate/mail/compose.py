@@ -25,6 +25,7 @@ from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy
 from email.policy import default as default_policy
 from email.utils import format_datetime
+from typing import Literal
 
 from mailgate.errors import BadRequest
 
@@ -90,6 +91,14 @@ class _ComposePolicy(EmailPolicy):
 POLICY = _ComposePolicy(linesep="\r\n", cte_type="7bit")
 
 
+Priority = Literal["normal", "high", "low"]
+# X-Priority (1 highest, 5 lowest) and Importance (RFC 2156) for a non-normal priority.
+_PRIORITY_HEADERS: dict[str, tuple[str, str]] = {
+    "high": ("1 (Highest)", "high"),
+    "low": ("5 (Lowest)", "low"),
+}
+
+
 class AttachmentSizeMismatch(RuntimeError):
     """An attachment source yielded a different number of bytes than it declared."""
 
@@ -119,6 +128,10 @@ class Draft:
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
     reply_to: Address | None = None
+    # Disposition-Notification-To the sender (RFC 8098): the recipient's client may ask
+    # its user whether to send a read receipt.
+    request_receipt: bool = False
+    priority: Priority = "normal"
 
 
 def _invalid(field_name: str) -> BadRequest:
@@ -396,6 +409,12 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> BuiltMessage:
         msg["In-Reply-To"] = in_reply_to[0]
     if references:
         msg["References"] = " ".join(references)
+    if draft.request_receipt:
+        msg["Disposition-Notification-To"] = f"<{sender.addr_spec}>"
+    if draft.priority in _PRIORITY_HEADERS:
+        x_priority, importance = _PRIORITY_HEADERS[draft.priority]
+        msg["X-Priority"] = x_priority
+        msg["Importance"] = importance
     msg["MIME-Version"] = "1.0"
 
     msg.set_content(text, subtype="plain", charset="utf-8")

@@ -80,6 +80,8 @@ class MessageView:
     reply_to: list[ParsedAddress] = field(default_factory=list)
     # Every Delivered-To the receiving servers added (which of one's addresses got it).
     delivered_to: list[ParsedAddress] = field(default_factory=list)
+    # Disposition-Notification-To: where the sender asks a read receipt to go (RFC 8098).
+    receipt_to: list[ParsedAddress] = field(default_factory=list)
     date: str | None = None
     message_id_header: str | None = None
     in_reply_to: str | None = None
@@ -587,6 +589,7 @@ def _view(msg: Message) -> tuple[MessageView, list[tuple[str, Message, bytes]]]:
     view.reply_to = parse_addresses(_raw_header(msg, "reply-to"))
     for value in _all_raw_headers(msg, "delivered-to"):
         view.delivered_to.extend(parse_addresses(value))
+    view.receipt_to = parse_addresses(_raw_header(msg, "disposition-notification-to"))
     view.date = _date(msg)
     view.message_id_header = header_text(_raw_header(msg, "message-id")) or None
     in_reply_to = header_text(_raw_header(msg, "in-reply-to"))

@@ -28,6 +28,7 @@ from mailgate.mail.compose import (
     AttachmentSource,
     BuiltMessage,
     Draft,
+    Priority,
     build_message,
     parse_recipient,
     reply_threading,
@@ -49,6 +50,7 @@ __all__ = [
     "Sender",
     "save_draft",
     "send_message",
+    "submit_built",
 ]
 
 
@@ -95,6 +97,8 @@ class ComposeRequest:
     replaces: MessageRef | None = None
     # In-Reply-To and References as a saved draft holds them (not with in_reply_to).
     thread: tuple[str | None, list[str]] | None = None
+    request_receipt: bool = False
+    priority: Priority = "normal"
 
     @property
     def recipient_count(self) -> int:
@@ -229,6 +233,8 @@ async def _build(
         attachments=attachments,
         in_reply_to=in_reply_to,
         references=references,
+        request_receipt=request.request_receipt,
+        priority=request.priority,
     )
     return build_message(draft)
 
@@ -300,6 +306,36 @@ async def _save_sent(
     return (mailbox_id(path) if path is not None else None), False
 
 
+async def submit_built(
+    built: BuiltMessage,
+    *,
+    session: OutboxSession,
+    config: Config,
+    upstreams: UpstreamDirectory,
+    ssl_context: ssl.SSLContext,
+) -> None:
+    """Submit a built message over the account's SMTP server with the session's login."""
+    credentials = session.credentials()
+    upstream = upstreams.for_address(credentials.username)
+    if upstream is None:  # the map changed under a live session: its server is gone
+        raise AuthRequired("The mail server no longer accepts this session's login.")
+    try:
+        await submit(
+            built,
+            envelope_from=built.envelope_from,
+            recipients=built.recipients,
+            host=upstream.smtp.host,
+            port=upstream.smtp.port,
+            security=upstream.smtp.security,
+            ssl_context=ssl_context,
+            username=credentials.username,
+            password=credentials.password,
+            timeout=config.smtp.timeout_s,
+        )
+    finally:
+        del credentials
+
+
 async def send_message(
     request: ComposeRequest,
     *,
@@ -319,28 +355,13 @@ async def send_message(
     built = await _build(request, session, vault, pool, sender=sender, bcc_self=True)
     if request.replaces is not None:
         await _check_in_drafts(pool, session, request.replaces)
-    credentials = session.credentials()
-    upstream = upstreams.for_address(credentials.username)
-    if upstream is None:  # the map changed under a live session: its server is gone
-        raise AuthRequired("The mail server no longer accepts this session's login.")
     try:
-        await submit(
-            built,
-            envelope_from=built.envelope_from,
-            recipients=built.recipients,
-            host=upstream.smtp.host,
-            port=upstream.smtp.port,
-            security=upstream.smtp.security,
-            ssl_context=ssl_context,
-            username=credentials.username,
-            password=credentials.password,
-            timeout=config.smtp.timeout_s,
+        await submit_built(
+            built, session=session, config=config, upstreams=upstreams, ssl_context=ssl_context
         )
     except AttachmentSizeMismatch:
         # The upload changed under us (deleted meanwhile); the server got no final dot.
         raise BadRequest("An attachment was removed while the message was being sent.") from None
-    finally:
-        del credentials
     log_event(
         "message_sent",
         recipients=len(built.recipients),

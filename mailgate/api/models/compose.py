@@ -6,7 +6,7 @@ message ids decoded. Uploads are looked up later, when the message is built."""
 from __future__ import annotations
 
 from email.headerregistry import Address
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -28,6 +28,8 @@ __all__ = [
     "Draft",
     "DraftContent",
     "DraftSaved",
+    "ReceiptAnswer",
+    "ReceiptDone",
     "Sent",
     "Thread",
 ]
@@ -55,6 +57,8 @@ _MESSAGES = {
     ),
     "save_sent": "The field 'save_sent' must be true or false.",
     "identity": "The field 'identity' must be the id of an identity in the preferences.",
+    "request_receipt": "The field 'request_receipt' must be true or false.",
+    "priority": "The field 'priority' must be one of normal, high, low.",
 }
 
 
@@ -100,6 +104,9 @@ class Compose(RequestBody):
     save_sent: bool = True
     # The id of a saved identity (preferences) to send as; null: the login's address.
     identity: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")] | None = None
+    # Ask the recipient's client for a read receipt (Disposition-Notification-To).
+    request_receipt: bool = False
+    priority: Literal["normal", "high", "low"] = "normal"
 
     @classmethod
     def invalid_message(cls, field: str) -> str:
@@ -130,6 +137,8 @@ class Compose(RequestBody):
             thread=None
             if self.thread is None
             else (self.thread.in_reply_to, list(self.thread.references)),
+            request_receipt=self.request_receipt,
+            priority=self.priority,
         )
         if request.recipient_count > recipients_max:
             raise BadRequest(f"The message may have at most {recipients_max} recipients.")
@@ -188,3 +197,21 @@ class DraftContent(ResponseBody):
     text: str
     attachments: list[Upload]
     thread: ThreadOut
+
+
+class ReceiptAnswer(RequestBody):
+    """POST /api/messages/{id}/receipt: send the read receipt the message asks for, or
+    decline it; either way it is not asked again. `identity` names who sends it."""
+
+    action: Literal["send", "ignore"]
+    identity: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")] | None = None
+
+    @classmethod
+    def invalid_message(cls, field: str) -> str:
+        if field == "identity":
+            return _MESSAGES["identity"]
+        return "The field 'action' must be send or ignore."
+
+
+class ReceiptDone(ResponseBody):
+    receipt: Literal["sent", "ignored"]
