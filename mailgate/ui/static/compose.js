@@ -212,6 +212,26 @@ export function openCompose(mode = "new", msg = null) {
       shownSignature = next;
     });
   }
+  // Off by default: a read receipt is asked for only when the user ticks it.
+  const receipt = h("input", {
+    type: "checkbox",
+    id: "compose-receipt",
+    "data-testid": "compose-receipt",
+  });
+  const priority = h(
+    "select",
+    { id: "compose-priority", name: "compose-priority", "data-testid": "compose-priority" },
+    h("option", { value: "normal", selected: true, text: t("compose.priorityNormal") }),
+    h("option", { value: "high", text: t("compose.priorityHigh") }),
+    h("option", { value: "low", text: t("compose.priorityLow") }),
+  );
+  const options = h(
+    "div",
+    { class: "field compose-options" },
+    h("label", { class: "prefs-choice", for: "compose-receipt" }, receipt, t("compose.requestReceipt")),
+    h("label", { for: "compose-priority", text: t("compose.priority") }),
+    priority,
+  );
   const file = field("compose-file", t("compose.attach"), "compose-file", {
     type: "file",
     multiple: true,
@@ -252,6 +272,7 @@ export function openCompose(mode = "new", msg = null) {
     bcc.row,
     subject.row,
     text.row,
+    options,
     file.row,
     uploadList,
     error,
@@ -276,6 +297,8 @@ export function openCompose(mode = "new", msg = null) {
     initial: "",
     fields: { to: to.input, cc: cc.input, bcc: bcc.input, subject: subject.input, text: text.input },
     from: from?.input || null,
+    receipt,
+    priority,
   };
   for (const info of init.uploads || []) addUploaded(c, info, uploadList);
   c.initial = snapshot(c);
@@ -326,6 +349,8 @@ function snapshot(c) {
   return JSON.stringify([
     ...Object.values(c.fields).map((f) => f.value),
     c.from?.value || "",
+    c.receipt.checked,
+    c.priority.value,
     ...c.uploads.map((u) => u.key || u.id || `pending:${u.file.name}`),
   ]);
 }
@@ -448,6 +473,8 @@ function composeBody(c) {
     save_sent: true,
   };
   if (c.from?.value) body.identity = c.from.value;
+  if (c.receipt.checked) body.request_receipt = true;
+  if (c.priority.value !== "normal") body.priority = c.priority.value;
   if (c.inReplyTo) body.in_reply_to = c.inReplyTo;
   else if (c.thread) body.thread = c.thread;
   // The copy in Drafts this message replaces: the next save's, or the send's, to remove.
