@@ -38,6 +38,7 @@ from mailgate.mail.imap.client import MailClient
 from mailgate.mail.imap.errors import ImapError, ImapStale, ImapUnsupported
 from mailgate.mail.pool import Credentials, ImapPool
 from mailgate.mail.reader import check_validity
+from mailgate.mail.sanitize import clean_outgoing_html
 from mailgate.mail.smtp import submit
 from mailgate.mail.upstreams import UpstreamDirectory
 from mailgate.vault.interface import Vault
@@ -229,7 +230,8 @@ async def _build(
         bcc=bcc,
         subject=request.subject,
         text=request.text,
-        html=request.html,
+        # Sanitized here, whatever the client sent: only the editor's own markup goes out.
+        html=None if request.html is None else clean_outgoing_html(request.html),
         attachments=attachments,
         in_reply_to=in_reply_to,
         references=references,

@@ -23,6 +23,7 @@ from mailgate.mail.links import clean_link
 __all__ = [
     "MAX_TEXT_LINKS",
     "SanitizedHtml",
+    "clean_outgoing_html",
     "html_document",
     "sanitize_html",
     "text_links",
@@ -233,6 +234,26 @@ def sanitize_html(
         filter_style_properties=set(_STYLE_PROPERTIES),
     )
     return SanitizedHtml(body=body, remote_blocked=blocked)
+
+
+# What the compose editor makes (mailgate/ui/static/rich.js), and nothing else: no style,
+# no class, no image, no form; links only to http(s) and mailto.
+_OUTGOING_TAGS = frozenset(
+    {"p", "div", "br", "b", "strong", "i", "em", "u", "ul", "ol", "li", "a", "blockquote"}
+)
+
+
+def clean_outgoing_html(html: str) -> str:
+    """The HTML body of a message being sent, sanitized by the compose allow-list (nh3)."""
+    return nh3.clean(
+        html,
+        tags=set(_OUTGOING_TAGS),
+        clean_content_tags={"script", "style", "template", "noscript", "title"},
+        attributes={"a": {"href"}},
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+        url_schemes={"http", "https", "mailto"},
+    )
 
 
 _DEFAULT_STYLE = (

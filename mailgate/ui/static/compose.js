@@ -6,6 +6,7 @@ import { refreshMailboxes } from "./mailboxes.js";
 import { t } from "./i18n.js";
 import { identities, identityById, identityFor, identityLabel, ownAddresses } from "./identities.js";
 import { signatureBlock } from "./prefs.js";
+import { richEditor } from "./rich.js";
 import { loadList } from "./list.js";
 import { announce, mailboxById, reportError, state } from "./state.js";
 import {
@@ -198,10 +199,21 @@ export function openCompose(mode = "new", msg = null) {
   // The signature goes above any quote or forwarded message, where a reply is written;
   // a draft taken up again has it already, as the user left it.
   text.input.value = (init.asSaved ? "" : signatureBlock(init.identity || null)) + (init.text || "");
+  // The HTML editor when the preference says so (a draft taken up again stays plain text,
+  // as it is given back as text).
+  const rich =
+    state.prefs?.compose_format === "html" && !init.asSaved
+      ? richEditor(text.input.value, t("compose.message"))
+      : null;
+  const textRow = rich
+    ? h("div", { class: "field field-rich" }, h("span", { text: t("compose.message") }), rich.el)
+    : text.row;
+  const textField = rich ? { get value() { return rich.text(); }, focus: () => rich.focus() } : text.input;
   if (from) {
     // Another identity, another signature: swapped while the old one is there untouched.
     let shownSignature = init.asSaved ? "" : signatureBlock(init.identity || null);
     from.input.addEventListener("change", () => {
+      if (rich) return; // the rich editor keeps its text as it is
       const next = signatureBlock(identityById(from.input.value));
       const body = text.input.value;
       if (shownSignature && body.includes(shownSignature)) {
@@ -271,7 +283,7 @@ export function openCompose(mode = "new", msg = null) {
     cc.row,
     bcc.row,
     subject.row,
-    text.row,
+    textRow,
     options,
     file.row,
     uploadList,
@@ -295,7 +307,8 @@ export function openCompose(mode = "new", msg = null) {
     buttons: [sendBtn, draftBtn],
     showError: () => {},
     initial: "",
-    fields: { to: to.input, cc: cc.input, bcc: bcc.input, subject: subject.input, text: text.input },
+    fields: { to: to.input, cc: cc.input, bcc: bcc.input, subject: subject.input, text: textField },
+    rich,
     from: from?.input || null,
     receipt,
     priority,
@@ -335,9 +348,12 @@ export function openCompose(mode = "new", msg = null) {
   p.replaceChildren(form);
   hooks.showPane("reader");
   if (mode === "reply" || mode === "replyAll" || (mode === "draft" && to.input.value)) {
-    text.input.focus();
-    text.input.setSelectionRange(0, 0);
-    text.input.scrollTop = 0;
+    if (rich) rich.focus();
+    else {
+      text.input.focus();
+      text.input.setSelectionRange(0, 0);
+      text.input.scrollTop = 0;
+    }
   } else {
     to.input.focus();
   }
@@ -351,6 +367,7 @@ function snapshot(c) {
     c.from?.value || "",
     c.receipt.checked,
     c.priority.value,
+    c.rich ? c.rich.html() : "",
     ...c.uploads.map((u) => u.key || u.id || `pending:${u.file.name}`),
   ]);
 }
@@ -469,6 +486,8 @@ function composeBody(c) {
     bcc: parseAddrList(c.fields.bcc.value),
     subject: c.fields.subject.value,
     text: c.fields.text.value,
+    // The HTML and its text part, written from the same editor content.
+    ...(c.rich ? { html: c.rich.html() } : {}),
     attachments: c.uploads.map((u) => u.id),
     save_sent: true,
   };
