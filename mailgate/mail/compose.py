@@ -132,6 +132,9 @@ class Draft:
     # its user whether to send a read receipt.
     request_receipt: bool = False
     priority: Priority = "normal"
+    # Images the HTML shows (<img src="cid:...">): (Content-ID without <>, source), sent
+    # as multipart/related parts next to the HTML part.
+    inline_images: list[tuple[str, AttachmentSource]] = field(default_factory=list)
 
 
 def _invalid(field_name: str) -> BadRequest:
@@ -418,9 +421,32 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> BuiltMessage:
     msg["MIME-Version"] = "1.0"
 
     msg.set_content(text, subtype="plain", charset="utf-8")
+    marker = f"\x00attachment-{secrets.token_hex(16)}\x00"
+    marked: list[MIMEPart] = []
+    inline = list(draft.inline_images) if html is not None else []
     if html is not None:
         msg.add_alternative(html, subtype="html", charset="utf-8")
-    marker = f"\x00attachment-{secrets.token_hex(16)}\x00"
+        html_part = next(p for p in msg.iter_parts() if p.get_content_type() == "text/html")
+        for cid, source in inline:
+            maintype, subtype = _safe_content_type(source.content_type)
+            if maintype != "image":
+                maintype, subtype = "application", "octet-stream"
+            filename = safe_filename(source.filename)
+            # alternative[text, related[html, images]]: the HTML and what it shows.
+            html_part.add_related(
+                b"",
+                maintype=maintype,
+                subtype=subtype,
+                cid=f"<{cid}>",
+                disposition="inline",
+                filename=filename,
+                cte="base64",
+            )
+        if inline:
+            related = next(
+                p for p in msg.iter_parts() if p.get_content_type() == "multipart/related"
+            )
+            marked.extend(list(related.iter_parts())[1:])
     for source in draft.attachments:
         maintype, subtype = _safe_content_type(source.content_type)
         filename = safe_filename(source.filename)
@@ -432,13 +458,14 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> BuiltMessage:
             params={"name": filename},
             cte="base64",
         )
-    attachment_parts = [p for p in msg.walk() if p.get_content_disposition() == "attachment"]
-    for part in attachment_parts:
+    marked.extend(p for p in msg.walk() if p.get_content_disposition() == "attachment")
+    for part in marked:
         part.set_payload(marker)
     _drop_mime_version(msg)
     _set_boundaries(msg)
 
-    count = len(draft.attachments)
+    sources = [source for _, source in inline] + list(draft.attachments)
+    count = len(sources)
     raw_marker = marker.encode("ascii")
     with_bcc = _serialize(msg, raw_marker, count)
     del msg["Bcc"]
@@ -448,5 +475,5 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> BuiltMessage:
         envelope_from=sender.addr_spec,
         recipients=envelope,
         segments={True: with_bcc, False: without_bcc},
-        attachments=list(draft.attachments),
+        attachments=sources,
     )

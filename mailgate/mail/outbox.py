@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -100,6 +101,8 @@ class ComposeRequest:
     thread: tuple[str | None, list[str]] | None = None
     request_receipt: bool = False
     priority: Priority = "normal"
+    # Upload ids of the images the HTML shows as <img src="cid:UPLOAD-ID">.
+    inline: list[str] = field(default_factory=list)
 
     @property
     def recipient_count(self) -> int:
@@ -205,6 +208,9 @@ async def _build(
     bcc_self: bool = False,
 ) -> BuiltMessage:
     attachments = await _attachments(vault, session, request.attachments)
+    inline_sources = await _attachments(vault, session, request.inline)
+    if any(not s.content_type.lower().startswith("image/") for s in inline_sources):
+        raise BadRequest("The field 'inline' may name images only.")
     in_reply_to: str | None = None
     references: list[str] = []
     if request.in_reply_to is not None:
@@ -215,6 +221,7 @@ async def _build(
     from_address = parse_recipient(
         {"email": sender.email or session.email, "name": sender.name}, "from"
     )
+    cids = {i: f"img.{secrets.token_hex(12)}@{from_address.domain}" for i in request.inline}
     bcc = list(request.bcc)
     if placeholder_recipient and request.recipient_count == 0:
         bcc = [_NOBODY]
@@ -230,8 +237,10 @@ async def _build(
         bcc=bcc,
         subject=request.subject,
         text=request.text,
-        # Sanitized here, whatever the client sent: only the editor's own markup goes out.
-        html=None if request.html is None else clean_outgoing_html(request.html),
+        # Sanitized here, whatever the client sent: only the editor's own markup goes out,
+        # and an image only as one of the message's own parts.
+        html=None if request.html is None else clean_outgoing_html(request.html, cids),
+        inline_images=[(cids[i], s) for i, s in zip(request.inline, inline_sources, strict=True)],
         attachments=attachments,
         in_reply_to=in_reply_to,
         references=references,

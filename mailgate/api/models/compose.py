@@ -36,6 +36,7 @@ __all__ = [
 
 MAX_ATTACHMENTS = 50
 MAX_BODY_BYTES = 1024 * 1024
+MAX_INLINE = 20
 _MAX_UPLOAD_ID = 200
 _MAX_MSG_ID = 252
 
@@ -49,6 +50,7 @@ _MESSAGES = {
     "attachments": (
         f"The field 'attachments' must be a list of at most {MAX_ATTACHMENTS} upload ids."
     ),
+    "inline": (f"The field 'inline' must be a list of at most {MAX_INLINE} upload ids of images."),
     "in_reply_to": "The field 'in_reply_to' must be a message id.",
     "replaces": "The field 'replaces' must be a message id.",
     "thread": (
@@ -98,6 +100,8 @@ class Compose(RequestBody):
     text: str | None = None
     html: str | None = None
     attachments: Annotated[list[UploadId], Meta(max_length=MAX_ATTACHMENTS)] | None = None
+    # Images the HTML shows as <img src="cid:UPLOAD-ID"> (sent as multipart/related parts).
+    inline: Annotated[list[UploadId], Meta(max_length=MAX_INLINE)] | None = None
     in_reply_to: str | None = None
     thread: Thread | None = None
     replaces: str | None = None
@@ -118,6 +122,10 @@ class Compose(RequestBody):
                 raise BadRequest(f"The field '{name}' is longer than 1 MiB.")
         if self.attachments and len(set(self.attachments)) != len(self.attachments):
             raise BadRequest("The field 'attachments' lists the same upload twice.")
+        if self.inline and len(set(self.inline)) != len(self.inline):
+            raise BadRequest("The field 'inline' lists the same upload twice.")
+        if self.inline and self.html is None:
+            raise BadRequest("The field 'inline' needs 'html' that shows the images.")
         if self.thread is not None and self.in_reply_to is not None:
             raise BadRequest("Give either 'in_reply_to' or 'thread', not both.")
 
@@ -131,6 +139,7 @@ class Compose(RequestBody):
             text=self.text or "",
             html=self.html,
             attachments=list(self.attachments or []),
+            inline=list(self.inline or []),
             in_reply_to=_message_ref(self.in_reply_to),
             save_sent=self.save_sent,
             replaces=_message_ref(self.replaces),
