@@ -1,6 +1,7 @@
-"""Rich-text compose (issue 18): chosen in Settings, an HTML message with a list written
-with the editor's own DOM operations (under the CSP with Trusted Types enforced) arrives
-at aiosmtpd as multipart/alternative with a sanitized HTML part and a faithful text part."""
+"""Rich-text compose (issue 18): chosen in Settings, an HTML message with a list and a
+pasted image, written with the editor's own DOM operations (under the CSP with Trusted
+Types enforced), arrives at aiosmtpd as multipart/alternative with a sanitized HTML part
+(the image a multipart/related part named by its cid) and a faithful text part."""
 
 from __future__ import annotations
 
@@ -15,6 +16,11 @@ from mailgate.testing.servers import RunningMailgate, RunningSandbox
 from tests.browser.conftest import Mailbox, OpenBrowser, login, page_json
 
 pytestmark = pytest.mark.browser
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d4944415478da63f8cfc0f01f0005000201a5d0b1a50000000049454e44ae426082"
+)
 
 
 def test_an_html_message_with_a_list_goes_out_as_multipart_alternative(
@@ -51,6 +57,21 @@ def test_an_html_message_with_a_list_goes_out_as_multipart_alternative(
     editor = page.get_by_test_id("compose-rich")
     editor.click()
     page.keyboard.type("Please buy")
+    # A pasted image is uploaded and shown; it goes out as a related part.
+    page.evaluate(
+        """(hex) => {
+          const bytes = new Uint8Array(hex.match(/../g).map((b) => parseInt(b, 16)));
+          const data = new DataTransfer();
+          data.items.add(new File([bytes], "dot.png", { type: "image/png" }));
+          const editor = document.querySelector('[data-testid="compose-rich"]');
+          editor.dispatchEvent(
+            new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }),
+          );
+        }""",
+        PNG.hex(),
+    )
+    expect(editor.locator('img[data-upload]:not([data-upload="pending"])')).to_have_count(1)
+    page.keyboard.press("End")
     page.keyboard.press("Enter")
     page.keyboard.type("apples")
     page.keyboard.press("Shift+Home")
@@ -70,10 +91,15 @@ def test_an_html_message_with_a_list_goes_out_as_multipart_alternative(
     ]
     msg = message_from_bytes(mail.content, policy=policy.default)
     assert msg.get_content_type() == "multipart/alternative"
-    text_part, html_part = list(msg.iter_parts())
+    text_part, related = list(msg.iter_parts())
     assert text_part.get_content_type() == "text/plain"
+    assert related.get_content_type() == "multipart/related"
+    html_part, picture = list(related.iter_parts())
     assert html_part.get_content_type() == "text/html"
+    assert picture.get_content_type() == "image/png"
+    assert picture.get_content() == PNG
     html = html_part.get_content()
+    assert f'<img src="cid:{str(picture["Content-ID"]).strip("<>")}"' in html
     assert "<ul><li>apples</li><li>pears</li></ul>" in html.replace("\n", "")
     assert "Please buy" in html
     text = text_part.get_content().replace("\r\n", "\n")

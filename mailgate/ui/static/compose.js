@@ -203,7 +203,15 @@ export function openCompose(mode = "new", msg = null) {
   // as it is given back as text).
   const rich =
     state.prefs?.compose_format === "html" && !init.asSaved
-      ? richEditor(text.input.value, t("compose.message"))
+      ? richEditor(text.input.value, t("compose.message"), (file) => {
+          const task = api.upload(file, () => {});
+          return task.promise.then((data) => {
+            // Freed with the form, as attachments are.
+            if (state.compose?.rich === rich) state.compose.inlineIds.push(data.id);
+            else deleteUpload(data.id);
+            return data;
+          });
+        })
       : null;
   const textRow = rich
     ? h("div", { class: "field field-rich" }, h("span", { text: t("compose.message") }), rich.el)
@@ -309,6 +317,7 @@ export function openCompose(mode = "new", msg = null) {
     initial: "",
     fields: { to: to.input, cc: cc.input, bcc: bcc.input, subject: subject.input, text: textField },
     rich,
+    inlineIds: [],
     from: from?.input || null,
     receipt,
     priority,
@@ -488,6 +497,7 @@ function composeBody(c) {
     text: c.fields.text.value,
     // The HTML and its text part, written from the same editor content.
     ...(c.rich ? { html: c.rich.html() } : {}),
+    ...(c.rich && c.rich.inline().length ? { inline: c.rich.inline() } : {}),
     attachments: c.uploads.map((u) => u.id),
     save_sent: true,
   };
@@ -527,7 +537,7 @@ async function submit(c, kind) {
   }
   const showError = c.showError;
   showError("");
-  if (c.uploads.some((u) => u.status === "uploading")) {
+  if (c.uploads.some((u) => u.status === "uploading") || c.rich?.pending()) {
     // An autosave waits for the files (each finished upload schedules one).
     if (!quiet) showError(t("compose.waitUploads"));
     return false;
@@ -616,6 +626,7 @@ function close(c) {
     if (u.status === "uploading") u.task.abort();
     else deleteUpload(u.id);
   }
+  for (const id of c.inlineIds || []) deleteUpload(id);
   hooks.close();
 }
 

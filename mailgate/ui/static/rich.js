@@ -21,6 +21,13 @@ function toHtml(node) {
     if (child.nodeType === Node.TEXT_NODE) out += escapeText(child.data);
     else if (child.nodeType !== Node.ELEMENT_NODE) continue;
     else if (child.tagName === "BR") out += "<br>";
+    else if (child.tagName === "IMG") {
+      // A pasted image: sent as a part of the message, named by its upload id.
+      const id = child.dataset.upload;
+      if (id && id !== "pending") {
+        out += `<img src="cid:${escapeAttr(id)}" alt="${escapeAttr(child.alt || "")}">`;
+      }
+    }
     else if (child.tagName === "A") {
       const href = child.getAttribute("href") || "";
       out += LINK.test(href)
@@ -52,6 +59,8 @@ function toText(node) {
       const tag = child.tagName;
       if (tag === "BR") {
         lines.push("");
+      } else if (tag === "IMG") {
+        lines[lines.length - 1] += `[${child.alt || "image"}]`;
       } else if (tag === "LI") {
         newline();
         index += 1;
@@ -99,7 +108,7 @@ function textNodes(text) {
  * A rich editor holding `text` at first. Returns {el, editable, html(), text(), focus()}.
  * `label` names the editing area for assistive technology.
  */
-export function richEditor(text, label) {
+export function richEditor(text, label, uploadImage = null) {
   const editable = h("div", {
     class: "rich-area",
     contenteditable: "true",
@@ -199,9 +208,51 @@ export function richEditor(text, label) {
   linkInput.addEventListener("focus", () => {
     saved = selection()?.cloneRange() || null;
   });
-  // Pasting inserts text only: no markup, no image, nothing from another page.
+  // A pasted or dropped image is uploaded (like an attachment) and shown from this page's
+  // own copy; it goes out as a part of the message (multipart/related).
+  const addImages = (files, range) => {
+    for (const file of files) {
+      const img = h("img", {
+        src: URL.createObjectURL(file),
+        alt: file.name || "",
+        class: "rich-image",
+        "data-upload": "pending",
+        "data-testid": "rich-image",
+      });
+      range.insertNode(img);
+      range.setStartAfter(img);
+      uploadImage(file).then(
+        (data) => {
+          img.dataset.upload = data.id;
+          changed();
+        },
+        () => img.remove(),
+      );
+    }
+    changed();
+  };
+  const imagesOf = (list) => [...(list || [])].filter((f) => f.type.startsWith("image/"));
+  editable.addEventListener("drop", (e) => {
+    const files = imagesOf(e.dataTransfer?.files);
+    if (!uploadImage || !files.length) return;
+    e.preventDefault();
+    const range = selection() || document.createRange();
+    if (!editable.contains(range.commonAncestorContainer)) range.selectNodeContents(editable);
+    range.collapse(false);
+    addImages(files, range);
+  });
+  // Pasting inserts text only: no markup, nothing from another page; an image is uploaded.
   editable.addEventListener("paste", (e) => {
     e.preventDefault();
+    const images = imagesOf(e.clipboardData?.files);
+    if (uploadImage && images.length) {
+      const range = selection();
+      if (range) {
+        range.deleteContents();
+        addImages(images, range);
+      }
+      return;
+    }
     const pasted = e.clipboardData?.getData("text/plain") || "";
     const range = selection();
     if (!range || !pasted) return;
@@ -215,6 +266,12 @@ export function richEditor(text, label) {
     el: h("div", { class: "rich" }, toolbar, editable),
     editable,
     html: () => toHtml(editable),
+    // The upload ids of the images shown (pending ones are not sent yet).
+    inline: () =>
+      [...editable.querySelectorAll("img[data-upload]")]
+        .map((img) => img.dataset.upload)
+        .filter((id) => id && id !== "pending"),
+    pending: () => editable.querySelector('img[data-upload="pending"]') !== null,
     text: () => toText(editable),
     focus: () => editable.focus(),
   };
