@@ -106,3 +106,23 @@ def test_an_html_message_with_a_list_goes_out_as_multipart_alternative(
     assert "Please buy" in text
     assert "* apples\n* pears" in text
     assert violations == []
+
+    # A reply written in HTML quotes the message in a <blockquote>; its text part in "> ".
+    page.get_by_test_id("message-row").filter(has_text=seeded_user.subjects["report"]).click()
+    page.get_by_test_id("reply").click()
+    quote = page.get_by_test_id("compose-rich").locator("blockquote")
+    expect(quote).to_have_count(1)
+    expect(quote).not_to_have_text("")
+    with page.expect_response(lambda r: r.url.endswith("/api/send")) as sent:
+        page.get_by_test_id("compose-send").click()
+    assert sent.value.status == 200, sent.value.text()
+    reply_subject = f"Re: {seeded_user.subjects['report']}"
+    (mail,) = [
+        m
+        for m in list(sandbox.sandbox.smtp.received)
+        if message_from_bytes(m.content, policy=policy.default)["Subject"] == reply_subject
+        and m.auth_login == seeded_user.email
+    ]
+    reply = message_from_bytes(mail.content, policy=policy.default)
+    assert "<blockquote>" in reply.get_body(("html",)).get_content()
+    assert "\n> " in reply.get_body(("plain",)).get_content().replace("\r\n", "\n")

@@ -104,6 +104,37 @@ function textNodes(text) {
   return nodes;
 }
 
+/** The starting text as nodes: a quoted block ("> " lines, as a reply quotes) becomes a
+    <blockquote>, so a reply written in HTML quotes in HTML. */
+function initialNodes(text) {
+  const nodes = [];
+  let plain = [];
+  let quoted = [];
+  const flushPlain = () => {
+    if (plain.length) nodes.push(...textNodes(plain.join("\n")));
+    plain = [];
+  };
+  const flushQuote = () => {
+    if (!quoted.length) return;
+    const block = document.createElement("blockquote");
+    block.append(...initialNodes(quoted.join("\n")));
+    nodes.push(block);
+    quoted = [];
+  };
+  for (const line of text.split("\n")) {
+    if (line.startsWith(">")) {
+      flushPlain();
+      quoted.push(line.replace(/^> ?/, ""));
+    } else {
+      flushQuote();
+      plain.push(line);
+    }
+  }
+  flushQuote();
+  flushPlain();
+  return nodes;
+}
+
 /**
  * A rich editor holding `text` at first. Returns {el, editable, html(), text(), focus()}.
  * `label` names the editing area for assistive technology.
@@ -119,7 +150,7 @@ export function richEditor(text, label, uploadImage = null) {
     spellcheck: "true",
     "data-testid": "compose-rich",
   });
-  editable.append(...textNodes(text));
+  editable.append(...initialNodes(text));
 
   const selection = () => {
     const sel = window.getSelection();
