@@ -26,6 +26,7 @@ __all__ = [
     "NotFound",
     "PasswordsDisabled",
     "PayloadTooLarge",
+    "SenderRefused",
     "SignInFailed",
     "StaleMessage",
     "StorageFull",
@@ -149,6 +150,18 @@ class UpstreamRejected(ApiError):
     # were refused, their indexes in the envelope.
     smtp_code: int | None = None
     refused_indexes: list[int] | None = None
+
+
+class SenderRefused(ApiError):
+    """The SMTP server does not let this login send from the chosen address (MAIL FROM
+    refused): a choice the user can change, so a 4xx, not a failure of the server."""
+
+    status, code = 403, "sender_refused"
+    default_message = (
+        "The mail server does not allow sending from this address with this login; "
+        "choose another identity or ask the server's operator."
+    )
+    smtp_code: int | None = None
 
 
 class ImageUnavailable(ApiError):

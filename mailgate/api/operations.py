@@ -14,7 +14,15 @@ from typing import Any
 
 from mailgate.api.messages import DOWNLOAD_TYPES
 
-from .models.compose import Compose, Draft, DraftContent, DraftSaved, Sent
+from .models.compose import (
+    Compose,
+    Draft,
+    DraftContent,
+    DraftSaved,
+    ReceiptAnswer,
+    ReceiptDone,
+    Sent,
+)
 from .models.contacts import ContactIn, ContactList, ContactOut, SuggestionList
 from .models.conversations import (
     ConversationActed,
@@ -499,6 +507,21 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 {200: Answer("Sent.", Sent)},
                 (*_UNSAFE, 404, 409, 502),
                 body=Compose,
+            )
+        },
+    ),
+    "/api/messages/{message_id}/receipt": (
+        "send",
+        {
+            "post": Operation(
+                "answer_receipt",
+                "Send the read receipt a message asks for (an RFC 8098 MDN), or decline it; "
+                "either way the message is flagged $MDNSent and not asked again.",
+                "compose",
+                {200: Answer("Answered.", ReceiptDone)},
+                (*_MESSAGE, *_UNSAFE),
+                _MSG,
+                body=ReceiptAnswer,
             )
         },
     ),

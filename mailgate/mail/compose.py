@@ -25,6 +25,7 @@ from email.message import EmailMessage, MIMEPart
 from email.policy import EmailPolicy
 from email.policy import default as default_policy
 from email.utils import format_datetime
+from typing import Literal
 
 from mailgate.errors import BadRequest
 
@@ -90,6 +91,14 @@ class _ComposePolicy(EmailPolicy):
 POLICY = _ComposePolicy(linesep="\r\n", cte_type="7bit")
 
 
+Priority = Literal["normal", "high", "low"]
+# X-Priority (1 highest, 5 lowest) and Importance (RFC 2156) for a non-normal priority.
+_PRIORITY_HEADERS: dict[str, tuple[str, str]] = {
+    "high": ("1 (Highest)", "high"),
+    "low": ("5 (Lowest)", "low"),
+}
+
+
 class AttachmentSizeMismatch(RuntimeError):
     """An attachment source yielded a different number of bytes than it declared."""
 
@@ -118,6 +127,14 @@ class Draft:
     attachments: list[AttachmentSource] = field(default_factory=list)
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
+    reply_to: Address | None = None
+    # Disposition-Notification-To the sender (RFC 8098): the recipient's client may ask
+    # its user whether to send a read receipt.
+    request_receipt: bool = False
+    priority: Priority = "normal"
+    # Images the HTML shows (<img src="cid:...">): (Content-ID without <>, source), sent
+    # as multipart/related parts next to the HTML part.
+    inline_images: list[tuple[str, AttachmentSource]] = field(default_factory=list)
 
 
 def _invalid(field_name: str) -> BadRequest:
@@ -377,6 +394,8 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> BuiltMessage:
     message_id = f"<{secrets.token_hex(16)}@{sender.domain}>"
     msg = EmailMessage(policy=POLICY)
     msg["From"] = sender
+    if draft.reply_to is not None:
+        msg["Reply-To"] = _recheck(draft.reply_to, "reply_to")
     if to:
         msg["To"] = to
     if cc:
@@ -393,12 +412,41 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> BuiltMessage:
         msg["In-Reply-To"] = in_reply_to[0]
     if references:
         msg["References"] = " ".join(references)
+    if draft.request_receipt:
+        msg["Disposition-Notification-To"] = f"<{sender.addr_spec}>"
+    if draft.priority in _PRIORITY_HEADERS:
+        x_priority, importance = _PRIORITY_HEADERS[draft.priority]
+        msg["X-Priority"] = x_priority
+        msg["Importance"] = importance
     msg["MIME-Version"] = "1.0"
 
     msg.set_content(text, subtype="plain", charset="utf-8")
+    marker = f"\x00attachment-{secrets.token_hex(16)}\x00"
+    marked: list[MIMEPart] = []
+    inline = list(draft.inline_images) if html is not None else []
     if html is not None:
         msg.add_alternative(html, subtype="html", charset="utf-8")
-    marker = f"\x00attachment-{secrets.token_hex(16)}\x00"
+        html_part = next(p for p in msg.iter_parts() if p.get_content_type() == "text/html")
+        for cid, source in inline:
+            maintype, subtype = _safe_content_type(source.content_type)
+            if maintype != "image":
+                maintype, subtype = "application", "octet-stream"
+            filename = safe_filename(source.filename)
+            # alternative[text, related[html, images]]: the HTML and what it shows.
+            html_part.add_related(
+                b"",
+                maintype=maintype,
+                subtype=subtype,
+                cid=f"<{cid}>",
+                disposition="inline",
+                filename=filename,
+                cte="base64",
+            )
+        if inline:
+            related = next(
+                p for p in msg.iter_parts() if p.get_content_type() == "multipart/related"
+            )
+            marked.extend(list(related.iter_parts())[1:])
     for source in draft.attachments:
         maintype, subtype = _safe_content_type(source.content_type)
         filename = safe_filename(source.filename)
@@ -410,13 +458,14 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> BuiltMessage:
             params={"name": filename},
             cte="base64",
         )
-    attachment_parts = [p for p in msg.walk() if p.get_content_disposition() == "attachment"]
-    for part in attachment_parts:
+    marked.extend(p for p in msg.walk() if p.get_content_disposition() == "attachment")
+    for part in marked:
         part.set_payload(marker)
     _drop_mime_version(msg)
     _set_boundaries(msg)
 
-    count = len(draft.attachments)
+    sources = [source for _, source in inline] + list(draft.attachments)
+    count = len(sources)
     raw_marker = marker.encode("ascii")
     with_bcc = _serialize(msg, raw_marker, count)
     del msg["Bcc"]
@@ -426,5 +475,5 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> BuiltMessage:
         envelope_from=sender.addr_spec,
         recipients=envelope,
         segments={True: with_bcc, False: without_bcc},
-        attachments=list(draft.attachments),
+        attachments=sources,
     )

@@ -42,6 +42,7 @@ class UploadLimits:
 @dataclass(frozen=True)
 class ResumedDraft:
     id: str
+    from_: list[dict[str, str]] = field(default_factory=list)
     to: list[dict[str, str]] = field(default_factory=list)
     cc: list[dict[str, str]] = field(default_factory=list)
     bcc: list[dict[str, str]] = field(default_factory=list)
@@ -54,6 +55,7 @@ class ResumedDraft:
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
+            "from": self.from_,
             "to": self.to,
             "cc": self.cc,
             "bcc": self.bcc,
@@ -147,6 +149,7 @@ async def resume_draft(
     in_reply_to, references = kept_threading(view.in_reply_to, view.references)
     return ResumedDraft(
         id=ref.id,
+        from_=_addresses(view.from_),
         to=_addresses(view.to),
         cc=_addresses(view.cc),
         bcc=_addresses(view.bcc),

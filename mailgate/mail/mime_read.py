@@ -78,6 +78,10 @@ class MessageView:
     cc: list[ParsedAddress] = field(default_factory=list)
     bcc: list[ParsedAddress] = field(default_factory=list)
     reply_to: list[ParsedAddress] = field(default_factory=list)
+    # Every Delivered-To the receiving servers added (which of one's addresses got it).
+    delivered_to: list[ParsedAddress] = field(default_factory=list)
+    # Disposition-Notification-To: where the sender asks a read receipt to go (RFC 8098).
+    receipt_to: list[ParsedAddress] = field(default_factory=list)
     date: str | None = None
     message_id_header: str | None = None
     in_reply_to: str | None = None
@@ -328,6 +332,19 @@ def _raw_header(msg: Message, name: str) -> str | None:
     return None
 
 
+# More Delivered-To fields than this are not read (a loop adds one per hop).
+_MAX_DELIVERED_TO = 10
+
+
+def _all_raw_headers(msg: Message, name: str) -> list[str]:
+    """The raw values of every ``name`` header, at most _MAX_DELIVERED_TO."""
+    try:
+        found = [str(v) for k, v in msg.raw_items() if k.lower() == name]
+    except Exception:
+        return []
+    return found[:_MAX_DELIVERED_TO]
+
+
 def _header_param(msg: Message, header: str, param: str) -> str | None:
     raw = _raw_header(msg, header)
     if raw is None:
@@ -570,6 +587,9 @@ def _view(msg: Message) -> tuple[MessageView, list[tuple[str, Message, bytes]]]:
     view.cc = parse_addresses(_raw_header(msg, "cc"))
     view.bcc = parse_addresses(_raw_header(msg, "bcc"))
     view.reply_to = parse_addresses(_raw_header(msg, "reply-to"))
+    for value in _all_raw_headers(msg, "delivered-to"):
+        view.delivered_to.extend(parse_addresses(value))
+    view.receipt_to = parse_addresses(_raw_header(msg, "disposition-notification-to"))
     view.date = _date(msg)
     view.message_id_header = header_text(_raw_header(msg, "message-id")) or None
     in_reply_to = header_text(_raw_header(msg, "in-reply-to"))

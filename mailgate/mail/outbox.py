@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from mailgate.mail.compose import (
     AttachmentSource,
     BuiltMessage,
     Draft,
+    Priority,
     build_message,
     parse_recipient,
     reply_threading,
@@ -37,6 +39,7 @@ from mailgate.mail.imap.client import MailClient
 from mailgate.mail.imap.errors import ImapError, ImapStale, ImapUnsupported
 from mailgate.mail.pool import Credentials, ImapPool
 from mailgate.mail.reader import check_validity
+from mailgate.mail.sanitize import clean_outgoing_html
 from mailgate.mail.smtp import submit
 from mailgate.mail.upstreams import UpstreamDirectory
 from mailgate.vault.interface import Vault
@@ -46,8 +49,10 @@ __all__ = [
     "DraftResult",
     "OutboxSession",
     "SendResult",
+    "Sender",
     "save_draft",
     "send_message",
+    "submit_built",
 ]
 
 
@@ -94,10 +99,25 @@ class ComposeRequest:
     replaces: MessageRef | None = None
     # In-Reply-To and References as a saved draft holds them (not with in_reply_to).
     thread: tuple[str | None, list[str]] | None = None
+    request_receipt: bool = False
+    priority: Priority = "normal"
+    # Upload ids of the images the HTML shows as <img src="cid:UPLOAD-ID">.
+    inline: list[str] = field(default_factory=list)
 
     @property
     def recipient_count(self) -> int:
         return len(self.to) + len(self.cc) + len(self.bcc)
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a message is from: the login's address by default, or an identity the user
+    saved (its address, name, Reply-To and whether it gets a Bcc of what it sends)."""
+
+    name: str = ""
+    email: str | None = None  # None: the login's own address
+    reply_to: str | None = None
+    bcc_self: bool = False
 
 
 @dataclass(frozen=True)
@@ -184,9 +204,13 @@ async def _build(
     pool: ImapPool,
     *,
     placeholder_recipient: bool = False,
-    from_name: str = "",
+    sender: Sender = Sender(),
+    bcc_self: bool = False,
 ) -> BuiltMessage:
     attachments = await _attachments(vault, session, request.attachments)
+    inline_sources = await _attachments(vault, session, request.inline)
+    if any(not s.content_type.lower().startswith("image/") for s in inline_sources):
+        raise BadRequest("The field 'inline' may name images only.")
     in_reply_to: str | None = None
     references: list[str] = []
     if request.in_reply_to is not None:
@@ -194,20 +218,34 @@ async def _build(
     elif request.thread is not None:
         # Kept as the draft held them; build_message drops whatever is not a msg-id.
         in_reply_to, references = request.thread[0], list(request.thread[1])
+    from_address = parse_recipient(
+        {"email": sender.email or session.email, "name": sender.name}, "from"
+    )
+    cids = {i: f"img.{secrets.token_hex(12)}@{from_address.domain}" for i in request.inline}
     bcc = list(request.bcc)
     if placeholder_recipient and request.recipient_count == 0:
         bcc = [_NOBODY]
+    if bcc_self and sender.bcc_self:
+        bcc.append(Address(addr_spec=from_address.addr_spec))
     draft = Draft(
-        from_address=parse_recipient({"email": session.email, "name": from_name}, "from"),
+        from_address=from_address,
+        reply_to=None
+        if not sender.reply_to
+        else parse_recipient({"email": sender.reply_to, "name": ""}, "reply_to"),
         to=list(request.to),
         cc=list(request.cc),
         bcc=bcc,
         subject=request.subject,
         text=request.text,
-        html=request.html,
+        # Sanitized here, whatever the client sent: only the editor's own markup goes out,
+        # and an image only as one of the message's own parts.
+        html=None if request.html is None else clean_outgoing_html(request.html, cids),
+        inline_images=[(cids[i], s) for i, s in zip(request.inline, inline_sources, strict=True)],
         attachments=attachments,
         in_reply_to=in_reply_to,
         references=references,
+        request_receipt=request.request_receipt,
+        priority=request.priority,
     )
     return build_message(draft)
 
@@ -279,25 +317,15 @@ async def _save_sent(
     return (mailbox_id(path) if path is not None else None), False
 
 
-async def send_message(
-    request: ComposeRequest,
+async def submit_built(
+    built: BuiltMessage,
     *,
     session: OutboxSession,
-    vault: Vault,
-    pool: ImapPool,
     config: Config,
     upstreams: UpstreamDirectory,
     ssl_context: ssl.SSLContext,
-    from_name: str = "",
-) -> SendResult:
-    """Build, submit over SMTP, then (best effort) store in Sent and flag the parent.
-
-    Once the SMTP server accepted the message nothing here raises: a failed
-    Sent copy becomes `warning: sent_but_not_saved`, never a retry or a resend.
-    """
-    built = await _build(request, session, vault, pool, from_name=from_name)
-    if request.replaces is not None:
-        await _check_in_drafts(pool, session, request.replaces)
+) -> None:
+    """Submit a built message over the account's SMTP server with the session's login."""
     credentials = session.credentials()
     upstream = upstreams.for_address(credentials.username)
     if upstream is None:  # the map changed under a live session: its server is gone
@@ -316,11 +344,36 @@ async def send_message(
             access_token=credentials.access_token,
             timeout=config.smtp.timeout_s,
         )
+    finally:
+        del credentials
+
+
+async def send_message(
+    request: ComposeRequest,
+    *,
+    session: OutboxSession,
+    vault: Vault,
+    pool: ImapPool,
+    config: Config,
+    upstreams: UpstreamDirectory,
+    ssl_context: ssl.SSLContext,
+    sender: Sender = Sender(),
+) -> SendResult:
+    """Build, submit over SMTP, then (best effort) store in Sent and flag the parent.
+
+    Once the SMTP server accepted the message nothing here raises: a failed
+    Sent copy becomes `warning: sent_but_not_saved`, never a retry or a resend.
+    """
+    built = await _build(request, session, vault, pool, sender=sender, bcc_self=True)
+    if request.replaces is not None:
+        await _check_in_drafts(pool, session, request.replaces)
+    try:
+        await submit_built(
+            built, session=session, config=config, upstreams=upstreams, ssl_context=ssl_context
+        )
     except AttachmentSizeMismatch:
         # The upload changed under us (deleted meanwhile); the server got no final dot.
         raise BadRequest("An attachment was removed while the message was being sent.") from None
-    finally:
-        del credentials
     log_event(
         "message_sent",
         recipients=len(built.recipients),
@@ -389,15 +442,13 @@ async def save_draft(
     session: OutboxSession,
     vault: Vault,
     pool: ImapPool,
-    from_name: str = "",
+    sender: Sender = Sender(),
 ) -> DraftResult:
     """APPEND the draft to the Drafts mailbox; then remove the draft it replaces.
 
     The id is None when the server does not report the new UID (no UIDPLUS).
     """
-    built = await _build(
-        request, session, vault, pool, placeholder_recipient=True, from_name=from_name
-    )
+    built = await _build(request, session, vault, pool, placeholder_recipient=True, sender=sender)
     with_bcc = request.recipient_count > 0  # else Bcc holds only the placeholder
     old = request.replaces
 

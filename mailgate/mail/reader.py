@@ -23,6 +23,7 @@ from mailgate.mail.reading.render import StructureShape, TextPart
 
 __all__ = [
     "INLINE_MAX",
+    "MDN_SENT",
     "FetchedForReading",
     "check_validity",
     "fetch_for_reading",
@@ -51,6 +52,10 @@ def _addr(value: Any) -> dict[str, str]:
     if isinstance(value, dict):
         return {"name": value.get("name") or "", "email": value.get("email") or ""}
     return {"name": getattr(value, "name", "") or "", "email": getattr(value, "email", "") or ""}
+
+
+# The keyword set once a read receipt was sent or declined (RFC 3503): never asked again.
+MDN_SENT = "$MDNSent"
 
 
 def flag_json(flags: Any) -> dict[str, bool]:

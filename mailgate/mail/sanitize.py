@@ -23,6 +23,7 @@ from mailgate.mail.links import clean_link
 __all__ = [
     "MAX_TEXT_LINKS",
     "SanitizedHtml",
+    "clean_outgoing_html",
     "html_document",
     "sanitize_html",
     "text_links",
@@ -233,6 +234,39 @@ def sanitize_html(
         filter_style_properties=set(_STYLE_PROPERTIES),
     )
     return SanitizedHtml(body=body, remote_blocked=blocked)
+
+
+# What the compose editor makes (mailgate/ui/static/rich.js), and nothing else: no style,
+# no class, no form; links only to http(s) and mailto; images only as parts of the message.
+_OUTGOING_TAGS = frozenset(
+    {"p", "div", "br", "b", "strong", "i", "em", "u", "ul", "ol", "li", "a", "blockquote", "img"}
+)
+
+
+def clean_outgoing_html(html: str, cids: Mapping[str, str] | None = None) -> str:
+    """The HTML body of a message being sent, sanitized by the compose allow-list (nh3).
+
+    `cids` maps what an `<img src="cid:KEY">` may name (the upload ids of the inline
+    images) to the Content-ID of its part; any other image source is removed."""
+    known = dict(cids or {})
+
+    def attribute_filter(tag: str, name: str, value: str) -> str | None:
+        if tag == "img" and name == "src":
+            key = value[4:] if value.lower().startswith("cid:") else ""
+            cid = known.get(key)
+            return f"cid:{cid}" if cid else None
+        return value
+
+    return nh3.clean(
+        html,
+        tags=set(_OUTGOING_TAGS),
+        clean_content_tags={"script", "style", "template", "noscript", "title"},
+        attributes={"a": {"href"}, "img": {"src", "alt"}},
+        attribute_filter=attribute_filter,
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+        url_schemes={"http", "https", "mailto", "cid"},
+    )
 
 
 _DEFAULT_STYLE = (

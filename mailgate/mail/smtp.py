@@ -23,7 +23,13 @@ from typing import Literal
 import aiosmtplib
 from aiosmtplib.protocol import SMTPProtocol
 
-from mailgate.errors import AuthFailed, UpstreamRejected, UpstreamTlsFailed, UpstreamUnavailable
+from mailgate.errors import (
+    AuthFailed,
+    SenderRefused,
+    UpstreamRejected,
+    UpstreamTlsFailed,
+    UpstreamUnavailable,
+)
 from mailgate.mail.compose import BuiltMessage
 from mailgate.mail.sasl import BEARER_MECHANISMS, bearer_message
 
@@ -194,6 +200,12 @@ async def _transaction(
     try:
         await client.mail(envelope_from, options=options, timeout=timeout)
     except aiosmtplib.SMTPSenderRefused as exc:
+        if exc.code in (550, 553) or exc.message.lstrip().startswith("5.7."):
+            # A permanent refusal of the envelope sender (RFC 5321 553, or a policy
+            # 5.7.x): this login may not send as it. 552 (too large) is not that.
+            not_allowed = SenderRefused()
+            not_allowed.smtp_code = exc.code
+            raise not_allowed from None
         raise _rejected(exc.code, exc.message, "the sender") from None
     refused: list[tuple[int, aiosmtplib.SMTPRecipientRefused]] = []
     for index, recipient in enumerate(recipients):

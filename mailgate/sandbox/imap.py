@@ -23,10 +23,11 @@ from email.utils import parsedate_to_datetime
 
 from proxyprotocol.sock import SocketInfoLocal
 from pymap.backend.dict import Config, Identity, Login
+from pymap.backend.dict.mailbox import MailboxData
 from pymap.concurrent import Subsystem
 from pymap.imap import IMAPServer
 from pymap.parsing.message import AppendMessage
-from pymap.parsing.specials.flag import Flag
+from pymap.parsing.specials.flag import Flag, Recent, get_system_flags
 from pymap.user import Passwords, UserMetadata
 
 __all__ = ["DEFAULT_MAILBOXES", "SandboxIMAP"]
@@ -35,6 +36,18 @@ _log = logging.getLogger(__name__)
 
 #: Mailboxes every sandbox user gets besides INBOX.
 DEFAULT_MAILBOXES: tuple[str, ...] = ("Sent", "Drafts", "Trash")
+
+
+# Real servers (Dovecot, Cyrus) keep keywords; pymap's dict backend keeps the system flags
+# only, so $MDNSent (RFC 3503: a read receipt was answered) would be lost. The sandbox keeps it.
+_KEPT_KEYWORDS = frozenset({Flag(b"$MDNSent")})
+
+
+def _permanent_flags(self: MailboxData) -> frozenset[Flag]:
+    return (get_system_flags() - {Recent}) | _KEPT_KEYWORDS
+
+
+setattr(MailboxData, "permanent_flags", property(_permanent_flags))  # noqa: B010
 
 
 class _SandboxConfig(Config):

@@ -43,6 +43,22 @@ class _Handler:
     def __init__(self, owner: SandboxSMTP) -> None:
         self._owner = owner
 
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        # As a submission server with a sender-login map does (Postfix's
+        # reject_sender_login_mismatch): some addresses this login may not send from.
+        if address.lower() in self._owner.refused_senders:
+            return "553 5.7.1 Sender address rejected: not owned by user"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(
         self,
         server: SMTP,
@@ -111,6 +127,7 @@ class SandboxSMTP:
         self.deliver_local = deliver_local
         self.starttls = starttls
         self.refused_recipients: set[str] = {r.lower() for r in refuse_recipients}
+        self.refused_senders: set[str] = set()
         self.received: list[ReceivedMail] = []
         self._requested_port = port
         self._servers: list[asyncio.AbstractServer] = []
@@ -125,6 +142,10 @@ class SandboxSMTP:
     def refuse(self, *recipients: str) -> None:
         """Make the server answer 550 to RCPT TO for these addresses from now on."""
         self.refused_recipients.update(r.lower() for r in recipients)
+
+    def refuse_sender(self, *senders: str) -> None:
+        """Make the server answer 553 to MAIL FROM with these addresses from now on."""
+        self.refused_senders.update(s.lower() for s in senders)
 
     def _authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any

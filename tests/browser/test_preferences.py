@@ -310,6 +310,8 @@ def test_keyboard_only_preferences_at_360px(
     page.keyboard.press("Tab")
     _focused(page, "prefs-list-view")
     page.keyboard.press("Tab")
+    _focused(page, "prefs-compose-format")
+    page.keyboard.press("Tab")
     _focused(page, "prefs-theme-system")
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")

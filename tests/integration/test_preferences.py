@@ -175,12 +175,22 @@ async def test_database_copy_without_the_secret_reveals_nothing(
     signature = "SIG-CANARY-" + secrets.token_hex(6)
     name = "NAME-CANARY-" + secrets.token_hex(4)
     sender = f"sender-canary-{secrets.token_hex(3)}.example"
+    # An identity's address, name and Reply-To are as private as the rest.
+    alias = f"alias-canary-{secrets.token_hex(3)}@example.test"
+    alias_name = "ALIAS-NAME-" + secrets.token_hex(4)
+    reply_to = f"reply-canary-{secrets.token_hex(3)}@example.test"
+    identity = {"id": "a", "email": alias, "name": alias_name, "reply_to": reply_to}
     async with ApiClient(mg.url, mg.client_ssl()) as api:
         assert (await api.login(*user)).status == 201
         put = await api.request(
             "PUT",
             "/api/preferences",
-            json={"signature": signature, "display_name": name, "remote_images_senders": [sender]},
+            json={
+                "signature": signature,
+                "display_name": name,
+                "remote_images_senders": [sender],
+                "identities": [identity],
+            },
         )
         assert put.status == 200
         assert (await api.logout()).status == 204
@@ -188,7 +198,17 @@ async def test_database_copy_without_the_secret_reveals_nothing(
     dump = store.dump()
     assert len(dump) > 0
     email = user[0]
-    for canary in (email, email.upper(), email.split("@")[0], signature, name, sender):
+    for canary in (
+        email,
+        email.upper(),
+        email.split("@")[0],
+        signature,
+        name,
+        sender,
+        alias,
+        alias_name,
+        reply_to,
+    ):
         for form in _forms(canary):
             assert form not in dump, canary
     secret_file = tmp_path / "server.secret"

@@ -357,3 +357,75 @@ async def test_streaming_5mb_keeps_memory_bounded() -> None:
     assert total == message.length(False) > size
     assert peak - base < 16 * 1024 * 1024
     assert peak - base < 2 * 1024 * 1024  # in practice a few windows, not the file
+
+
+# --- identities, receipts, priority, inline images (issue 18) -------------------------
+
+
+async def test_reply_to_receipt_request_and_priority_headers() -> None:
+    built = build_message(
+        _draft(
+            reply_to=Address(addr_spec="replies@example.test"),
+            request_receipt=True,
+            priority="low",
+        )
+    )
+    msg = _parse(await built.read_all(include_bcc=False))
+    assert msg["Reply-To"].addresses[0].addr_spec == "replies@example.test"
+    assert str(msg["Disposition-Notification-To"]) == "<zoe@example.test>"
+    assert (str(msg["X-Priority"]), str(msg["Importance"])) == ("5 (Lowest)", "low")
+    plain = _parse(await build_message(_draft()).read_all(include_bcc=False))
+    for name in ("Reply-To", "Disposition-Notification-To", "X-Priority", "Importance"):
+        assert plain[name] is None, name
+
+
+async def test_inline_images_are_related_parts_and_the_length_is_exact() -> None:
+    picture = os.urandom(70_000)
+    built = build_message(
+        _draft(
+            html='<p>x<img src="cid:img.1@example.test"></p>',
+            inline_images=[("img.1@example.test", _source("p.png", picture, 999, "image/png"))],
+            attachments=[_source("a.pdf", b"%PDF-1.4 x", 3)],
+        )
+    )
+    raw = await built.read_all(include_bcc=False)
+    assert len(raw) == built.length(False)
+    msg = _parse(raw)
+    kinds = [p.get_content_type() for p in msg.walk()]
+    assert kinds == [
+        "multipart/mixed",
+        "multipart/alternative",
+        "text/plain",
+        "multipart/related",
+        "text/html",
+        "image/png",
+        "application/pdf",
+    ]
+    image = next(p for p in msg.walk() if p.get_content_type() == "image/png")
+    assert str(image["Content-ID"]) == "<img.1@example.test>"
+    assert image.get_content_disposition() == "inline"
+    assert image.get_content() == picture
+
+
+async def test_the_mdn_is_a_disposition_notification_report() -> None:
+    from mailgate.mail.receipts import build_mdn
+
+    built = build_mdn(
+        sender=Address(addr_spec="zoe@example.test"),
+        to=Address(addr_spec="asker@example.net"),
+        original_message_id="<orig@example.net>",
+        original_subject="Hello\r\n again",
+        original_date="Mon, 02 Nov 2026 10:00:00 +0000",
+    )
+    assert built.recipients == ["asker@example.net"]
+    assert built.envelope_from == "zoe@example.test"
+    msg = _parse(await built.read_all(include_bcc=False))
+    assert msg.get_content_type() == "multipart/report"
+    assert msg.get_param("report-type") == "disposition-notification"
+    assert str(msg["Subject"]) == "Read: Hello again"
+    human, report = list(msg.iter_parts())
+    assert "Hello again" in human.get_content()
+    assert report.get_content_type() == "message/disposition-notification"
+    raw = (await built.read_all(include_bcc=False)).decode("ascii")
+    assert "Original-Message-ID: <orig@example.net>\r\n" in raw
+    assert "Disposition: manual-action/MDN-sent-manually; displayed\r\n" in raw

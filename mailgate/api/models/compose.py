@@ -6,8 +6,9 @@ message ids decoded. Uploads are looked up later, when the message is built."""
 from __future__ import annotations
 
 from email.headerregistry import Address
-from typing import Annotated, ClassVar
+from typing import Annotated, ClassVar, Literal
 
+import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from mailgate.errors import BadRequest
@@ -27,12 +28,15 @@ __all__ = [
     "Draft",
     "DraftContent",
     "DraftSaved",
+    "ReceiptAnswer",
+    "ReceiptDone",
     "Sent",
     "Thread",
 ]
 
 MAX_ATTACHMENTS = 50
 MAX_BODY_BYTES = 1024 * 1024
+MAX_INLINE = 20
 _MAX_UPLOAD_ID = 200
 _MAX_MSG_ID = 252
 
@@ -46,6 +50,7 @@ _MESSAGES = {
     "attachments": (
         f"The field 'attachments' must be a list of at most {MAX_ATTACHMENTS} upload ids."
     ),
+    "inline": (f"The field 'inline' must be a list of at most {MAX_INLINE} upload ids of images."),
     "in_reply_to": "The field 'in_reply_to' must be a message id.",
     "replaces": "The field 'replaces' must be a message id.",
     "thread": (
@@ -53,6 +58,9 @@ _MESSAGES = {
         f"'references' (at most {MAX_REFERENCES} message-ids)."
     ),
     "save_sent": "The field 'save_sent' must be true or false.",
+    "identity": "The field 'identity' must be the id of an identity in the preferences.",
+    "request_receipt": "The field 'request_receipt' must be true or false.",
+    "priority": "The field 'priority' must be one of normal, high, low.",
 }
 
 
@@ -92,10 +100,17 @@ class Compose(RequestBody):
     text: str | None = None
     html: str | None = None
     attachments: Annotated[list[UploadId], Meta(max_length=MAX_ATTACHMENTS)] | None = None
+    # Images the HTML shows as <img src="cid:UPLOAD-ID"> (sent as multipart/related parts).
+    inline: Annotated[list[UploadId], Meta(max_length=MAX_INLINE)] | None = None
     in_reply_to: str | None = None
     thread: Thread | None = None
     replaces: str | None = None
     save_sent: bool = True
+    # The id of a saved identity (preferences) to send as; null: the login's address.
+    identity: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")] | None = None
+    # Ask the recipient's client for a read receipt (Disposition-Notification-To).
+    request_receipt: bool = False
+    priority: Literal["normal", "high", "low"] = "normal"
 
     @classmethod
     def invalid_message(cls, field: str) -> str:
@@ -107,6 +122,10 @@ class Compose(RequestBody):
                 raise BadRequest(f"The field '{name}' is longer than 1 MiB.")
         if self.attachments and len(set(self.attachments)) != len(self.attachments):
             raise BadRequest("The field 'attachments' lists the same upload twice.")
+        if self.inline and len(set(self.inline)) != len(self.inline):
+            raise BadRequest("The field 'inline' lists the same upload twice.")
+        if self.inline and self.html is None:
+            raise BadRequest("The field 'inline' needs 'html' that shows the images.")
         if self.thread is not None and self.in_reply_to is not None:
             raise BadRequest("Give either 'in_reply_to' or 'thread', not both.")
 
@@ -120,12 +139,15 @@ class Compose(RequestBody):
             text=self.text or "",
             html=self.html,
             attachments=list(self.attachments or []),
+            inline=list(self.inline or []),
             in_reply_to=_message_ref(self.in_reply_to),
             save_sent=self.save_sent,
             replaces=_message_ref(self.replaces),
             thread=None
             if self.thread is None
             else (self.thread.in_reply_to, list(self.thread.references)),
+            request_receipt=self.request_receipt,
+            priority=self.priority,
         )
         if request.recipient_count > recipients_max:
             raise BadRequest(f"The message may have at most {recipients_max} recipients.")
@@ -175,6 +197,8 @@ class DraftContent(ResponseBody):
     copied into this session's uploads."""
 
     id: str
+    # The From it was saved with: a client picks the identity with that address.
+    from_: list[AddressOut] = msgspec.field(name="from")
     to: list[AddressOut]
     cc: list[AddressOut]
     bcc: list[AddressOut]
@@ -182,3 +206,21 @@ class DraftContent(ResponseBody):
     text: str
     attachments: list[Upload]
     thread: ThreadOut
+
+
+class ReceiptAnswer(RequestBody):
+    """POST /api/messages/{id}/receipt: send the read receipt the message asks for, or
+    decline it; either way it is not asked again. `identity` names who sends it."""
+
+    action: Literal["send", "ignore"]
+    identity: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,32}$")] | None = None
+
+    @classmethod
+    def invalid_message(cls, field: str) -> str:
+        if field == "identity":
+            return _MESSAGES["identity"]
+        return "The field 'action' must be send or ignore."
+
+
+class ReceiptDone(ResponseBody):
+    receipt: Literal["sent", "ignored"]

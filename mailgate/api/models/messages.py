@@ -67,6 +67,12 @@ class Message(Summary):
     cc: list[Address]
     bcc: list[Address]
     reply_to: list[Address]
+    # The addresses of the Delivered-To fields: which of the user's addresses received it.
+    delivered_to: list[Address]
+    # Where the sender asks a read receipt to go (Disposition-Notification-To), and whether
+    # it was answered already (sent or declined: the $MDNSent keyword).
+    receipt_to: list[Address]
+    receipt_handled: bool
     message_id_header: str | None
     in_reply_to: str | None
     references: list[str] | str | None

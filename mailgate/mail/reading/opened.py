@@ -10,7 +10,7 @@ from mailgate.mail.cache import SessionCache
 from mailgate.mail.ids import MessageRef
 from mailgate.mail.imap.parse import BodyPart
 from mailgate.mail.mime_read import MessageView
-from mailgate.mail.reader import flag_json, iso_date
+from mailgate.mail.reader import MDN_SENT, flag_json, iso_date
 
 from .render import NOTICE_TOO_COMPLEX, Rendered
 
@@ -57,6 +57,9 @@ class OpenedMessage:
             "cc": v.cc,
             "bcc": v.bcc,
             "reply_to": v.reply_to,
+            "delivered_to": v.delivered_to,
+            "receipt_to": v.receipt_to,
+            "receipt_handled": MDN_SENT.lower() in {f.lower() for f in self.flags},
             "subject": v.subject,
             "date": v.date or iso_date(self.internaldate),
             **flag_json(self.flags),

@@ -6,7 +6,9 @@ import { confirmDialog } from "./dialog.js";
 import { attachAutocomplete } from "./autocomplete.js";
 import { refreshMailboxes } from "./mailboxes.js";
 import { t } from "./i18n.js";
+import { identities, identityById, identityFor, identityLabel, ownAddresses } from "./identities.js";
 import { signatureBlock } from "./prefs.js";
+import { richEditor } from "./rich.js";
 import { loadList } from "./list.js";
 import { announce, mailboxById, reportError, state } from "./state.js";
 import {
@@ -83,6 +85,8 @@ function prefill(mode, msg) {
       subject: msg.subject || "",
       text: typeof msg.text === "string" ? msg.text : "",
       draftId: msg.id || null,
+      // Written as an identity: that one again (matched by its From address).
+      identity: identityFor({ to: Array.isArray(msg.from) ? msg.from : [] }),
       thread: msg.thread || null,
       uploads: Array.isArray(msg.attachments) ? msg.attachments : [],
       asSaved: true,
@@ -93,14 +97,16 @@ function prefill(mode, msg) {
       title: t("reader.forward"),
       subject: withPrefix("Fwd:", msg.subject),
       text: forwardBody(msg),
+      identity: identityFor(msg),
     };
   }
-  const me = addrKey(state.account?.email);
+  // Any of the user's addresses (the login's, each identity's) is "me".
+  const own = ownAddresses();
   const replyTo = msg.reply_to?.length ? msg.reply_to : msg.from || [];
-  const to = replyTo.filter((a) => addrKey(a) && addrKey(a) !== me);
+  const to = replyTo.filter((a) => addrKey(a) && !own.has(addrKey(a)));
   const cc = [];
   if (mode === "replyAll") {
-    const seen = new Set([me, ...to.map(addrKey)]);
+    const seen = new Set([...own, ...to.map(addrKey)]);
     for (const a of [...(msg.to || []), ...(msg.cc || [])]) {
       const k = addrKey(a);
       if (k && !seen.has(k)) {
@@ -117,6 +123,8 @@ function prefill(mode, msg) {
     subject: withPrefix("Re:", msg.subject),
     text: quote(msg),
     inReplyTo: msg.id,
+    // The identity the message was addressed to answers it.
+    identity: identityFor(msg),
   };
 }
 
@@ -125,9 +133,40 @@ function field(id, label, testid, attrs = {}, tag = "input") {
   return { input, row: h("div", { class: "field" }, h("label", { for: id, text: label }), input) };
 }
 
+/** The From selector (only when there are identities): the login's address, then each
+    identity; its value is the identity id ("" for the login's address). */
+function fromField(chosen) {
+  const list = identities();
+  if (!list.length) return null;
+  const name = typeof state.prefs?.display_name === "string" ? state.prefs.display_name : "";
+  const input = h(
+    "select",
+    { id: "compose-from", name: "compose-from", "data-testid": "compose-from" },
+    h("option", {
+      value: "",
+      selected: !chosen,
+      translate: "no",
+      text: formatAddr({ name, email: state.account?.email || "" }),
+    }),
+    list.map((i) =>
+      h("option", {
+        value: i.id,
+        selected: chosen?.id === i.id,
+        translate: "no",
+        text: identityLabel(i),
+      }),
+    ),
+  );
+  return {
+    input,
+    row: h("div", { class: "field" }, h("label", { for: "compose-from", text: t("compose.from") }), input),
+  };
+}
+
 /** Open the compose form in the reader pane. */
 export function openCompose(mode = "new", msg = null) {
   const init = prefill(mode, msg);
+  const from = fromField(init.identity || null);
   const addrAttrs = {
     type: "text",
     autocomplete: "email",
@@ -161,7 +200,60 @@ export function openCompose(mode = "new", msg = null) {
   );
   // The signature goes above any quote or forwarded message, where a reply is written;
   // a draft taken up again has it already, as the user left it.
-  text.input.value = (init.asSaved ? "" : signatureBlock()) + (init.text || "");
+  text.input.value = (init.asSaved ? "" : signatureBlock(init.identity || null)) + (init.text || "");
+  // The HTML editor when the preference says so (a draft taken up again stays plain text,
+  // as it is given back as text).
+  const rich =
+    state.prefs?.compose_format === "html" && !init.asSaved
+      ? richEditor(text.input.value, t("compose.message"), (file) => {
+          const task = api.upload(file, () => {});
+          return task.promise.then((data) => {
+            // Freed with the form, as attachments are.
+            if (state.compose?.rich === rich) state.compose.inlineIds.push(data.id);
+            else deleteUpload(data.id);
+            return data;
+          });
+        })
+      : null;
+  const textRow = rich
+    ? h("div", { class: "field field-rich" }, h("span", { text: t("compose.message") }), rich.el)
+    : text.row;
+  const textField = rich ? { get value() { return rich.text(); }, focus: () => rich.focus() } : text.input;
+  if (from) {
+    // Another identity, another signature: swapped while the old one is there untouched.
+    let shownSignature = init.asSaved ? "" : signatureBlock(init.identity || null);
+    from.input.addEventListener("change", () => {
+      if (rich) return; // the rich editor keeps its text as it is
+      const next = signatureBlock(identityById(from.input.value));
+      const body = text.input.value;
+      if (shownSignature && body.includes(shownSignature)) {
+        text.input.value = body.replace(shownSignature, next);
+      } else if (!shownSignature && next && !init.asSaved) {
+        text.input.value = next + body;
+      }
+      shownSignature = next;
+    });
+  }
+  // Off by default: a read receipt is asked for only when the user ticks it.
+  const receipt = h("input", {
+    type: "checkbox",
+    id: "compose-receipt",
+    "data-testid": "compose-receipt",
+  });
+  const priority = h(
+    "select",
+    { id: "compose-priority", name: "compose-priority", "data-testid": "compose-priority" },
+    h("option", { value: "normal", selected: true, text: t("compose.priorityNormal") }),
+    h("option", { value: "high", text: t("compose.priorityHigh") }),
+    h("option", { value: "low", text: t("compose.priorityLow") }),
+  );
+  const options = h(
+    "div",
+    { class: "field compose-options" },
+    h("label", { class: "prefs-choice", for: "compose-receipt" }, receipt, t("compose.requestReceipt")),
+    h("label", { for: "compose-priority", text: t("compose.priority") }),
+    priority,
+  );
   const file = field("compose-file", t("compose.attach"), "compose-file", {
     type: "file",
     multiple: true,
@@ -196,11 +288,13 @@ export function openCompose(mode = "new", msg = null) {
       { class: "pane-head" },
       h("h2", { id: "compose-title", class: "pane-title", tabindex: "-1", text: init.title }),
     ),
+    from?.row,
     to.row,
     cc.row,
     bcc.row,
     subject.row,
-    text.row,
+    textRow,
+    options,
     file.row,
     uploadList,
     error,
@@ -223,7 +317,12 @@ export function openCompose(mode = "new", msg = null) {
     buttons: [sendBtn, draftBtn],
     showError: () => {},
     initial: "",
-    fields: { to: to.input, cc: cc.input, bcc: bcc.input, subject: subject.input, text: text.input },
+    fields: { to: to.input, cc: cc.input, bcc: bcc.input, subject: subject.input, text: textField },
+    rich,
+    inlineIds: [],
+    from: from?.input || null,
+    receipt,
+    priority,
   };
   for (const info of init.uploads || []) addUploaded(c, info, uploadList);
   c.initial = snapshot(c);
@@ -262,9 +361,12 @@ export function openCompose(mode = "new", msg = null) {
   for (const input of [to.input, cc.input, bcc.input]) attachAutocomplete(input);
   hooks.showPane("reader");
   if (mode === "reply" || mode === "replyAll" || (mode === "draft" && to.input.value)) {
-    text.input.focus();
-    text.input.setSelectionRange(0, 0);
-    text.input.scrollTop = 0;
+    if (rich) rich.focus();
+    else {
+      text.input.focus();
+      text.input.setSelectionRange(0, 0);
+      text.input.scrollTop = 0;
+    }
   } else {
     to.input.focus();
   }
@@ -275,6 +377,10 @@ export function openCompose(mode = "new", msg = null) {
 function snapshot(c) {
   return JSON.stringify([
     ...Object.values(c.fields).map((f) => f.value),
+    c.from?.value || "",
+    c.receipt.checked,
+    c.priority.value,
+    c.rich ? c.rich.html() : "",
     ...c.uploads.map((u) => u.key || u.id || `pending:${u.file.name}`),
   ]);
 }
@@ -393,9 +499,15 @@ function composeBody(c) {
     bcc: parseAddrList(c.fields.bcc.value),
     subject: c.fields.subject.value,
     text: c.fields.text.value,
+    // The HTML and its text part, written from the same editor content.
+    ...(c.rich ? { html: c.rich.html() } : {}),
+    ...(c.rich && c.rich.inline().length ? { inline: c.rich.inline() } : {}),
     attachments: c.uploads.map((u) => u.id),
     save_sent: true,
   };
+  if (c.from?.value) body.identity = c.from.value;
+  if (c.receipt.checked) body.request_receipt = true;
+  if (c.priority.value !== "normal") body.priority = c.priority.value;
   if (c.inReplyTo) body.in_reply_to = c.inReplyTo;
   else if (c.thread) body.thread = c.thread;
   // The copy in Drafts this message replaces: the next save's, or the send's, to remove.
@@ -429,7 +541,7 @@ async function submit(c, kind) {
   }
   const showError = c.showError;
   showError("");
-  if (c.uploads.some((u) => u.status === "uploading")) {
+  if (c.uploads.some((u) => u.status === "uploading") || c.rich?.pending()) {
     // An autosave waits for the files (each finished upload schedules one).
     if (!quiet) showError(t("compose.waitUploads"));
     return false;
@@ -518,6 +630,7 @@ function close(c) {
     if (u.status === "uploading") u.task.abort();
     else deleteUpload(u.id);
   }
+  for (const id of c.inlineIds || []) deleteUpload(id);
   hooks.close();
 }
 

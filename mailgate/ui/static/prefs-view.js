@@ -16,6 +16,7 @@ import {
   t,
   timeZones,
 } from "./i18n.js";
+import { identitiesSection } from "./identities.js";
 import { sieveSection } from "./sieve-view.js";
 import { $, downloadJson, fullDate, h } from "./util.js";
 
@@ -47,6 +48,7 @@ function snapshot() {
   return JSON.stringify([
     f.pageSize.value,
     f.listView.value,
+    f.composeFormat.value,
     themeValue(),
     f.language.value,
     f.timeZone.value,
@@ -138,6 +140,15 @@ function listViewSelect(current) {
   );
 }
 
+function composeFormatSelect(current) {
+  return h(
+    "select",
+    { id: "prefs-compose-format", name: "compose_format", "data-testid": "prefs-compose-format" },
+    h("option", { value: "text", selected: current !== "html", text: t("prefs.composeText") }),
+    h("option", { value: "html", selected: current === "html", text: t("prefs.composeHtml") }),
+  );
+}
+
 function themeGroup(current) {
   const radios = THEMES.map(([value]) =>
     h("input", {
@@ -204,6 +215,7 @@ function render() {
   const theme = ["light", "dark", "system"].includes(p.theme) ? p.theme : "system";
   const pageSizeEl = pageSizeSelect(current);
   const listViewEl = listViewSelect(p.list_view);
+  const composeFormatEl = composeFormatSelect(p.compose_format);
   const themes = themeGroup(theme);
   const languageEl = languageSelect(matchLanguage(p.language) || language());
   const zone = typeof p.time_zone === "string" ? p.time_zone : "";
@@ -250,6 +262,7 @@ function render() {
     fields: {
       pageSize: pageSizeEl,
       listView: listViewEl,
+      composeFormat: composeFormatEl,
       themes: themes.radios,
       language: languageEl,
       timeZone: timeZoneEl,
@@ -267,6 +280,7 @@ function render() {
     fieldRow("prefs-time-zone", t("prefs.timeZone"), timeZoneEl, t("prefs.timeZoneHint")),
     fieldRow("prefs-page-size", t("prefs.pageSize"), pageSizeEl),
     fieldRow("prefs-list-view", t("prefs.listView"), listViewEl),
+    fieldRow("prefs-compose-format", t("prefs.composeFormat"), composeFormatEl),
     themes.group,
     fieldRow("prefs-display-name", t("prefs.displayName"), displayName, t("prefs.displayNameHint")),
     fieldRow("prefs-signature", t("prefs.signature"), signature, t("prefs.signatureHint")),
@@ -292,6 +306,7 @@ function render() {
       ),
       h("p", { class: "prefs-intro", "data-testid": "prefs-retention", text: retentionText() }),
       formEl,
+      identitiesSection(),
       sendersSection(),
       sieveSection(render),
       dataSection(),
@@ -318,6 +333,8 @@ async function save(error, button) {
     theme: themeValue(),
     // The message list is the default: only the other choice is stored.
     list_view: f.listView.value === "conversations" ? "conversations" : "",
+    // Plain text is the default: only the HTML choice is stored.
+    compose_format: f.composeFormat.value === "html" ? "html" : "",
     // Unset means "the browser's language"; it stays unset until another one is picked.
     language:
       !matchLanguage(state.prefs.language) && f.language.value === language()

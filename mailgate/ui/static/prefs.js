@@ -71,8 +71,14 @@ export function setRemoteSenders(prefs, list) {
   else delete prefs[SENDERS];
 }
 
-/** The signature block for a new compose body ("-- " delimiter), or "". */
-export function signatureBlock() {
-  const sig = typeof state.prefs?.signature === "string" ? state.prefs.signature : "";
+/** The signature block for a new compose body ("-- " delimiter), or "": the given
+    identity's own signature, else the one of the preferences. */
+export function signatureBlock(identity = null) {
+  const own = typeof identity?.signature === "string" ? identity.signature : "";
+  const sig = own.trim()
+    ? own
+    : typeof state.prefs?.signature === "string"
+      ? state.prefs.signature
+      : "";
   return sig.trim() ? `\n\n-- \n${sig.replace(/\r\n/g, "\n")}` : "";
 }

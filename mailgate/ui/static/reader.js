@@ -5,11 +5,12 @@ import { confirmDialog } from "./dialog.js";
 import { touch } from "./idle.js";
 import { loadList, markOpenRow, rowById, updateConversationRow, updateRow } from "./list.js";
 import { adjustUnread, refreshMailboxes } from "./mailboxes.js";
+import { identityFor } from "./identities.js";
 import { remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
 import { addSender } from "./contacts-view.js";
 import { t } from "./i18n.js";
 import { announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
-import { $, addrName, addrNodes, fullDate, h, humanSize, shortDate } from "./util.js";
+import { $, addrName, addrNodes, formatAddr, fullDate, h, humanSize, shortDate } from "./util.js";
 
 let openSeq = 0;
 let hooks = { showPane: () => {}, compose: () => {}, backToList: () => {} };
@@ -184,6 +185,50 @@ function bodyUrlWith(msg, allow) {
 function blockedText(msg) {
   const n = Number(msg.remote_content_blocked) || 0;
   return n > 0 ? t("reader.remoteBlockedCount", { count: n }) : t("reader.remoteBlocked");
+}
+
+/**
+ * A message asking for a read receipt (Disposition-Notification-To): a choice, never an
+ * automatic answer. Nothing is sent unless "Send receipt" is clicked; either answer is
+ * final (the server flags the message $MDNSent and it is not asked again).
+ */
+function receiptNotice(msg) {
+  const to = Array.isArray(msg.receipt_to) ? msg.receipt_to : [];
+  if (!to.length || msg.receipt_handled === true) return null;
+  const text = h("span", { text: t("reader.receiptAsk", { sender: formatAddr(to[0]) }) });
+  const box = h("div", { class: "notice", "data-testid": "receipt-notice" }, text);
+  const buttons = [];
+  const answer = async (action) => {
+    for (const b of buttons) b.disabled = true;
+    try {
+      const identity = identityFor(msg);
+      await api.post(api.path`/api/messages/${msg.id}/receipt`, {
+        action,
+        identity: identity ? identity.id : null,
+      });
+      msg.receipt_handled = true;
+      const done = action === "send" ? t("reader.receiptSent") : t("reader.receiptIgnored");
+      box.replaceChildren(h("span", { "data-testid": "receipt-done", text: done }));
+      announce(done);
+    } catch (err) {
+      for (const b of buttons) b.disabled = false;
+      reportError(err, t("reader.receiptFailed"));
+    }
+  };
+  const button = (testid, label, action) =>
+    h("button", {
+      type: "button",
+      class: "btn btn-small",
+      "data-testid": testid,
+      text: label,
+      onclick: () => answer(action),
+    });
+  buttons.push(
+    button("receipt-send", t("reader.receiptSend"), "send"),
+    button("receipt-ignore", t("reader.receiptIgnore"), "ignore"),
+  );
+  box.append(...buttons);
+  return box;
 }
 
 /**
@@ -438,6 +483,7 @@ function renderReader(msg) {
           "reader-date",
         ),
       ),
+      receiptNotice(msg),
       remoteNotice(msg, body),
       body,
       attachmentList(msg),
