@@ -31,7 +31,7 @@ SERVICE = "mailgate-primary"
 class SentinelCluster:
     host = "127.0.0.1"
 
-    def __init__(self, down_after_ms: int = 1000) -> None:
+    def __init__(self, down_after_ms: int = 1000, replicas: int = 1) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="mailgate-sentinel-"))
         self.admin_password = secrets.token_hex(16)
         self.username = "mailgate"
@@ -39,7 +39,7 @@ class SentinelCluster:
         self.sentinel_password = secrets.token_hex(16)
         self.service = SERVICE
         self.down_after_ms = down_after_ms
-        self.node_ports = [free_port(), free_port()]
+        self.node_ports = [free_port() for _ in range(1 + replicas)]
         self.sentinel_ports = [free_port(), free_port(), free_port()]
         self.pids: dict[int, int] = {}
 
@@ -105,8 +105,9 @@ class SentinelCluster:
         self._daemon(name, port, ["redis-server"], config)
 
     def start(self) -> None:
-        self.start_node(0)
-        self.start_node(1)
+        """The primary, its replicas, then the sentinels, each once the last is ready."""
+        for index in range(len(self.node_ports)):
+            self.start_node(index)
         self.wait_replicated()
         for n, port in enumerate(self.sentinel_ports):
             name = f"sentinel{n}"
@@ -132,7 +133,15 @@ class SentinelCluster:
     def wait_replicated(self, timeout: float = 15) -> None:
         deadline = time.monotonic() + timeout
         with self.admin(self.node_ports[0]) as primary:
-            while primary.info("replication").get("slave0", {}).get("state") != "online":
+            while True:
+                info = primary.info("replication")
+                online = [
+                    n
+                    for n in range(len(self.node_ports) - 1)
+                    if info.get(f"slave{n}", {}).get("state") == "online"
+                ]
+                if len(online) == len(self.node_ports) - 1:
+                    break
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the replica did not connect\n{self.logs()}")
                 time.sleep(0.05)
@@ -144,7 +153,9 @@ class SentinelCluster:
             with self.sentinel(port) as s:
                 while True:
                     info = s.sentinel_master(self.service)
-                    if int(info["num-other-sentinels"]) >= 2 and int(info["num-slaves"]) >= 1:
+                    replicas = len(self.node_ports) - 1
+                    others = int(info["num-other-sentinels"])
+                    if others >= 2 and int(info["num-slaves"]) >= replicas:
                         break
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"sentinels did not converge\n{self.logs()}")
