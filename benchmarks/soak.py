@@ -156,6 +156,8 @@ class Session:
             self.stats.sends_unknown.add(token)
         elif sent.status == 200:
             self.stats.sends_acked.add(token)
+            # Sent: the upload is done with (a session holds at most 50 uploads).
+            await self.call("discard", "DELETE", f"/api/uploads/{up.json()['id']}")
         elif sent.status == 400:  # the acknowledged upload is gone
             self.stats.uploads_lost += 1
 
