@@ -331,7 +331,7 @@ async def _check_store(config: Config, report: Report) -> None:
     from mailgate.store.interface import StoreError
     from mailgate.store.redis import RedisStore
 
-    store = RedisStore(config.store.redis_url)
+    store = RedisStore(config.store)
     try:
         async with asyncio.timeout(_PROBE_TIMEOUT_S):
             await store.ping()

@@ -81,11 +81,11 @@ def _backends(
         from mailgate.store.redis import RedisStore
         from mailgate.vault.redis import RedisVault
 
-        url = config.store.redis_url
+        target = config.store
         return (
-            store or RedisStore(url, clock),
-            RedisVault(url, default_ttl_s=config.session.absolute_timeout_s),
-            RedisPreferenceStore(url),
+            store or RedisStore(target, clock),
+            RedisVault(target, default_ttl_s=config.session.absolute_timeout_s),
+            RedisPreferenceStore(target),
         )
     return store or MemoryStore(clock), FileVault(), SqlitePreferenceStore(data_dir / DB_FILE_NAME)
 

@@ -182,7 +182,26 @@ class SessionConfig:
 @dataclass(frozen=True)
 class StoreConfig:
     backend: Literal["memory", "redis"] = "memory"
+    # One Redis (or Valkey): `redis://` or `rediss://`, password in the URL or below.
     redis_url: str = ""
+    # Redis Sentinel instead of a URL: the monitored service (master) name and the
+    # sentinels as "host:port"; the client asks them for the current primary.
+    sentinel_service: str = ""
+    sentinels: tuple[str, ...] = ()
+    # ACL user and password for the data nodes (both have `_FILE` variants for secrets).
+    redis_username: str = ""
+    redis_password: str = ""
+    # The sentinels' own credentials, when they have `requirepass` / an ACL user.
+    sentinel_username: str = ""
+    sentinel_password: str = ""
+    # TLS to the data nodes and the sentinels, verified against this CA (empty: the
+    # system's trust store). A `rediss://` URL turns TLS on too.
+    redis_tls: bool = False
+    redis_ca_file: str = ""
+    # Writes that must survive a failover (a login, an upload, a saved preference) are
+    # acknowledged only once this many replicas have them (Redis WAIT); 0: no wait.
+    min_replica_acks: int = 0
+    replica_ack_timeout_ms: int = 1000
 
 
 @dataclass(frozen=True)
@@ -523,8 +542,7 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
     _check_carddav_url("contacts.carddav_url", config.contacts.carddav_url)
     for domain_entry in config.domains.entries:
         _check_carddav_url(f'domains."{domain_entry.domain}".carddav_url', domain_entry.carddav_url)
-    if config.store.backend == "redis" and not config.store.redis_url:
-        raise ConfigError("store.redis_url (MAILGATE_STORE_REDIS_URL): is required for redis")
+    _validate_store(config.store)
     if config.limits.upload_max_bytes > config.limits.session_upload_max_bytes:
         raise ConfigError("limits.upload_max_bytes: must not exceed session_upload_max_bytes")
     for entry in config.proxy.allow_private_addresses:
@@ -534,6 +552,29 @@ def validate(config: Config, *, need_upstream: bool = True) -> None:
             raise ConfigError(
                 "proxy.allow_private_addresses: must list IP addresses or networks"
             ) from None
+
+
+def _validate_store(store: StoreConfig) -> None:
+    if store.backend != "redis":
+        return
+    if store.sentinels or store.sentinel_service:
+        if store.redis_url:
+            raise ConfigError("store.redis_url: set either a URL or Sentinel, not both")
+        if not store.sentinels or not store.sentinel_service:
+            raise ConfigError(
+                "store.sentinels / store.sentinel_service (MAILGATE_STORE_SENTINELS, "
+                "MAILGATE_STORE_SENTINEL_SERVICE): Sentinel needs both"
+            )
+        for address in store.sentinels:
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError("store.sentinels: each entry must be host:port")
+        return
+    if not store.redis_url:
+        raise ConfigError(
+            "store.redis_url (MAILGATE_STORE_REDIS_URL): is required for redis "
+            "(or store.sentinels with store.sentinel_service)"
+        )
 
 
 def _check_port(where: str, protocol: str, port: int, security: str, any_port: bool) -> None:

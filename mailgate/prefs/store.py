@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mailgate.errors import StoreUnavailable
-from mailgate.store.redis import RedisBacked
+from mailgate.store.redis import RedisBacked, RedisTarget
 
 __all__ = [
     "DB_FILE_NAME",
@@ -128,8 +128,8 @@ class RedisPreferenceStore(RedisBacked):
 
     prefix = PREFS_PREFIX
 
-    def __init__(self, url: str):
-        super().__init__(url)
+    def __init__(self, target: RedisTarget):
+        super().__init__(target)
 
     def _failure(self, exc: BaseException) -> Exception:
         return StoreUnavailable()
@@ -145,7 +145,7 @@ class RedisPreferenceStore(RedisBacked):
         return sealed, time.time() + ttl_ms / 1000
 
     async def put(self, account_id: str, sealed: bytes, retained_until: float) -> None:
-        await self._call("set", PREFS_PREFIX + account_id, sealed, pxat=int(retained_until * 1000))
+        await self._acked("set", PREFS_PREFIX + account_id, sealed, pxat=int(retained_until * 1000))
 
     async def refresh(self, account_id: str, retained_until: float) -> bool:
         return bool(

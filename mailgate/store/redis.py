@@ -12,14 +12,17 @@ Any Redis failure surfaces as StoreError (503), never as a silent logout.
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
+import redis.sentinel
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
 from redis.backoff import ExponentialBackoff
 
 from mailgate.clock import SYSTEM_CLOCK, Clock
+from mailgate.config import StoreConfig
 from mailgate.store.interface import SessionRecord, StoreError
 
 __all__ = [
@@ -27,6 +30,7 @@ __all__ = [
     "SESSION_PREFIX",
     "RedisBacked",
     "RedisStore",
+    "RedisTarget",
     "connect",
     "session_key",
     "sync_client",
@@ -38,24 +42,92 @@ REDIS_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
 _TIMEOUT_S = 2.0
 
 
-def connect(url: str) -> aioredis.Redis:
-    """An asyncio client for `redis://` or `rediss://` URLs (password in the URL).
+# A URL, or the whole `[store]` section (URL or Sentinel, credentials, TLS, WAIT).
+RedisTarget = str | StoreConfig
 
-    Short timeouts and few retries: during an outage a request should get its 503
-    quickly rather than hang; the pool reconnects by itself once Redis is back.
+
+def _settings(target: RedisTarget) -> StoreConfig:
+    return StoreConfig(backend="redis", redis_url=target) if isinstance(target, str) else target
+
+
+def _sentinel_addresses(store: StoreConfig) -> list[tuple[str, int]]:
+    out = []
+    for address in store.sentinels:
+        host, _, port = address.rpartition(":")
+        out.append((host.strip("[]"), int(port)))
+    return out
+
+
+def _auth(username: str, password: str) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    if username:
+        kwargs["username"] = username
+    if password:
+        kwargs["password"] = password
+    return kwargs
+
+
+def _tls(store: StoreConfig) -> dict[str, Any]:
+    if not store.redis_tls:
+        return {}
+    kwargs: dict[str, Any] = {"ssl": True, "ssl_cert_reqs": "required"}
+    if store.redis_ca_file:
+        kwargs["ssl_ca_certs"] = store.redis_ca_file
+    return kwargs
+
+
+def connect(target: RedisTarget) -> aioredis.Redis:
+    """An asyncio client for a `redis://` / `rediss://` URL, or for the primary that
+    Redis Sentinel names (asked again at every reconnect, so a failover is followed).
+
+    Short timeouts and few retries: during an outage or a failover a request should get
+    its 503 quickly rather than hang; the pool reconnects by itself once a primary answers.
     """
-    return aioredis.from_url(
-        url,
-        socket_connect_timeout=_TIMEOUT_S,
-        socket_timeout=_TIMEOUT_S,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
-        health_check_interval=30,
-    )
+    store = _settings(target)
+    common: dict[str, Any] = {
+        "socket_connect_timeout": _TIMEOUT_S,
+        "socket_timeout": _TIMEOUT_S,
+        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+        "health_check_interval": 30,
+        **_auth(store.redis_username, store.redis_password),
+        **_tls(store),
+    }
+    if store.sentinels:
+        sentinel = Sentinel(
+            _sentinel_addresses(store),
+            sentinel_kwargs={
+                "socket_connect_timeout": _TIMEOUT_S,
+                "socket_timeout": _TIMEOUT_S,
+                **_auth(store.sentinel_username, store.sentinel_password),
+                **_tls(store),
+            },
+            **common,
+        )
+        primary = sentinel.master_for(store.sentinel_service, redis_class=aioredis.Redis)
+        return cast(aioredis.Redis, primary)
+    return aioredis.from_url(store.redis_url, **common)
 
 
-def sync_client(url: str) -> redis.Redis:
+def sync_client(target: RedisTarget) -> redis.Redis:
     """A blocking client, used only by the test hooks (`dump()`)."""
-    return redis.Redis.from_url(url, socket_connect_timeout=_TIMEOUT_S, socket_timeout=_TIMEOUT_S)
+    store = _settings(target)
+    common: dict[str, Any] = {
+        "socket_connect_timeout": _TIMEOUT_S,
+        "socket_timeout": _TIMEOUT_S,
+        **_auth(store.redis_username, store.redis_password),
+        **_tls(store),
+    }
+    if store.sentinels:
+        sentinel = redis.sentinel.Sentinel(
+            _sentinel_addresses(store),
+            sentinel_kwargs={
+                **_auth(store.sentinel_username, store.sentinel_password),
+                **_tls(store),
+            },
+            **common,
+        )
+        return cast(redis.Redis, sentinel.master_for(store.sentinel_service))
+    return redis.Redis.from_url(store.redis_url, **common)
 
 
 def session_key(lookup: str) -> str:
@@ -72,9 +144,12 @@ class RedisBacked:
 
     prefix = ""
 
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._redis = connect(url)
+    def __init__(self, target: RedisTarget) -> None:
+        self._target = target
+        self._redis = connect(target)
+        settings = _settings(target)
+        self._acks = settings.min_replica_acks
+        self._ack_timeout_ms = settings.replica_ack_timeout_ms
 
     def _failure(self, exc: BaseException) -> Exception:
         return StoreError(type(exc).__name__)
@@ -85,13 +160,31 @@ class RedisBacked:
         except REDIS_ERRORS as exc:
             raise self._failure(exc) from None
 
+    async def _acked(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A write the caller is about to acknowledge: with `min_replica_acks`, followed
+        by WAIT on the same connection, so it returns only once that many replicas hold
+        it (and, the write being this connection's last, everything written before it).
+        Too few replicas in time: the store's 503, never an acknowledgement."""
+        if not self._acks:
+            return await self._call(method, *args, **kwargs)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                getattr(pipe, method)(*args, **kwargs)
+                pipe.wait(self._acks, self._ack_timeout_ms)
+                result, replicas = await pipe.execute()
+        except REDIS_ERRORS as exc:
+            raise self._failure(exc) from None
+        if replicas < self._acks:
+            raise self._failure(redis.ReadOnlyError("too few replicas acknowledged"))
+        return result
+
     async def close(self) -> None:
         with contextlib.suppress(*REDIS_ERRORS):
             await self._redis.aclose()
 
     def dump(self) -> bytes:
         """Every key under `prefix` with its raw value (blocking; for at-rest tests)."""
-        client = sync_client(self._url)
+        client = sync_client(self._target)
         try:
             out = []
             for key in client.scan_iter(match=self.prefix + "*"):
@@ -111,15 +204,15 @@ class RedisStore(RedisBacked):
 
     prefix = SESSION_PREFIX
 
-    def __init__(self, url: str, clock: Clock = SYSTEM_CLOCK) -> None:
-        super().__init__(url)
+    def __init__(self, target: RedisTarget, clock: Clock = SYSTEM_CLOCK) -> None:
+        super().__init__(target)
         self._clock = clock
         # Sessions this instance has seen -> their absolute deadline (for expired()).
         self._known: dict[str, float] = {}
 
     async def create(self, lookup: str, record: SessionRecord) -> None:
         ttl = record.ttl(self._clock.now())
-        await self._call("set", session_key(lookup), record.to_bytes(), px=_ms(ttl))
+        await self._acked("set", session_key(lookup), record.to_bytes(), px=_ms(ttl))
         self._known[lookup] = record.absolute_deadline
 
     async def get(self, lookup: str) -> SessionRecord | None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import AsyncIterator
 
 from mailgate.errors import PayloadTooLarge, StoreUnavailable
-from mailgate.store.redis import REDIS_ERRORS, RedisBacked
+from mailgate.store.redis import REDIS_ERRORS, RedisBacked, RedisTarget
 from mailgate.vault.interface import BlobInfo, check_owner, valid_blob_id
 from mailgate.vault.sealing import BlobOpener, BlobSealer, VaultIntegrityError
 
@@ -30,8 +30,8 @@ _SLACK_S = 60.0
 class RedisVault(RedisBacked):
     prefix = VAULT_PREFIX
 
-    def __init__(self, url: str, *, default_ttl_s: float = 43200.0) -> None:
-        super().__init__(url)
+    def __init__(self, target: RedisTarget, *, default_ttl_s: float = 43200.0) -> None:
+        super().__init__(target)
         # Used only when the caller does not say when the owner's session ends.
         self.default_ttl_s = default_ttl_s
 
@@ -93,7 +93,8 @@ class RedisVault(RedisBacked):
             sealed_meta = meta_sealer.feed(meta) + meta_sealer.finish()
             await self._call("set", self._key(owner, blob_id, "meta"), sealed_meta, pxat=expire_ms)
             await self._call("hset", self._index(owner), blob_id, f"{pieces} {stored}")
-            await self._call("pexpireat", self._index(owner), expire_ms)
+            # The last write: acknowledged by replicas, it carries every piece with it.
+            await self._acked("pexpireat", self._index(owner), expire_ms)
             return info
         except BaseException:
             await self._remove(owner, blob_id, pieces)

@@ -139,14 +139,14 @@ def test_configuration_is_by_environment_and_files() -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["compose.yaml", "compose.single.yaml"])
+@pytest.mark.parametrize("name", ["compose.yaml", "compose.single.yaml", "compose.ha.yaml"])
 def test_compose_files_are_read_only_with_tmpfs_and_healthchecks(name: str) -> None:
     yaml = pytest.importorskip("yaml")
     doc = yaml.safe_load((ROOT / "config" / name).read_text())
     services: dict[str, Any] = doc["services"]
     mailgates = {k: v for k, v in services.items() if k.startswith("mailgate")}
-    assert len(mailgates) == (2 if name == "compose.yaml" else 1)
-    if name == "compose.yaml":
+    assert len(mailgates) == {"compose.yaml": 2, "compose.ha.yaml": 3}.get(name, 1)
+    if name != "compose.single.yaml":
         assert "redis" in services
     for svc_name, svc in services.items():
         assert svc["read_only"] is True, svc_name
