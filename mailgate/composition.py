@@ -43,6 +43,7 @@ from mailgate.session.manager import Session, SessionManager
 from mailgate.session.oidc import OidcService
 from mailgate.session.reaper import Reaper
 from mailgate.session.throttle import LoginThrottle
+from mailgate.store.flows import FlowStore, MemoryFlowStore
 from mailgate.store.interface import SessionStore
 from mailgate.store.memory import MemoryStore
 from mailgate.tls import upstream_context
@@ -90,6 +91,15 @@ def _backends(
     return store or MemoryStore(clock), FileVault(), SqlitePreferenceStore(data_dir / DB_FILE_NAME)
 
 
+def _flow_store(config: Config) -> FlowStore:
+    """Sign-in flows live where the sessions live: any instance may finish one."""
+    if config.store.backend == "redis":
+        from mailgate.store.redis import RedisFlowStore
+
+        return RedisFlowStore(config.store)
+    return MemoryFlowStore()
+
+
 def build_services(
     config: Config, *, store: SessionStore | None = None, clock: Clock = SYSTEM_CLOCK
 ) -> Services:
@@ -127,7 +137,7 @@ def build_services(
         metrics=Metrics(sessions, store) if config.metrics.enabled else None,
         sieve=SieveService(config.sieve, upstream_ssl, upstreams),
         conversations=ConversationService(pool, reading.forget),
-        oidc=OidcService(config, upstream_ssl, clock),
+        oidc=OidcService(config, upstream_ssl, clock, _flow_store(config)),
         contacts=ContactsService(config.contacts, upstream_ssl, upstreams),
         correspondents=CorrespondentsService(),
     )
@@ -207,6 +217,7 @@ class Lifecycle:
         if svc.image_proxy is not None:
             with contextlib.suppress(Exception):
                 await svc.image_proxy.close()
+        await svc.oidc.close()
         await svc.store.close()
         if svc.data_dir_is_temporary:
             shutil.rmtree(svc.data_dir, ignore_errors=True)

@@ -11,18 +11,21 @@ flow state holds the PKCE verifier and nonce until the callback, keyed by a hash
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
-import hmac
 import json
 import logging
 import secrets
 import ssl
 import urllib.parse
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import aiohttp
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -31,15 +34,16 @@ from joserfc.jwt import JWTClaimsRegistry
 from mailgate.clock import SYSTEM_CLOCK, Clock
 from mailgate.config import Config, DomainEntry
 from mailgate.domains import address_domain
-from mailgate.errors import SignInFailed, UpstreamUnavailable
+from mailgate.errors import SignInFailed, StoreUnavailable, UpstreamUnavailable
 from mailgate.logs import log_event
+from mailgate.store.flows import FlowStore, MemoryFlowStore
+from mailgate.store.interface import StoreError
 
 __all__ = ["OidcService", "ProviderMetadata", "SignedIn"]
 
 #: A flow must come back from the provider within this time.
 FLOW_TTL_S = 600
-#: At most this many flows wait at once (oldest dropped first): the start is public.
-MAX_FLOWS = 10_000
+_FLOW_INFO = b"mailgate/v1/oidc-flow"
 #: Discovery documents and key sets: cached this long, and no larger than this.
 CACHE_TTL_S = 3600
 MAX_DOCUMENT_BYTES = 256 * 1024
@@ -90,9 +94,38 @@ class _Flow:
     domain: str
     verifier: str
     nonce: str
-    binding_hash: bytes
     redirect_uri: str
     created: float
+
+
+def _flow_key(binding: str) -> AESGCM:
+    material = binding.encode("utf-8")
+    return AESGCM(
+        HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_FLOW_INFO).derive(material)
+    )
+
+
+def _seal(flow: _Flow, binding: str, key: bytes) -> bytes:
+    """The flow encrypted under the starting page's binding, tied to its state's hash:
+    the store holds nothing that could finish it without that page."""
+    plain = json.dumps(dataclasses.asdict(flow)).encode("utf-8")
+    nonce = secrets.token_bytes(12)
+    return nonce + _flow_key(binding).encrypt(nonce, plain, key)
+
+
+def _unseal(sealed: bytes, binding: str, key: bytes) -> _Flow | None:
+    try:
+        plain = _flow_key(binding).decrypt(sealed[:12], sealed[12:], key)
+        fields = json.loads(plain)
+        return _Flow(
+            str(fields["domain"]),
+            str(fields["verifier"]),
+            str(fields["nonce"]),
+            str(fields["redirect_uri"]),
+            float(fields["created"]),
+        )
+    except (InvalidTag, ValueError, KeyError, TypeError):
+        return None
 
 
 def _sha256(value: str) -> bytes:
@@ -112,7 +145,11 @@ class OidcService:
     """The OpenID providers of the domain map, one per domain that configures one."""
 
     def __init__(
-        self, config: Config, ssl_context: ssl.SSLContext, clock: Clock = SYSTEM_CLOCK
+        self,
+        config: Config,
+        ssl_context: ssl.SSLContext,
+        clock: Clock = SYSTEM_CLOCK,
+        flows: FlowStore | None = None,
     ) -> None:
         self._entries = {e.domain: e for e in config.domains.entries if e.oidc_issuer}
         self._ssl = ssl_context
@@ -120,7 +157,12 @@ class OidcService:
         self._timeout = aiohttp.ClientTimeout(total=config.imap.timeout_s)
         self._metadata: dict[str, tuple[float, ProviderMetadata]] = {}
         self._keys: dict[str, tuple[float, KeySet]] = {}
-        self._flows: OrderedDict[bytes, _Flow] = OrderedDict()
+        # Shared with the other instances (Redis) where the sessions are: the provider's
+        # redirect may reach any of them. Each flow is sealed under the page's binding.
+        self._flows: FlowStore = flows if flows is not None else MemoryFlowStore()
+
+    async def close(self) -> None:
+        await self._flows.close()
 
     # -- the login screen ---------------------------------------------------------------
 
@@ -226,14 +268,6 @@ class OidcService:
 
     # -- the flow --------------------------------------------------------------------------
 
-    def _drop_old_flows(self) -> None:
-        now = self._clock.now()
-        while self._flows:
-            key, flow = next(iter(self._flows.items()))
-            if now - flow.created < FLOW_TTL_S and len(self._flows) <= MAX_FLOWS:
-                break
-            del self._flows[key]
-
     async def start(self, domain: str, redirect_uri: str) -> tuple[str, str]:
         """A new flow for ``domain``: (the provider's authorization URL, the binding the
         starting page keeps and sends back with the callback's code and state)."""
@@ -250,10 +284,12 @@ class OidcService:
             .rstrip(b"=")
             .decode("ascii")
         )
-        self._drop_old_flows()
-        self._flows[_sha256(state)] = _Flow(
-            domain, verifier, nonce, _sha256(binding), redirect_uri, self._clock.now()
-        )
+        flow = _Flow(domain, verifier, nonce, redirect_uri, self._clock.now())
+        key = _sha256(state)
+        try:
+            await self._flows.put(key, _seal(flow, binding, key), FLOW_TTL_S)
+        except StoreError:
+            raise StoreUnavailable() from None
         query = urllib.parse.urlencode(
             {
                 "response_type": "code",
@@ -273,12 +309,20 @@ class OidcService:
     async def finish(self, code: str, state: str, binding: str, iss: str = "") -> SignedIn:
         """The callback's code and state, with the binding of the page that started the
         flow: exchange the code and verify the ID token. Any mismatch: SignInFailed."""
-        flow = self._flows.pop(_sha256(state), None)  # one use: a replayed state is unknown
-        if flow is None or self._clock.now() - flow.created >= FLOW_TTL_S:
+        key = _sha256(state)
+        try:
+            sealed = await self._flows.take(key)  # one use: a replayed state is unknown
+        except StoreError:
+            raise StoreUnavailable() from None
+        if sealed is None:
             self._refuse("unknown_state")
-        if not hmac.compare_digest(flow.binding_hash, _sha256(binding)):
-            # The code arrived in a browser that did not start this flow (login CSRF).
+        flow = _unseal(sealed, binding, key)
+        if flow is None:
+            # The code arrived in a browser that did not start this flow (login CSRF):
+            # only the starting page's binding opens the flow.
             self._refuse("binding")
+        if self._clock.now() - flow.created >= FLOW_TTL_S:
+            self._refuse("unknown_state")
         entry = self._entries.get(flow.domain)
         if entry is None:
             self._refuse("unknown_state")

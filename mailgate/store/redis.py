@@ -29,6 +29,7 @@ __all__ = [
     "REDIS_ERRORS",
     "SESSION_PREFIX",
     "RedisBacked",
+    "RedisFlowStore",
     "RedisStore",
     "RedisTarget",
     "connect",
@@ -296,3 +297,19 @@ class RedisStore(RedisBacked):
 
     async def ping(self) -> None:
         await self._call("ping")
+
+
+class RedisFlowStore(RedisBacked):
+    """Sign-in flows (mailgate.store.flows): SET with an expiry, then GETDEL, so a flow is
+    read at most once, by whichever instance the provider's redirect reaches."""
+
+    prefix = "mailgate:oidc:"
+
+    async def put(self, key: bytes, sealed: bytes, ttl_s: float) -> None:
+        await self._acked("set", self.prefix + key.hex(), sealed, px=_ms(ttl_s))
+
+    async def take(self, key: bytes) -> bytes | None:
+        value = await self._call("getdel", self.prefix + key.hex())
+        if value is not None and not isinstance(value, bytes):
+            raise StoreError("unexpected_value")
+        return value

@@ -27,15 +27,20 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from mailgate.config import DomainEntry
+from mailgate.errors import SignInFailed
 from mailgate.session.crypto import SessionKeys
+from mailgate.session.oidc import OidcService
 from mailgate.session.tokens import parse_token
+from mailgate.store.redis import RedisFlowStore
 from mailgate.testing.client import ApiClient, ApiResponse
 from mailgate.testing.loop import LoopThread
 from mailgate.testing.servers import RunningMailgate, RunningSandbox, free_port, upstream_config
+from mailgate.tls import upstream_context
 from tests.conftest import CANARIES, OUTPUT
 from tests.oidc.flow import provider_login
 from tests.servers.dovecot import Dovecot, OAuth2Validation, random_password
 from tests.servers.oidc import OidcProvider
+from tests.servers.redis import RedisServer, running_redis
 
 pytestmark = pytest.mark.dovecot
 
@@ -453,3 +458,45 @@ async def test_a_sign_in_the_mail_server_refuses_revokes_its_fresh_tokens(stack:
         http.get(f"{stack.provider.issuer}/test/revoked") as revoked,
     ):
         assert stranger in (await revoked.json())["revoked"]
+
+
+async def test_a_flow_started_on_one_instance_finishes_on_another(stack: Stack) -> None:
+    """Behind the shipped HAProxy layout (no stickiness) the provider's redirect may reach
+    any instance: with the Redis backend the flow is shared, sealed under the starting
+    page's binding, and still taken once only."""
+    if not RedisServer.available():
+        pytest.skip("redis-server is not installed")
+    config = stack.mailgate.config
+    tls = upstream_context(config.upstream.ca_file or None)
+    with running_redis() as redis_server:
+        first = OidcService(config, tls, flows=RedisFlowStore(redis_server.url))
+        second = OidcService(config, tls, flows=RedisFlowStore(redis_server.url))
+        try:
+            email = stack.new_user()
+            url, binding = await first.start("alpha.test", stack.redirect_uri)
+            params = await _at_provider(stack, url, email)
+            # The store holds a sealed flow only: no PKCE verifier or nonce to read.
+            dump = RedisFlowStore(redis_server.url)
+            stored = dump.dump()
+            await dump.close()
+            nonce = parse_qs(urlparse(url).query)["nonce"][0]
+            assert stored.startswith(b"mailgate:oidc:") and nonce.encode() not in stored
+            # Another browser's binding opens nothing, and spends the flow.
+            other_url, other_binding = await first.start("alpha.test", stack.redirect_uri)
+            other = await _at_provider(stack, other_url, email)
+            with pytest.raises(SignInFailed):
+                await second.finish(other["code"], other["state"], binding, other.get("iss", ""))
+            with pytest.raises(SignInFailed):
+                await second.finish(
+                    other["code"], other["state"], other_binding, other.get("iss", "")
+                )
+            # The right binding on the other instance: signed in, once.
+            signed = await second.finish(
+                params["code"], params["state"], binding, params.get("iss", "")
+            )
+            assert signed.email == email
+            with pytest.raises(SignInFailed):
+                await first.finish(params["code"], params["state"], binding, params.get("iss", ""))
+        finally:
+            await first.close()
+            await second.close()
