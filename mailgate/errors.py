@@ -15,6 +15,9 @@ __all__ = [
     "AuthFailed",
     "AuthRequired",
     "BadRequest",
+    "ContactChanged",
+    "ContactsNotConfigured",
+    "ContactsUnreachable",
     "CsrfFailed",
     "Forbidden",
     "ImageUnavailable",
@@ -27,6 +30,10 @@ __all__ = [
     "PasswordsDisabled",
     "PayloadTooLarge",
     "SenderRefused",
+    "SieveForeignActive",
+    "SieveNameTaken",
+    "SieveNotConfigured",
+    "SieveUnreachable",
     "SignInFailed",
     "StaleMessage",
     "StorageFull",
@@ -202,4 +209,44 @@ class InvalidFolderName(ApiError):
     default_message = (
         "That folder name cannot be used: it must not be empty, contain the hierarchy "
         "separator, * or %, or be . or .."
+    )
+
+
+# The address book (CardDAV) and the filter server (ManageSieve). A code shared by two
+# classes has one catalog sentence: the later class's, written to fit both.
+class ContactsNotConfigured(ApiError):
+    status, code = 404, "contacts_unavailable"
+    default_message = "There is no address book for this account."
+
+
+class ContactsUnreachable(ApiError):
+    status, code = 502, "contacts_unavailable"
+    default_message = "The address book is not available right now."
+
+
+class ContactChanged(ApiError):
+    status, code = 409, "contact_changed"
+    default_message = "The contact was changed elsewhere meanwhile; reload and try again."
+
+
+class SieveNotConfigured(ApiError):
+    status, code = 404, "sieve_unavailable"
+    default_message = "Filters and vacation replies are not available on this server."
+
+
+class SieveUnreachable(ApiError):
+    status, code = 502, "sieve_unavailable"
+    default_message = "Filters and vacation replies are not available right now."
+
+
+class SieveForeignActive(ApiError):
+    status, code = 409, "sieve_foreign_active"
+    default_message = "Another program's filter script is active."
+
+
+class SieveNameTaken(ApiError):
+    status, code = 409, "sieve_name_taken"
+    default_message = (
+        "A filter script named \u201cmailgate\u201d was written by another program; "
+        "mailgate does not overwrite it."
     )

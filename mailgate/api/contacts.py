@@ -25,7 +25,15 @@ from mailgate.api.models.contacts import (
     Suggestion,
     SuggestionList,
 )
-from mailgate.errors import ApiError, BadRequest, NotFound, UpstreamTlsFailed
+from mailgate.errors import (
+    ApiError,
+    BadRequest,
+    ContactChanged,
+    ContactsNotConfigured,
+    ContactsUnreachable,
+    NotFound,
+    UpstreamTlsFailed,
+)
 from mailgate.http.json_io import json_response
 from mailgate.logs import log_event
 from mailgate.mail.contacts import (
@@ -43,26 +51,11 @@ from mailgate.session.manager import Session
 
 from .auth import require_session
 
-__all__ = ["ContactChanged", "ContactsNotConfigured", "ContactsUnreachable", "setup"]
+__all__ = ["setup"]
 
 T = TypeVar("T")
 QUERY_MAX = 200
 SUGGESTIONS_MAX = 10
-
-
-class ContactsNotConfigured(ApiError):
-    status, code = 404, "contacts_unavailable"
-    default_message = "There is no address book for this account."
-
-
-class ContactsUnreachable(ApiError):
-    status, code = 502, "contacts_unavailable"
-    default_message = "The address book could not be reached."
-
-
-class ContactChanged(ApiError):
-    status, code = 409, "contact_changed"
-    default_message = "The contact was changed elsewhere meanwhile; reload and try again."
 
 
 def _client(request: web.Request, session: Session) -> CardDavClient | None:

@@ -19,7 +19,15 @@ from aiohttp import web
 
 from mailgate.api.models.base import read_body
 from mailgate.api.models.sieve import FiltersPut, VacationPut
-from mailgate.errors import ApiError, BadRequest, UpstreamTlsFailed
+from mailgate.errors import (
+    ApiError,
+    BadRequest,
+    SieveForeignActive,
+    SieveNameTaken,
+    SieveNotConfigured,
+    SieveUnreachable,
+    UpstreamTlsFailed,
+)
 from mailgate.http.json_io import json_response
 from mailgate.logs import log_event
 from mailgate.mail.sieve import (
@@ -46,11 +54,7 @@ from mailgate.session.manager import Session
 from .auth import require_session
 
 __all__ = [
-    "SieveForeignActive",
-    "SieveNameTaken",
-    "SieveNotConfigured",
     "SieveRejected",
-    "SieveUnreachable",
     "setup",
 ]
 
@@ -58,32 +62,11 @@ __all__ = [
 _EXTENSIONS = ("vacation", "fileinto", "copy", "imap4flags")
 
 
-class SieveNotConfigured(ApiError):
-    status, code = 404, "sieve_unavailable"
-    default_message = "Filters and vacation replies are not available on this server."
-
-
-class SieveUnreachable(ApiError):
-    status, code = 502, "sieve_unavailable"
-    default_message = "The server that keeps filters and vacation replies could not be reached."
-
-
+# Not in mailgate/errors.py and its catalogs on purpose: the message relays the server's
+# own words about the script (issue: the user must see why it was refused), untranslated.
 class SieveRejected(ApiError):
     status, code = 502, "sieve_refused"
     default_message = "The mail server refused the rules."
-
-
-class SieveForeignActive(ApiError):
-    status, code = 409, "sieve_foreign_active"
-    default_message = "Another program's filter script is active."
-
-
-class SieveNameTaken(ApiError):
-    status, code = 409, "sieve_name_taken"
-    default_message = (
-        "A filter script named \u201cmailgate\u201d was written by another program; "
-        "mailgate does not overwrite it."
-    )
 
 
 def service_of(app: web.Application) -> SieveService:
