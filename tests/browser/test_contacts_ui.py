@@ -11,7 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from playwright.sync_api import Dialog, expect
+from playwright.sync_api import expect
 
 from mailgate.mail.contacts import CardDavClient, ContactDraft
 from mailgate.testing.servers import RunningMailgate
@@ -92,8 +92,9 @@ def test_suggestions_contacts_screen_and_add_sender(
     bcc.press("Escape")
     expect(page.get_by_test_id("compose-bcc-suggestions")).to_be_hidden()
     expect(bcc).to_be_visible()
-    page.once("dialog", lambda d: d.accept())
     page.get_by_test_id("compose-discard").click()
+    page.get_by_test_id("dialog-confirm").click()  # the app's own dialog
+    expect(page.get_by_test_id("compose-send")).to_have_count(0)
 
     # The Contacts screen: the Radicale contact, search, add, edit, delete.
     page.get_by_test_id("contacts-button").click()
@@ -122,17 +123,12 @@ def test_suggestions_contacts_screen_and_add_sender(
     page.get_by_test_id("contact-save").click()
     expect(rows.first).to_contain_text(renamed)
 
-    dialogs: list[str] = []
-
-    def accept(dialog: Dialog) -> None:
-        dialogs.append(dialog.message)
-        dialog.accept()
-
-    page.once("dialog", accept)
     rows.first.get_by_test_id("contact-delete").click()
+    # The app's own dialog names the contact before anything is deleted.
+    expect(page.get_by_test_id("confirm-dialog").get_by_role("heading")).to_contain_text(renamed)
+    page.get_by_test_id("dialog-confirm").click()
     expect(page.get_by_test_id("contacts-note")).not_to_be_empty()
     expect(rows).to_have_count(0)
-    assert renamed in dialogs[0]
     page.get_by_test_id("contacts-search").fill("")
     expect(rows).to_have_count(1)
     page.get_by_test_id("contacts-close").click()

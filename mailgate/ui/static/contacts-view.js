@@ -3,6 +3,7 @@
 // goes straight to the address book.
 
 import * as api from "./api.js";
+import { confirmDialog } from "./dialog.js";
 import { t } from "./i18n.js";
 import { announce, reportError, state } from "./state.js";
 import { $, h, parseAddrList } from "./util.js";
@@ -285,7 +286,13 @@ function showForm(contact) {
 }
 
 async function remove(contact, name) {
-  if (!window.confirm(t("contacts.confirmDelete", { name }))) return;
+  const sure = await confirmDialog({
+    title: t("contacts.confirmDelete", { name }),
+    confirmLabel: t("contacts.delete"),
+    cancelLabel: t("dialog.cancel"),
+    danger: true,
+  });
+  if (!sure) return;
   try {
     await api.del(api.path`/api/contacts/${contact.id}`);
     announce(t("contacts.deleted"));
