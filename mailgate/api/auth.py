@@ -11,7 +11,7 @@ from mailgate.services import services
 from mailgate.session.manager import Session
 from mailgate.session.tokens import SessionToken, token_from_cookie_header
 
-__all__ = ["REQUEST_SESSION", "cookie_token", "require_session"]
+__all__ = ["REQUEST_SESSION", "cookie_token", "optional_session", "require_session"]
 
 # The session a request resumed (for what runs after the handler: error messages in the
 # user's language).
@@ -24,13 +24,21 @@ def cookie_token(request: web.Request) -> SessionToken | None:
 
 
 async def require_session(request: web.Request, *, activity: bool = True) -> Session:
+    session = await optional_session(request, activity=activity)
+    if session is None:
+        raise AuthRequired()
+    return session
+
+
+async def optional_session(request: web.Request, *, activity: bool = True) -> Session | None:
+    """The request's live session, or None without one (a 403 still for a bad CSRF token)."""
     token = cookie_token(request)
     if token is None:
-        raise AuthRequired()
+        return None
     svc = services(request)
     session = await svc.sessions.resume(token)
     if session is None:
-        raise AuthRequired()
+        return None
     if request.method in UNSAFE_METHODS and not session.keys.csrf_matches(
         request.headers.get("X-CSRF-Token")
     ):

@@ -43,7 +43,7 @@ from .models.mailboxes import (
 from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
 from .models.oidc import OidcFinish, OidcStart, OidcStarted
 from .models.preferences import Preferences, PreferencesAnswer
-from .models.session import DomainList, Login, Session
+from .models.session import DomainList, Login, Session, SessionProbe
 from .models.sieve import FiltersAnswer, FiltersPut, SieveStatus, VacationAnswer, VacationPut
 from .models.uploads import Upload, UploadForm, UploadList
 
@@ -134,6 +134,20 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 {204: _NO_CONTENT},
                 (401, 403, 503),
             ),
+        },
+    ),
+    "/api/session/probe": (
+        "session",
+        {
+            "get": Operation(
+                "probe_session",
+                "Whether this page is signed in: the live session (counts as activity) or null, "
+                "a 200 either way.",
+                "session",
+                {200: Answer("The session, or null.", SessionProbe)},
+                (503,),
+                public=True,
+            )
         },
     ),
     "/api/domains": (

@@ -13,7 +13,7 @@ from mailgate.services import services
 from mailgate.session.manager import Session
 from mailgate.session.tokens import COOKIE_NAME
 
-from .auth import cookie_token, require_session
+from .auth import cookie_token, optional_session, require_session
 from .models.base import read_body
 from .models.session import Login
 
@@ -80,6 +80,13 @@ async def current(request: web.Request) -> web.Response:
     return json_response(await _session_body(request, session, with_idle=True))
 
 
+async def probe(request: web.Request) -> web.Response:
+    """Whether the page is signed in, as a 200 either way (the shell's first request)."""
+    session = await optional_session(request)
+    body = await _session_body(request, session, with_idle=True) if session else None
+    return json_response({"session": body})
+
+
 async def logout(request: web.Request) -> web.Response:
     session = await require_session(request, activity=False)
     svc = services(request)
@@ -116,4 +123,5 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/session", login)
     app.router.add_get("/api/session", current)
     app.router.add_delete("/api/session", logout)
+    app.router.add_get("/api/session/probe", probe)
     app.router.add_get("/api/domains", domains)

@@ -19,6 +19,7 @@ async def test_sec_02_no_cookie_before_authentication(api: ApiClient, user: tupl
         "/robots.txt",
         "/no/such/path",
         "/api/mailboxes",
+        "/api/session/probe",
         "/healthz",
         "/oidc/callback?code=c&state=s",
     ):
@@ -219,3 +220,21 @@ async def test_malformed_login_bodies_are_400_or_415(api: ApiClient):
         resp = await api.request("POST", "/api/session", **kwargs)
         assert resp.status == status, (kwargs.get("json"), resp)
         assert resp.error_code is not None
+
+
+async def test_the_probe_answers_200_signed_in_or_not(
+    signed_in: ApiClient, inprocess: InProcessMailgate
+):
+    """The page's first request is not an error when nobody is signed in, and it still
+    takes the session only from the cookie."""
+    anon = inprocess.client()
+    resp = await anon.get("/api/session/probe")
+    assert resp.status == 200 and resp.json() == {"session": None}
+    forged = await anon.get("/api/session/probe", headers={"X-Session": signed_in.cookie})
+    assert forged.json() == {"session": None}
+    live = (await signed_in.get("/api/session/probe")).json()["session"]
+    current = (await signed_in.get("/api/session")).json()
+    assert live["csrf_token"] == current["csrf_token"]
+    assert live["account"] == current["account"] and live["idle_expires_in_s"] > 0
+    assert (await signed_in.logout()).status == 204
+    assert (await signed_in.get("/api/session/probe")).json() == {"session": None}

@@ -11,7 +11,15 @@ from mailgate.errors import BadRequest
 from .base import RequestBody, ResponseBody
 from .oidc import Provider
 
-__all__ = ["Account", "DomainList", "Features", "Login", "Session", "SignedInWith"]
+__all__ = [
+    "Account",
+    "DomainList",
+    "Features",
+    "Login",
+    "Session",
+    "SessionProbe",
+    "SignedInWith",
+]
 
 # CR, LF and NUL would let a client smuggle protocol lines into the IMAP LOGIN.
 _NO_BREAKS = "^[^\\x00\\r\\n]*$"
@@ -61,6 +69,12 @@ class Session(ResponseBody):
     provider: SignedInWith | UnsetType = UNSET
     # Only in GET /api/session: the login answer is the start of the idle clock.
     idle_expires_in_s: float | UnsetType = UNSET
+
+
+class SessionProbe(ResponseBody):
+    # The live session (as GET /api/session answers it), or null when there is none:
+    # a page finding out whether it is signed in is not an error.
+    session: Session | None
 
 
 class DomainList(ResponseBody):

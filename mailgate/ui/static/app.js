@@ -857,7 +857,11 @@ async function probeSession() {
     return;
   }
   try {
-    const session = await api.get("/api/session", { auth: false });
+    const { session } = await api.get("/api/session/probe", { auth: false });
+    if (!session) {
+      showLogin();
+      return;
+    }
     await startSession(session);
   } catch (err) {
     showLogin();
