@@ -53,9 +53,18 @@ class ApiError(Exception):
     code: str = "internal_error"
     default_message: str = "Something went wrong on the server."
 
-    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        field: str | None = None,
+    ):
         self.message = message or self.default_message
         self.headers = headers or {}
+        # The request body's field at fault, by its JSON name: a form can mark that input
+        # and name it by the label the user sees.
+        self.field = field
         super().__init__(self.message)
 
     def message_in(self, language: str) -> str:
@@ -63,7 +72,10 @@ class ApiError(Exception):
         return error_message(self.code, language, self.message)
 
     def body(self, language: str = "en") -> dict[str, dict[str, str]]:
-        return {"error": {"code": self.code, "message": self.message_in(language)}}
+        detail = {"code": self.code, "message": self.message_in(language)}
+        if self.field is not None:
+            detail["field"] = self.field
+        return {"error": detail}
 
 
 class BadRequest(ApiError):

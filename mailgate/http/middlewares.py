@@ -83,7 +83,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status >= 500 and not exc.code.startswith("upstream_"):
             log_event("request_failed", logging.WARNING, code=exc.code, route=_route(request))
         language = await request_language(request)
-        return _error(exc.status, exc.code, exc.message_in(language), exc.headers)
+        return json_response(exc.body(language), exc.status, exc.headers)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

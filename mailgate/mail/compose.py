@@ -138,7 +138,7 @@ class Draft:
 
 
 def _invalid(field_name: str) -> BadRequest:
-    return BadRequest(f"The address in '{field_name}' is not valid.")
+    return BadRequest(f"The address in '{field_name}' is not valid.", field=field_name)
 
 
 def _checked_addr_spec(addr_spec: str, field_name: str) -> str:

@@ -169,5 +169,9 @@ def test_refusal_is_an_api_error_with_the_one_body() -> None:
     error = _refused(Move, {"mailbox": 3})
     assert isinstance(error, ApiError)
     assert error.body() == {
-        "error": {"code": "bad_request", "message": "The field 'mailbox' must be a mailbox id."}
+        "error": {
+            "code": "bad_request",
+            "message": "The field 'mailbox' must be a mailbox id.",
+            "field": "mailbox",
+        }
     }

@@ -60,6 +60,8 @@ class ResponseBody(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class ErrorDetail(ResponseBody):
     code: Annotated[str, msgspec.Meta(pattern="^[a-z_]+$")]
     message: str
+    # The request body's field at fault (its JSON name), where one is.
+    field: str | msgspec.UnsetType = msgspec.UNSET
 
 
 class Error(ResponseBody):
@@ -90,7 +92,7 @@ def decode_body(data: Any, model: type[Body]) -> Body:
         field = _field_of(exc, fields)
         if field is None:
             raise BadRequest("The request is not valid.") from None
-        raise BadRequest(model.invalid_message(field)) from None
+        raise BadRequest(model.invalid_message(field), field=field) from None
     body.check()
     return body
 

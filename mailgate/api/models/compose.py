@@ -119,7 +119,7 @@ class Compose(RequestBody):
     def check(self) -> None:
         for name, value in (("text", self.text), ("html", self.html)):
             if value is not None and len(value.encode("utf-8")) > MAX_BODY_BYTES:
-                raise BadRequest(f"The field '{name}' is longer than 1 MiB.")
+                raise BadRequest(f"The field '{name}' is longer than 1 MiB.", field=name)
         if self.attachments and len(set(self.attachments)) != len(self.attachments):
             raise BadRequest("The field 'attachments' lists the same upload twice.")
         if self.inline and len(set(self.inline)) != len(self.inline):

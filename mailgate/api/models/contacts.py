@@ -37,17 +37,19 @@ class ContactIn(RequestBody, kw_only=True):
 
     def check(self) -> None:
         if not self.name.strip() or not self.name.isprintable():
-            raise BadRequest(_MESSAGES["name"])
+            raise BadRequest(_MESSAGES["name"], field="name")
 
     def to_draft(self) -> ContactDraft:
         emails = []
         for value in self.emails:
             address = parse_recipient(value.strip(), "emails")
             if address.display_name:
-                raise BadRequest("The field 'emails' takes bare addresses, without a name.")
+                raise BadRequest(
+                    "The field 'emails' takes bare addresses, without a name.", field="emails"
+                )
             emails.append(address.addr_spec)
         if len({e.casefold() for e in emails}) != len(emails):
-            raise BadRequest("The field 'emails' lists the same address twice.")
+            raise BadRequest("The field 'emails' lists the same address twice.", field="emails")
         return ContactDraft(self.name.strip(), tuple(emails), tuple(p.strip() for p in self.phones))
 
 

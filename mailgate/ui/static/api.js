@@ -6,12 +6,14 @@ const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
 /** An error answer from the API, or a network failure (status 0). */
 export class ApiError extends Error {
-  constructor(status, code, message, retryAfter = null) {
+  constructor(status, code, message, retryAfter = null, field = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    // The request body's field at fault (its JSON name), when the server named one.
+    this.field = field;
   }
 }
 
@@ -57,7 +59,8 @@ function errorFrom(status, data, retryAfter) {
     typeof err?.message === "string" && err.message
       ? err.message
       : t("api.status", { status: String(status) });
-  return new ApiError(status, code, message, parseRetryAfter(retryAfter));
+  const field = typeof err?.field === "string" ? err.field : null;
+  return new ApiError(status, code, message, parseRetryAfter(retryAfter), field);
 }
 
 /** Headers of every call: the UI's language, so error messages come back in it. */

@@ -3,6 +3,7 @@
 
 import * as api from "./api.js";
 import { confirmDialog } from "./dialog.js";
+import { fieldErrorText } from "./field-error.js";
 import { attachAutocomplete } from "./autocomplete.js";
 import { refreshMailboxes } from "./mailboxes.js";
 import { t } from "./i18n.js";
@@ -586,7 +587,8 @@ async function submit(c, kind) {
     } catch (err) {
       if (api.isAborted(err)) return;
       // Nothing is lost on failure: the form and the uploads stay.
-      showError(quiet ? `${t("compose.autosaveFailed")} ${err.message}` : err.message);
+      const text = fieldErrorText(err, c.fields, { focus: !quiet });
+      showError(quiet ? `${t("compose.autosaveFailed")} ${text}` : text);
     } finally {
       c.busy = false;
       c.busyKind = null;

@@ -4,6 +4,7 @@
 
 import * as api from "./api.js";
 import { confirmDialog } from "./dialog.js";
+import { fieldErrorText } from "./field-error.js";
 import { t } from "./i18n.js";
 import { announce, reportError, state } from "./state.js";
 import { $, h, parseAddrList } from "./util.js";
@@ -277,7 +278,8 @@ function showForm(contact) {
       $("#contacts-add")?.focus();
     } catch (err) {
       if (api.isAborted(err)) return;
-      error.textContent = err?.message || t("contacts.saveFailed");
+      const inputs = { name: nameIn, emails: emailIn, phones: phoneIn };
+      error.textContent = fieldErrorText(err, inputs) || t("contacts.saveFailed");
       error.hidden = false;
     }
   });
