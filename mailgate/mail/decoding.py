@@ -6,7 +6,7 @@ import binascii
 import re
 from collections.abc import AsyncIterator
 
-__all__ = ["decode_stream"]
+__all__ = ["decode_prefix", "decode_stream"]
 
 _NOT_B64 = re.compile(rb"[^A-Za-z0-9+/]")
 
@@ -53,3 +53,19 @@ def decode_stream(chunks: AsyncIterator[bytes], encoding: str | None) -> AsyncIt
     if encoding == "quoted-printable":
         return _quoted_printable(chunks)
     return _identity(chunks)
+
+
+def decode_prefix(data: bytes, encoding: str | None) -> bytes:
+    """Decode the first bytes of a part (a partial FETCH): an encoded unit cut at the end
+    (a base64 quantum, a quoted-printable line) is dropped rather than guessed."""
+    encoding = (encoding or "").strip().lower()
+    if encoding == "base64":
+        usable = _NOT_B64.sub(b"", data)
+        try:
+            return binascii.a2b_base64(usable[: len(usable) - len(usable) % 4])
+        except binascii.Error:
+            return b""
+    if encoding == "quoted-printable":
+        cut = data.rfind(b"\n")
+        return binascii.a2b_qp(data[: cut + 1] if cut >= 0 else b"")
+    return data

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
+from ..decoding import decode_prefix
+from ..mime_read import preview as one_line_preview
 from ..threads import Head, groups, parse_head, thread
 from . import utf7
 from .errors import ImapNoError, ImapStale, ImapUnsupported
@@ -217,6 +219,8 @@ def _fetch_uid(u: Untagged) -> tuple[int | None, dict[str, Any]]:
 
 
 _SUMMARY_CACHE_MAX = 400
+# How much of a text part a list preview is read from, on servers without PREVIEW.
+_PREVIEW_BYTES = 1024
 
 
 def _sent_date(header: Any, internaldate: Any) -> float:
@@ -736,10 +740,14 @@ class MailClient:
     async def _fetch_summaries(self, uids: Sequence[int]) -> list[Summary]:
         conn = self._conn
         items = "UID FLAGS INTERNALDATE RFC822.SIZE ENVELOPE BODYSTRUCTURE"
+        server_previews = True
         if conn.has("PREVIEW"):
             items += " PREVIEW"
         elif conn.has("SNIPPET=FUZZY"):
             items += " SNIPPET (FUZZY)"
+        else:
+            server_previews = False
+        sources: dict[int, BodyPart] = {}
         resp = await conn.command("UID FETCH", uid_set(uids), f"({items})")
         wanted = set(uids)
         self._note(resp, wanted)
@@ -749,6 +757,8 @@ class MailClient:
             if uid is None or uid not in wanted or "ENVELOPE" not in it:
                 continue
             body = parse_bodystructure(it.get("BODYSTRUCTURE"))
+            if not server_previews and (source := _preview_source(body)) is not None:
+                sources[uid] = source
             preview = it.get("PREVIEW")
             snippet = it.get("SNIPPET")
             if preview is None and isinstance(snippet, list) and len(snippet) > 1:
@@ -762,7 +772,29 @@ class MailClient:
                 has_attachments=has_attachments(body),
                 preview=text(preview),
             )
+        if sources:
+            await self._fill_previews(found, sources)
         return [found[uid] for uid in uids if uid in found]
+
+    async def _fill_previews(self, found: dict[int, Summary], sources: dict[int, BodyPart]) -> None:
+        """Previews on a server without PREVIEW: the first bytes of each message's text
+        part, one partial FETCH per distinct section (most messages share "1" or "1.1")."""
+        by_section: dict[str, list[int]] = {}
+        for uid, part in sources.items():
+            by_section.setdefault(part.part, []).append(uid)
+        for section, uids in by_section.items():
+            item = f"BODY.PEEK[{section}]<0.{_PREVIEW_BYTES}>"
+            resp = await self._conn.command("UID FETCH", uid_set(uids), f"(UID {item})")
+            self._note(resp, set(uids))
+            for u in resp.of_kind("FETCH"):
+                got, it = _fetch_uid(u)
+                data = it.get(f"BODY[{section}]<0>")
+                if got is None or got not in found or got not in sources:
+                    continue
+                if isinstance(data, bytes):
+                    part = sources[got]
+                    line = _as_text(decode_prefix(data, part.encoding), part.charset)
+                    found[got] = replace(found[got], preview=one_line_preview(line))
 
     # -- one message ----------------------------------------------------------------------------
 
@@ -1123,3 +1155,26 @@ def _expand(value: str) -> list[int]:
         step = 1 if b >= a else -1
         out.extend(range(a, b + step, step))
     return out
+
+
+def _preview_source(root: BodyPart) -> BodyPart | None:
+    """The part a list preview is read from: the first text/plain part that is not an
+    attachment, outside attached messages; None when there is none."""
+    stack = [root]
+    while stack:
+        part = stack.pop(0)
+        if part.is_multipart:
+            stack[:0] = part.children
+            continue
+        if part.content_type == "text/plain" and part.disposition != "attachment":
+            return part if part.part else None
+    return None
+
+
+def _as_text(data: bytes, charset: str | None) -> str:
+    try:
+        decoded = data.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        decoded = data.decode("utf-8", errors="replace")
+    # A character cut by the partial fetch shows as a replacement mark at the very end.
+    return decoded.rstrip("\ufffd")
