@@ -269,8 +269,10 @@ def clean_outgoing_html(html: str, cids: Mapping[str, str] | None = None) -> str
     )
 
 
+# Light only, in a dark app too: mail HTML is written for a white page, and a sender's
+# black text on a dark canvas would be unreadable.
 _DEFAULT_STYLE = (
-    ":root{color-scheme:light dark}"
+    ":root{color-scheme:light;background:#fff;color:#000}"
     "body{margin:0;padding:12px;font:14px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif;"
     "overflow-wrap:break-word;word-wrap:break-word}"
     "img{max-width:100%}"
@@ -286,7 +288,7 @@ def html_document(body: str, *, title: str = "") -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html><head><meta charset="utf-8">'
-        '<meta name="color-scheme" content="light dark">'
+        '<meta name="color-scheme" content="light">'
         '<meta name="referrer" content="no-referrer">'
         f"<title>{html.escape(title)}</title>"
         f"<style>{_DEFAULT_STYLE}</style>"
