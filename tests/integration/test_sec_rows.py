@@ -549,6 +549,9 @@ def _live_holders(needle: str) -> list[str]:
     as_bytes = needle.encode()
     plain_b64 = base64.b64encode(as_bytes)
     found: list[str] = []
+    # Every container, also those frozen for the test's duration (tests/conftest.py):
+    # get_objects() does not list the frozen ones.
+    gc.unfreeze()
     gc.collect()
     for container in gc.get_objects():
         for obj in gc.get_referents(container):
