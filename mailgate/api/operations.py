@@ -38,6 +38,7 @@ from .models.mailboxes import (
     MailboxList,
     MailboxUpdate,
     MessagePage,
+    SearchPage,
     Subscription,
 )
 from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
@@ -277,6 +278,34 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                     _q("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000}, "Skip."),
                     _q("q", {"type": "string", "maxLength": 256}, "Search text."),
                     _q("sort", {"enum": ["date_desc", "date_asc"]}, "Order."),
+                ),
+            )
+        },
+    ),
+    "/api/search": (
+        "search",
+        {
+            "get": Operation(
+                "search_messages",
+                "Search with filters in one mailbox or in all (but Junk and Trash), newest "
+                "first by sent date; at least one term or filter.",
+                "mailboxes",
+                {200: Answer("A page of found messages, each with its mailbox.", SearchPage)},
+                (400, 404, *_SESSION, 502),
+                (
+                    _q("q", {"type": "string", "maxLength": 256}, "Anywhere."),
+                    _q("from", {"type": "string", "maxLength": 256}, "In the sender."),
+                    _q("to", {"type": "string", "maxLength": 256}, "In To, Cc or Bcc."),
+                    _q("subject", {"type": "string", "maxLength": 256}, "In the subject."),
+                    _q("body", {"type": "string", "maxLength": 256}, "In the body."),
+                    _q("since", {"type": "string", "format": "date"}, "Sent on or after."),
+                    _q("until", {"type": "string", "format": "date"}, "Sent on or before."),
+                    _q("unread", {"type": "boolean"}, "Only unread."),
+                    _q("flagged", {"type": "boolean"}, "Only flagged."),
+                    _q("attachment", {"type": "boolean"}, "Only with attachments."),
+                    _q("mailbox", {"type": "string", "maxLength": 1000}, "Only this mailbox."),
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "Page size."),
+                    _q("offset", {"type": "integer", "minimum": 0, "maximum": 400}, "Skip."),
                 ),
             )
         },

@@ -16,6 +16,8 @@ __all__ = [
     "MailboxList",
     "MailboxUpdate",
     "MessagePage",
+    "SearchHit",
+    "SearchPage",
     "Subscription",
 ]
 
@@ -42,6 +44,18 @@ class MessagePage(ResponseBody):
     total: Count
     offset: Count
     messages: list[Summary]
+
+
+class SearchHit(Summary):
+    """A found message, with the id of the mailbox it is in."""
+
+    mailbox: str
+
+
+class SearchPage(ResponseBody):
+    total: Count
+    offset: Count
+    messages: list[SearchHit]
 
 
 class MailboxCreate(RequestBody):

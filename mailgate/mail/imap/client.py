@@ -48,6 +48,8 @@ __all__ = [
     "MailClient",
     "Mailbox",
     "Page",
+    "SearchHit",
+    "SearchPage",
     "SelectState",
     "Sort",
     "Summary",
@@ -129,6 +131,19 @@ class Summary:
     envelope: Envelope
     has_attachments: bool
     preview: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    path: str
+    uidvalidity: int
+    summary: Summary
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    total: int
+    hits: list[SearchHit]
 
 
 @dataclass(frozen=True, slots=True)
@@ -629,6 +644,55 @@ class MailClient:
                     )
         # A message gone meanwhile has no date: it sorts first and drops out on the next list.
         return sorted(uids, key=lambda u: (dates.get(u, 0.0), u))
+
+    # -- search across mailboxes ----------------------------------------------------------------
+
+    async def search_mailboxes(
+        self, paths: Sequence[str], criteria: Sequence[object], *, offset: int, limit: int
+    ) -> SearchPage:
+        """Messages matching ``criteria`` in any of ``paths``, newest first by sent date
+        across all of them. Per mailbox: one SEARCH (SORT where offered) and the dates of
+        at most offset+limit matches; then the summaries of the page alone."""
+        wanted = offset + limit
+        total = 0
+        candidates: list[tuple[float, int, str, int, int]] = []
+        for rank, path in enumerate(paths):
+            try:
+                state = await self.select(path, readonly=True)
+            except ImapNoError:
+                continue  # gone, or not selectable after all
+            if self._conn.has("SORT"):
+                resp = await self._conn.command("UID SORT", "(REVERSE DATE)", "UTF-8", *criteria)
+                found = [int(t) for u in resp.of_kind("SORT") for t in u.data if str(t).isdigit()]
+                newest = found[:wanted][::-1]
+            else:
+                resp = await self._conn.command("UID SEARCH", "CHARSET", "UTF-8", *criteria)
+                found = sorted(
+                    {int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()}
+                )
+                newest = found
+            self._note(resp)
+            if resp.status != "OK":
+                continue  # a mailbox that refuses the search is left out, not the search
+            total += len(found)
+            ordered = await self._date_order(path, state.uidvalidity, newest)
+            dates = self._sent_dates.get((path, state.uidvalidity), {})
+            for uid in ordered[-wanted:]:
+                candidates.append((dates.get(uid, 0.0), rank, path, state.uidvalidity, uid))
+        candidates.sort(key=lambda c: (-c[0], c[1], -c[4]))
+        page = candidates[offset : offset + limit]
+        summaries: dict[tuple[str, int], Summary] = {}
+        for path in dict.fromkeys(c[2] for c in page):
+            uids = [c[4] for c in page if c[2] == path]
+            state = await self.select(path, readonly=True)
+            for found_summary in await self._summaries(uids):
+                summaries[(path, found_summary.uid)] = found_summary
+        hits = [
+            SearchHit(path, validity, summaries[(path, uid)])
+            for _, _, path, validity, uid in page
+            if (path, uid) in summaries
+        ]
+        return SearchPage(total, hits)
 
     # -- threads --------------------------------------------------------------------------------
 
