@@ -32,6 +32,7 @@ import { clearTheme, loadPrefs, updatePrefs } from "./prefs.js";
 import { closePrefs, initPrefsView, openPrefs } from "./prefs-view.js";
 import { closeContacts, initContactsView, openContacts } from "./contacts-view.js";
 import { closeReader, initReader, openConversation, openMessage } from "./reader.js";
+import { clearOptions } from "./search-panel.js";
 import {
   LANGUAGES,
   language,
@@ -703,6 +704,7 @@ async function selectMailbox(id, { focus = true } = {}) {
   state.q = "";
   const search = $("#search-input");
   if (search) search.value = "";
+  clearOptions();
   closeReader();
   renderMailboxes();
   renderList();

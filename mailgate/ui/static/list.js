@@ -4,6 +4,7 @@ import * as api from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { t } from "./i18n.js";
 import { refreshMailboxes } from "./mailboxes.js";
+import { buildSearchOptions, searchOptions, searchParams } from "./search-panel.js";
 import {
   announce,
   isOwnName,
@@ -31,6 +32,12 @@ export function onOpenConversation(fn) {
 
 const ROWS = "#message-list .message-row";
 const conversationMode = () => state.listMode === "conversations";
+// GET /api/search's bounds: a page of at most 100, starting at most 400 in.
+const SEARCH_PAGE_MAX = 100;
+
+/** Whether the list shows GET /api/search's answer: filters, or text in all folders. */
+const filtered = () =>
+  Object.keys(searchOptions.filters).length > 0 || (searchOptions.everywhere && !!state.q);
 
 /** Load the current page of the open mailbox. keepFocus: return focus to the same row. */
 export async function loadList({ keepFocus = false } = {}) {
@@ -38,17 +45,19 @@ export async function loadList({ keepFocus = false } = {}) {
   if (!mb) return;
   const seq = ++loadSeq;
   const threads = conversationMode();
-  const params = new URLSearchParams({
-    limit: String(pageSize()),
-    offset: String(state.list.offset),
-  });
-  if (!threads) params.set("sort", state.sort);
-  if (state.q && !threads) params.set("q", state.q);
+  const searching = !threads && filtered();
+  const params = searching ? searchParams(mb.id, state.q) : new URLSearchParams();
+  params.set("limit", String(searching ? Math.min(pageSize(), SEARCH_PAGE_MAX) : pageSize()));
+  params.set("offset", String(state.list.offset));
+  if (!threads && !searching) params.set("sort", state.sort);
+  if (state.q && !threads && !searching) params.set("q", state.q);
   $("#message-list")?.setAttribute("aria-busy", "true");
   try {
     const url = threads
       ? api.path`/api/mailboxes/${mb.id}/conversations`
-      : api.path`/api/mailboxes/${mb.id}/messages`;
+      : searching
+        ? "/api/search"
+        : api.path`/api/mailboxes/${mb.id}/messages`;
     const data = await api.get(url + `?${params}`);
     if (seq !== loadSeq) return; // a newer request superseded this one
     const total = Number(data?.total) || 0;
@@ -190,8 +199,20 @@ function renderRow(msg) {
       msg.preview
         ? h("span", { class: "row-preview", dir: "auto", translate: "no", text: msg.preview })
         : null,
+      folderOf(msg),
     ),
   );
+}
+
+/** A found message from another folder names that folder. */
+function folderOf(msg) {
+  if (!msg.mailbox || msg.mailbox === state.mailboxId) return null;
+  const mb = mailboxById(msg.mailbox);
+  return h("span", {
+    class: "row-folder",
+    "data-testid": "row-folder",
+    text: t("search.inFolder", { folder: mb ? mailboxLabel(mb) : "…" }),
+  });
 }
 
 /** One conversation: its people, subject, size, newest date; opened with Enter or a click. */
@@ -421,6 +442,12 @@ export function buildListPane({ onBack, onModeChange }) {
       text: t("list.search"),
     }),
   );
+  const options = buildSearchOptions(() => {
+    state.q = searchInput.value.trim();
+    state.list.offset = 0;
+    loadList();
+  });
+  form.append(options.toggle);
   searchInput.addEventListener("search", () => {
     // Clearing the field (the × button or Escape) shows the whole mailbox again.
     if (!searchInput.value && state.q) search("");
@@ -445,6 +472,7 @@ export function buildListPane({ onBack, onModeChange }) {
       h("h2", { id: "list-title", class: "pane-title", tabindex: "-1" }),
     ),
     form,
+    options.panel,
     h(
       "div",
       {
