@@ -329,6 +329,27 @@ async function changeSender(sender, add) {
   }
 }
 
+// Image attachments the browser shows as a preview: raster types the server downloads
+// as themselves (never SVG, which could carry script), up to a size worth decoding.
+const PREVIEW_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+const PREVIEW_MAX_BYTES = 10 * 1024 * 1024;
+
+function imagePreview(a, url, name) {
+  const type = String(a.content_type || "").toLowerCase();
+  if (!PREVIEW_TYPES.has(type) || !(Number(a.size) > 0) || a.size > PREVIEW_MAX_BYTES) return null;
+  return h(
+    "span",
+    { class: "attachment-preview" },
+    h("img", {
+      src: url,
+      alt: t("reader.imagePreview", { name }),
+      loading: "lazy",
+      decoding: "async",
+      "data-testid": "attachment-preview",
+    }),
+  );
+}
+
 function attachmentList(msg) {
   const list = (Array.isArray(msg.attachments) ? msg.attachments : []).filter((a) => !a.inline);
   if (!list.length) return null;
@@ -345,6 +366,7 @@ function attachmentList(msg) {
         return h(
           "li",
           {},
+          imagePreview(a, url, name),
           h(
             "a",
             {
