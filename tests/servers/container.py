@@ -144,8 +144,24 @@ class Podman:
         bundle = _ca_bundle()
         if bundle:
             args.append(f"--secret=id=pip_ca,src={bundle}")
-        self(*args, str(ROOT), timeout=900)
+        self(*args, str(self._context()), timeout=900)
         return time.monotonic() - started
+
+    def _context(self) -> Path:
+        """A still copy of what the build may use (the Dockerfile, .dockerignore and what
+        it lets in), so that files the project's tools write meanwhile (.ci/run installs
+        and lints while this builds) cannot change under the build."""
+        context = self.root / "context"
+        shutil.rmtree(context, ignore_errors=True)
+        context.mkdir()
+        for name in ("Dockerfile", ".dockerignore", "pyproject.toml", "README.md"):
+            shutil.copy2(ROOT / name, context / name)
+        shutil.copytree(
+            ROOT / "mailgate",
+            context / "mailgate",
+            ignore=shutil.ignore_patterns("__pycache__", "*.py[cod]"),
+        )
+        return context
 
     def cleanup(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -160,7 +176,8 @@ def prepare() -> int:
     engine = Podman()
     try:
         base, base_seconds = engine.base_image()
-        print(f"{base}: {engine.image_size(base) / 1e6:.0f} MB, made in {base_seconds:.0f} s")
+        made = f"made in {base_seconds:.0f} s" if base_seconds else "cached"
+        print(f"{base}: {engine.image_size(base) / 1e6:.0f} MB, {made}")
         seconds = engine.build(IMAGE, base)
         print(f"{IMAGE}: {engine.image_size(IMAGE) / 1e6:.0f} MB, built in {seconds:.0f} s")
     finally:
