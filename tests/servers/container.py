@@ -100,8 +100,15 @@ class Podman:
 
     @staticmethod
     def base_recipe() -> list[str]:
-        mirror = [str(_DEBIAN_SOURCES)] if _DEBIAN_SOURCES.is_file() else []
-        return [*_MMDEBSTRAP, "OUTPUT", *mirror]
+        """mmdebstrap's command line: apt's own Debian sources (with the security updates),
+        or Debian's mirror where the host has none in the deb822 format."""
+        if _DEBIAN_SOURCES.is_file():
+            mirror = str(_DEBIAN_SOURCES)
+        elif Path("/etc/apt/sources.list").is_file():
+            mirror = "/etc/apt/sources.list"
+        else:
+            mirror = "http://deb.debian.org/debian"
+        return [*_MMDEBSTRAP, "OUTPUT", mirror]
 
     def base_tag(self) -> str:
         recipe = json.dumps([*_MMDEBSTRAP, *_IMPORT_CHANGES]).encode()
@@ -120,7 +127,9 @@ class Podman:
         started = time.monotonic()
         tarball = self.root / "base.tar"
         argv = [str(tarball) if a == "OUTPUT" else a for a in self.base_recipe()]
-        made = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+        made = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900
+        )
         if made.returncode != 0:
             raise RuntimeError(f"mmdebstrap failed:\n{made.stderr[-4000:]}")
         changes = [arg for change in _IMPORT_CHANGES for arg in ("--change", change)]
