@@ -15,25 +15,46 @@
 #
 # The base image is pinned by version. For reproducible releases also pin its digest:
 #   docker buildx imagetools inspect python:3.11.12-slim-bookworm --format '{{.Manifest.Digest}}'
-# and write FROM python:3.11.12-slim-bookworm@sha256:<that digest> in both stages.
+# and pass --build-arg BASE_IMAGE=python:3.11.12-slim-bookworm@sha256:<that digest>.
+#
+# BASE_IMAGE may name any Debian-like image with python3 (and its venv module), groupadd
+# and useradd: where no registry is reachable, CI builds one from Debian's packages with
+# mmdebstrap (docs/operations.md, "The image without a registry").
+#
+# pip fetches the dependencies at build time. Behind a TLS-inspecting proxy, pass its CA
+# bundle as the build secret pip_ca (--secret id=pip_ca,src=FILE): it is mounted for that
+# one step only and never stored in a layer.
+ARG BASE_IMAGE=python:3.11.12-slim-bookworm
 
 # --- build: install mailgate and its dependencies into a self-contained venv -----------
-FROM python:3.11.12-slim-bookworm AS build
+FROM ${BASE_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
-RUN python -m venv /opt/venv
+RUN python3 -m venv /opt/venv
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY mailgate ./mailgate
-# Byte-code is compiled here, with hashes, so the read-only runtime never writes .pyc;
-# pip and setuptools are not needed at run time.
-RUN /opt/venv/bin/pip install --no-compile . \
- && /opt/venv/bin/pip uninstall -y -q pip setuptools \
+# The dependencies (and the build backend) in a layer of their own, from pyproject.toml
+# alone: a change to mailgate's code rebuilds only the step after it, without the network.
+COPY pyproject.toml ./
+RUN --mount=type=secret,id=pip_ca \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+ && /opt/venv/bin/python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb')); \
+print('\n'.join(p['project']['dependencies'] + p['build-system']['requires']))" \
+      > /tmp/requirements.txt \
+ && /opt/venv/bin/pip install --no-compile -r /tmp/requirements.txt \
+ && rm /tmp/requirements.txt \
  && /opt/venv/bin/python -m compileall -q --invalidation-mode unchecked-hash /opt/venv/lib
+COPY README.md ./
+COPY mailgate ./mailgate
+# Byte-code is compiled at build time, with hashes, so the read-only runtime never writes
+# .pyc; pip and setuptools are not needed at run time.
+RUN /opt/venv/bin/pip install --no-compile --no-deps --no-build-isolation . \
+ && /opt/venv/bin/pip uninstall -y -q pip setuptools \
+ && /opt/venv/bin/python -m compileall -q --invalidation-mode unchecked-hash \
+      "$(/opt/venv/bin/python -c 'import mailgate, os; print(os.path.dirname(mailgate.__file__))')"
 
 # --- runtime --------------------------------------------------------------------------
-FROM python:3.11.12-slim-bookworm AS runtime
+FROM ${BASE_IMAGE} AS runtime
 # A system user without a shell or a writable home; /srv/mailgate is its read-only home
 # and working directory, /var/lib/mailgate its only persistent data (preferences).
 RUN groupadd --system --gid 10001 mailgate \

@@ -8,7 +8,6 @@ HTTP side (middlewares, the /metrics route) is mailgate/api/metrics.py.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -19,11 +18,14 @@ from prometheus_client.registry import Collector
 from mailgate.session.manager import SessionManager
 from mailgate.store.interface import SessionStore, StoreError
 
-__all__ = ["WIPE_REASONS", "Metrics"]
+__all__ = ["LAG_SAMPLE_INTERVAL_S", "WIPE_REASONS", "Metrics"]
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 WIPE_REASONS = ("logout", "idle", "absolute", "shutdown", "relogin", "startup")
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# How often the event loop's lag is sampled (api/metrics.py runs the sampler).
+LAG_SAMPLE_INTERVAL_S = 0.5
 
 
 def _status_class(status: int) -> str:
@@ -94,6 +96,23 @@ class Metrics:
             "Sessions in the store this instance uses.",
             registry=self.registry,
         )
+        self.store_up = Gauge(
+            "mailgate_store_up",
+            "1 when the session store answered at the last scrape, else 0.",
+            registry=self.registry,
+        )
+        self.store_unavailable = Counter(
+            "mailgate_store_unavailable",
+            "Requests answered 503 store_unavailable.",
+            registry=self.registry,
+        )
+        self.loop_lag = Histogram(
+            "mailgate_event_loop_lag_seconds",
+            "How late the event loop ran a timer, sampled every "
+            f"{LAG_SAMPLE_INTERVAL_S} s: time spent blocked or overloaded.",
+            buckets=_LAG_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(_SessionCounters(sessions))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
@@ -103,7 +122,11 @@ class Metrics:
         self.latency.labels(method, route).observe(seconds)
 
     async def render(self) -> bytes:
-        # On a store error keep the last value; /readyz reports the store.
-        with contextlib.suppress(StoreError):
+        # On a store error keep the last session count; /readyz reports the store.
+        try:
             self.live_sessions.set(len(await self.store.lookups()))
+        except StoreError:
+            self.store_up.set(0)
+        else:
+            self.store_up.set(1)
         return generate_latest(self.registry)

@@ -8,6 +8,7 @@ HTTPS listener only, not on the main one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -19,7 +20,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from mailgate.config import Config
 from mailgate.errors import ApiError
 from mailgate.logs import log_event
-from mailgate.metrics import Metrics
+from mailgate.metrics import LAG_SAMPLE_INTERVAL_S, Metrics
 from mailgate.services import SERVICES
 from mailgate.tls import server_context
 
@@ -71,6 +72,8 @@ def _inner_middleware(metrics: Metrics) -> Middleware:
         except ApiError as exc:
             if exc.code.startswith("upstream_"):
                 metrics.upstream_errors.labels(exc.code.removeprefix("upstream_")).inc()
+            elif exc.code == "store_unavailable":
+                metrics.store_unavailable.inc()
             raise
 
     return count_upstream_errors
@@ -111,6 +114,32 @@ def _separate_listener(app: web.Application, config: Config, metrics: Metrics) -
     app.on_cleanup.append(stop)
 
 
+def _lag_sampler(app: web.Application, metrics: Metrics) -> None:
+    """A task that sleeps LAG_SAMPLE_INTERVAL_S and records how much later than that it
+    woke up: the event loop's lag (blocking calls, CPU starvation, overload)."""
+    tasks: list[asyncio.Task[None]] = []
+
+    async def sample() -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(LAG_SAMPLE_INTERVAL_S)
+            metrics.loop_lag.observe(max(0.0, loop.time() - start - LAG_SAMPLE_INTERVAL_S))
+
+    async def start(app: web.Application) -> None:
+        tasks.append(asyncio.create_task(sample(), name="mailgate-loop-lag"))
+
+    async def stop(app: web.Application) -> None:
+        while tasks:
+            task = tasks.pop()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+
+
 def setup(app: web.Application) -> None:
     svc = app[SERVICES]
     metrics = svc.metrics
@@ -118,6 +147,7 @@ def setup(app: web.Application) -> None:
         return
     app.middlewares.insert(0, _outer_middleware(metrics))
     app.middlewares.append(_inner_middleware(metrics))
+    _lag_sampler(app, metrics)
     if svc.config.metrics.port:
         _separate_listener(app, svc.config, metrics)
     else:

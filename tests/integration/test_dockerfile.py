@@ -70,11 +70,18 @@ def _exec_form(stage: list[tuple[str, str]], word: str) -> list[str]:
 
 
 def test_base_images_are_pinned_slim_python() -> None:
-    froms = [args for word, args in _instructions() if word == "FROM"]
+    """Both stages build on BASE_IMAGE, a build argument (CI passes a base made from
+    Debian's packages, tests/integration/test_container.py) whose default is the pinned
+    official slim Python image."""
+    items = _instructions()
+    froms = [args for word, args in items if word == "FROM"]
     assert len(froms) >= 2, "multi-stage build expected"
-    for args in froms:
-        image = args.split()[0]
-        assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", image), image
+    assert all(args.split()[0] == "${BASE_IMAGE}" for args in froms), froms
+    first_from = next(i for i, (word, _) in enumerate(items) if word == "FROM")
+    args = [a for w, a in items[:first_from] if w == "ARG"]
+    assert len(args) == 1 and args[0].startswith("BASE_IMAGE="), args
+    image = args[0].removeprefix("BASE_IMAGE=")
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", image), image
 
 
 def test_runs_as_a_non_root_user() -> None:

@@ -29,6 +29,7 @@ from mailgate.session.tokens import COOKIE_NAME
 from mailgate.testing.client import ApiClient
 from mailgate.testing.servers import RunningMailgate, RunningSandbox, free_port
 from tests.integration.fake_imap import FakeImap
+from tests.servers.redis import RedisServer
 
 PYMAP = pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
 
@@ -174,6 +175,55 @@ async def test_metrics_count_upstream_errors_by_kind(make_mailgate: Any, upstrea
     assert s[("mailgate_login_upstream_errors_total", ())] == 2
     assert s[("mailgate_logins_total", ())] == 0
     assert email not in text and password not in text
+
+
+@PYMAP
+@pytest.mark.redis
+async def test_metrics_report_the_store_going_away_and_the_event_loop_lag(
+    make_mailgate: Any, upstream: Any, tmp_path: Any
+) -> None:
+    """What config/alerts.yaml watches: mailgate_store_up and the 503s while the store is
+    gone, and the event loop's lag, sampled on its own while the server runs."""
+    if not RedisServer.available():
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer()
+    server.start()
+    try:
+        mg: RunningMailgate = make_mailgate(
+            metrics={"enabled": True},
+            store={"backend": "redis", "redis_url": server.url},
+            data={"dir": str(tmp_path)},
+        )
+        email, password = upstream.new_user()
+        async with ApiClient(mg.url, mg.client_ssl()) as api:
+            assert (await api.login(email, password)).status == 201
+            _, _, text = await _get_text(mg.url + "/metrics", mg.client_ssl())
+            s = _samples(text)
+            assert s[("mailgate_store_up", ())] == 1
+            assert s[("mailgate_store_unavailable_total", ())] == 0
+            server.stop()
+            for _ in range(2):
+                resp = await api.get("/api/session")
+                assert resp.status == 503 and resp.error_code == "store_unavailable", resp
+            _, _, text = await _get_text(mg.url + "/metrics", mg.client_ssl())
+            s = _samples(text)
+            assert s[("mailgate_store_up", ())] == 0
+            assert s[("mailgate_store_unavailable_total", ())] == 2
+            server.start()
+            _, _, text = await _get_text(mg.url + "/metrics", mg.client_ssl())
+            s = _samples(text)
+            assert s[("mailgate_store_up", ())] == 1
+            # The lag sampler has been running since startup (every 0.5 s).
+            deadline = asyncio.get_running_loop().time() + 5
+            while s[("mailgate_event_loop_lag_seconds_count", ())] < 2:
+                assert asyncio.get_running_loop().time() < deadline, "no lag samples"
+                await asyncio.sleep(0.5)
+                _, _, text = await _get_text(mg.url + "/metrics", mg.client_ssl())
+                s = _samples(text)
+            lag_sum = s[("mailgate_event_loop_lag_seconds_sum", ())]
+            assert 0 <= lag_sum < s[("mailgate_event_loop_lag_seconds_count", ())] * 5.0
+    finally:
+        server.cleanup()
 
 
 @PYMAP
