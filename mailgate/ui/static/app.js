@@ -823,6 +823,29 @@ function onKeyDown(e) {
       if (state.mailboxes.find((m) => m.id === state.mailboxId)?.role !== "drafts") return;
       compose("draft", state.message);
       return handled();
+    case "#":
+    case "Delete":
+    case "!":
+    case "s":
+    case "I":
+    case "U": {
+      // The open message's own buttons: the same checks, confirmations and announcements.
+      if (!state.message || state.compose) return;
+      const testids = {
+        "#": ["delete"],
+        Delete: ["delete"],
+        "!": ["junk", "not-junk"],
+        s: ["flag-toggle"],
+        I: ["mark-read"],
+        U: ["mark-unread"],
+      }[e.key];
+      const button = testids
+        .map((id) => $(`#reader-pane [data-testid="${id}"]`))
+        .find((b) => b && !b.disabled && b.offsetParent !== null);
+      if (!button) return;
+      button.click();
+      return handled();
+    }
     case "/":
       if (state.compose) return;
       // Search is in the message list: leave the conversation list for it.
