@@ -87,7 +87,9 @@ def test_a_draft_opens_again_into_compose_and_sending_removes_it(
     # Reply (so the draft has a thread), with an attachment; save twice.
     page.get_by_test_id(ROW).filter(has_text="Lunch plans").click()
     page.get_by_test_id("reply").click()
+    page.get_by_test_id("compose-show-cc").click()
     page.get_by_test_id("compose-cc").fill("Carl <carl@example.net>")
+    page.get_by_test_id("compose-show-bcc").click()
     page.get_by_test_id("compose-bcc").fill("boss@example.net")
     page.get_by_test_id("compose-subject").fill(subject)
     page.get_by_test_id("compose-text").fill("Half a thought")
@@ -112,6 +114,11 @@ def test_a_draft_opens_again_into_compose_and_sending_removes_it(
     expect(page.get_by_test_id("compose-to")).to_have_value("Bob <bob@example.net>")
     expect(page.get_by_test_id("compose-cc")).to_have_value("Carl <carl@example.net>")
     expect(page.get_by_test_id("compose-bcc")).to_have_value("boss@example.net")
+    # A draft with Cc and Bcc shows both fields at once, with no toggle left.
+    expect(page.get_by_test_id("compose-cc")).to_be_visible()
+    expect(page.get_by_test_id("compose-bcc")).to_be_visible()
+    expect(page.get_by_test_id("compose-show-cc")).to_have_count(0)
+    expect(page.get_by_test_id("compose-show-bcc")).to_have_count(0)
     expect(page.get_by_test_id("compose-subject")).to_have_value(subject)
     expect(page.get_by_test_id("compose-text")).to_have_value("Half a thought\n")
     expect(page.get_by_test_id("compose-attachment")).to_contain_text("menu.txt")

@@ -186,6 +186,30 @@ export function openCompose(mode = "new", msg = null) {
     ...addrAttrs,
     value: init.bcc || "",
   });
+  // Cc and Bcc stay out of the way until asked for (shown at once when they hold someone).
+  const toggles = h("div", { class: "compose-toggles" });
+  for (const [f, label, aria, testid] of [
+    [cc, t("reader.cc"), t("compose.showCc"), "compose-show-cc"],
+    [bcc, t("compose.bcc"), t("compose.showBcc"), "compose-show-bcc"],
+  ]) {
+    if (f.input.value.trim()) continue;
+    f.row.hidden = true;
+    const btn = h("button", {
+      type: "button",
+      class: "btn btn-small btn-ghost",
+      "data-testid": testid,
+      "aria-label": aria,
+      text: label,
+    });
+    btn.addEventListener("click", () => {
+      f.row.hidden = false;
+      btn.remove();
+      if (!toggles.childElementCount) toggles.hidden = true;
+      f.input.focus();
+    });
+    toggles.appendChild(btn);
+  }
+  if (!toggles.childElementCount) toggles.hidden = true;
   const subject = field("compose-subject", t("compose.subject"), "compose-subject", {
     type: "text",
     dir: "auto",
@@ -290,6 +314,7 @@ export function openCompose(mode = "new", msg = null) {
     ),
     from?.row,
     to.row,
+    toggles,
     cc.row,
     bcc.row,
     subject.row,
