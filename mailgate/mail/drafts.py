@@ -9,6 +9,7 @@ treats them as its own uploads from then on (it deletes them when the form close
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -17,7 +18,13 @@ from typing import Any
 
 from mailgate.errors import BadRequest, PayloadTooLarge, UpstreamUnavailable
 from mailgate.logs import log_event
-from mailgate.mail.compose import kept_threading
+from mailgate.mail.compose import (
+    FORWARDED_MESSAGE_TYPE,
+    AttachmentNotSevenBit,
+    crlf_line_ends,
+    kept_threading,
+    seven_bit_only,
+)
 from mailgate.mail.ids import MessageRef
 from mailgate.mail.mime_read import ParsedAddress, safe_filename
 from mailgate.mail.pool import Credentials
@@ -120,6 +127,9 @@ async def resume_draft(
                 filename: str = filename,
                 content_type: str = content_type,
             ) -> BlobInfo:
+                if content_type == FORWARDED_MESSAGE_TYPE:
+                    # Sent verbatim again only when 7-bit clean (mailgate/mail/forward.py).
+                    chunks = seven_bit_only(crlf_line_ends(chunks))
                 return await vault.put(
                     lookup,
                     upload_key,
@@ -131,7 +141,19 @@ async def resume_draft(
                 )
 
             try:
-                info = await reading.download_part(lookup, credentials, ref, attachment.part, keep)
+                try:
+                    info = await reading.download_part(
+                        lookup, credentials, ref, attachment.part, keep
+                    )
+                except AttachmentNotSevenBit:
+                    content_type = "application/octet-stream"
+                    info = await reading.download_part(
+                        lookup,
+                        credentials,
+                        ref,
+                        attachment.part,
+                        functools.partial(keep, content_type=content_type),
+                    )
             except DownloadCut:
                 raise UpstreamUnavailable() from None
             copied.append(info)

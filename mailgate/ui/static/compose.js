@@ -71,7 +71,8 @@ function forwardBody(msg) {
   return lines.join("\n");
 }
 
-/** Initial field values for a mode: new | reply | replyAll | forward | draft. */
+/** Initial field values for a mode: new | reply | replyAll | forward | forwardAttachment |
+    draft. */
 function prefill(mode, msg) {
   if (!msg || mode === "new") return { title: t("compose.new") };
   if (mode === "draft") {
@@ -90,6 +91,15 @@ function prefill(mode, msg) {
       thread: msg.thread || null,
       uploads: Array.isArray(msg.attachments) ? msg.attachments : [],
       asSaved: true,
+    };
+  }
+  if (mode === "forwardAttachment") {
+    // The message goes along whole, as an attachment (attachOriginal); the body is the user's.
+    return {
+      title: t("reader.forwardAttachment"),
+      subject: withPrefix("Fwd:", msg.subject),
+      text: "",
+      identity: identityFor(msg),
     };
   }
   if (mode === "forward") {
@@ -396,6 +406,7 @@ export function openCompose(mode = "new", msg = null) {
     to.input.focus();
   }
   if (mode === "forward" && msg) forwardAttachments(c, msg, uploadList);
+  if (mode === "forwardAttachment" && msg) attachOriginal(c, msg, uploadList);
 }
 
 /** The fields and the attachments (their upload ids, or the files still uploading). */
@@ -449,8 +460,9 @@ function addUploaded(c, info, ul) {
 }
 
 /** Upload one file, showing progress; removable while or after uploading. `key` names
-    a file that came with the form (a forwarded one): the same while and after uploading. */
-function addUpload(c, file, ul, key = null) {
+    a file that came with the form (a forwarded one): the same while and after uploading.
+    `task` ({promise, abort}) makes the upload some other way than from the file's bytes. */
+function addUpload(c, file, ul, key = null, task = null) {
   const progress = h("progress", {
     max: "1",
     "data-testid": "upload-progress",
@@ -458,17 +470,22 @@ function addUpload(c, file, ul, key = null) {
   });
   const item = { file, id: null, status: "uploading", task: null, li: null, key };
   const status = uploadRow(c, item, file.name, file.size, ul, progress);
-  item.task = api.upload(file, (fraction) => {
-    if (fraction === null) progress.removeAttribute("value");
-    else progress.value = fraction;
-  });
+  item.task =
+    task ||
+    api.upload(file, (fraction) => {
+      if (fraction === null) progress.removeAttribute("value");
+      else progress.value = fraction;
+    });
+  if (task) progress.removeAttribute("value");
   item.task.promise.then(
     (data) => {
       item.id = data.id;
       item.status = "done";
       progress.remove();
       status.textContent = humanSize(data.size ?? file.size);
-      if (!c.uploads.includes(item)) deleteUpload(item.id); // removed while uploading
+      if (data.filename) item.li.querySelector(".upload-name").textContent = data.filename;
+      // Removed while uploading, or the form is gone.
+      if (!c.uploads.includes(item) || state.compose !== c) deleteUpload(item.id);
       else if (state.compose === c) scheduleAutosave(c);
     },
     (err) => {
@@ -512,6 +529,16 @@ async function forwardAttachments(c, msg, ul) {
       reportError(err, t("compose.forwardFailed"));
     }
   }
+}
+
+/** Forwarding as an attachment: the server keeps the message, whole, as an upload. */
+function attachOriginal(c, msg, ul) {
+  const name = `${(msg.subject || "").trim() || t("list.noSubject")}.eml`;
+  const task = { promise: api.post(api.path`/api/messages/${msg.id}/attachment`), abort: () => {} };
+  // Part of the form as it opened: no change to save.
+  const clean = !isDirty(c);
+  addUpload(c, { name, size: undefined }, ul, "original", task);
+  if (clean) c.initial = snapshot(c);
 }
 
 /** The body of POST /api/send and /api/drafts; null while files are still uploading or
