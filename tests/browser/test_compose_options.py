@@ -7,13 +7,14 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from mailgate.testing.servers import RunningMailgate
+from mailgate.testing.servers import RunningMailgate, RunningSandbox
 from tests.browser.conftest import OpenBrowser, login
 from tests.conftest import Upstream
 
@@ -115,3 +116,93 @@ def test_send_save_and_discard_stay_in_sight_while_a_long_body_scrolls(
     for testid in ("compose-send", "compose-draft", "compose-discard"):
         assert _in_viewport(page, testid), testid
     page.get_by_test_id("compose-send").click(trial=True)
+
+
+def test_the_upload_limit_is_shown_before_a_file_is_picked(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    upstream: Upstream,
+) -> None:
+    email, password = upstream.new_user()
+    upstream.deliver(
+        email,
+        b"From: Bob <bob@example.net>\r\nTo: "
+        + email.encode()
+        + b"\r\nSubject: Hello\r\nMessage-ID: <h2@example.net>\r\n\r\nHi\r\n",
+    )
+    # The limit comes from the server's configuration, through the session.
+    mg = make_mailgate(
+        limits={"upload_max_bytes": 3 * 1024 * 1024, "session_upload_max_bytes": 9 * 1024 * 1024}
+    )
+    page = open_browser(mg).page
+    login(page, mg, email, password)
+    page.get_by_test_id("compose-button").click()
+    limit = page.get_by_test_id("compose-file-limit")
+    expect(limit).to_be_visible()
+    expect(limit).to_have_text("Up to 3 MB per file")
+    expect(page.get_by_test_id("compose-file")).to_have_attribute(
+        "aria-describedby", "compose-file-limit"
+    )
+    expect(page.get_by_test_id("compose-attachment")).to_have_count(0)
+
+
+def test_files_dropped_onto_compose_are_uploaded_as_attachments(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    upstream: Upstream,
+    sandbox: RunningSandbox,
+) -> None:
+    email, password = upstream.new_user()
+    upstream.deliver(
+        email,
+        b"From: Bob <bob@example.net>\r\nTo: "
+        + email.encode()
+        + b"\r\nSubject: Hello\r\nMessage-ID: <h3@example.net>\r\n\r\nHi\r\n",
+    )
+    mg = make_mailgate()
+    page = open_browser(mg).page
+    login(page, mg, email, password)
+    page.get_by_test_id("compose-button").click()
+    subject = f"Dropped {secrets.token_hex(3)}"
+    page.get_by_test_id("compose-to").fill("dora@example.net")
+    page.get_by_test_id("compose-subject").fill(subject)
+    # Two files dropped on the message text, as a desktop's file manager would.
+    page.evaluate(
+        """() => {
+          const data = new DataTransfer();
+          data.items.add(new File(["first file\\n"], "notes.txt", { type: "text/plain" }));
+          data.items.add(new File([new Uint8Array([0, 1, 2, 255])], "blob.bin"));
+          const target = document.querySelector('[data-testid="compose-text"]');
+          for (const type of ["dragenter", "dragover"]) {
+            target.dispatchEvent(
+              new DragEvent(type, { dataTransfer: data, bubbles: true, cancelable: true }),
+            );
+          }
+          if (!document.querySelector("form.compose").classList.contains("compose-dropping")) {
+            throw new Error("no drop feedback");
+          }
+          const init = { dataTransfer: data, bubbles: true, cancelable: true };
+          const drop = new DragEvent("drop", init);
+          target.dispatchEvent(drop);
+          if (!drop.defaultPrevented) throw new Error("the browser would open the file");
+        }"""
+    )
+    rows = page.get_by_test_id("compose-attachment")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("notes.txt")
+    expect(rows.nth(1)).to_contain_text("blob.bin")
+    expect(page.get_by_test_id("upload-progress")).to_have_count(0)
+    expect(page.locator("form.compose.compose-dropping")).to_have_count(0)
+    with page.expect_response(lambda r: r.url.endswith("/api/send")) as sent:
+        page.get_by_test_id("compose-send").click()
+    assert sent.value.status == 200, sent.value.text()
+    (mail,) = [
+        m
+        for m in list(sandbox.sandbox.smtp.received)
+        if message_from_bytes(m.content, policy=policy.default)["Subject"] == subject
+    ]
+    parts = list(message_from_bytes(mail.content, policy=policy.default).iter_attachments())
+    assert [(p.get_filename(), p.get_content()) for p in parts] == [
+        ("notes.txt", "first file\n"),
+        ("blob.bin", bytes([0, 1, 2, 255])),
+    ]

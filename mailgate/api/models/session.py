@@ -11,7 +11,7 @@ from mailgate.errors import BadRequest
 from .base import RequestBody, ResponseBody
 from .oidc import Provider
 
-__all__ = ["Account", "DomainList", "Features", "Login", "Session", "SignedInWith"]
+__all__ = ["Account", "DomainList", "Features", "Login", "Session", "SignedInWith", "UploadLimits"]
 
 # CR, LF and NUL would let a client smuggle protocol lines into the IMAP LOGIN.
 _NO_BREAKS = "^[^\\x00\\r\\n]*$"
@@ -43,6 +43,14 @@ class Features(ResponseBody):
     contacts: bool
 
 
+class UploadLimits(ResponseBody):
+    """The upload limits (config `limits`), for a client to show before a file is picked."""
+
+    upload_max_bytes: int
+    session_upload_max_bytes: int
+    session_upload_max_files: int
+
+
 class SignedInWith(ResponseBody):
     """The OpenID provider a session signed in through."""
 
@@ -57,6 +65,7 @@ class Session(ResponseBody):
     idle_timeout_s: float
     absolute_timeout_s: float
     features: Features
+    limits: UploadLimits
     # Only for a session signed in through an OpenID provider.
     provider: SignedInWith | UnsetType = UNSET
     # Only in GET /api/session: the login answer is the start of the idle clock.

@@ -292,6 +292,18 @@ export function openCompose(mode = "new", msg = null) {
     type: "file",
     multiple: true,
   });
+  // The largest file the server takes, said before one is picked.
+  const maxBytes = Number(state.limits?.upload_max_bytes);
+  if (maxBytes > 0) {
+    const hint = h("span", {
+      id: "compose-file-limit",
+      class: "muted upload-limit",
+      "data-testid": "compose-file-limit",
+      text: t("compose.uploadLimit", { size: humanSize(maxBytes) }),
+    });
+    file.row.appendChild(hint);
+    file.input.setAttribute("aria-describedby", hint.id);
+  }
   const uploadList = h("ul", { class: "uploads", "aria-label": t("compose.attachments") });
   const error = h("p", { class: "form-error", role: "alert", "data-testid": "compose-error", hidden: true });
   const sendBtn = h("button", {
@@ -371,6 +383,33 @@ export function openCompose(mode = "new", msg = null) {
   file.input.addEventListener("change", () => {
     for (const f of file.input.files) addUpload(c, f, uploadList);
     file.input.value = "";
+  });
+  // Files dropped anywhere on the form are attached (an image dropped into the rich
+  // editor is shown inline instead: the editor takes that drop first).
+  const hasFiles = (e) => [...(e.dataTransfer?.types || [])].includes("Files");
+  let dragDepth = 0;
+  form.addEventListener("dragenter", (e) => {
+    if (!hasFiles(e)) return;
+    dragDepth += 1;
+    form.classList.add("compose-dropping");
+  });
+  form.addEventListener("dragleave", (e) => {
+    if (!hasFiles(e)) return;
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (!dragDepth) form.classList.remove("compose-dropping");
+  });
+  form.addEventListener("dragover", (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+  });
+  form.addEventListener("drop", (e) => {
+    dragDepth = 0;
+    form.classList.remove("compose-dropping");
+    if (e.defaultPrevented || !e.dataTransfer?.files?.length) return;
+    e.preventDefault();
+    for (const f of e.dataTransfer.files) addUpload(c, f, uploadList);
+    announce(t("compose.filesDropped"));
   });
   form.addEventListener("input", (e) => {
     if (e.target === file.input) return;
