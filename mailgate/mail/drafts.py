@@ -55,6 +55,8 @@ class ResumedDraft:
     bcc: list[dict[str, str]] = field(default_factory=list)
     subject: str = ""
     text: str = ""
+    # Whether it has an HTML body (the client continues it in HTML, from body.html).
+    html: bool = False
     attachments: list[BlobInfo] = field(default_factory=list)
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
@@ -68,6 +70,7 @@ class ResumedDraft:
             "bcc": self.bcc,
             "subject": self.subject,
             "text": self.text,
+            "html": self.html,
             "attachments": [a.as_json() for a in self.attachments],
             "thread": {"in_reply_to": self.in_reply_to, "references": self.references},
         }
@@ -95,17 +98,13 @@ async def resume_draft(
     """The draft's compose fields, its attachments copied into the vault (all or none).
 
     404/409 as for opening the message; 400 when it is too complex to be edited (the
-    reader shows it degraded) or has only an HTML body (the next save would lose it);
-    413 when its attachments do not fit the session's upload limits; 502 when the mail
-    server fails while they are copied.
-    """
+    reader shows it degraded); 413 when its attachments do not fit the session's upload
+    limits; 502 when the mail server fails while they are copied. A message with an HTML
+    body says so (`html`): the client takes that body from body.html."""
     opened = await reading.open(lookup, credentials, ref, peek=True)
     if opened.rendered.degraded:
         raise BadRequest("This message is too complex to be edited here.")
     view = opened.view
-    if view.text is None and view.html is not None:
-        # Compose edits plain text: taking this up would lose the body at the next save.
-        raise BadRequest("This message has only an HTML body, which cannot be edited here.")
     files = [a for a in view.attachments if not a.inline]
     count, used = await vault.usage(lookup)
     if count + len(files) > limits.session_max_files:
@@ -177,6 +176,7 @@ async def resume_draft(
         bcc=_addresses(view.bcc),
         subject=view.subject,
         text=text,
+        html=view.html is not None,
         attachments=copied,
         in_reply_to=in_reply_to,
         references=references,

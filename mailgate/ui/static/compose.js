@@ -85,6 +85,8 @@ function prefill(mode, msg) {
       bcc: list(msg.bcc),
       subject: msg.subject || "",
       text: typeof msg.text === "string" ? msg.text : "",
+      // Its HTML body (parsed from body.html): it is continued in the HTML editor.
+      doc: msg.doc || null,
       draftId: msg.id || null,
       // Written as an identity: that one again (matched by its From address).
       identity: identityFor({ to: Array.isArray(msg.from) ? msg.from : [] }),
@@ -235,11 +237,14 @@ export function openCompose(mode = "new", msg = null) {
   // The signature goes above any quote or forwarded message, where a reply is written;
   // a draft taken up again has it already, as the user left it.
   text.input.value = (init.asSaved ? "" : signatureBlock(init.identity || null)) + (init.text || "");
-  // The HTML editor when the preference says so (a draft taken up again stays plain text,
-  // as it is given back as text).
+  // The HTML editor when the preference says so, and for a draft that was written in HTML
+  // (a plain-text draft stays plain text).
   const rich =
-    state.prefs?.compose_format === "html" && !init.asSaved
-      ? richEditor(text.input.value, t("compose.message"), (file) => {
+    (state.prefs?.compose_format === "html" && !init.asSaved) || init.doc
+      ? richEditor(
+          text.input.value,
+          t("compose.message"),
+          (file) => {
           const task = api.upload(file, () => {});
           return task.promise.then((data) => {
             // Freed with the form, as attachments are.
@@ -247,7 +252,9 @@ export function openCompose(mode = "new", msg = null) {
             else deleteUpload(data.id);
             return data;
           });
-        })
+          },
+          init.doc,
+        )
       : null;
   const textRow = rich
     ? h("div", { class: "field field-rich" }, h("span", { text: t("compose.message") }), rich.el)
@@ -374,6 +381,13 @@ export function openCompose(mode = "new", msg = null) {
   for (const info of init.uploads || []) addUploaded(c, info, uploadList);
   c.initial = snapshot(c);
   state.compose = c;
+  if (rich && init.doc) {
+    // A draft's images are uploaded again: the form as it opened holds them.
+    const opened = c.initial;
+    rich.ready.then(() => {
+      if (state.compose === c && c.initial === opened && !c.edited) c.initial = snapshot(c);
+    });
+  }
 
   c.showError = (msg) => {
     error.textContent = msg || "";
@@ -413,6 +427,7 @@ export function openCompose(mode = "new", msg = null) {
   });
   form.addEventListener("input", (e) => {
     if (e.target === file.input) return;
+    c.edited = true;
     c.status.textContent = ""; // "Draft saved." holds until the next change
     scheduleAutosave(c);
   });
@@ -769,6 +784,16 @@ export async function openDraft(msg) {
     return;
   }
   if (!data) return;
+  if (data.html === true) {
+    // Written in HTML: its body, sanitized, for the HTML editor.
+    try {
+      data.doc = await api.getDocument(api.path`/api/messages/${msg.id}/body.html`);
+    } catch (err) {
+      for (const a of data.attachments || []) deleteUpload(a.id);
+      reportError(err, t("compose.resumeFailed"));
+      return;
+    }
+  }
   if (state.compose || state.message?.id !== msg.id) {
     // The user moved on meanwhile: the copied files are nobody's.
     for (const a of data.attachments || []) deleteUpload(a.id);
