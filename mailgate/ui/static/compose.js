@@ -336,10 +336,13 @@ export function openCompose(mode = "new", msg = null) {
   const form = h(
     "form",
     { class: "compose", "aria-labelledby": "compose-title", novalidate: true },
+    // The title with Send, Save and Discard: a bar that stays in sight while the form
+    // scrolls.
     h(
       "div",
-      { class: "pane-head" },
+      { class: "pane-head compose-head" },
       h("h2", { id: "compose-title", class: "pane-title", tabindex: "-1", text: init.title }),
+      h("div", { class: "compose-actions" }, sendBtn, draftBtn, discardBtn, status),
     ),
     from?.row,
     to.row,
@@ -352,7 +355,6 @@ export function openCompose(mode = "new", msg = null) {
     file.row,
     uploadList,
     error,
-    h("div", { class: "compose-actions" }, sendBtn, draftBtn, discardBtn, status),
   );
 
   const c = {
