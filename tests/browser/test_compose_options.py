@@ -144,6 +144,22 @@ def test_the_upload_limit_is_shown_before_a_file_is_picked(
         "aria-describedby", "compose-file-limit"
     )
     expect(page.get_by_test_id("compose-attachment")).to_have_count(0)
+    # A larger file is refused at once, before any byte is sent.
+    uploads: list[str] = []
+    page.on("request", lambda r: uploads.append(r.url) if "/api/uploads" in r.url else None)
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("compose-file").click()
+    chooser.value.set_files(
+        {"name": "big.bin", "mimeType": "application/octet-stream", "buffer": b"x" * 3_200_000}
+    )
+    expect(page.get_by_test_id("compose-attachment")).to_contain_text("big.bin")
+    expect(page.get_by_test_id("upload-too-large")).to_have_text("Larger than 3 MB: not attached.")
+    page.get_by_test_id("compose-to").fill("dora@example.net")
+    page.get_by_test_id("compose-send").click()
+    expect(page.get_by_test_id("compose-error")).to_be_visible()
+    assert uploads == []
+    page.get_by_test_id("attachment-remove").click()
+    expect(page.get_by_test_id("compose-attachment")).to_have_count(0)
 
 
 def test_files_dropped_onto_compose_are_uploaded_as_attachments(

@@ -173,3 +173,27 @@ async def test_attaching_a_message_that_is_gone_is_404(api: ApiClient) -> None:
     state_id = message_id(path, 1, 999_999)
     resp = await api.post(f"/api/messages/{state_id}/attachment")
     assert resp.status in (404, 409), resp
+
+
+@pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
+async def test_a_message_larger_than_the_upload_limit_is_refused_and_leaves_nothing(
+    upstream: Any, make_mailgate: Any, user: tuple[str, str]
+) -> None:
+    mg = make_mailgate(limits={"upload_max_bytes": 4_000, "session_upload_max_bytes": 8_000})
+    small, big = f"Small {secrets.token_hex(4)}", f"Big {secrets.token_hex(4)}"
+    upstream.deliver(user[0], _original(small))
+    msg = EmailMessage()
+    msg["From"] = "olga@example.net"
+    msg["Subject"] = big
+    msg.set_content("A long line of text.\n" * 400)  # about 8 KB
+    upstream.deliver(user[0], msg.as_bytes(policy=policy.SMTP))
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(*user)).status == 201
+        resp = await api.post(f"/api/messages/{(await _find(api, 'inbox', big))['id']}/attachment")
+        assert resp.status == 413, resp
+        assert (await api.get("/api/uploads")).json()["uploads"] == []
+        # The limit is the upload limit, not a refusal of all: a small one fits.
+        resp = await api.post(
+            f"/api/messages/{(await _find(api, 'inbox', small))['id']}/attachment"
+        )
+        assert resp.status == 201, resp

@@ -525,6 +525,19 @@ function addUpload(c, file, ul, key = null, task = null) {
     "aria-label": t("compose.uploading", { name: file.name }),
   });
   const item = { file, id: null, status: "uploading", task: null, li: null, key };
+  const limit = Number(state.limits?.upload_max_bytes);
+  if (!task && limit > 0 && file.size > limit) {
+    // Larger than the server takes: said at once, nothing sent.
+    item.status = "error";
+    uploadRow(c, item, file.name, file.size, ul).replaceWith(
+      h("span", {
+        class: "upload-size error-text",
+        "data-testid": "upload-too-large",
+        text: t("compose.tooLarge", { size: humanSize(limit) }),
+      }),
+    );
+    return;
+  }
   const status = uploadRow(c, item, file.name, file.size, ul, progress);
   item.task =
     task ||
