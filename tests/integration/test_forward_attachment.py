@@ -197,3 +197,31 @@ async def test_a_message_larger_than_the_upload_limit_is_refused_and_leaves_noth
             f"/api/messages/{(await _find(api, 'inbox', small))['id']}/attachment"
         )
         assert resp.status == 201, resp
+
+
+async def test_a_draft_holding_a_forwarded_message_resumes_with_it(
+    upstream: Any, sandbox: Any, api: ApiClient, user: tuple[str, str]
+) -> None:
+    subject = f"Kept {secrets.token_hex(4)}"
+    upstream.deliver(user[0], _original(subject))
+    inbox_copy = await _find(api, "inbox", subject)
+    original = (await api.get(f"/api/messages/{inbox_copy['id']}/raw")).body
+    upload = (await api.post(f"/api/messages/{inbox_copy['id']}/attachment")).json()
+    draft_subject = f"Fwd: {subject} draft"
+    saved = await api.post(
+        "/api/drafts", json={"subject": draft_subject, "attachments": [upload["id"]]}
+    )
+    assert saved.status == 201, saved
+    resp = await api.get(f"/api/messages/{saved.json()['id']}/draft")
+    assert resp.status == 200, resp
+    (copy,) = resp.json()["attachments"]
+    assert copy["content_type"] == "message/rfc822"
+    assert copy["filename"] == f"{subject}.eml"
+    sent = await _send(api, draft_subject, copy["id"])
+    (mail,) = [
+        m
+        for m in list(sandbox.sandbox.smtp.received)
+        if message_from_bytes(m.content, policy=policy.default)["Message-ID"]
+        == sent["message_id_header"]
+    ]
+    assert _rfc822_body(mail.content) == original
