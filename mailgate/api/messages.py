@@ -17,6 +17,7 @@ from mailgate.http.headers import DOWNLOAD_CSP, FRAME_CSP
 from mailgate.http.json_io import json_response
 from mailgate.http.streaming import write_or_cut
 from mailgate.mail.drafts import UploadLimits, resume_draft
+from mailgate.mail.forward import attach_message
 from mailgate.mail.ids import MessageRef, decode_mailbox_id, decode_message_id
 from mailgate.mail.reading.opened import OpenedMessage
 from mailgate.mail.reading.render import SignedImageUrls
@@ -177,27 +178,46 @@ async def get_raw(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _upload_limits(request: web.Request, session: Session) -> UploadLimits:
+    limits = services(request).config.limits
+    return UploadLimits(
+        file_max_bytes=limits.upload_max_bytes,
+        session_max_bytes=limits.session_upload_max_bytes,
+        session_max_files=limits.session_upload_max_files,
+        expires_at=session.record.absolute_deadline,
+    )
+
+
 async def get_draft(request: web.Request) -> web.Response:
     """A saved message as compose fields, its attachments copied into this session's
     uploads (mailgate/mail/drafts.py)."""
     session = await require_session(request)
-    svc = services(request)
-    limits = svc.config.limits
     resumed = await resume_draft(
         reading(request),
-        svc.vault,
+        services(request).vault,
         lookup=session.lookup,
         credentials=session.credentials,
         upload_key=session.keys.upload_key,
         ref=_ref(request),
-        limits=UploadLimits(
-            file_max_bytes=limits.upload_max_bytes,
-            session_max_bytes=limits.session_upload_max_bytes,
-            session_max_files=limits.session_upload_max_files,
-            expires_at=session.record.absolute_deadline,
-        ),
+        limits=_upload_limits(request, session),
     )
     return json_response(resumed.as_json())
+
+
+async def attach_as_upload(request: web.Request) -> web.Response:
+    """The message, whole, as a new upload: forwarding as an attachment
+    (mailgate/mail/forward.py)."""
+    session = await require_session(request)
+    info = await attach_message(
+        reading(request),
+        services(request).vault,
+        lookup=session.lookup,
+        credentials=session.credentials,
+        upload_key=session.keys.upload_key,
+        ref=_ref(request),
+        limits=_upload_limits(request, session),
+    )
+    return json_response(info.as_json(), status=201)
 
 
 async def patch_message(request: web.Request) -> web.Response:
@@ -256,6 +276,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/messages/{message_id}/raw", get_raw)
     app.router.add_get("/api/messages/{message_id}/parts/{part}", get_part)
     app.router.add_get("/api/messages/{message_id}/draft", get_draft)
+    app.router.add_post("/api/messages/{message_id}/attachment", attach_as_upload)
     app.router.add_post("/api/messages/{message_id}/move", move_message)
     app.router.add_post("/api/messages/{message_id}/junk", junk_message)
     app.router.add_post("/api/messages/{message_id}/not-junk", not_junk_message)

@@ -453,6 +453,20 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
             )
         },
     ),
+    "/api/messages/{message_id}/attachment": (
+        "messages",
+        {
+            "post": Operation(
+                "attach_message",
+                "The message, whole, as a new upload of this session (to forward it as an "
+                "attachment): message/rfc822 when it is 7-bit clean, else an .eml file.",
+                _M,
+                {201: Answer("Stored.", Upload)},
+                (*_MESSAGE, *_UNSAFE),
+                _MSG,
+            )
+        },
+    ),
     "/api/messages/{message_id}/move": (
         "messages",
         {

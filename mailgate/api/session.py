@@ -35,6 +35,11 @@ async def _session_body(
             # This account has an address book (Contacts screen, "Add sender to contacts").
             "contacts": services(request).contacts.url_for(session.email) is not None,
         },
+        "limits": {
+            "upload_max_bytes": cfg.limits.upload_max_bytes,
+            "session_upload_max_bytes": cfg.limits.session_upload_max_bytes,
+            "session_upload_max_files": cfg.limits.session_upload_max_files,
+        },
     }
     tokens = session.oidc_tokens()
     entry = svc.oidc.entry(tokens["domain"]) if tokens is not None else None

@@ -29,6 +29,10 @@ def _content_type(value: str | None) -> str:
     value = (value or "application/octet-stream").split(";")[0].strip().lower()
     if value.count("/") != 1 or len(value) > 100 or not set(value) <= _CONTENT_TYPE_OK:
         return "application/octet-stream"
+    if value.startswith(("message/", "multipart/")):
+        # Sent as a file (base64) all the same: only a message mailgate read from the
+        # mail server itself goes out as message/rfc822 (mailgate/mail/forward.py).
+        return "application/octet-stream"
     return value
 
 

@@ -30,17 +30,22 @@ from typing import Literal
 from mailgate.errors import BadRequest
 
 __all__ = [
+    "FORWARDED_MESSAGE_TYPE",
     "MAX_RECIPIENTS",
     "MAX_REFERENCES",
+    "AttachmentNotSevenBit",
     "AttachmentSizeMismatch",
     "AttachmentSource",
     "BuiltMessage",
     "Draft",
+    "SevenBitLines",
     "base64_length",
     "build_message",
+    "crlf_line_ends",
     "parse_recipient",
     "reply_threading",
     "safe_filename",
+    "seven_bit_only",
 ]
 
 MAX_RECIPIENTS = 100
@@ -101,6 +106,59 @@ _PRIORITY_HEADERS: dict[str, tuple[str, str]] = {
 
 class AttachmentSizeMismatch(RuntimeError):
     """An attachment source yielded a different number of bytes than it declared."""
+
+
+class AttachmentNotSevenBit(RuntimeError):
+    """A message/rfc822 attachment turned out not to be 7-bit MIME content."""
+
+
+# A message attached whole (forwarded as an attachment) goes out as this type, its bytes
+# verbatim: RFC 2046 §5.2.1 allows no base64 for it, and the message stays 7-bit
+# (see POLICY), so only a 7-bit clean message (`SevenBitLines`) is attached so.
+FORWARDED_MESSAGE_TYPE = "message/rfc822"
+
+_MAX_LINE = 998
+
+
+class SevenBitLines:
+    """Checks a byte stream, chunk by chunk, for 7bit content (RFC 2045 §2.7, RFC 5322
+    §2.1.1): ASCII without NUL, CRLF line ends only, lines of at most 998 octets."""
+
+    def __init__(self) -> None:
+        self._line = 0
+        self._cr = False
+        self.clean = True
+
+    def feed(self, chunk: bytes) -> bool:
+        """Take the next chunk; False (and `clean` False from then on) once it is not."""
+        if not self.clean or not chunk:
+            return self.clean
+        self.clean = self._feed(chunk)
+        return self.clean
+
+    def _feed(self, chunk: bytes) -> bool:
+        if not chunk.isascii() or b"\x00" in chunk:
+            return False
+        if self._cr != chunk.startswith(b"\n"):
+            return False  # a CR that ends a chunk needs its LF first in the next, and only then
+        if self._cr:
+            self._line = 0
+        end = len(chunk) - 1 if chunk.endswith(b"\r") else len(chunk)
+        middle = chunk[1 if self._cr else 0 : end]
+        self._cr = end < len(chunk)
+        lines = middle.split(b"\r\n")
+        if any(b"\r" in line or b"\n" in line for line in lines):
+            return False  # a bare CR or LF
+        self._line += len(lines[0])
+        if len(lines) > 1:
+            if self._line > _MAX_LINE or max(len(line) for line in lines[1:]) > _MAX_LINE:
+                return False
+            self._line = len(lines[-1])
+        return self._line <= _MAX_LINE
+
+    def end(self) -> bool:
+        """Whether the whole stream was clean (a CR may not be its last byte)."""
+        return self.clean and not self._cr
 
 
 @dataclass(frozen=True)
@@ -298,6 +356,51 @@ async def _base64_stream(source: AttachmentSource) -> AsyncIterator[bytes]:
         yield base64.encodebytes(pending).replace(b"\n", b"\r\n")
 
 
+def _verbatim(source: AttachmentSource) -> bool:
+    return source.content_type == FORWARDED_MESSAGE_TYPE
+
+
+_BARE_LF = re.compile(rb"(?<!\r)\n")
+
+
+async def crlf_line_ends(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks with each bare LF made CRLF, the line end of mail on the wire (some IMAP
+    servers give a message back with the LF line ends it was stored with)."""
+    cr = False
+    async for chunk in chunks:
+        if not chunk:
+            continue
+        out = _BARE_LF.sub(b"\r\n", chunk)
+        if cr and chunk.startswith(b"\n"):
+            out = out[1:]  # its CR ended the previous chunk
+        cr = chunk.endswith(b"\r")
+        yield out
+
+
+async def seven_bit_only(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The chunks as they come; AttachmentNotSevenBit as soon as they are not 7-bit clean."""
+    check = SevenBitLines()
+    async for chunk in chunks:
+        if not check.feed(chunk):
+            raise AttachmentNotSevenBit("an attached message is not 7-bit clean")
+        yield chunk
+    if not check.end():
+        raise AttachmentNotSevenBit("an attached message is not 7-bit clean")
+
+
+async def _verbatim_stream(source: AttachmentSource) -> AsyncIterator[bytes]:
+    """A message attached whole, as it is; checked again on the way, so a message that
+    is not 7-bit clean never leaves (half-sent) as a 7bit part."""
+    seen = 0
+    async for chunk in seven_bit_only(source.open()):
+        seen += len(chunk)
+        if seen > source.size:
+            raise AttachmentSizeMismatch("an attachment is larger than its declared size")
+        yield chunk
+    if seen != source.size:
+        raise AttachmentSizeMismatch("an attachment is smaller than its declared size")
+
+
 class BuiltMessage:
     """A composed message that can be streamed (repeatably) and measured up front."""
 
@@ -319,14 +422,17 @@ class BuiltMessage:
     def length(self, include_bcc: bool) -> int:
         """Exact size of `chunks(include_bcc=...)`, without reading any attachment."""
         fixed = sum(len(s) for s in self._segments[include_bcc])
-        return fixed + sum(base64_length(a.size) for a in self._attachments)
+        return fixed + sum(
+            a.size if _verbatim(a) else base64_length(a.size) for a in self._attachments
+        )
 
     async def chunks(self, *, include_bcc: bool) -> AsyncIterator[bytes]:
         """The message as CRLF bytes; the same bytes every time for the same flag."""
         segments = self._segments[include_bcc]
         yield segments[0]
         for source, after in zip(self._attachments, segments[1:], strict=True):
-            async for piece in _base64_stream(source):
+            stream = _verbatim_stream(source) if _verbatim(source) else _base64_stream(source)
+            async for piece in stream:
                 yield piece
             yield after
 
@@ -448,8 +554,15 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> BuiltMessage:
             )
             marked.extend(list(related.iter_parts())[1:])
     for source in draft.attachments:
-        maintype, subtype = _safe_content_type(source.content_type)
         filename = safe_filename(source.filename)
+        if _verbatim(source):
+            # A message attached whole: message/rfc822, its bytes as they are (7bit).
+            msg.add_attachment(
+                b"", maintype="application", subtype="octet-stream", filename=filename, cte="7bit"
+            )
+            list(msg.iter_parts())[-1].replace_header("Content-Type", FORWARDED_MESSAGE_TYPE)
+            continue
+        maintype, subtype = _safe_content_type(source.content_type)
         msg.add_attachment(
             b"",
             maintype=maintype,

@@ -9,6 +9,7 @@ treats them as its own uploads from then on (it deletes them when the form close
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
@@ -17,7 +18,13 @@ from typing import Any
 
 from mailgate.errors import BadRequest, PayloadTooLarge, UpstreamUnavailable
 from mailgate.logs import log_event
-from mailgate.mail.compose import kept_threading
+from mailgate.mail.compose import (
+    FORWARDED_MESSAGE_TYPE,
+    AttachmentNotSevenBit,
+    crlf_line_ends,
+    kept_threading,
+    seven_bit_only,
+)
 from mailgate.mail.ids import MessageRef
 from mailgate.mail.mime_read import ParsedAddress, safe_filename
 from mailgate.mail.pool import Credentials
@@ -48,6 +55,8 @@ class ResumedDraft:
     bcc: list[dict[str, str]] = field(default_factory=list)
     subject: str = ""
     text: str = ""
+    # Whether it has an HTML body (the client continues it in HTML, from body.html).
+    html: bool = False
     attachments: list[BlobInfo] = field(default_factory=list)
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
@@ -61,6 +70,7 @@ class ResumedDraft:
             "bcc": self.bcc,
             "subject": self.subject,
             "text": self.text,
+            "html": self.html,
             "attachments": [a.as_json() for a in self.attachments],
             "thread": {"in_reply_to": self.in_reply_to, "references": self.references},
         }
@@ -88,17 +98,13 @@ async def resume_draft(
     """The draft's compose fields, its attachments copied into the vault (all or none).
 
     404/409 as for opening the message; 400 when it is too complex to be edited (the
-    reader shows it degraded) or has only an HTML body (the next save would lose it);
-    413 when its attachments do not fit the session's upload limits; 502 when the mail
-    server fails while they are copied.
-    """
+    reader shows it degraded); 413 when its attachments do not fit the session's upload
+    limits; 502 when the mail server fails while they are copied. A message with an HTML
+    body says so (`html`): the client takes that body from body.html."""
     opened = await reading.open(lookup, credentials, ref, peek=True)
     if opened.rendered.degraded:
         raise BadRequest("This message is too complex to be edited here.")
     view = opened.view
-    if view.text is None and view.html is not None:
-        # Compose edits plain text: taking this up would lose the body at the next save.
-        raise BadRequest("This message has only an HTML body, which cannot be edited here.")
     files = [a for a in view.attachments if not a.inline]
     count, used = await vault.usage(lookup)
     if count + len(files) > limits.session_max_files:
@@ -120,6 +126,9 @@ async def resume_draft(
                 filename: str = filename,
                 content_type: str = content_type,
             ) -> BlobInfo:
+                if content_type == FORWARDED_MESSAGE_TYPE:
+                    # Sent verbatim again only when 7-bit clean (mailgate/mail/forward.py).
+                    chunks = seven_bit_only(crlf_line_ends(chunks))
                 return await vault.put(
                     lookup,
                     upload_key,
@@ -131,7 +140,19 @@ async def resume_draft(
                 )
 
             try:
-                info = await reading.download_part(lookup, credentials, ref, attachment.part, keep)
+                try:
+                    info = await reading.download_part(
+                        lookup, credentials, ref, attachment.part, keep
+                    )
+                except AttachmentNotSevenBit:
+                    content_type = "application/octet-stream"
+                    info = await reading.download_part(
+                        lookup,
+                        credentials,
+                        ref,
+                        attachment.part,
+                        functools.partial(keep, content_type=content_type),
+                    )
             except DownloadCut:
                 raise UpstreamUnavailable() from None
             copied.append(info)
@@ -155,6 +176,7 @@ async def resume_draft(
         bcc=_addresses(view.bcc),
         subject=view.subject,
         text=text,
+        html=view.html is not None,
         attachments=copied,
         in_reply_to=in_reply_to,
         references=references,

@@ -25,6 +25,7 @@ from mailgate.config import Config
 from mailgate.errors import AuthRequired, BadRequest, NotFound
 from mailgate.logs import log_event
 from mailgate.mail.compose import (
+    AttachmentNotSevenBit,
     AttachmentSizeMismatch,
     AttachmentSource,
     BuiltMessage,
@@ -374,6 +375,9 @@ async def send_message(
     except AttachmentSizeMismatch:
         # The upload changed under us (deleted meanwhile); the server got no final dot.
         raise BadRequest("An attachment was removed while the message was being sent.") from None
+    except AttachmentNotSevenBit:
+        # Only a checked message is kept as message/rfc822; the server got no final dot.
+        raise BadRequest("An attached message cannot be sent as it is.") from None
     log_event(
         "message_sent",
         recipients=len(built.recipients),

@@ -77,6 +77,7 @@ def test_suggestions_contacts_screen_and_add_sender(
     expect(page.get_by_test_id("compose-send")).to_be_visible()  # Enter did not send
 
     # A contact made in Radicale, chosen with the pointer, in Cc.
+    page.get_by_test_id("compose-show-cc").click()
     cc = page.get_by_test_id("compose-cc")
     cc.press_sequentially("Radicale")
     cc_options = page.get_by_test_id("compose-cc-suggestions").get_by_role("option")
@@ -86,6 +87,7 @@ def test_suggestions_contacts_screen_and_add_sender(
     expect(cc).to_have_value(f"{carla[0]} <{carla[1]}>, ")
 
     # Escape closes the list only; the form stays.
+    page.get_by_test_id("compose-show-bcc").click()
     bcc = page.get_by_test_id("compose-bcc")
     bcc.press_sequentially("Inbox" + tag)
     expect(page.get_by_test_id("compose-bcc-suggestions").get_by_role("option")).to_have_count(1)

@@ -14,11 +14,15 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from mailgate.testing.servers import RunningMailgate, RunningSandbox
-from tests.browser.conftest import Mailbox, OpenBrowser, login, page_json
+from tests.browser.conftest import Mailbox, OpenBrowser, login, page_json, put_preferences
 
 pytestmark = pytest.mark.browser
 
 ROW = "message-row"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d4944415478da63f8cfc0f01f0005000201a5d0b1a50000000049454e44ae426082"
+)
 
 
 def _row(page: Page, subject: str) -> Locator:
@@ -87,7 +91,9 @@ def test_a_draft_opens_again_into_compose_and_sending_removes_it(
     # Reply (so the draft has a thread), with an attachment; save twice.
     page.get_by_test_id(ROW).filter(has_text="Lunch plans").click()
     page.get_by_test_id("reply").click()
+    page.get_by_test_id("compose-show-cc").click()
     page.get_by_test_id("compose-cc").fill("Carl <carl@example.net>")
+    page.get_by_test_id("compose-show-bcc").click()
     page.get_by_test_id("compose-bcc").fill("boss@example.net")
     page.get_by_test_id("compose-subject").fill(subject)
     page.get_by_test_id("compose-text").fill("Half a thought")
@@ -112,6 +118,11 @@ def test_a_draft_opens_again_into_compose_and_sending_removes_it(
     expect(page.get_by_test_id("compose-to")).to_have_value("Bob <bob@example.net>")
     expect(page.get_by_test_id("compose-cc")).to_have_value("Carl <carl@example.net>")
     expect(page.get_by_test_id("compose-bcc")).to_have_value("boss@example.net")
+    # A draft with Cc and Bcc shows both fields at once, with no toggle left.
+    expect(page.get_by_test_id("compose-cc")).to_be_visible()
+    expect(page.get_by_test_id("compose-bcc")).to_be_visible()
+    expect(page.get_by_test_id("compose-show-cc")).to_have_count(0)
+    expect(page.get_by_test_id("compose-show-bcc")).to_have_count(0)
     expect(page.get_by_test_id("compose-subject")).to_have_value(subject)
     expect(page.get_by_test_id("compose-text")).to_have_value("Half a thought\n")
     expect(page.get_by_test_id("compose-attachment")).to_contain_text("menu.txt")
@@ -249,3 +260,84 @@ def test_closing_the_page_saves_the_typing(
     (saved,) = found
     view = page_json(page, f"/api/messages/{saved['id']}?peek=1")["body"]
     assert view["text"].startswith("typed just before the reload")
+
+
+def test_a_rich_draft_resumes_in_the_html_editor_with_its_html(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    seeded_user: Mailbox,
+    sandbox: RunningSandbox,
+) -> None:
+    mg = make_mailgate()
+    page = open_browser(mg).page
+    login(page, mg, seeded_user.email, seeded_user.password)
+    put_preferences(page, {"compose_format": "html"})
+    page.reload()
+    page.get_by_test_id(ROW).first.wait_for()
+    subject = f"Rich plans {secrets.token_hex(3)}"
+    page.get_by_test_id("compose-button").click()
+    page.get_by_test_id("compose-to").fill("dora@example.net")
+    page.get_by_test_id("compose-subject").fill(subject)
+    editor = page.get_by_test_id("compose-rich")
+    editor.click()
+    page.keyboard.type("Bring")
+    page.evaluate(
+        """(hex) => {
+          const bytes = new Uint8Array(hex.match(/../g).map((b) => parseInt(b, 16)));
+          const data = new DataTransfer();
+          data.items.add(new File([bytes], "dot.png", { type: "image/png" }));
+          document.querySelector('[data-testid="compose-rich"]').dispatchEvent(
+            new ClipboardEvent("paste", { clipboardData: data, bubbles: true, cancelable: true }),
+          );
+        }""",
+        PNG.hex(),
+    )
+    expect(editor.locator('img[data-upload]:not([data-upload="pending"])')).to_have_count(1)
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("apples")
+    page.keyboard.press("Shift+Home")
+    page.get_by_test_id("rich-bullets").click()
+    with page.expect_response(lambda r: r.url.endswith("/api/drafts")) as saved:
+        page.get_by_test_id("compose-draft").click()
+    assert saved.value.status == 201
+
+    # Plain text is the preference again: the HTML draft still resumes in HTML.
+    put_preferences(page, {"compose_format": "text"})
+    page.reload()
+    page.get_by_test_id(ROW).first.wait_for()
+    _mailbox(page, "drafts")
+    _row(page, subject).click()
+    page.get_by_test_id("edit-draft").click()
+    editor = page.get_by_test_id("compose-rich")
+    expect(editor).to_be_visible()
+    expect(page.get_by_test_id("compose-text")).to_have_count(0)
+    expect(editor.locator("ul > li")).to_have_text(["apples"])
+    expect(editor).to_contain_text("Bring")
+    # The image is there again, uploaded anew as an inline image.
+    expect(editor.locator('img[data-upload]:not([data-upload="pending"])')).to_have_count(1)
+    # Nothing changed yet: no autosave (the images uploaded again are no change).
+    saves: list[str] = []
+    page.on("request", lambda r: saves.append(r.url) if r.url.endswith("/api/drafts") else None)
+    page.wait_for_timeout(3500)
+    assert saves == []
+
+    editor.locator("ul > li").click()
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("pears")
+    with page.expect_response(lambda r: r.url.endswith("/api/send")) as sent:
+        page.get_by_test_id("compose-send").click()
+    assert sent.value.status == 200, sent.value.text()
+    [mail] = _received(sandbox, subject)
+    assert mail.get_content_type() == "multipart/alternative"
+    html_part = mail.get_body(("html",))
+    html = html_part.get_content().replace("\n", "")
+    assert "<ul><li>apples</li><li>pears</li></ul>" in html
+    assert "Bring" in html
+    (picture,) = [p for p in mail.walk() if p.get_content_type() == "image/png"]
+    assert picture.get_content() == PNG
+    assert f'src="cid:{str(picture["Content-ID"]).strip("<>")}"' in html
+    assert "* apples\n* pears" in mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    _mailbox(page, "drafts")
+    expect(_row(page, subject)).to_have_count(0)

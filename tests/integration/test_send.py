@@ -721,7 +721,7 @@ async def test_any_message_taken_up_keeps_safe_names_and_leaves_inline_parts(
     # Not marked seen by being taken up.
     (listed,) = await _find(api, "inbox", subject)
     assert listed["seen"] is False
-    # One with an HTML body only is refused: the next save would lose that body.
+    # One with an HTML body only is taken up too: `html` says the body is at body.html.
     html_only = EmailMessage()
     html_only["From"] = smtp_user[0]
     html_only["Subject"] = subject + " html"
@@ -729,7 +729,9 @@ async def test_any_message_taken_up_keeps_safe_names_and_leaves_inline_parts(
     upstream.deliver(smtp_user[0], html_only.as_bytes(policy=policy.SMTP))
     (listed,) = await _find(api, "inbox", subject + " html")
     resp = await api.get(f"/api/messages/{quote(listed['id'])}/draft")
-    assert resp.status == 400, resp
+    assert resp.status == 200, resp
+    assert resp.json()["html"] is True and resp.json()["text"] == ""
+    assert draft["html"] is False
     assert await _uploads(api) == {copy["id"]}  # nothing copied for it
     # The thread as answered is taken back as it is.
     resp = await api.post("/api/drafts", json={"subject": subject, "thread": draft["thread"]})

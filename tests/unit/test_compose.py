@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import tracemalloc
@@ -19,12 +20,16 @@ from hypothesis import strategies as st
 
 from mailgate.errors import BadRequest
 from mailgate.mail.compose import (
+    FORWARDED_MESSAGE_TYPE,
     MAX_REFERENCES,
+    AttachmentNotSevenBit,
     AttachmentSizeMismatch,
     AttachmentSource,
     Draft,
+    SevenBitLines,
     base64_length,
     build_message,
+    crlf_line_ends,
     kept_threading,
     parse_recipient,
     reply_threading,
@@ -197,7 +202,9 @@ async def test_filename_and_content_type_cannot_add_headers() -> None:
     draft = _draft(
         attachments=[
             _source('a"; x=1\r\nX-Injected: 1.txt', b"abc", ctype="text/plain\r\nX-Injected: 1"),
-            _source("m.eml", b"abc", ctype="message/rfc822"),
+            # message/* and multipart/* may not be base64 (message/rfc822 itself goes
+            # verbatim when checked 7-bit clean: see the tests at the end).
+            _source("m.eml", b"abc", ctype="message/partial"),
         ]
     )
     raw = await build_message(draft).read_all(include_bcc=False)
@@ -429,3 +436,72 @@ async def test_the_mdn_is_a_disposition_notification_report() -> None:
     raw = (await built.read_all(include_bcc=False)).decode("ascii")
     assert "Original-Message-ID: <orig@example.net>\r\n" in raw
     assert "Disposition: manual-action/MDN-sent-manually; displayed\r\n" in raw
+
+
+# -- a message attached whole (forward as attachment) ------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 4096])
+@pytest.mark.parametrize(
+    ("data", "clean"),
+    [
+        (b"Subject: a\r\n\r\nbody\r\n", True),
+        (b"x" * 998 + b"\r\nok\r\n", True),
+        (b"x" * 999 + b"\r\n", False),
+        (b"a\nb\r\n", False),
+        (b"a\rb\r\n", False),
+        (b"a\r", False),
+        ("Grüße\r\n".encode(), False),
+        (b"a\x00b\r\n", False),
+    ],
+)
+def test_seven_bit_lines_in_any_chunking(data: bytes, clean: bool, size: int) -> None:
+    check = SevenBitLines()
+    fed = all([check.feed(data[i : i + size]) for i in range(0, len(data), size)])
+    assert (fed and check.end()) is clean
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 100])
+def test_crlf_line_ends_makes_every_bare_lf_crlf(size: int) -> None:
+    data = b"a\nb\r\nc\n\n\r\n\rx\n"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), size):
+            yield data[i : i + size]
+
+    async def run() -> bytes:
+        return b"".join([c async for c in crlf_line_ends(chunks())])
+
+    assert asyncio.run(run()) == b"a\r\nb\r\nc\r\n\r\n\r\n\rx\r\n"
+
+
+def test_an_attached_message_goes_out_verbatim_as_message_rfc822() -> None:
+    original = b"From: a@example.net\r\nSubject: hi\r\n\r\nbody\r\n"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield original
+
+    draft = Draft(
+        from_address=Address(addr_spec="me@example.org"),
+        to=[Address(addr_spec="you@example.org")],
+        text="see below",
+        attachments=[AttachmentSource("hi.eml", FORWARDED_MESSAGE_TYPE, len(original), chunks)],
+    )
+    built = build_message(draft)
+    raw = asyncio.run(built.read_all(include_bcc=False))
+    assert len(raw) == built.length(False)
+    assert b"Content-Type: message/rfc822\r\nContent-Transfer-Encoding: 7bit\r\n" in raw
+    assert b"\r\n\r\n" + original + b"\r\n--" in raw
+
+
+async def test_an_attached_message_that_is_not_7bit_fails_before_the_end() -> None:
+    bad = b"Subject: x\r\n\r\nGr\xc3\xbc\xc3\x9fe\r\n"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield bad
+
+    draft = _draft(
+        attachments=[AttachmentSource("x.eml", FORWARDED_MESSAGE_TYPE, len(bad), chunks)]
+    )
+    with pytest.raises(AttachmentNotSevenBit):
+        await build_message(draft).read_all(include_bcc=False)

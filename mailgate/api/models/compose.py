@@ -204,6 +204,8 @@ class DraftContent(ResponseBody):
     bcc: list[AddressOut]
     subject: str
     text: str
+    # It has an HTML body: GET /api/messages/{id}/body.html holds it, sanitized.
+    html: bool
     attachments: list[Upload]
     thread: ThreadOut
 

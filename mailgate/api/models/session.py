@@ -19,6 +19,7 @@ __all__ = [
     "Session",
     "SessionProbe",
     "SignedInWith",
+    "UploadLimits",
 ]
 
 # CR, LF and NUL would let a client smuggle protocol lines into the IMAP LOGIN.
@@ -51,6 +52,14 @@ class Features(ResponseBody):
     contacts: bool
 
 
+class UploadLimits(ResponseBody):
+    """The upload limits (config `limits`), for a client to show before a file is picked."""
+
+    upload_max_bytes: int
+    session_upload_max_bytes: int
+    session_upload_max_files: int
+
+
 class SignedInWith(ResponseBody):
     """The OpenID provider a session signed in through."""
 
@@ -65,6 +74,7 @@ class Session(ResponseBody):
     idle_timeout_s: float
     absolute_timeout_s: float
     features: Features
+    limits: UploadLimits
     # Only for a session signed in through an OpenID provider.
     provider: SignedInWith | UnsetType = UNSET
     # Only in GET /api/session: the login answer is the start of the idle clock.

@@ -222,6 +222,32 @@ export function upload(file, onProgress) {
   return { promise, abort: () => xhr.abort() };
 }
 
+/** GET an HTML document (such as a message's sanitized body.html), parsed by the browser
+    into an inert document: nothing in it runs or loads. */
+export function getDocument(path) {
+  const signal = controller.signal;
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("GET", path);
+    xhr.withCredentials = true;
+    xhr.responseType = "document";
+    xhr.addEventListener("load", () => {
+      if (xhr.status === 401) {
+        hooks.onUnauthorized();
+        reject(new ApiError(0, "aborted", t("api.signedOut")));
+        return;
+      }
+      hooks.onActivity();
+      if (xhr.status === 200 && xhr.responseXML) resolve(xhr.responseXML);
+      else reject(errorFrom(xhr.status, null, xhr.getResponseHeader("Retry-After")));
+    });
+    xhr.addEventListener("error", () => reject(new ApiError(0, "network", t("api.network"))));
+    xhr.addEventListener("abort", () => reject(new ApiError(0, "aborted", t("api.cancelled"))));
+    signal.addEventListener("abort", () => xhr.abort(), { once: true });
+    xhr.send();
+  });
+}
+
 /** Build an API path from fixed segments and opaque ids (ids are only percent-encoded). */
 export function path(strings, ...ids) {
   return strings.reduce((acc, s, i) => acc + s + (i < ids.length ? encodeURIComponent(ids[i]) : ""), "");

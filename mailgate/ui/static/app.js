@@ -290,6 +290,7 @@ async function startSession(session) {
     proxy: session?.features?.proxy === true,
     contacts: session?.features?.contacts === true,
   };
+  state.limits = session?.limits || null;
   signedInWith = session?.provider || null;
   setIdleTimeout(session?.idle_timeout_s);
   touch(session?.idle_expires_in_s ?? session?.idle_timeout_s);
@@ -354,6 +355,7 @@ async function loadFeatures() {
       proxy: s?.features?.proxy === true,
       contacts: s?.features?.contacts === true,
     };
+    state.limits = s?.limits || state.limits;
     touch(s?.idle_expires_in_s);
   } catch (err) {
     if (!api.isAborted(err)) state.features = { proxy: false, contacts: false };

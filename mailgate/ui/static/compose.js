@@ -72,7 +72,8 @@ function forwardBody(msg) {
   return lines.join("\n");
 }
 
-/** Initial field values for a mode: new | reply | replyAll | forward | draft. */
+/** Initial field values for a mode: new | reply | replyAll | forward | forwardAttachment |
+    draft. */
 function prefill(mode, msg) {
   if (!msg || mode === "new") return { title: t("compose.new") };
   if (mode === "draft") {
@@ -85,12 +86,23 @@ function prefill(mode, msg) {
       bcc: list(msg.bcc),
       subject: msg.subject || "",
       text: typeof msg.text === "string" ? msg.text : "",
+      // Its HTML body (parsed from body.html): it is continued in the HTML editor.
+      doc: msg.doc || null,
       draftId: msg.id || null,
       // Written as an identity: that one again (matched by its From address).
       identity: identityFor({ to: Array.isArray(msg.from) ? msg.from : [] }),
       thread: msg.thread || null,
       uploads: Array.isArray(msg.attachments) ? msg.attachments : [],
       asSaved: true,
+    };
+  }
+  if (mode === "forwardAttachment") {
+    // The message goes along whole, as an attachment (attachOriginal); the body is the user's.
+    return {
+      title: t("reader.forwardAttachment"),
+      subject: withPrefix("Fwd:", msg.subject),
+      text: "",
+      identity: identityFor(msg),
     };
   }
   if (mode === "forward") {
@@ -187,6 +199,30 @@ export function openCompose(mode = "new", msg = null) {
     ...addrAttrs,
     value: init.bcc || "",
   });
+  // Cc and Bcc stay out of the way until asked for (shown at once when they hold someone).
+  const toggles = h("div", { class: "compose-toggles" });
+  for (const [f, label, aria, testid] of [
+    [cc, t("reader.cc"), t("compose.showCc"), "compose-show-cc"],
+    [bcc, t("compose.bcc"), t("compose.showBcc"), "compose-show-bcc"],
+  ]) {
+    if (f.input.value.trim()) continue;
+    f.row.hidden = true;
+    const btn = h("button", {
+      type: "button",
+      class: "btn btn-small btn-ghost",
+      "data-testid": testid,
+      "aria-label": aria,
+      text: label,
+    });
+    btn.addEventListener("click", () => {
+      f.row.hidden = false;
+      btn.remove();
+      if (!toggles.childElementCount) toggles.hidden = true;
+      f.input.focus();
+    });
+    toggles.appendChild(btn);
+  }
+  if (!toggles.childElementCount) toggles.hidden = true;
   const subject = field("compose-subject", t("compose.subject"), "compose-subject", {
     type: "text",
     dir: "auto",
@@ -202,11 +238,14 @@ export function openCompose(mode = "new", msg = null) {
   // The signature goes above any quote or forwarded message, where a reply is written;
   // a draft taken up again has it already, as the user left it.
   text.input.value = (init.asSaved ? "" : signatureBlock(init.identity || null)) + (init.text || "");
-  // The HTML editor when the preference says so (a draft taken up again stays plain text,
-  // as it is given back as text).
+  // The HTML editor when the preference says so, and for a draft that was written in HTML
+  // (a plain-text draft stays plain text).
   const rich =
-    state.prefs?.compose_format === "html" && !init.asSaved
-      ? richEditor(text.input.value, t("compose.message"), (file) => {
+    (state.prefs?.compose_format === "html" && !init.asSaved) || init.doc
+      ? richEditor(
+          text.input.value,
+          t("compose.message"),
+          (file) => {
           const task = api.upload(file, () => {});
           return task.promise.then((data) => {
             // Freed with the form, as attachments are.
@@ -214,7 +253,9 @@ export function openCompose(mode = "new", msg = null) {
             else deleteUpload(data.id);
             return data;
           });
-        })
+          },
+          init.doc,
+        )
       : null;
   const textRow = rich
     ? h("div", { class: "field field-rich" }, h("span", { text: t("compose.message") }), rich.el)
@@ -259,6 +300,18 @@ export function openCompose(mode = "new", msg = null) {
     type: "file",
     multiple: true,
   });
+  // The largest file the server takes, said before one is picked.
+  const maxBytes = Number(state.limits?.upload_max_bytes);
+  if (maxBytes > 0) {
+    const hint = h("span", {
+      id: "compose-file-limit",
+      class: "muted upload-limit",
+      "data-testid": "compose-file-limit",
+      text: t("compose.uploadLimit", { size: humanSize(maxBytes) }),
+    });
+    file.row.appendChild(hint);
+    file.input.setAttribute("aria-describedby", hint.id);
+  }
   const uploadList = h("ul", { class: "uploads", "aria-label": t("compose.attachments") });
   const error = h("p", { class: "form-error", role: "alert", "data-testid": "compose-error", hidden: true });
   const sendBtn = h("button", {
@@ -284,13 +337,17 @@ export function openCompose(mode = "new", msg = null) {
   const form = h(
     "form",
     { class: "compose", "aria-labelledby": "compose-title", novalidate: true },
+    // The title with Send, Save and Discard: a bar that stays in sight while the form
+    // scrolls.
     h(
       "div",
-      { class: "pane-head" },
+      { class: "pane-head compose-head" },
       h("h2", { id: "compose-title", class: "pane-title", tabindex: "-1", text: init.title }),
+      h("div", { class: "compose-actions" }, sendBtn, draftBtn, discardBtn, status),
     ),
     from?.row,
     to.row,
+    toggles,
     cc.row,
     bcc.row,
     subject.row,
@@ -299,7 +356,6 @@ export function openCompose(mode = "new", msg = null) {
     file.row,
     uploadList,
     error,
-    h("div", { class: "compose-actions" }, sendBtn, draftBtn, discardBtn, status),
   );
 
   const c = {
@@ -328,6 +384,13 @@ export function openCompose(mode = "new", msg = null) {
   for (const info of init.uploads || []) addUploaded(c, info, uploadList);
   c.initial = snapshot(c);
   state.compose = c;
+  if (rich && init.doc) {
+    // A draft's images are uploaded again: the form as it opened holds them.
+    const opened = c.initial;
+    rich.ready.then(() => {
+      if (state.compose === c && c.initial === opened && !c.edited) c.initial = snapshot(c);
+    });
+  }
 
   c.showError = (msg) => {
     error.textContent = msg || "";
@@ -338,8 +401,36 @@ export function openCompose(mode = "new", msg = null) {
     for (const f of file.input.files) addUpload(c, f, uploadList);
     file.input.value = "";
   });
+  // Files dropped anywhere on the form are attached (an image dropped into the rich
+  // editor is shown inline instead: the editor takes that drop first).
+  const hasFiles = (e) => [...(e.dataTransfer?.types || [])].includes("Files");
+  let dragDepth = 0;
+  form.addEventListener("dragenter", (e) => {
+    if (!hasFiles(e)) return;
+    dragDepth += 1;
+    form.classList.add("compose-dropping");
+  });
+  form.addEventListener("dragleave", (e) => {
+    if (!hasFiles(e)) return;
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (!dragDepth) form.classList.remove("compose-dropping");
+  });
+  form.addEventListener("dragover", (e) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+  });
+  form.addEventListener("drop", (e) => {
+    dragDepth = 0;
+    form.classList.remove("compose-dropping");
+    if (e.defaultPrevented || !e.dataTransfer?.files?.length) return;
+    e.preventDefault();
+    for (const f of e.dataTransfer.files) addUpload(c, f, uploadList);
+    announce(t("compose.filesDropped"));
+  });
   form.addEventListener("input", (e) => {
     if (e.target === file.input) return;
+    c.edited = true;
     c.status.textContent = ""; // "Draft saved." holds until the next change
     scheduleAutosave(c);
   });
@@ -372,6 +463,7 @@ export function openCompose(mode = "new", msg = null) {
     to.input.focus();
   }
   if (mode === "forward" && msg) forwardAttachments(c, msg, uploadList);
+  if (mode === "forwardAttachment" && msg) attachOriginal(c, msg, uploadList);
 }
 
 /** The fields and the attachments (their upload ids, or the files still uploading). */
@@ -425,26 +517,45 @@ function addUploaded(c, info, ul) {
 }
 
 /** Upload one file, showing progress; removable while or after uploading. `key` names
-    a file that came with the form (a forwarded one): the same while and after uploading. */
-function addUpload(c, file, ul, key = null) {
+    a file that came with the form (a forwarded one): the same while and after uploading.
+    `task` ({promise, abort}) makes the upload some other way than from the file's bytes. */
+function addUpload(c, file, ul, key = null, task = null) {
   const progress = h("progress", {
     max: "1",
     "data-testid": "upload-progress",
     "aria-label": t("compose.uploading", { name: file.name }),
   });
   const item = { file, id: null, status: "uploading", task: null, li: null, key };
+  const limit = Number(state.limits?.upload_max_bytes);
+  if (!task && limit > 0 && file.size > limit) {
+    // Larger than the server takes: said at once, nothing sent.
+    item.status = "error";
+    uploadRow(c, item, file.name, file.size, ul).replaceWith(
+      h("span", {
+        class: "upload-size error-text",
+        "data-testid": "upload-too-large",
+        text: t("compose.tooLarge", { size: humanSize(limit) }),
+      }),
+    );
+    return;
+  }
   const status = uploadRow(c, item, file.name, file.size, ul, progress);
-  item.task = api.upload(file, (fraction) => {
-    if (fraction === null) progress.removeAttribute("value");
-    else progress.value = fraction;
-  });
+  item.task =
+    task ||
+    api.upload(file, (fraction) => {
+      if (fraction === null) progress.removeAttribute("value");
+      else progress.value = fraction;
+    });
+  if (task) progress.removeAttribute("value");
   item.task.promise.then(
     (data) => {
       item.id = data.id;
       item.status = "done";
       progress.remove();
       status.textContent = humanSize(data.size ?? file.size);
-      if (!c.uploads.includes(item)) deleteUpload(item.id); // removed while uploading
+      if (data.filename) item.li.querySelector(".upload-name").textContent = data.filename;
+      // Removed while uploading, or the form is gone.
+      if (!c.uploads.includes(item) || state.compose !== c) deleteUpload(item.id);
       else if (state.compose === c) scheduleAutosave(c);
     },
     (err) => {
@@ -488,6 +599,16 @@ async function forwardAttachments(c, msg, ul) {
       reportError(err, t("compose.forwardFailed"));
     }
   }
+}
+
+/** Forwarding as an attachment: the server keeps the message, whole, as an upload. */
+function attachOriginal(c, msg, ul) {
+  const name = `${(msg.subject || "").trim() || t("list.noSubject")}.eml`;
+  const task = { promise: api.post(api.path`/api/messages/${msg.id}/attachment`), abort: () => {} };
+  // Part of the form as it opened: no change to save.
+  const clean = !isDirty(c);
+  addUpload(c, { name, size: undefined }, ul, "original", task);
+  if (clean) c.initial = snapshot(c);
 }
 
 /** The body of POST /api/send and /api/drafts; null while files are still uploading or
@@ -680,6 +801,16 @@ export async function openDraft(msg) {
     return;
   }
   if (!data) return;
+  if (data.html === true) {
+    // Written in HTML: its body, sanitized, for the HTML editor.
+    try {
+      data.doc = await api.getDocument(api.path`/api/messages/${msg.id}/body.html`);
+    } catch (err) {
+      for (const a of data.attachments || []) deleteUpload(a.id);
+      reportError(err, t("compose.resumeFailed"));
+      return;
+    }
+  }
   if (state.compose || state.message?.id !== msg.id) {
     // The user moved on meanwhile: the copied files are nobody's.
     for (const a of data.attachments || []) deleteUpload(a.id);

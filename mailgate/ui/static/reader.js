@@ -467,6 +467,9 @@ function renderReader(msg) {
     action("forward", t("reader.forward"), () => hooks.compose("forward", msg), {
       "aria-keyshortcuts": "f",
     }),
+    action("forward-attachment", t("reader.forwardAttachment"), () =>
+      hooks.compose("forwardAttachment", msg),
+    ),
     state.features.contacts && msg.from?.[0]?.email
       ? action("add-sender", t("reader.addSender"), () => addSender(msg.from[0]))
       : null,

@@ -135,11 +135,65 @@ function initialNodes(text) {
   return nodes;
 }
 
+/** An image given as a data: URL (as body.html shows a message's inline images), as a File. */
+function fileFromDataUrl(src, name) {
+  const m = /^data:(image\/[a-z0-9.+-]+);base64,([a-z0-9+/=\s]*)$/i.exec(src);
+  if (!m) return null;
+  try {
+    const bytes = Uint8Array.from(atob(m[2].replace(/\s+/g, "")), (c) => c.charCodeAt(0));
+    return new File([bytes], name || "image", { type: m[1].toLowerCase() });
+  } catch {
+    return null;
+  }
+}
+
+/** A message's HTML body (a parsed, already sanitized document) as editor content: only
+    what the editor itself makes is rebuilt (kept elements, links, line breaks, text and
+    inline images, which are uploaded again); anything else gives only its content. */
+function importNodes(node, images) {
+  const out = [];
+  for (const child of node.childNodes) {
+    if (child.nodeType === Node.TEXT_NODE) {
+      // Layout whitespace between blocks is no text.
+      if (!/^\s*\n\s*$/.test(child.data)) out.push(document.createTextNode(child.data));
+      continue;
+    }
+    if (child.nodeType !== Node.ELEMENT_NODE) continue;
+    const tag = child.tagName.toUpperCase();
+    if (tag === "BR") out.push(document.createElement("br"));
+    else if (tag === "IMG") {
+      const file = fileFromDataUrl(child.getAttribute("src") || "", child.getAttribute("alt"));
+      if (!file) continue;
+      const img = h("img", {
+        src: URL.createObjectURL(file),
+        alt: child.getAttribute("alt") || "",
+        class: "rich-image",
+        "data-upload": "pending",
+        "data-testid": "rich-image",
+      });
+      images.push([img, file]);
+      out.push(img);
+    } else if (tag === "A") {
+      const href = child.getAttribute("href") || "";
+      if (LINK.test(href)) out.push(h("a", { href }, importNodes(child, images)));
+      else out.push(...importNodes(child, images));
+    } else if (KEPT.has(tag)) {
+      const el = document.createElement(tag.toLowerCase());
+      el.append(...importNodes(child, images));
+      out.push(el);
+    } else if (!["HEAD", "SCRIPT", "STYLE", "TEMPLATE", "TITLE"].includes(tag)) {
+      out.push(...importNodes(child, images));
+    }
+  }
+  return out;
+}
+
 /**
- * A rich editor holding `text` at first. Returns {el, editable, html(), text(), focus()}.
+ * A rich editor holding `text` at first, or, given `doc`, that HTML document's body
+ * (`ready` then settles once its images are uploaded again). Returns {el, editable, html(), text(), focus()}.
  * `label` names the editing area for assistive technology.
  */
-export function richEditor(text, label, uploadImage = null) {
+export function richEditor(text, label, uploadImage = null, doc = null) {
   const editable = h("div", {
     class: "rich-area",
     contenteditable: "true",
@@ -150,7 +204,8 @@ export function richEditor(text, label, uploadImage = null) {
     spellcheck: "true",
     "data-testid": "compose-rich",
   });
-  editable.append(...initialNodes(text));
+  const imported = [];
+  editable.append(...(doc?.body ? importNodes(doc.body, imported) : initialNodes(text)));
 
   const selection = () => {
     const sel = window.getSelection();
@@ -241,6 +296,18 @@ export function richEditor(text, label, uploadImage = null) {
   });
   // A pasted or dropped image is uploaded (like an attachment) and shown from this page's
   // own copy; it goes out as a part of the message (multipart/related).
+  const track = (img, file, quiet = false) =>
+    uploadImage(file).then(
+      (data) => {
+        img.dataset.upload = data.id;
+        if (!quiet) changed();
+      },
+      () => img.remove(),
+    );
+  // A draft's images, as it was saved: not a change of the user's.
+  const ready = Promise.allSettled(
+    imported.map(([img, file]) => (uploadImage ? track(img, file, true) : img.remove())),
+  );
   const addImages = (files, range) => {
     for (const file of files) {
       const img = h("img", {
@@ -252,13 +319,7 @@ export function richEditor(text, label, uploadImage = null) {
       });
       range.insertNode(img);
       range.setStartAfter(img);
-      uploadImage(file).then(
-        (data) => {
-          img.dataset.upload = data.id;
-          changed();
-        },
-        () => img.remove(),
-      );
+      track(img, file);
     }
     changed();
   };
@@ -305,5 +366,6 @@ export function richEditor(text, label, uploadImage = null) {
     pending: () => editable.querySelector('img[data-upload="pending"]') !== null,
     text: () => toText(editable),
     focus: () => editable.focus(),
+    ready,
   };
 }
