@@ -30,6 +30,7 @@ def test_a_bad_address_is_named_by_its_label(
 
     page.get_by_test_id("compose-button").click()
     page.get_by_test_id("compose-to").fill("friend@example.test")
+    page.get_by_test_id("compose-show-cc").click()
     page.get_by_test_id("compose-cc").fill("not quite@an address")
     page.get_by_test_id("compose-subject").fill("a subject")
     page.get_by_test_id("compose-send").click()
