@@ -40,6 +40,8 @@ class Summary(ResponseBody):
     seen: bool
     flagged: bool
     answered: bool
+    # The $Forwarded keyword: set when mailgate sent a forward of it (`forward_of`).
+    forwarded: bool
     size: Count | None
     has_attachments: bool
     preview: str

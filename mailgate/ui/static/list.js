@@ -4,6 +4,7 @@ import * as api from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { t } from "./i18n.js";
 import { refreshMailboxes } from "./mailboxes.js";
+import { rowMarks } from "./marks.js";
 import {
   announce,
   isOwnName,
@@ -135,9 +136,34 @@ function clipIcon() {
   return svg;
 }
 
+/** In Sent and Drafts a row names its recipients ("To: …"), elsewhere its sender. */
+const listsRecipients = () => ["sent", "drafts"].includes(mailboxById(state.mailboxId)?.role);
+
+function rowPeople(msg) {
+  if (!listsRecipients()) {
+    const from = Array.isArray(msg.from) ? msg.from : [];
+    const sender = from.map(addrName).join(", ") || t("list.unknownSender");
+    return {
+      title: from.map(formatAddr).join(", ") || null,
+      node: h("bdi", { class: "row-from", translate: from.length ? "no" : null, text: sender }),
+    };
+  }
+  const to = Array.isArray(msg.to) ? msg.to : [];
+  return {
+    title: to.map(formatAddr).join(", ") || null,
+    node: h(
+      "span",
+      { class: "row-from", "data-testid": "row-recipients" },
+      h("span", { class: "row-to", text: `${t("list.toPrefix")} ` }),
+      to.length
+        ? h("bdi", { translate: "no", text: to.map(addrName).join(", ") })
+        : h("span", { text: t("list.noRecipients") }),
+    ),
+  };
+}
+
 function renderRow(msg) {
-  const from = Array.isArray(msg.from) ? msg.from : [];
-  const sender = from.map(addrName).join(", ") || t("list.unknownSender");
+  const people = rowPeople(msg);
   const subject = (msg.subject || "").trim() || t("list.noSubject");
   const classes = ["message-row"];
   if (!msg.seen) classes.push("unread");
@@ -154,15 +180,16 @@ function renderRow(msg) {
         "data-testid": "message-row",
         "data-id": msg.id,
         "aria-current": openId() === msg.id ? "true" : null,
-        title: from.map(formatAddr).join(", ") || null,
+        title: people.title,
         onclick: () => openHandler(msg.id),
       },
       h("span", { class: "row-dot", "aria-hidden": "true" }),
       msg.seen ? null : h("span", { class: "visually-hidden", text: `${t("list.unread")} ` }),
-      h("bdi", { class: "row-from", translate: from.length ? "no" : null, text: sender }),
+      people.node,
       h(
         "time",
         { class: "row-date", datetime: msg.date || null },
+        ...rowMarks(msg),
         msg.flagged
           ? h(
               "span",

@@ -8,6 +8,7 @@ import { adjustUnread, refreshMailboxes } from "./mailboxes.js";
 import { identityFor } from "./identities.js";
 import { remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
 import { addSender } from "./contacts-view.js";
+import { readerMarks } from "./marks.js";
 import { t } from "./i18n.js";
 import { announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
 import { $, addrName, addrNodes, formatAddr, fullDate, h, humanSize, shortDate } from "./util.js";
@@ -483,6 +484,7 @@ function renderReader(msg) {
           "reader-date",
         ),
       ),
+      readerMarks(msg),
       receiptNotice(msg),
       remoteNotice(msg, body),
       body,
