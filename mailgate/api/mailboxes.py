@@ -20,7 +20,7 @@ from mailgate.http.json_io import json_response
 from mailgate.mail import folders
 from mailgate.mail.folders import FolderError
 from mailgate.mail.ids import decode_mailbox_id, mailbox_id
-from mailgate.mail.imap.client import MailClient, Sort
+from mailgate.mail.imap.client import SORTS, MailClient, Sort
 from mailgate.mail.imap.errors import ImapNoError
 from mailgate.mail.reader import summary_json
 from mailgate.services import services
@@ -45,7 +45,7 @@ def folder_error(exc: FolderError) -> ApiError:
     return MailboxRefused()
 
 
-_SORTS: dict[str, Sort] = {"date_desc": "date_desc", "date_asc": "date_asc"}
+_SORTS: dict[str, Sort] = {sort: sort for sort in SORTS}
 _MAX_QUERY = 256
 
 
@@ -169,7 +169,7 @@ async def list_messages(request: web.Request) -> web.Response:
     offset = int_param(request, "offset", 0, 0, 10_000_000)
     sort = _SORTS.get(request.query.get("sort") or "date_desc")
     if sort is None:
-        raise BadRequest("The parameter 'sort' must be date_desc or date_asc.")
+        raise BadRequest(f"The parameter 'sort' must be one of {', '.join(SORTS)}.")
     query = request.query.get("q") or None
     if query is not None and (len(query) > _MAX_QUERY or any(c in query for c in "\x00\r\n")):
         raise BadRequest("The search text is too long or has control characters.")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailgate.api.messages import DOWNLOAD_TYPES
+from mailgate.mail.imap.client import SORTS
 
 from .models.compose import (
     Compose,
@@ -262,7 +263,7 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "Page size."),
                     _q("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000}, "Skip."),
                     _q("q", {"type": "string", "maxLength": 256}, "Search text."),
-                    _q("sort", {"enum": ["date_desc", "date_asc"]}, "Order."),
+                    _q("sort", {"enum": list(SORTS)}, "Order."),
                 ),
             )
         },

@@ -327,11 +327,9 @@ export function renderList() {
     emptyBtn.hidden = !(role === "trash" || role === "junk") || !total || Boolean(state.q);
     emptyBtn.textContent = role === "junk" ? t("list.emptyJunk") : t("list.emptyTrash");
   }
-  const sortBtn = $("#sort-toggle");
-  sortBtn.hidden = threads;
-  const newest = state.sort === "date_desc";
-  sortBtn.textContent = newest ? t("list.newestFirst") : t("list.oldestFirst");
-  sortBtn.setAttribute("aria-label", newest ? t("list.sortNewest") : t("list.sortOldest"));
+  const sortSelect = $("#sort-select");
+  $("#sort-choice").hidden = threads;
+  if (sortSelect.value !== state.sort) sortSelect.value = state.sort;
 }
 
 /** Update one conversation row after a local change (its unread count). */
@@ -403,11 +401,45 @@ export function goPage(step) {
   loadList().then(() => $("#message-list")?.scrollTo?.(0, 0));
 }
 
-export function toggleSort() {
-  state.sort = state.sort === "date_desc" ? "date_asc" : "date_desc";
+/** The orders GET /api/mailboxes/{id}/messages takes, with what the list calls them. */
+const SORTS = [
+  ["date_desc", () => t("list.newestFirst")],
+  ["date_asc", () => t("list.oldestFirst")],
+  ["arrival_desc", () => t("list.sortArrivalNewest")],
+  ["arrival_asc", () => t("list.sortArrivalOldest")],
+  ["from_asc", () => t("list.sortSenderAsc")],
+  ["from_desc", () => t("list.sortSenderDesc")],
+  ["subject_asc", () => t("list.sortSubjectAsc")],
+  ["subject_desc", () => t("list.sortSubjectDesc")],
+  ["size_desc", () => t("list.sortLargest")],
+  ["size_asc", () => t("list.sortSmallest")],
+];
+
+export function setSort(sort) {
+  const known = SORTS.find(([value]) => value === sort);
+  if (!known || state.sort === sort) return;
+  state.sort = sort;
   state.list.offset = 0;
-  loadList().then(() =>
-    announce(state.sort === "date_desc" ? t("list.sortedNewest") : t("list.sortedOldest")),
+  loadList().then(() => announce(t("list.sorted", { order: known[1]() })));
+}
+
+function sortChoice() {
+  const select = h(
+    "select",
+    {
+      id: "sort-select",
+      class: "sort-select",
+      "data-testid": "sort-select",
+      onchange: (e) => setSort(e.currentTarget.value),
+    },
+    SORTS.map(([value, label]) => h("option", { value, text: label() })),
+  );
+  select.value = state.sort;
+  return h(
+    "span",
+    { id: "sort-choice", class: "sort-choice" },
+    h("label", { for: "sort-select", class: "visually-hidden", text: t("list.sortLabel") }),
+    select,
   );
 }
 
@@ -499,13 +531,7 @@ export function buildListPane({ onBack, onModeChange }) {
     h(
       "div",
       { class: "list-toolbar" },
-      h("button", {
-        id: "sort-toggle",
-        type: "button",
-        class: "btn btn-small",
-        "data-testid": "sort-toggle",
-        onclick: toggleSort,
-      }),
+      sortChoice(),
       h("button", {
         id: "empty-folder",
         type: "button",
