@@ -340,7 +340,7 @@ class MailClient:
         # each list fetches only the keys of new messages.
         self._sort_keys: dict[tuple[str, int, str], dict[int, SortKey]] = {}
         # Threading headers by (mailbox, UIDVALIDITY) and UID: fixed for a UID, so kept
-        # across re-SELECTs like _sent_dates (bounded by _MAX_HEADS).
+        # across re-SELECTs like _sort_keys (bounded by _MAX_HEADS).
         self._heads: dict[tuple[str, int], dict[int, Head]] = {}
 
     @property
@@ -500,7 +500,7 @@ class MailClient:
         resp = await self._conn.command("RENAME", old, quote(utf7.encode(new_path)))
         self._note(resp)
         raise_for_status(resp)
-        self._sent_dates = {k: v for k, v in self._sent_dates.items() if k[0] != path}
+        self._sort_keys = {k: v for k, v in self._sort_keys.items() if k[0] != path}
 
     async def delete_mailbox(self, path: str, *, delimiter: str | None) -> None:
         arg = self._mailbox_arg(path)
@@ -508,7 +508,7 @@ class MailClient:
         resp = await self._conn.command("DELETE", arg)
         self._note(resp)
         raise_for_status(resp)
-        self._sent_dates = {k: v for k, v in self._sent_dates.items() if k[0] != path}
+        self._sort_keys = {k: v for k, v in self._sort_keys.items() if k[0] != path}
 
     async def subscribe(self, path: str, on: bool) -> None:
         resp = await self._conn.command(
