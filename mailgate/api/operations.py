@@ -41,7 +41,7 @@ from .models.mailboxes import (
     MessagePage,
     Subscription,
 )
-from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
+from .models.messages import FlagsUpdate, HeaderList, Message, Move, Moved, Summary
 from .models.oidc import OidcFinish, OidcStart, OidcStarted
 from .models.preferences import Preferences, PreferencesAnswer
 from .models.session import DomainList, Login, Session
@@ -369,6 +369,19 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                         "The message source.", media={"message/rfc822": _TEXT}, headers=_DOWNLOAD
                     )
                 },
+                (*_MESSAGE, *_SESSION),
+                _MSG,
+            )
+        },
+    ),
+    "/api/messages/{message_id}/headers": (
+        "messages",
+        {
+            "get": Operation(
+                "get_headers",
+                "Every header field of the message, in order, values decoded.",
+                _M,
+                {200: Answer("The header fields.", HeaderList)},
                 (*_MESSAGE, *_SESSION),
                 _MSG,
             )
