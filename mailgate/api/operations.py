@@ -39,6 +39,7 @@ from .models.mailboxes import (
     MailboxList,
     MailboxUpdate,
     MessagePage,
+    QuotaAnswer,
     Subscription,
 )
 from .models.messages import FlagsUpdate, HeaderList, Message, Move, Moved, Summary
@@ -197,6 +198,18 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 {201: Answer("The new folder.", Mailbox)},
                 (*_UNSAFE, 404, 409, 422, 502),
                 body=MailboxCreate,
+            ),
+        },
+    ),
+    "/api/quota": (
+        "mailboxes",
+        {
+            "get": Operation(
+                "get_quota",
+                "Storage and message quota of the account, where the server offers QUOTA.",
+                "mailboxes",
+                {200: Answer("Usage and limits, null where none.", QuotaAnswer)},
+                (*_SESSION, 502),
             ),
         },
     ),

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from ..threads import Head, base_subject, groups, parse_head, thread
 from . import utf7
-from .errors import ImapNoError, ImapStale, ImapUnsupported
+from .errors import ImapBadError, ImapNoError, ImapStale, ImapUnsupported
 from .parse import (
     BodyPart,
     Envelope,
@@ -48,6 +48,7 @@ __all__ = [
     "MailClient",
     "Mailbox",
     "Page",
+    "Quota",
     "SelectState",
     "Sort",
     "Summary",
@@ -151,6 +152,21 @@ class Mailbox:
     total: int
     unread: int
     subscribed: bool | None = None  # None when not asked
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    used: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """The INBOX's quota root (RFC 9208): storage in bytes and message count, each None
+    when the server sets no such limit."""
+
+    storage: Usage | None
+    messages: Usage | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -531,6 +547,28 @@ class MailClient:
             _, values = parse_status(u.data)
             return values.get("MESSAGES", 0), values.get("UNSEEN", 0)
         return 0, 0
+
+    async def quota(self) -> Quota | None:
+        """GETQUOTAROOT INBOX where the server offers QUOTA, else (or when it refuses) None."""
+        if not self._conn.has("QUOTA"):
+            return None
+        try:
+            resp = await self._conn.command("GETQUOTAROOT", self._mailbox_arg("INBOX"))
+        except (ImapNoError, ImapBadError):
+            return None  # refused: nothing to show, as without QUOTA
+        self._note(resp)
+        if resp.status != "OK":
+            return None
+        found: dict[str, Usage] = {}
+        for u in resp.of_kind("QUOTA"):
+            items = u.data[1] if len(u.data) > 1 and isinstance(u.data[1], list) else []
+            for at in range(0, len(items) - 2, 3):
+                name = (text(items[at]) or "").upper()
+                used, limit = _int_or_none(items[at + 1]), _int_or_none(items[at + 2])
+                if name in ("STORAGE", "MESSAGE") and used is not None and limit:
+                    scale = 1024 if name == "STORAGE" else 1  # STORAGE counts KiB
+                    found.setdefault(name, Usage(used * scale, limit * scale))
+        return Quota(found.get("STORAGE"), found.get("MESSAGE"))
 
     async def idle(self, timeout: float) -> list[Untagged]:
         """IDLE on the selected mailbox; changes reported make the next select() re-SELECT."""
