@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from mailgate.testing.servers import RunningMailgate, RunningSandbox
 from tests.browser.conftest import OpenBrowser, login
+from tests.browser.test_i18n import AXE_JS, _axe
 from tests.conftest import Upstream, _combined_ca
 from tests.integration.mailfactory import plain_message
 
@@ -40,7 +41,10 @@ def test_quota_shows_where_the_server_has_one(
     email, password = upstream.new_user()
     upstream.deliver(email, plain_message(1, subject="Some weight", to=email, body="x" * 40_000))
     mg = make_mailgate()
-    page = open_browser(mg).page
+    session = open_browser(mg)
+    if AXE_JS.is_file():
+        session.page.add_init_script(path=str(AXE_JS))
+    page = session.page
     with page.expect_response(lambda r: r.url.endswith("/api/quota")) as asked:
         login(page, mg, email, password)
     assert asked.value.status == 200
@@ -59,3 +63,5 @@ def test_quota_shows_where_the_server_has_one(
     assert 39 * 1024 <= used <= 44 * 1024
     # In the nav pane, below the mailboxes (a narrow screen shows it with them).
     expect(page.locator(".pane-nav").get_by_test_id("quota")).to_be_visible()
+    if AXE_JS.is_file():
+        assert _axe(page) == []

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from mailgate.testing.servers import RunningMailgate
 from tests.browser.conftest import OpenBrowser, login
+from tests.browser.test_i18n import AXE_JS, _axe
 from tests.conftest import Upstream
 from tests.integration.mailfactory import plain_message
 from tests.integration.test_message_headers import _raw
@@ -83,3 +84,28 @@ def test_headers_source_and_print(
     )
     length = page.get_by_test_id("message-source-text").evaluate("e => e.textContent.length")
     assert 500_000 < length <= 512 * 1024
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_axe_finds_nothing_with_headers_and_source_open(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    upstream: Upstream,
+    width: int,
+) -> None:
+    if not AXE_JS.is_file():
+        pytest.skip(f"axe-core missing at {AXE_JS}: run `npm install --prefix tests/browser`")
+    email, password = upstream.new_user()
+    tag = secrets.token_hex(4)
+    upstream.deliver(email, _raw(tag))
+    mg = make_mailgate()
+    session = open_browser(mg, width=width, height=740)
+    session.page.add_init_script(path=str(AXE_JS))
+    page = session.page
+    login(page, mg, email, password)
+    page.get_by_test_id("message-row").first.click()
+    page.get_by_test_id("show-headers").click()
+    page.get_by_test_id("show-source").click()
+    expect(page.get_by_test_id("message-source-text")).to_contain_text("X-Custom-Thing")
+    expect(page.get_by_test_id("all-headers").get_by_role("row")).to_have_count(8)
+    assert _axe(page) == []
