@@ -59,6 +59,37 @@ def test_sort_choices_reorder_the_list(
     # Received (arrival) orders are offered too: pymap took the Date header as arrival.
     choice.select_option("arrival_asc")
     expect(rows.first).to_contain_text(MESSAGES[_expected("date_asc")[0]][1])
+    # Sent sorts by recipient where the inbox sorts by sender, in the same direction.
+    choice.select_option("from_desc")
+    expect(page.locator("#status")).to_have_text("Sorted: Sender: Z to A.")
+    assert _order(page) == _expected("from_desc")
+    for name in ("C", "A", "D", "B"):
+        upstream.deliver(email, _message(name, tag), "Sent")
+    with page.expect_response(lambda r: "sort=to_desc" in r.url) as listed:
+        page.locator('[data-testid="mailbox"][data-role="sent"]').click()
+    assert listed.value.status == 200
+    expect(choice).to_have_value("to_desc")
+    expect(choice.locator('option[value="from_asc"]')).to_be_hidden()
+    assert choice.locator("option:not([hidden])").all_inner_texts() == [
+        "Newest first",
+        "Oldest first",
+        "Received: newest first",
+        "Received: oldest first",
+        "Recipient: A to Z",
+        "Recipient: Z to A",
+        "Subject: A to Z",
+        "Subject: Z to A",
+        "Largest first",
+        "Smallest first",
+    ]
+    expect(rows).to_have_count(4)
+    assert _order(page) == _expected("to_desc")
+    choice.select_option(label="Recipient: A to Z")
+    expect(rows.first).to_contain_text(MESSAGES[_expected("to_asc")[0]][1])
+    assert _order(page) == _expected("to_asc")
+    with page.expect_response(lambda r: "sort=from_asc" in r.url):
+        page.locator('[data-testid="mailbox"][data-role="inbox"]').click()
+    expect(choice).to_have_value("from_asc")
     # The conversation view has one order: the choice is not offered there.
     page.get_by_test_id("mode-conversations").click()
     expect(choice).to_be_hidden()

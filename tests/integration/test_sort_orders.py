@@ -19,12 +19,12 @@ from tests.servers.dovecot import Dovecot
 
 BASE = datetime(2024, 1, 1, tzinfo=UTC)
 
-# name: (From, Subject, day of the Date header, day of arrival, body length)
-MESSAGES: dict[str, tuple[str, str, int, int, int]] = {
-    "A": ("Zed <zed@example.test>", "Re: banana", 3, 31, 3000),
-    "B": ("anna@example.test", "apple", 1, 33, 1000),
-    "C": ("Carl <carl@example.test>", "Fwd: Cherry", 2, 32, 2000),
-    "D": ('"bob" <bob@example.test>', "date", 4, 30, 500),
+# name: (From, Subject, day of the Date header, day of arrival, body length, To)
+MESSAGES: dict[str, tuple[str, str, int, int, int, str]] = {
+    "A": ("Zed <zed@example.test>", "Re: banana", 3, 31, 3000, "Mia <mia@example.test>"),
+    "B": ("anna@example.test", "apple", 1, 33, 1000, "lou@example.test"),
+    "C": ("Carl <carl@example.test>", "Fwd: Cherry", 2, 32, 2000, "Kim <kim@example.test>"),
+    "D": ('"bob" <bob@example.test>', "date", 4, 30, 500, '"Nora" <nora@example.test>'),
 }
 # Delivered in this order (UID order), which is none of the sort orders.
 DELIVERY = ("C", "A", "D", "B")
@@ -33,6 +33,8 @@ EXPECTED = {
     "arrival_asc": "DACB",
     # Display name, else address, case-insensitive: anna, bob, Carl, Zed.
     "from_asc": "BDCA",
+    # The same for the first recipient: Kim, lou, Mia, Nora.
+    "to_asc": "CBAD",
     # Base subjects (RFC 5256: without Re: and Fwd:): apple, banana, cherry, date.
     "subject_asc": "BACD",
     "size_asc": "DBCA",
@@ -40,10 +42,10 @@ EXPECTED = {
 
 
 def _message(name: str, tag: str) -> bytes:
-    sender, subject, day, _, length = MESSAGES[name]
+    sender, subject, day, _, length, to = MESSAGES[name]
     msg = EmailMessage(policy=SMTP)
     msg["From"] = sender
-    msg["To"] = "carol@example.test"
+    msg["To"] = f"{to}, carol@example.test"
     msg["Subject"] = subject
     msg["Date"] = BASE + timedelta(days=day)
     msg["Message-ID"] = f"<{name}.{tag}@example.test>"

@@ -63,6 +63,8 @@ Sort = Literal[
     "arrival_asc",
     "from_asc",
     "from_desc",
+    "to_asc",
+    "to_desc",
     "subject_asc",
     "subject_desc",
     "size_desc",
@@ -75,16 +77,19 @@ SORTS: tuple[Sort, ...] = (
     "arrival_asc",
     "from_asc",
     "from_desc",
+    "to_asc",
+    "to_desc",
     "subject_asc",
     "subject_desc",
     "size_desc",
     "size_asc",
 )
-# The SORT key (RFC 5256; DISPLAYFROM is RFC 5957) of each order's first word.
+# The SORT key (RFC 5256; DISPLAYFROM and DISPLAYTO are RFC 5957) of each order's first word.
 _SORT_KEYS = {
     "date": "DATE",
     "arrival": "ARRIVAL",
     "from": "FROM",
+    "to": "TO",
     "subject": "SUBJECT",
     "size": "SIZE",
 }
@@ -93,6 +98,7 @@ _KEY_ITEMS = {
     "date": "INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE)]",
     "arrival": "INTERNALDATE",
     "from": "BODY.PEEK[HEADER.FIELDS (FROM)]",
+    "to": "BODY.PEEK[HEADER.FIELDS (TO)]",
     "subject": "BODY.PEEK[HEADER.FIELDS (SUBJECT)]",
     "size": "RFC822.SIZE",
 }
@@ -312,8 +318,8 @@ def _header_value(raw: Any) -> str:
         return value
 
 
-def _display_from(raw: Any) -> str:
-    """RFC 5957 DISPLAYFROM: the first From address's display name, else its address."""
+def _display_address(raw: Any) -> str:
+    """RFC 5957 DISPLAYFROM / DISPLAYTO: the first address's display name, else the address."""
     addresses = getaddresses([_header_value(raw)])
     if not addresses:
         return ""
@@ -331,8 +337,8 @@ def _sort_key(kind: str, it: dict[str, Any]) -> SortKey:
     if kind == "size":
         return _int_or_none(it.get("RFC822.SIZE")) or 0
     field = next((v for k, v in it.items() if k.startswith("BODY[HEADER.FIELDS")), None)
-    if kind == "from":
-        return _display_from(field)
+    if kind in ("from", "to"):
+        return _display_address(field)
     return base_subject(_header_value(field))[0][:_KEY_CHARS]
 
 
@@ -697,8 +703,8 @@ class MailClient:
         descending = direction == "desc"
         if conn.has("SORT"):
             key = _SORT_KEYS[kind]
-            if kind == "from" and conn.has("SORT=DISPLAY"):
-                key = "DISPLAYFROM"
+            if kind in ("from", "to") and conn.has("SORT=DISPLAY"):
+                key = f"DISPLAY{key}"
             order = f"(REVERSE {key})" if descending else f"({key})"
             resp = await conn.command("UID SORT", order, "UTF-8", *criteria)
             uids = [int(t) for u in resp.of_kind("SORT") for t in u.data if str(t).isdigit()]
@@ -752,7 +758,7 @@ class MailClient:
                 if uid is not None:
                     keys[uid] = _sort_key(kind, it)
         # A message gone meanwhile has no key: it sorts first and drops out on the next list.
-        blank: SortKey = "" if kind in ("from", "subject") else 0
+        blank: SortKey = "" if kind in ("from", "to", "subject") else 0
         # uids is ascending and sorted() is stable even reversed: ties stay by UID ascending.
         return sorted(uids, key=lambda u: keys.get(u, blank), reverse=descending)
 

@@ -39,6 +39,10 @@ export async function loadList({ keepFocus = false } = {}) {
   if (!mb) return;
   const seq = ++loadSeq;
   const threads = conversationMode();
+  // "Sender: A to Z" in the inbox is "Recipient: A to Z" in Sent, and back.
+  const [key, direction] = state.sort.split("_");
+  if (listsRecipients() && key === "from") state.sort = `to_${direction}`;
+  if (!listsRecipients() && key === "to") state.sort = `from_${direction}`;
   const params = new URLSearchParams({
     limit: String(pageSize()),
     offset: String(state.list.offset),
@@ -329,6 +333,12 @@ export function renderList() {
   }
   const sortSelect = $("#sort-select");
   $("#sort-choice").hidden = threads;
+  // Sent and Drafts sort by recipient where other mailboxes sort by sender.
+  const byRecipient = listsRecipients();
+  for (const option of sortSelect.options) {
+    if (option.value.startsWith("from_")) option.hidden = byRecipient;
+    if (option.value.startsWith("to_")) option.hidden = !byRecipient;
+  }
   if (sortSelect.value !== state.sort) sortSelect.value = state.sort;
 }
 
@@ -409,6 +419,8 @@ const SORTS = [
   ["arrival_asc", () => t("list.sortArrivalOldest")],
   ["from_asc", () => t("list.sortSenderAsc")],
   ["from_desc", () => t("list.sortSenderDesc")],
+  ["to_asc", () => t("list.sortRecipientAsc")],
+  ["to_desc", () => t("list.sortRecipientDesc")],
   ["subject_asc", () => t("list.sortSubjectAsc")],
   ["subject_desc", () => t("list.sortSubjectDesc")],
   ["size_desc", () => t("list.sortLargest")],
