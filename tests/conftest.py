@@ -111,7 +111,7 @@ def sandbox(mailgate_sandbox: RunningSandbox) -> RunningSandbox:
 def dovecot() -> Iterator[Dovecot]:
     if not Dovecot.available():
         pytest.skip("dovecot is not installed (apt-get install dovecot-imapd); .ci/run installs it")
-    server = Dovecot()
+    server = Dovecot(quota_storage="1G")
     server.start()
     yield server
     server.stop()

@@ -20,7 +20,7 @@ from mailgate.http.json_io import json_response
 from mailgate.mail import folders
 from mailgate.mail.folders import FolderError
 from mailgate.mail.ids import decode_mailbox_id, mailbox_id
-from mailgate.mail.imap.client import MailClient, Sort
+from mailgate.mail.imap.client import SORTS, MailClient, Quota, Sort
 from mailgate.mail.imap.errors import ImapNoError
 from mailgate.mail.reader import summary_json
 from mailgate.services import services
@@ -45,7 +45,7 @@ def folder_error(exc: FolderError) -> ApiError:
     return MailboxRefused()
 
 
-_SORTS: dict[str, Sort] = {"date_desc": "date_desc", "date_asc": "date_asc"}
+_SORTS: dict[str, Sort] = {sort: sort for sort in SORTS}
 _MAX_QUERY = 256
 
 
@@ -169,7 +169,7 @@ async def list_messages(request: web.Request) -> web.Response:
     offset = int_param(request, "offset", 0, 0, 10_000_000)
     sort = _SORTS.get(request.query.get("sort") or "date_desc")
     if sort is None:
-        raise BadRequest("The parameter 'sort' must be date_desc or date_asc.")
+        raise BadRequest(f"The parameter 'sort' must be one of {', '.join(SORTS)}.")
     query = request.query.get("q") or None
     if query is not None and (len(query) > _MAX_QUERY or any(c in query for c in "\x00\r\n")):
         raise BadRequest("The search text is too long or has control characters.")
@@ -192,6 +192,27 @@ async def list_messages(request: web.Request) -> web.Response:
     )
 
 
+async def get_quota(request: web.Request) -> web.Response:
+    """The account's quota where the server offers IMAP QUOTA (RFC 9208)."""
+    session = await require_session(request)
+    svc = services(request)
+
+    async def op(client: MailClient) -> Quota | None:
+        return await client.quota()
+
+    quota = await svc.pool.run(session.lookup, session.credentials, op)
+
+    def usage(value: Any) -> dict[str, int] | None:
+        return None if value is None else {"used": value.used, "limit": value.limit}
+
+    return json_response(
+        {
+            "storage": usage(quota.storage if quota else None),
+            "messages": usage(quota.messages if quota else None),
+        }
+    )
+
+
 async def empty_mailbox(request: web.Request) -> web.Response:
     session = await require_session(request)
     svc = services(request)
@@ -202,6 +223,7 @@ async def empty_mailbox(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/api/mailboxes", list_mailboxes)
+    app.router.add_get("/api/quota", get_quota)
     app.router.add_post("/api/mailboxes", create_mailbox)
     app.router.add_patch("/api/mailboxes/{mailbox_id}", update_mailbox)
     app.router.add_delete("/api/mailboxes/{mailbox_id}", delete_mailbox)

@@ -188,6 +188,18 @@ def _upload_limits(request: web.Request, session: Session) -> UploadLimits:
     )
 
 
+async def get_headers(request: web.Request) -> web.Response:
+    """Every header field, in order (the reader's "Show headers")."""
+    session = await require_session(request)
+    found = await reading(request).headers(session.lookup, session.credentials, _ref(request))
+    return json_response(
+        {
+            "headers": [{"name": name, "value": value} for name, value in found.fields],
+            "truncated": found.truncated,
+        }
+    )
+
+
 async def get_draft(request: web.Request) -> web.Response:
     """A saved message as compose fields, its attachments copied into this session's
     uploads (mailgate/mail/drafts.py)."""
@@ -274,6 +286,7 @@ def setup(app: web.Application) -> None:
     app.router.add_delete("/api/messages/{message_id}", delete_message)
     app.router.add_get("/api/messages/{message_id}/body.html", body_html)
     app.router.add_get("/api/messages/{message_id}/raw", get_raw)
+    app.router.add_get("/api/messages/{message_id}/headers", get_headers)
     app.router.add_get("/api/messages/{message_id}/parts/{part}", get_part)
     app.router.add_get("/api/messages/{message_id}/draft", get_draft)
     app.router.add_post("/api/messages/{message_id}/attachment", attach_as_upload)

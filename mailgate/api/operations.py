@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mailgate.api.messages import DOWNLOAD_TYPES
+from mailgate.mail.imap.client import SORTS
 
 from .models.compose import (
     Compose,
@@ -38,10 +39,11 @@ from .models.mailboxes import (
     MailboxList,
     MailboxUpdate,
     MessagePage,
+    QuotaAnswer,
     SearchPage,
     Subscription,
 )
-from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
+from .models.messages import FlagsUpdate, HeaderList, Message, Move, Moved, Summary
 from .models.oidc import OidcFinish, OidcStart, OidcStarted
 from .models.preferences import Preferences, PreferencesAnswer
 from .models.session import DomainList, Login, Session, SessionProbe
@@ -214,6 +216,18 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
             ),
         },
     ),
+    "/api/quota": (
+        "mailboxes",
+        {
+            "get": Operation(
+                "get_quota",
+                "Storage and message quota of the account, where the server offers QUOTA.",
+                "mailboxes",
+                {200: Answer("Usage and limits, null where none.", QuotaAnswer)},
+                (*_SESSION, 502),
+            ),
+        },
+    ),
     "/api/mailboxes/{mailbox_id}": (
         "mailboxes",
         {
@@ -277,7 +291,7 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "Page size."),
                     _q("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000}, "Skip."),
                     _q("q", {"type": "string", "maxLength": 256}, "Search text."),
-                    _q("sort", {"enum": ["date_desc", "date_asc"]}, "Order."),
+                    _q("sort", {"enum": list(SORTS)}, "Order."),
                 ),
             )
         },
@@ -411,6 +425,19 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                         "The message source.", media={"message/rfc822": _TEXT}, headers=_DOWNLOAD
                     )
                 },
+                (*_MESSAGE, *_SESSION),
+                _MSG,
+            )
+        },
+    ),
+    "/api/messages/{message_id}/headers": (
+        "messages",
+        {
+            "get": Operation(
+                "get_headers",
+                "Every header field of the message, in order, values decoded.",
+                _M,
+                {200: Answer("The header fields.", HeaderList)},
                 (*_MESSAGE, *_SESSION),
                 _MSG,
             )

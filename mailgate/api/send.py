@@ -75,6 +75,8 @@ async def send(request: web.Request) -> web.Response:
     )
     if compose.in_reply_to is not None:
         _forget(svc, session.lookup, compose.in_reply_to.id)
+    if compose.forward_of is not None:
+        _forget(svc, session.lookup, compose.forward_of.id)
     if compose.replaces is not None:
         _forget(svc, session.lookup, compose.replaces.id)
     return json_response(result.as_json())

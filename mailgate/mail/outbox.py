@@ -39,7 +39,7 @@ from mailgate.mail.ids import MessageRef, mailbox_id, message_id
 from mailgate.mail.imap.client import MailClient
 from mailgate.mail.imap.errors import ImapError, ImapStale, ImapUnsupported
 from mailgate.mail.pool import Credentials, ImapPool
-from mailgate.mail.reader import check_validity
+from mailgate.mail.reader import FORWARDED, check_validity
 from mailgate.mail.sanitize import clean_outgoing_html
 from mailgate.mail.smtp import submit
 from mailgate.mail.upstreams import UpstreamDirectory
@@ -96,6 +96,8 @@ class ComposeRequest:
     html: str | None = None
     attachments: list[str] = field(default_factory=list)
     in_reply_to: MessageRef | None = None
+    # The message this one forwards: it gets the $Forwarded keyword once sent.
+    forward_of: MessageRef | None = None
     save_sent: bool = True
     replaces: MessageRef | None = None
     # In-Reply-To and References as a saved draft holds them (not with in_reply_to).
@@ -258,11 +260,13 @@ async def _role_path(client: MailClient, role: str) -> str | None:
 # -- sending --------------------------------------------------------------------------------
 
 
-async def _mark_answered(pool: ImapPool, session: OutboxSession, parent: MessageRef) -> bool:
+async def _mark_answered(
+    pool: ImapPool, session: OutboxSession, parent: MessageRef, flag: str = "\\Answered"
+) -> bool:
+    """Flag the replied-to (\\Answered) or forwarded ($Forwarded) message; best effort."""
+
     async def op(client: MailClient) -> None:
-        await client.add_flags(
-            parent.mailbox, parent.uid, ["\\Answered"], uidvalidity=parent.uidvalidity
-        )
+        await client.add_flags(parent.mailbox, parent.uid, [flag], uidvalidity=parent.uidvalidity)
 
     try:
         await pool.run(session.lookup, session.credentials, op)
@@ -391,6 +395,8 @@ async def send_message(
         await _mark_answered(pool, session, request.in_reply_to)
     elif request.thread is not None and request.thread[0]:
         await _mark_answered_in_inbox(pool, session, request.thread[0])
+    if request.forward_of is not None:
+        await _mark_answered(pool, session, request.forward_of, FORWARDED)
     warning = "sent_but_not_saved" if failed else None
     if request.replaces is not None and not await _remove_sent_draft(
         pool, session, request.replaces

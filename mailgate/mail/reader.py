@@ -22,6 +22,7 @@ from mailgate.mail.mime_read import AttachmentInfo, safe_filename
 from mailgate.mail.reading.render import StructureShape, TextPart
 
 __all__ = [
+    "FORWARDED",
     "INLINE_MAX",
     "MDN_SENT",
     "FetchedForReading",
@@ -54,6 +55,9 @@ def _addr(value: Any) -> dict[str, str]:
     return {"name": getattr(value, "name", "") or "", "email": getattr(value, "email", "") or ""}
 
 
+# The keyword set on a message once it was forwarded (RFC 5788's registry, as clients use it).
+FORWARDED = "$Forwarded"
+
 # The keyword set once a read receipt was sent or declined (RFC 3503): never asked again.
 MDN_SENT = "$MDNSent"
 
@@ -64,6 +68,7 @@ def flag_json(flags: Any) -> dict[str, bool]:
         "seen": "\\seen" in lowered,
         "flagged": "\\flagged" in lowered,
         "answered": "\\answered" in lowered,
+        "forwarded": FORWARDED.lower() in lowered,
     }
 
 

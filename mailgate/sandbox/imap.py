@@ -39,8 +39,9 @@ DEFAULT_MAILBOXES: tuple[str, ...] = ("Sent", "Drafts", "Trash")
 
 
 # Real servers (Dovecot, Cyrus) keep keywords; pymap's dict backend keeps the system flags
-# only, so $MDNSent (RFC 3503: a read receipt was answered) would be lost. The sandbox keeps it.
-_KEPT_KEYWORDS = frozenset({Flag(b"$MDNSent")})
+# only, so $MDNSent (RFC 3503: a read receipt was answered) and $Forwarded (a forward was
+# sent) would be lost. The sandbox keeps them.
+_KEPT_KEYWORDS = frozenset({Flag(b"$MDNSent"), Flag(b"$Forwarded")})
 
 
 def _permanent_flags(self: MailboxData) -> frozenset[Flag]:

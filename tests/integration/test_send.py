@@ -239,6 +239,46 @@ async def test_reply_is_threaded_and_parent_marked_answered(
     assert view["answered"] is True
 
 
+async def test_forward_marks_the_original_forwarded_and_a_stale_one_changes_nothing(
+    upstream: Any, sandbox: Any, api: ApiClient, smtp_user: tuple[str, str]
+) -> None:
+    subject = f"Original {secrets.token_hex(4)}"
+    other = f"Bystander {secrets.token_hex(4)}"
+    upstream.deliver(smtp_user[0], _parent(f"<o.{secrets.token_hex(6)}@x.test>", None, subject))
+    upstream.deliver(smtp_user[0], _parent(f"<b.{secrets.token_hex(6)}@x.test>", None, other))
+    (original,) = await _find(api, "inbox", subject)
+    assert original["forwarded"] is False
+    # Opened first, so a cached view would be stale after the send.
+    assert (await api.get(f"/api/messages/{original['id']}?peek=1")).json()["forwarded"] is False
+
+    resp = await api.post(
+        "/api/send",
+        json={"to": [_rcpt()], "subject": f"Fwd: {subject}", "forward_of": original["id"]},
+    )
+    assert resp.status == 200, resp
+    assert "warning" not in resp.json()
+    (after,) = await _find(api, "inbox", subject)
+    assert after["forwarded"] is True and after["answered"] is False
+    view = (await api.get(f"/api/messages/{original['id']}?peek=1")).json()
+    assert view["forwarded"] is True
+    (bystander,) = await _find(api, "inbox", other)
+    assert bystander["forwarded"] is False
+
+    # A renumbered id is best effort like \Answered: the forward still goes out.
+    ref = decode_message_id(bystander["id"])
+    stale = message_id(ref.mailbox, ref.uidvalidity + 1, ref.uid)
+    resp = await api.post(
+        "/api/send", json={"to": [_rcpt()], "subject": "Fwd: stale", "forward_of": stale}
+    )
+    assert resp.status == 200, resp
+    (bystander,) = await _find(api, "inbox", other)
+    assert bystander["forwarded"] is False
+    resp = await api.post(
+        "/api/send", json={"to": [_rcpt()], "subject": "Fwd: none", "forward_of": 5}
+    )
+    assert resp.status == 400, resp
+
+
 @pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
 async def test_reply_to_stale_or_missing_parent_sends_nothing(
     upstream: Any, sandbox: Any, api: ApiClient, smtp_user: tuple[str, str]

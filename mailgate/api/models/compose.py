@@ -53,6 +53,7 @@ _MESSAGES = {
     "inline": (f"The field 'inline' must be a list of at most {MAX_INLINE} upload ids of images."),
     "in_reply_to": "The field 'in_reply_to' must be a message id.",
     "replaces": "The field 'replaces' must be a message id.",
+    "forward_of": "The field 'forward_of' must be a message id.",
     "thread": (
         "The field 'thread' must be an object with 'in_reply_to' (a message-id or null) and "
         f"'references' (at most {MAX_REFERENCES} message-ids)."
@@ -103,6 +104,8 @@ class Compose(RequestBody):
     # Images the HTML shows as <img src="cid:UPLOAD-ID"> (sent as multipart/related parts).
     inline: Annotated[list[UploadId], Meta(max_length=MAX_INLINE)] | None = None
     in_reply_to: str | None = None
+    # The message this one forwards (a message id): it gets the $Forwarded keyword once sent.
+    forward_of: str | None = None
     thread: Thread | None = None
     replaces: str | None = None
     save_sent: bool = True
@@ -141,6 +144,7 @@ class Compose(RequestBody):
             attachments=list(self.attachments or []),
             inline=list(self.inline or []),
             in_reply_to=_message_ref(self.in_reply_to),
+            forward_of=_message_ref(self.forward_of),
             save_sent=self.save_sent,
             replaces=_message_ref(self.replaces),
             thread=None

@@ -16,6 +16,8 @@ __all__ = [
     "MailboxList",
     "MailboxUpdate",
     "MessagePage",
+    "QuotaAnswer",
+    "QuotaUsage",
     "SearchHit",
     "SearchPage",
     "Subscription",
@@ -102,3 +104,16 @@ class Emptied(ResponseBody):
     """POST /api/mailboxes/{id}/empty: how many messages were deleted for good."""
 
     deleted: Count
+
+
+class QuotaUsage(ResponseBody):
+    used: Count
+    limit: Count
+
+
+class QuotaAnswer(ResponseBody):
+    """GET /api/quota: the INBOX quota root's storage (bytes) and message count, each null
+    when the server sets no such limit or offers no QUOTA at all."""
+
+    storage: QuotaUsage | None
+    messages: QuotaUsage | None

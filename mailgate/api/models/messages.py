@@ -14,6 +14,8 @@ __all__ = [
     "Address",
     "Attachment",
     "FlagsUpdate",
+    "HeaderField",
+    "HeaderList",
     "Message",
     "Move",
     "Moved",
@@ -40,6 +42,8 @@ class Summary(ResponseBody):
     seen: bool
     flagged: bool
     answered: bool
+    # The $Forwarded keyword: set when mailgate sent a forward of it (`forward_of`).
+    forwarded: bool
     size: Count | None
     has_attachments: bool
     preview: str
@@ -119,3 +123,16 @@ class Move(RequestBody):
 
 class Moved(ResponseBody):
     id: str | None  # null when the server did not say (no UIDPLUS)
+
+
+class HeaderField(ResponseBody):
+    name: str
+    value: str
+
+
+class HeaderList(ResponseBody):
+    """GET /api/messages/{id}/headers: every header field in order, values unfolded and
+    decoded; ``truncated`` when the block was over the reading limits (only its start)."""
+
+    headers: list[HeaderField]
+    truncated: bool

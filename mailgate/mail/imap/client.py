@@ -11,14 +11,15 @@ import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from email.header import decode_header, make_header
+from email.utils import getaddresses, parsedate_to_datetime
+from typing import Any, Literal, get_args
 
 from ..decoding import decode_prefix
 from ..mime_read import preview as one_line_preview
-from ..threads import Head, groups, parse_head, thread
+from ..threads import Head, base_subject, groups, parse_head, thread
 from . import utf7
-from .errors import ImapNoError, ImapStale, ImapUnsupported
+from .errors import ImapBadError, ImapNoError, ImapStale, ImapUnsupported
 from .parse import (
     BodyPart,
     Envelope,
@@ -44,10 +45,12 @@ from .protocol import (
 )
 
 __all__ = [
+    "SORTS",
     "FetchedMessage",
     "MailClient",
     "Mailbox",
     "Page",
+    "Quota",
     "SearchHit",
     "SearchPage",
     "SelectState",
@@ -57,7 +60,41 @@ __all__ = [
     "uid_set",
 ]
 
-Sort = Literal["date_desc", "date_asc"]
+Sort = Literal[
+    "date_desc",
+    "date_asc",
+    "arrival_desc",
+    "arrival_asc",
+    "from_asc",
+    "from_desc",
+    "to_asc",
+    "to_desc",
+    "subject_asc",
+    "subject_desc",
+    "size_desc",
+    "size_asc",
+]
+SORTS: tuple[Sort, ...] = get_args(Sort)  # the API offers them in this order
+# The SORT key (RFC 5256; DISPLAYFROM and DISPLAYTO are RFC 5957) of each order's first word.
+_SORT_KEYS = {
+    "date": "DATE",
+    "arrival": "ARRIVAL",
+    "from": "FROM",
+    "to": "TO",
+    "subject": "SUBJECT",
+    "size": "SIZE",
+}
+# What to fetch to sort here on a server without SORT, per key.
+_KEY_ITEMS = {
+    "date": "INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE)]",
+    "arrival": "INTERNALDATE",
+    "from": "BODY.PEEK[HEADER.FIELDS (FROM)]",
+    "to": "BODY.PEEK[HEADER.FIELDS (TO)]",
+    "subject": "BODY.PEEK[HEADER.FIELDS (SUBJECT)]",
+    "size": "RFC822.SIZE",
+}
+# Sender and subject keys are compared on this many characters (bounded memory).
+_KEY_CHARS = 64
 
 _ROLE_FLAGS = {
     "\\sent": "sent",
@@ -112,6 +149,21 @@ class Mailbox:
     total: int
     unread: int
     subscribed: bool | None = None  # None when not asked
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    used: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """The INBOX's quota root (RFC 9208): storage in bytes and message count, each None
+    when the server sets no such limit."""
+
+    storage: Usage | None
+    messages: Usage | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +309,45 @@ def _sent_date(header: Any, internaldate: Any) -> float:
     return received.timestamp() if received is not None else 0.0
 
 
+SortKey = float | int | str
+
+
+def _header_value(raw: Any) -> str:
+    """One fetched header field's value, unfolded, encoded words decoded."""
+    if not isinstance(raw, bytes):
+        return ""
+    _, _, value = raw.decode("utf-8", "replace").partition(":")
+    value = " ".join(value.split())
+    try:
+        return str(make_header(decode_header(value)))
+    except (ValueError, LookupError, UnicodeError, AssertionError):
+        return value
+
+
+def _display_address(raw: Any) -> str:
+    """RFC 5957 DISPLAYFROM / DISPLAYTO: the first address's display name, else the address."""
+    addresses = getaddresses([_header_value(raw)])
+    if not addresses:
+        return ""
+    name, address = addresses[0]
+    return " ".join((name or address).split()).casefold()[:_KEY_CHARS]
+
+
+def _sort_key(kind: str, it: dict[str, Any]) -> SortKey:
+    """The value ``kind`` sorts by, from one FETCH response (see _KEY_ITEMS)."""
+    if kind == "date":
+        return _sent_date(it.get("BODY[HEADER.FIELDS (DATE)]"), it.get("INTERNALDATE"))
+    if kind == "arrival":
+        received = parse_internaldate(it.get("INTERNALDATE"))
+        return received.timestamp() if received is not None else 0.0
+    if kind == "size":
+        return _int_or_none(it.get("RFC822.SIZE")) or 0
+    field = next((v for k, v in it.items() if k.startswith("BODY[HEADER.FIELDS")), None)
+    if kind in ("from", "to"):
+        return _display_address(field)
+    return base_subject(_header_value(field))[0][:_KEY_CHARS]
+
+
 class MailClient:
     """Mailbox operations on one logged-in connection (one operation at a time per link)."""
 
@@ -271,12 +362,13 @@ class MailClient:
         # Parsed summaries of the current selection, valid exactly as long as _orders:
         # news about any message (or our own flag change) re-SELECTs, which clears it.
         self._summary_cache: dict[int, Summary] = {}
-        # Without SORT: each message's sent date (RFC 5256 DATE: the Date header, else
-        # INTERNALDATE) by (mailbox, UIDVALIDITY) and UID. A UID's date never changes, so this
-        # outlives re-SELECTs and each list fetches only the dates of new messages.
-        self._sent_dates: dict[tuple[str, int], dict[int, float]] = {}
+        # Without SORT: each message's sort key by (mailbox, UIDVALIDITY, key) and UID: its
+        # sent date (RFC 5256 DATE: the Date header, else INTERNALDATE), arrival time, sender,
+        # base subject or size. A UID's keys never change, so this outlives re-SELECTs and
+        # each list fetches only the keys of new messages.
+        self._sort_keys: dict[tuple[str, int, str], dict[int, SortKey]] = {}
         # Threading headers by (mailbox, UIDVALIDITY) and UID: fixed for a UID, so kept
-        # across re-SELECTs like _sent_dates (bounded by _MAX_HEADS).
+        # across re-SELECTs like _sort_keys (bounded by _MAX_HEADS).
         self._heads: dict[tuple[str, int], dict[int, Head]] = {}
 
     @property
@@ -436,7 +528,7 @@ class MailClient:
         resp = await self._conn.command("RENAME", old, quote(utf7.encode(new_path)))
         self._note(resp)
         raise_for_status(resp)
-        self._sent_dates = {k: v for k, v in self._sent_dates.items() if k[0] != path}
+        self._sort_keys = {k: v for k, v in self._sort_keys.items() if k[0] != path}
 
     async def delete_mailbox(self, path: str, *, delimiter: str | None) -> None:
         arg = self._mailbox_arg(path)
@@ -444,7 +536,7 @@ class MailClient:
         resp = await self._conn.command("DELETE", arg)
         self._note(resp)
         raise_for_status(resp)
-        self._sent_dates = {k: v for k, v in self._sent_dates.items() if k[0] != path}
+        self._sort_keys = {k: v for k, v in self._sort_keys.items() if k[0] != path}
 
     async def subscribe(self, path: str, on: bool) -> None:
         resp = await self._conn.command(
@@ -467,6 +559,28 @@ class MailClient:
             _, values = parse_status(u.data)
             return values.get("MESSAGES", 0), values.get("UNSEEN", 0)
         return 0, 0
+
+    async def quota(self) -> Quota | None:
+        """GETQUOTAROOT INBOX where the server offers QUOTA, else (or when it refuses) None."""
+        if not self._conn.has("QUOTA"):
+            return None
+        try:
+            resp = await self._conn.command("GETQUOTAROOT", self._mailbox_arg("INBOX"))
+        except (ImapNoError, ImapBadError):
+            return None  # refused: nothing to show, as without QUOTA
+        self._note(resp)
+        if resp.status != "OK":
+            return None
+        found: dict[str, Usage] = {}
+        for u in resp.of_kind("QUOTA"):
+            items = u.data[1] if len(u.data) > 1 and isinstance(u.data[1], list) else []
+            for at in range(0, len(items) - 2, 3):
+                name = (text(items[at]) or "").upper()
+                used, limit = _int_or_none(items[at + 1]), _int_or_none(items[at + 2])
+                if name in ("STORAGE", "MESSAGE") and used is not None and limit:
+                    scale = 1024 if name == "STORAGE" else 1  # STORAGE counts KiB
+                    found.setdefault(name, Usage(used * scale, limit * scale))
+        return Quota(found.get("STORAGE"), found.get("MESSAGE"))
 
     async def idle(self, timeout: float) -> list[Untagged]:
         """IDLE on the selected mailbox; changes reported make the next select() re-SELECT."""
@@ -570,82 +684,96 @@ class MailClient:
         query: str | None = None,
         uidvalidity: int | None = None,
     ) -> Page:
-        """One page of summaries, newest first (``date_desc``) or oldest first.
+        """One page of summaries in the order ``sort`` (see SORTS), newest first by default.
 
-        With SORT the order is the server's DATE sort. Without SORT (pymap) it is the same
-        RFC 5256 order, from sent dates this connection learns once per message (a restored
-        or imported message lands at its date, not at the top); see _date_order.
+        With SORT the order is the server's (DISPLAYFROM for the sender where SORT=DISPLAY
+        is offered, else FROM). Without SORT (pymap) it is the same RFC 5256 order, from
+        keys this connection learns once per message (a restored or imported message lands
+        at its date, not at the top); see _key_order. Ties go by arrival (UID), oldest
+        first, in either direction, as RFC 5256 says.
         """
-        if sort not in ("date_desc", "date_asc"):
-            raise ValueError("sort must be date_desc or date_asc")
+        if sort not in SORTS:
+            raise ValueError("unknown sort order")
         if offset < 0 or limit < 1:
             raise ValueError("offset must be >= 0 and limit >= 1")
         query = query.strip() if query else None
         criteria = self._criteria(query)  # validates before anything is sent
         state = await self.select(path, uidvalidity=uidvalidity)
         conn = self._conn
-        key = (path, sort, query)
-        cached = self._orders.get(key)
+        order_key = (path, sort, query)
+        cached = self._orders.get(order_key)
         if cached is not None:
             page = cached[offset : offset + limit]
             return Page(state.uidvalidity, len(cached), await self._summaries(page))
+        kind, _, direction = sort.partition("_")
+        descending = direction == "desc"
         if conn.has("SORT"):
-            order = "(REVERSE DATE)" if sort == "date_desc" else "(DATE)"
+            key = _SORT_KEYS[kind]
+            if kind in ("from", "to") and conn.has("SORT=DISPLAY"):
+                key = f"DISPLAY{key}"
+            order = f"(REVERSE {key})" if descending else f"({key})"
             resp = await conn.command("UID SORT", order, "UTF-8", *criteria)
             uids = [int(t) for u in resp.of_kind("SORT") for t in u.data if str(t).isdigit()]
         else:
             charset: list[object] = ["CHARSET", "UTF-8"] if query else []
             resp = await conn.command("UID SEARCH", *charset, *criteria)
             self._note(resp)
-            uids = await self._date_order(
+            uids = await self._key_order(
                 path,
                 state.uidvalidity,
                 sorted(
                     {int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()}
                 ),
+                kind,
+                descending,
             )
-            if sort == "date_desc":
-                uids.reverse()
         self._note(resp)
         if not self._dirty and len(uids) <= _MAX_CACHED_ORDER:
             if len(self._orders) >= 4:
                 self._orders.pop(next(iter(self._orders)))
-            self._orders[key] = uids
+            self._orders[order_key] = uids
         page = uids[offset : offset + limit]
         return Page(state.uidvalidity, len(uids), await self._summaries(page))
 
-    async def _date_order(self, path: str, uidvalidity: int, uids: list[int]) -> list[int]:
-        """``uids`` (ascending) in RFC 5256 DATE order, oldest first, ties by UID. Only the
-        dates not yet known are fetched; past _MAX_DATED messages, arrival order."""
-        key = (path, uidvalidity)
-        dates = self._sent_dates.get(key)
-        if dates is None:
-            dates = self._sent_dates[key] = {}
-        missing = [u for u in uids if u not in dates]
-        known = sum(len(d) for d in self._sent_dates.values())
+    async def _key_order(
+        self, path: str, uidvalidity: int, uids: list[int], kind: str, descending: bool
+    ) -> list[int]:
+        """``uids`` (ascending) in RFC 5256 order by ``kind``, ties by UID ascending. Only
+        the keys not yet known are fetched; past _MAX_DATED messages, arrival order."""
+        key = (path, uidvalidity, kind)
+        keys = self._sort_keys.get(key)
+        if keys is None:
+            keys = self._sort_keys[key] = {}
+        missing = [u for u in uids if u not in keys]
+        known = sum(len(d) for d in self._sort_keys.values())
         if known + len(missing) > _MAX_DATED:
-            # Forget other mailboxes first; a mailbox too large on its own keeps UID order.
-            for other in [k for k in self._sent_dates if k != key]:
-                del self._sent_dates[other]
-            if len(dates) + len(missing) > _MAX_DATED:
-                dates.clear()
-                return uids
+            # Forget other mailboxes and keys first; one too large on its own keeps UID order.
+            for other in [k for k in self._sort_keys if k != key]:
+                del self._sort_keys[other]
+            if len(keys) + len(missing) > _MAX_DATED:
+                keys.clear()
+                return uids[::-1] if descending else uids
         for start in range(0, len(missing), _DATE_BATCH):
             batch = missing[start : start + _DATE_BATCH]
             resp = await self._conn.command(
-                "UID FETCH", uid_set(batch), "(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (DATE)])"
+                "UID FETCH", uid_set(batch), f"(UID {_KEY_ITEMS[kind]})"
             )
             self._note(resp, set(batch))
             for u in resp.of_kind("FETCH"):
                 uid, it = _fetch_uid(u)
                 if uid is not None:
-                    dates[uid] = _sent_date(
-                        it.get("BODY[HEADER.FIELDS (DATE)]"), it.get("INTERNALDATE")
-                    )
-        # A message gone meanwhile has no date: it sorts first and drops out on the next list.
-        return sorted(uids, key=lambda u: (dates.get(u, 0.0), u))
+                    keys[uid] = _sort_key(kind, it)
+        # A message gone meanwhile has no key: it sorts first and drops out on the next list.
+        blank: SortKey = "" if kind in ("from", "to", "subject") else 0
+        # uids is ascending and sorted() is stable even reversed: ties stay by UID ascending.
+        return sorted(uids, key=lambda u: keys.get(u, blank), reverse=descending)
 
     # -- search across mailboxes ----------------------------------------------------------------
+
+    def _sent_dates_of(self, path: str, uidvalidity: int) -> dict[int, float]:
+        """The sent dates _key_order learnt for ``path`` (timestamps; none when forgotten)."""
+        keys = self._sort_keys.get((path, uidvalidity, "date"), {})
+        return {uid: float(value) for uid, value in keys.items() if isinstance(value, int | float)}
 
     async def search_mailboxes(
         self, paths: Sequence[str], criteria: Sequence[object], *, offset: int, limit: int
@@ -675,8 +803,8 @@ class MailClient:
             if resp.status != "OK":
                 continue  # a mailbox that refuses the search is left out, not the search
             total += len(found)
-            ordered = await self._date_order(path, state.uidvalidity, newest)
-            dates = self._sent_dates.get((path, state.uidvalidity), {})
+            ordered = await self._key_order(path, state.uidvalidity, newest, "date", False)
+            dates = self._sent_dates_of(path, state.uidvalidity)
             for uid in ordered[-wanted:]:
                 candidates.append((dates.get(uid, 0.0), rank, path, state.uidvalidity, uid))
         candidates.sort(key=lambda c: (-c[0], c[1], -c[4]))

@@ -19,6 +19,7 @@ from mailgate.errors import BadRequest, NotFound
 from mailgate.logs import log_event
 from mailgate.mail.decoding import decode_stream
 from mailgate.mail.folders import FolderError, ensure_special
+from mailgate.mail.headers import HeaderFields, header_fields
 from mailgate.mail.ids import MessageRef, decode_message_id, message_id
 from mailgate.mail.imap.client import MailClient
 from mailgate.mail.imap.errors import ImapError, ImapNoError
@@ -363,6 +364,21 @@ class ReadingService:
         content_type = leaf.content_type.lower()
         download = Download(safe_filename(leaf.filename, content_type), content_type, None)
         return await self._stream(lookup, credentials, ref, part, download, leaf.encoding, send)
+
+    async def headers(
+        self, lookup: str, credentials: CredentialsFn, ref: MessageRef
+    ) -> HeaderFields:
+        """Every header field of the message as the server stores it (never marks it read)."""
+
+        async def op(client: MailClient) -> bytes:
+            await check_validity(client, ref, readonly=True)
+            got = await client.fetch_sections(ref.mailbox, ref.uid, ["HEADER"])
+            if "HEADER" not in got:
+                raise NotFound("That message does not exist (any more).")
+            return got["HEADER"]
+
+        block = await self.pool.run(lookup, credentials, op)
+        return header_fields(block, self.limits)
 
     async def download_raw(
         self, lookup: str, credentials: CredentialsFn, ref: MessageRef, send: Sender[T]

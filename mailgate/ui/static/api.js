@@ -151,8 +151,8 @@ export async function statusOf(path) {
   }
 }
 
-/** Fetch a same-origin resource as a Blob (used to forward attachments). */
-export async function getBlob(path) {
+/** GET a same-origin resource that is not JSON; errors as for `request`. */
+async function fetchOwn(path) {
   let res;
   try {
     res = await fetch(path, {
@@ -175,7 +175,43 @@ export async function getBlob(path) {
     const data = await res.json().catch(() => null);
     throw errorFrom(res.status, data, res.headers.get("Retry-After"));
   }
-  return res.blob();
+  return res;
+}
+
+/** Fetch a same-origin resource as a Blob (used to forward attachments). */
+export async function getBlob(path) {
+  return (await fetchOwn(path)).blob();
+}
+
+/**
+ * The first `maxBytes` of a same-origin resource as text (UTF-8, invalid bytes shown as
+ * U+FFFD), read as it streams and the rest never downloaded: {text, cut}.
+ */
+export async function getTextStart(path, maxBytes) {
+  const res = await fetchOwn(path);
+  const reader = res.body.getReader();
+  const chunks = [];
+  let size = 0;
+  let cut = false;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.length;
+    if (size > maxBytes) {
+      cut = true;
+      await reader.cancel();
+      break;
+    }
+  }
+  const bytes = new Uint8Array(Math.min(size, maxBytes));
+  let at = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, bytes.length - at);
+    bytes.set(part, at);
+    at += part.length;
+  }
+  return { text: new TextDecoder("utf-8").decode(bytes), cut };
 }
 
 /**

@@ -10,7 +10,8 @@ import { t } from "./i18n.js";
 import { identities, identityById, identityFor, identityLabel, ownAddresses } from "./identities.js";
 import { signatureBlock } from "./prefs.js";
 import { richEditor } from "./rich.js";
-import { loadList } from "./list.js";
+import { loadList, updateRow } from "./list.js";
+import { readerMarks } from "./marks.js";
 import { announce, mailboxById, reportError, state } from "./state.js";
 import {
   $,
@@ -111,6 +112,8 @@ function prefill(mode, msg) {
       subject: withPrefix("Fwd:", msg.subject),
       text: forwardBody(msg),
       identity: identityFor(msg),
+      // Sending marks the original $Forwarded.
+      forwardOf: msg.id || null,
     };
   }
   // Any of the user's addresses (the login's, each identity's) is "me".
@@ -361,6 +364,7 @@ export function openCompose(mode = "new", msg = null) {
   const c = {
     mode,
     inReplyTo: init.inReplyTo || null,
+    forwardOf: init.forwardOf || null,
     // The id of this message's copy in Drafts, once saved: the next save replaces it.
     draftId: init.draftId || null,
     // A draft taken up again keeps its In-Reply-To/References as it held them.
@@ -632,9 +636,26 @@ function composeBody(c) {
   if (c.priority.value !== "normal") body.priority = c.priority.value;
   if (c.inReplyTo) body.in_reply_to = c.inReplyTo;
   else if (c.thread) body.thread = c.thread;
+  if (c.forwardOf) body.forward_of = c.forwardOf;
   // The copy in Drafts this message replaces: the next save's, or the send's, to remove.
   if (c.draftId) body.replaces = c.draftId;
   return body;
+}
+
+/** The server flagged the replied-to or forwarded message: show it where it is listed
+    or open. */
+function showSentMarks(body) {
+  for (const [id, key] of [
+    [body.in_reply_to, "answered"],
+    [body.forward_of, "forwarded"],
+  ]) {
+    if (!id) continue;
+    updateRow(id, { [key]: true });
+    if (state.message?.id === id) {
+      state.message[key] = true;
+      $("#reader-marks")?.replaceWith(readerMarks(state.message));
+    }
+  }
 }
 
 /** Idle time after the last change before the draft saves itself. */
@@ -688,6 +709,7 @@ async function submit(c, kind) {
     try {
       if (kind === "send") {
         await api.post("/api/send", body);
+        showSentMarks(body);
         announce(t("compose.sent"));
         // The message holds the files now (and its draft is gone): free the uploads.
         closeCompose();

@@ -5,6 +5,7 @@ import { confirmDialog } from "./dialog.js";
 import { t } from "./i18n.js";
 import { refreshMailboxes } from "./mailboxes.js";
 import { buildSearchOptions, searchOptions, searchParams } from "./search-panel.js";
+import { rowMarks } from "./marks.js";
 import {
   announce,
   isOwnName,
@@ -45,6 +46,10 @@ export async function loadList({ keepFocus = false } = {}) {
   if (!mb) return;
   const seq = ++loadSeq;
   const threads = conversationMode();
+  // "Sender: A to Z" in the inbox is "Recipient: A to Z" in Sent, and back.
+  const [key, direction] = state.sort.split("_");
+  if (listsRecipients() && key === "from") state.sort = `to_${direction}`;
+  if (!listsRecipients() && key === "to") state.sort = `from_${direction}`;
   const searching = !threads && filtered();
   const params = searching ? searchParams(mb.id, state.q) : new URLSearchParams();
   params.set("limit", String(searching ? Math.min(pageSize(), SEARCH_PAGE_MAX) : pageSize()));
@@ -144,9 +149,34 @@ function clipIcon() {
   return svg;
 }
 
+/** In Sent and Drafts a row names its recipients ("To: …"), elsewhere its sender. */
+const listsRecipients = () => ["sent", "drafts"].includes(mailboxById(state.mailboxId)?.role);
+
+function rowPeople(msg) {
+  if (!listsRecipients()) {
+    const from = Array.isArray(msg.from) ? msg.from : [];
+    const sender = from.map(addrName).join(", ") || t("list.unknownSender");
+    return {
+      title: from.map(formatAddr).join(", ") || null,
+      node: h("bdi", { class: "row-from", translate: from.length ? "no" : null, text: sender }),
+    };
+  }
+  const to = Array.isArray(msg.to) ? msg.to : [];
+  return {
+    title: to.map(formatAddr).join(", ") || null,
+    node: h(
+      "span",
+      { class: "row-from", "data-testid": "row-recipients" },
+      h("span", { class: "row-to", text: `${t("list.toPrefix")} ` }),
+      to.length
+        ? h("bdi", { translate: "no", text: to.map(addrName).join(", ") })
+        : h("span", { text: t("list.noRecipients") }),
+    ),
+  };
+}
+
 function renderRow(msg) {
-  const from = Array.isArray(msg.from) ? msg.from : [];
-  const sender = from.map(addrName).join(", ") || t("list.unknownSender");
+  const people = rowPeople(msg);
   const subject = (msg.subject || "").trim() || t("list.noSubject");
   const classes = ["message-row"];
   if (!msg.seen) classes.push("unread");
@@ -163,15 +193,16 @@ function renderRow(msg) {
         "data-testid": "message-row",
         "data-id": msg.id,
         "aria-current": openId() === msg.id ? "true" : null,
-        title: from.map(formatAddr).join(", ") || null,
+        title: people.title,
         onclick: () => openHandler(msg.id),
       },
       h("span", { class: "row-dot", "aria-hidden": "true" }),
       msg.seen ? null : h("span", { class: "visually-hidden", text: `${t("list.unread")} ` }),
-      h("bdi", { class: "row-from", translate: from.length ? "no" : null, text: sender }),
+      people.node,
       h(
         "time",
         { class: "row-date", datetime: msg.date || null },
+        ...rowMarks(msg),
         msg.flagged
           ? h(
               "span",
@@ -321,11 +352,15 @@ export function renderList() {
     emptyBtn.hidden = !(role === "trash" || role === "junk") || !total || Boolean(state.q);
     emptyBtn.textContent = role === "junk" ? t("list.emptyJunk") : t("list.emptyTrash");
   }
-  const sortBtn = $("#sort-toggle");
-  sortBtn.hidden = threads;
-  const newest = state.sort === "date_desc";
-  sortBtn.textContent = newest ? t("list.newestFirst") : t("list.oldestFirst");
-  sortBtn.setAttribute("aria-label", newest ? t("list.sortNewest") : t("list.sortOldest"));
+  const sortSelect = $("#sort-select");
+  $("#sort-choice").hidden = threads;
+  // Sent and Drafts sort by recipient where other mailboxes sort by sender.
+  const byRecipient = listsRecipients();
+  for (const option of sortSelect.options) {
+    if (option.value.startsWith("from_")) option.hidden = byRecipient;
+    if (option.value.startsWith("to_")) option.hidden = !byRecipient;
+  }
+  if (sortSelect.value !== state.sort) sortSelect.value = state.sort;
 }
 
 /** Update one conversation row after a local change (its unread count). */
@@ -397,11 +432,47 @@ export function goPage(step) {
   loadList().then(() => $("#message-list")?.scrollTo?.(0, 0));
 }
 
-export function toggleSort() {
-  state.sort = state.sort === "date_desc" ? "date_asc" : "date_desc";
+/** The orders GET /api/mailboxes/{id}/messages takes, with what the list calls them. */
+const SORTS = [
+  ["date_desc", () => t("list.newestFirst")],
+  ["date_asc", () => t("list.oldestFirst")],
+  ["arrival_desc", () => t("list.sortArrivalNewest")],
+  ["arrival_asc", () => t("list.sortArrivalOldest")],
+  ["from_asc", () => t("list.sortSenderAsc")],
+  ["from_desc", () => t("list.sortSenderDesc")],
+  ["to_asc", () => t("list.sortRecipientAsc")],
+  ["to_desc", () => t("list.sortRecipientDesc")],
+  ["subject_asc", () => t("list.sortSubjectAsc")],
+  ["subject_desc", () => t("list.sortSubjectDesc")],
+  ["size_desc", () => t("list.sortLargest")],
+  ["size_asc", () => t("list.sortSmallest")],
+];
+
+export function setSort(sort) {
+  const known = SORTS.find(([value]) => value === sort);
+  if (!known || state.sort === sort) return;
+  state.sort = sort;
   state.list.offset = 0;
-  loadList().then(() =>
-    announce(state.sort === "date_desc" ? t("list.sortedNewest") : t("list.sortedOldest")),
+  loadList().then(() => announce(t("list.sorted", { order: known[1]() })));
+}
+
+function sortChoice() {
+  const select = h(
+    "select",
+    {
+      id: "sort-select",
+      class: "sort-select",
+      "data-testid": "sort-select",
+      onchange: (e) => setSort(e.currentTarget.value),
+    },
+    SORTS.map(([value, label]) => h("option", { value, text: label() })),
+  );
+  select.value = state.sort;
+  return h(
+    "span",
+    { id: "sort-choice", class: "sort-choice" },
+    h("label", { for: "sort-select", class: "visually-hidden", text: t("list.sortLabel") }),
+    select,
   );
 }
 
@@ -500,13 +571,7 @@ export function buildListPane({ onBack, onModeChange }) {
     h(
       "div",
       { class: "list-toolbar" },
-      h("button", {
-        id: "sort-toggle",
-        type: "button",
-        class: "btn btn-small",
-        "data-testid": "sort-toggle",
-        onclick: toggleSort,
-      }),
+      sortChoice(),
       h("button", {
         id: "empty-folder",
         type: "button",

@@ -3,6 +3,7 @@
 import * as api from "./api.js";
 import { confirmDialog, promptDialog } from "./dialog.js";
 import { t } from "./i18n.js";
+import { refreshQuota } from "./quota.js";
 import { announce, isOwnName, mailboxLabel, reportError, state } from "./state.js";
 import { $, h, formatCount } from "./util.js";
 
@@ -67,6 +68,7 @@ export async function refreshMailboxes() {
     const data = await api.get("/api/mailboxes");
     state.mailboxes = orderMailboxes(Array.isArray(data?.mailboxes) ? data.mailboxes : []);
     renderMailboxes();
+    refreshQuota();
   } catch (err) {
     reportError(err, t("mailbox.loadFailed"));
   }

@@ -8,6 +8,8 @@ import { adjustUnread, refreshMailboxes } from "./mailboxes.js";
 import { identityFor } from "./identities.js";
 import { remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
 import { addSender } from "./contacts-view.js";
+import { readerMarks } from "./marks.js";
+import { readerTools } from "./reader-tools.js";
 import { t } from "./i18n.js";
 import { announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
 import { $, addrName, addrNodes, formatAddr, fullDate, h, humanSize, shortDate } from "./util.js";
@@ -508,21 +510,12 @@ function renderReader(msg) {
           "reader-date",
         ),
       ),
+      readerMarks(msg),
       receiptNotice(msg),
       remoteNotice(msg, body),
       body,
       attachmentList(msg),
-      h(
-        "p",
-        { class: "reader-raw" },
-        h("a", {
-          href: api.path`/api/messages/${msg.id}/raw`,
-          download: "message.eml",
-          rel: "noopener noreferrer",
-          "data-testid": "raw-link",
-          text: t("reader.raw"),
-        }),
-      ),
+      readerTools(msg),
     ),
   );
 }

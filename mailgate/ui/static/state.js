@@ -76,6 +76,12 @@ export function announce(text, kind = "info") {
   el.textContent = text;
   el.dataset.kind = kind;
   el.classList.toggle("visible", Boolean(text));
+  // The list and the mailbox pane keep room for the toast under their last entry
+  // (--toast-room in app.css); a long one, wrapped on a narrow screen, gets more.
+  if (text) {
+    const room = Math.max(104, Math.ceil(el.offsetHeight) + 32);
+    document.documentElement.style.setProperty("--toast-room", `${room}px`);
+  }
   if (text) statusTimer = setTimeout(() => announce(""), kind === "error" ? 8000 : 4000);
 }
 
