@@ -40,7 +40,15 @@ from .models.mailboxes import (
     MessagePage,
     Subscription,
 )
-from .models.messages import FlagsUpdate, Message, Move, Moved, Summary
+from .models.messages import (
+    BulkActed,
+    BulkAction,
+    FlagsUpdate,
+    Message,
+    Move,
+    Moved,
+    Summary,
+)
 from .models.oidc import OidcFinish, OidcStart, OidcStarted
 from .models.preferences import Preferences, PreferencesAnswer
 from .models.session import DomainList, Login, Session
@@ -310,6 +318,20 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 (*_MESSAGE, *_UNSAFE),
                 (_path("conversation_id"),),
                 body=ConversationAction,
+            )
+        },
+    ),
+    "/api/messages/actions": (
+        "messages",
+        {
+            "post": Operation(
+                "message_actions",
+                "Mark read or unread, flag or unflag, move, delete or mark as junk up to 200 "
+                "messages; a result (new id or error code) for each.",
+                _M,
+                {200: Answer("What became of each message.", BulkActed)},
+                (400, 404, 502, *_UNSAFE),
+                body=BulkAction,
             )
         },
     ),
