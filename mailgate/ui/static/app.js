@@ -15,6 +15,7 @@ import {
   focusRow,
   loadList,
   moveSelection,
+  rowById,
   onOpenConversation,
   onOpenMessage,
   renderList,
@@ -43,7 +44,18 @@ import {
   setTimeZone,
   t,
 } from "./i18n.js";
-import { announce, reportError, resetState, state } from "./state.js";
+import { clearRoute, onRouteChange, parseRoute, setRoute } from "./router.js";
+import {
+  acceptDrops,
+  clearSelection,
+  initSelection,
+  run as actOnSelection,
+  selectedIds,
+  toggleRow,
+} from "./selection.js";
+import { showShortcuts } from "./shortcuts.js";
+import { announce, mailboxById, reportError, resetState, state } from "./state.js";
+import { buildUndoToast, canUndo, dismissUndo, initUndo, undo } from "./undo.js";
 import { $, h, isTypingTarget } from "./util.js";
 
 const NARROW = window.matchMedia("(max-width: 799.98px)");
@@ -307,9 +319,16 @@ async function startSession(session) {
   if (!session?.features) pending.push(loadFeatures());
   await Promise.all(pending);
   if (gen !== sessionGen) return;
+  // A deep link (a bookmark, a reload) opens where it points; else the inbox.
+  const route = parseRoute();
+  const wanted = route.mailbox ? mailboxById(route.mailbox) : null;
   const inbox = state.mailboxes.find((m) => m.role === "inbox") || state.mailboxes[0];
-  if (inbox) selectMailbox(inbox.id, { focus: false });
+  const start = wanted || inbox;
+  if (start) selectMailbox(start.id, { focus: false, history: "replace" });
   $("#list-title")?.focus();
+  if (wanted && route.message) openMessage(route.message);
+  else if (wanted && route.conversation) openConversation(route.conversation);
+  if (wanted) setRoute(route, { push: false });
   eventsRetries = 0;
   openEvents();
 }
@@ -387,7 +406,9 @@ function endSession(info = "", provider = null) {
   // Blank the mail frame first so its document is discarded, then drop the whole shell.
   for (const frame of appRoot.querySelectorAll("iframe")) frame.src = "about:blank";
   appRoot.replaceChildren();
+  dismissUndo();
   resetState();
+  clearRoute();
   announce("");
   document.title = "mailgate";
   setTimeZone(null);
@@ -630,7 +651,9 @@ function buildShell() {
         hidden: true,
       }),
     ),
+    buildUndoToast(),
   );
+  acceptDrops($(".pane-nav"));
   closeReader();
 }
 
@@ -641,6 +664,7 @@ function buildShell() {
  */
 async function redrawShell() {
   if (!state.account || !appRoot.firstChild) return;
+  const route = parseRoute();
   const messageId = state.message?.id;
   const conversationId = state.conversation?.id;
   const prefsWereOpen = state.prefsOpen;
@@ -656,6 +680,7 @@ async function redrawShell() {
   if (conversationId) await openConversation(conversationId, { focus: false });
   if (prefsWereOpen) await openPrefs();
   if (contactsWereOpen) await openContacts();
+  setRoute(route, { push: false });
 }
 
 async function showPrefs() {
@@ -696,8 +721,14 @@ function showMailboxes() {
   current?.focus();
 }
 
-async function selectMailbox(id, { focus = true } = {}) {
-  if (!closeCompose({ confirm: true, then: () => selectMailbox(id, { focus }) })) return;
+/** history: "push" a new entry (the user chose it), "replace" the current one, or "none"
+    (Back or Forward got here). */
+function selectMailbox(id, { focus = true, history = "push" } = {}) {
+  if (!closeCompose({ confirm: true, then: () => selectMailbox(id, { focus, history }) })) {
+    return Promise.resolve();
+  }
+  if (history !== "none") setRoute({ mailbox: id }, { push: history === "push" });
+  if (id !== state.mailboxId) state.selected.clear();
   state.mailboxId = id;
   state.list = { total: 0, offset: 0, messages: [], conversations: [] };
   state.q = "";
@@ -709,16 +740,60 @@ async function selectMailbox(id, { focus = true } = {}) {
   showPane("list");
   const done = loadList();
   if (focus && NARROW.matches) done.then(() => $("#list-title")?.focus());
+  return done;
 }
 
 async function openFromList(id) {
   if (!closeCompose({ confirm: true, then: () => openFromList(id) })) return;
+  setRoute({ mailbox: state.mailboxId, message: id });
   openMessage(id);
 }
 
 function openConversationFromList(id) {
   if (!closeCompose({ confirm: true })) return;
+  setRoute({ mailbox: state.mailboxId, conversation: id });
   openConversation(id);
+}
+
+// While Back or Forward is being followed, the reader closing does not rewrite the route.
+let followingRoute = false;
+
+/** The reader closed: the address names the mailbox alone again (in place). */
+function onReaderClosed() {
+  if (followingRoute || !state.account || !state.mailboxId) return;
+  const route = parseRoute();
+  if (route.message || route.conversation) setRoute({ mailbox: state.mailboxId }, { push: false });
+}
+
+/** Back or Forward: show the mailbox and the message the address names. */
+async function followRoute(route) {
+  if (!state.account || !appRoot.firstChild) return;
+  if (state.compose && !closeCompose({ confirm: true })) return;
+  if (state.prefsOpen && !(await closePrefs({ confirm: true }))) return;
+  closeContacts();
+  followingRoute = true;
+  try {
+    const inbox = state.mailboxes.find((m) => m.role === "inbox") || state.mailboxes[0];
+    const mb = (route.mailbox && mailboxById(route.mailbox)) || inbox;
+    if (!mb) return;
+    const open = state.message?.id || state.conversation?.id || null;
+    if (mb.id !== state.mailboxId) {
+      await selectMailbox(mb.id, { focus: false, history: "none" });
+    }
+    if (route.message) {
+      if (state.message?.id !== route.message) await openMessage(route.message);
+    } else if (route.conversation) {
+      if (state.conversation?.id !== route.conversation) await openConversation(route.conversation);
+    } else if (state.message || state.conversation || state.view !== "list") {
+      closeReader();
+      showPane("list");
+      if (!(open && focusRow(open))) ($("#message-list .message-row") || $("#list-title"))?.focus();
+    } else if (!$("#panes")?.contains(document.activeElement)) {
+      $("#list-title")?.focus();
+    }
+  } finally {
+    followingRoute = false;
+  }
 }
 
 /** The "Messages / Conversations" toggle above the list. */
@@ -754,6 +829,14 @@ function afterComposeClosed() {
   closeReader();
   showPane("list");
   if (!(id && focusRow(id))) $("#list-title")?.focus();
+}
+
+/** Undo moved messages back to `mailboxId`: redraw, and focus the first one if listed. */
+async function afterUndo(mailboxId, ids) {
+  await Promise.all([loadList(), refreshMailboxes()]);
+  if (mailboxId !== state.mailboxId) return;
+  const row = ids.map((id) => rowById(id)).find(Boolean);
+  if (row) row.focus();
 }
 
 // ---------------------------------------------------------------- keyboard
@@ -795,6 +878,31 @@ function onKeyDown(e) {
       else return;
       return handled();
     }
+    case "Home":
+    case "End":
+      if (!inList) return;
+      moveSelection(e.key === "End" ? 1 : -1, { edge: true });
+      return handled();
+    case "?":
+      showShortcuts();
+      return handled();
+    case "x": {
+      const row = target.closest?.("#message-list .message-row");
+      if (!row || state.compose) return;
+      toggleRow(row.dataset.id);
+      return handled();
+    }
+    case "z":
+      if (!canUndo() || state.compose) return;
+      undo();
+      return handled();
+    case "Delete":
+    case "#":
+      if (state.compose) return;
+      if (selectedIds().length) actOnSelection("delete");
+      else if (state.message) $('[data-testid="delete"]')?.click();
+      else return;
+      return handled();
     case "j":
     case "k":
       if (readerOnly || state.compose) return;
@@ -803,7 +911,10 @@ function onKeyDown(e) {
     case "Escape":
     case "u":
       if (!state.compose && !state.message && !state.conversation && state.view === "list") {
-        return;
+        if (e.key !== "Escape" || !selectedIds().length) return;
+        clearSelection();
+        announce(t("bulk.cleared"));
+        return handled();
       }
       backToList();
       return handled();
@@ -870,7 +981,15 @@ async function probeSession() {
 function init() {
   api.configure({ onActivity: () => touch(), onUnauthorized });
   initIdle({ onStay: staySignedIn, onLogout: logout, onDeadline: onIdleDeadline });
-  initReader({ showPane, compose, backToList });
+  initReader({ showPane, compose, backToList, closed: onReaderClosed });
+  initSelection({
+    removedOpen: () => {
+      closeReader();
+      showPane("list");
+    },
+  });
+  initUndo({ restored: afterUndo });
+  onRouteChange(followRoute);
   initCompose({ showPane, close: afterComposeClosed });
   initContactsView({ onClose: () => $("#contacts-button")?.focus() });
   initPrefsView({
