@@ -545,7 +545,16 @@ function showPane(view) {
 
 function buildShell() {
   appRoot.replaceChildren(
-    h("a", { class: "skip-link", href: "#list-title", text: t("shell.skip") }),
+    h("a", {
+      class: "skip-link",
+      href: "#list-title",
+      text: t("shell.skip"),
+      // Focus moves without a new history entry: the address keeps naming the view.
+      onclick: (e) => {
+        e.preventDefault();
+        $("#list-title")?.focus();
+      },
+    }),
     h(
       "header",
       { class: "topbar" },
@@ -768,14 +777,19 @@ function onReaderClosed() {
 /** Back or Forward: show the mailbox and the message the address names. */
 async function followRoute(route) {
   if (!state.account || !appRoot.firstChild) return;
+  // An in-page anchor (the skip link's #list-title) is not a route.
+  if (!window.location.hash.startsWith("#/")) return;
   if (state.compose && !closeCompose({ confirm: true })) return;
   if (state.prefsOpen && !(await closePrefs({ confirm: true }))) return;
   closeContacts();
   followingRoute = true;
   try {
     const inbox = state.mailboxes.find((m) => m.role === "inbox") || state.mailboxes[0];
-    const mb = (route.mailbox && mailboxById(route.mailbox)) || inbox;
+    const known = route.mailbox ? mailboxById(route.mailbox) : null;
+    const mb = known || inbox;
     if (!mb) return;
+    // A message is looked for only in the folder the link names.
+    if (!known) route = { mailbox: mb.id, message: null, conversation: null };
     const open = state.message?.id || state.conversation?.id || null;
     if (mb.id !== state.mailboxId) {
       await selectMailbox(mb.id, { focus: false, history: "none" });
@@ -793,6 +807,15 @@ async function followRoute(route) {
     }
   } finally {
     followingRoute = false;
+  }
+  // What could not be followed (an unknown folder, a gone message) leaves the address.
+  if (state.account && state.mailboxId) {
+    const shown = {
+      mailbox: state.mailboxId,
+      message: state.message?.id || null,
+      conversation: state.conversation?.id || null,
+    };
+    setRoute(shown, { push: false });
   }
 }
 
