@@ -4,6 +4,8 @@ the list's single tab stop (issue 17)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -244,9 +246,62 @@ def test_the_list_is_one_tab_stop_and_question_mark_lists_the_shortcuts(
         "x"
     )
     expect(listed.filter(has_text="Undo the last move or delete").locator("kbd")).to_have_text("z")
-    expect(listed).to_have_count(16)
+    expect(listed).to_have_count(22)
     if AXE_JS.is_file():
         assert _axe(page) == []
     page.keyboard.press("Escape")
     expect(dialog).to_have_count(0)
     expect(page.locator(f'[data-testid="{ROW}"][data-id="{second}"]')).to_be_focused()
+
+
+def test_keys_act_on_the_open_message_or_on_the_selection(
+    mailgate: RunningMailgate, open_browser: OpenBrowser, seeded_user: Mailbox
+) -> None:
+    page = open_browser(mailgate).page
+    login(page, mailgate, seeded_user.email, seeded_user.password)
+    rows = page.get_by_test_id(ROW)
+    expect(rows).to_have_count(5)
+    subjects = _subjects(page)
+    reader = page.get_by_test_id("reader-subject")
+
+    # n and p open the next and the previous message while reading.
+    rows.first.click()
+    expect(reader).to_have_text(subjects[0])
+    page.keyboard.press("n")
+    expect(reader).to_have_text(subjects[1])
+    page.keyboard.press("n")
+    expect(reader).to_have_text(subjects[2])
+    page.keyboard.press("p")
+    expect(reader).to_have_text(subjects[1])
+
+    # s flags the open message, U marks it unread, I read again.
+    page.keyboard.press("s")
+    expect(page.get_by_test_id("flag-toggle")).to_have_attribute("aria-pressed", "true")
+    expect(rows.nth(1)).to_have_class(re.compile(r"\bflagged\b"))
+    page.keyboard.press("Shift+U")
+    expect(page.get_by_test_id("mark-read")).to_be_visible()
+    expect(rows.nth(1)).to_have_class(re.compile(r"\bunread\b"))
+    page.keyboard.press("Shift+I")
+    expect(page.get_by_test_id("mark-unread")).to_be_visible()
+    expect(rows.nth(1)).not_to_have_class(re.compile(r"\bunread\b"))
+
+    # With rows chosen the keys act on them: s flags all, s again unflags all, ! is junk.
+    page.keyboard.press("Escape")
+    expect(reader).to_have_count(0)
+    checks = page.get_by_test_id("row-select")
+    checks.nth(3).click()
+    checks.nth(4).click()
+    page.keyboard.press("s")
+    expect(page.locator("#status")).to_have_text("2 messages flagged.")
+    expect(page.locator(".message-row.flagged")).to_have_count(3)
+    checks.nth(3).click()
+    checks.nth(4).click()
+    page.keyboard.press("s")
+    expect(page.locator("#status")).to_have_text("2 messages unflagged.")
+    expect(page.locator(".message-row.flagged")).to_have_count(1)
+    checks.nth(3).click()
+    checks.nth(4).click()
+    page.keyboard.press("!")
+    expect(rows).to_have_count(3)
+    expect(page.locator("#status")).to_have_text("2 messages marked as junk.")
+    assert _listed(page, "junk") == sorted(subjects[3:])

@@ -926,6 +926,41 @@ function onKeyDown(e) {
       else if (state.message) $('[data-testid="delete"]')?.click();
       else return;
       return handled();
+    // The chosen rows, else the open message: flag, junk, read, unread.
+    case "s":
+    case "!":
+    case "I":
+    case "U": {
+      if (state.compose) return;
+      const chosen = selectedIds();
+      if (chosen.length) {
+        if (e.key === "s") {
+          const all = chosen.every((id) => state.list.messages.find((m) => m.id === id)?.flagged);
+          actOnSelection(all ? "unflag" : "flag");
+        } else if (e.key === "!") {
+          if (!$("#bulk-junk") || $("#bulk-junk").hidden) return;
+          actOnSelection("junk");
+        } else actOnSelection(e.key === "I" ? "read" : "unread");
+        return handled();
+      }
+      if (!state.message) return;
+      const testid = { s: "flag-toggle", "!": "junk", I: "mark-read", U: "mark-unread" }[e.key];
+      const button = $(`#reader-pane [data-testid="${testid}"]`);
+      if (!button) return;
+      button.click();
+      return handled();
+    }
+    // While reading: open the next or the previous message of the list.
+    case "n":
+    case "p": {
+      if (state.compose || state.listMode === "conversations") return;
+      const ids = state.list.messages.map((m) => m.id);
+      const here = ids.indexOf(state.message?.id || target.closest?.(".message-row")?.dataset.id);
+      const next = ids[here < 0 ? 0 : here + (e.key === "n" ? 1 : -1)];
+      if (!next) return;
+      openFromList(next);
+      return handled();
+    }
     case "j":
     case "k":
       if (readerOnly || state.compose) return;
