@@ -126,3 +126,35 @@ def test_a_link_to_a_gone_message_or_an_unknown_folder_opens_the_inbox(
         expect(page.get_by_test_id(ROW)).to_have_count(5)
         expect(page.get_by_test_id("reader-subject")).to_have_count(0)
         expect(page).to_have_url(f"{mailgate.url}/#/mailbox/{inbox}")
+
+
+def test_conversations_and_the_narrow_layout_follow_back_and_forward(
+    mailgate: RunningMailgate, open_browser: OpenBrowser, seeded_user: Mailbox
+) -> None:
+    page = open_browser(mailgate, width=360, height=800).page
+    login(page, mailgate, seeded_user.email, seeded_user.password)
+    inbox = _boxes(page)["inbox"]
+    rows = page.get_by_test_id(ROW)
+    subject = page.locator(".row-subject").first.inner_text()
+    rows.first.click()
+    reader = page.get_by_test_id("reader-subject")
+    expect(reader).to_have_text(subject)
+    expect(rows.first).to_be_hidden()  # the narrow layout shows the reader alone
+    page.go_back()
+    expect(rows.first).to_be_visible()
+    expect(reader).to_have_count(0)
+
+    page.get_by_test_id("mode-conversations").click()
+    conversations = page.get_by_test_id("conversation-row")
+    expect(conversations.first).to_be_visible()
+    conversation = conversations.first.get_attribute("data-id")
+    conversations.first.click()
+    expect(reader).to_be_visible()
+    assert _hash(page) == f"#/mailbox/{inbox}/conversation/{conversation}"
+    page.go_back()
+    expect(conversations.first).to_be_visible()
+    expect(reader).to_have_count(0)
+    assert _hash(page) == f"#/mailbox/{inbox}"
+    page.go_forward()
+    expect(reader).to_be_visible()
+    expect(conversations.first).to_be_hidden()
