@@ -141,6 +141,18 @@ def test_keyboard_selection_flags_marks_read_and_deletes_with_undo(
     assert subject in _subjects(page)
     assert _listed(page, "trash") == []
 
+    # Shift+arrows choose a range from the row left, and shrink it on the way back.
+    page.keyboard.press("Escape")
+    rows.nth(1).focus()
+    page.keyboard.press("Shift+ArrowDown")
+    page.keyboard.press("Shift+ArrowDown")
+    expect(page.get_by_test_id("bulk-count")).to_have_text("3 selected")
+    page.keyboard.press("Shift+ArrowUp")
+    expect(page.get_by_test_id("bulk-count")).to_have_text("2 selected")
+    for i, on in enumerate([False, True, True, False, False]):
+        (expect(checks.nth(i)).to_be_checked if on else expect(checks.nth(i)).not_to_be_checked)()
+    page.get_by_test_id("bulk-clear").click()
+
     # Escape clears a selection.
     checks.nth(0).click()
     expect(page.get_by_test_id("bulk-bar")).to_be_visible()
@@ -250,6 +262,9 @@ def test_the_list_is_one_tab_stop_and_question_mark_lists_the_shortcuts(
     )
     expect(listed.filter(has_text="Undo the last move or delete").locator("kbd")).to_have_text("z")
     expect(listed).to_have_count(22)
+    expect(
+        listed.filter(has_text="Select every message up to this one").locator("kbd")
+    ).to_have_text(["Shift + click", "Shift + ↓/↑"])
     if AXE_JS.is_file():
         assert _axe(page) == []
     page.keyboard.press("Escape")

@@ -48,6 +48,7 @@ import { clearRoute, onRouteChange, parseRoute, setRoute } from "./router.js";
 import {
   acceptDrops,
   clearSelection,
+  extendTo,
   initSelection,
   run as actOnSelection,
   selectedIds,
@@ -896,7 +897,13 @@ function onKeyDown(e) {
     case "ArrowDown":
     case "ArrowUp": {
       const step = e.key === "ArrowDown" ? 1 : -1;
-      if (inList) moveSelection(step);
+      if (inList && e.shiftKey) {
+        // Shift+arrows choose a range, as Shift+click does.
+        const from = target.closest?.(".message-row")?.dataset.id;
+        moveSelection(step);
+        const to = document.activeElement?.closest?.(".message-row")?.dataset.id;
+        if (from && to) extendTo(from, to);
+      } else if (inList) moveSelection(step);
       else if (inNav) moveInNav(step);
       else return;
       return handled();

@@ -74,6 +74,22 @@ export function onRowClick(event, id) {
   return false;
 }
 
+/** Shift+↓/↑: the range from the anchor (else the row left) to the row reached. */
+export function extendTo(fromId, toId) {
+  if (!toId || state.listMode === "conversations") return;
+  const ids = listedIds();
+  if (!anchor || !ids.includes(anchor)) anchor = fromId;
+  const span = (end) => {
+    const a = ids.indexOf(anchor);
+    const b = ids.indexOf(end);
+    return a < 0 || b < 0 ? [] : ids.slice(Math.min(a, b), Math.max(a, b) + 1);
+  };
+  // The range shrinks when the arrows come back towards the anchor.
+  for (const id of span(fromId)) state.selected.delete(id);
+  for (const id of span(toId)) state.selected.add(id);
+  syncSelection();
+}
+
 /** "x" on a focused row. */
 export function toggleRow(id) {
   if (!id || state.listMode === "conversations") return;

@@ -13,7 +13,7 @@ function shortcuts() {
     [[t("keys.kHome"), t("keys.kEnd")], t("keys.firstLast")],
     [[t("keys.kEnter")], t("keys.open")],
     [["x"], t("keys.select")],
-    [[t("keys.kShiftClick")], t("keys.range")],
+    [[t("keys.kShiftClick"), t("keys.kShiftArrows")], t("keys.range")],
     [["n"], t("keys.openNext")],
     [["p"], t("keys.openPrevious")],
     [[t("keys.kDelete"), "#"], t("keys.delete")],
