@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from mailgate.testing.servers import RunningMailgate
-from tests.browser.conftest import Mailbox, OpenBrowser, login, page_json
+from tests.browser.conftest import Mailbox, OpenBrowser, login, page_json, put_preferences
 from tests.browser.test_i18n import AXE_JS, _axe
 from tests.conftest import Upstream
 from tests.integration.mailfactory import plain_message
@@ -35,6 +35,11 @@ def _box_id(page: Page, name: str) -> str:
 def _listed(page: Page, box: str) -> list[str]:
     body = page_json(page, f"/api/mailboxes/{_box_id(page, box)}/messages")["body"]
     return sorted(m["subject"] for m in body["messages"])
+
+
+def _total(page: Page, box: str) -> int:
+    boxes = page_json(page, "/api/mailboxes")["body"]["mailboxes"]
+    return next(b["total"] for b in boxes if b["name"] == box or b["role"] == box)
 
 
 def _with_projects(upstream: Upstream, user: Mailbox) -> None:
@@ -323,3 +328,57 @@ def test_keys_act_on_the_open_message_or_on_the_selection(
     expect(rows).to_have_count(3)
     expect(page.locator("#status")).to_have_text("2 messages marked as junk.")
     assert _listed(page, "junk") == sorted(subjects[3:])
+
+
+def test_all_messages_past_the_page_are_chosen_deleted_and_undone_in_chunks(
+    mailgate: RunningMailgate, open_browser: OpenBrowser, upstream: Upstream
+) -> None:
+    # 205 messages on pages of 200: "select all" reaches past the page, and the action
+    # and its undo go out in chunks of at most 200 ids (the API's bound).
+    email, password = upstream.new_user()
+    total = 205
+    for n in range(total):
+        upstream.deliver(email, plain_message(n, subject=f"Bulk {n:03d}", to=email))
+    page = open_browser(mailgate).page
+    login(page, mailgate, email, password)
+    put_preferences(page, {"page_size": 200})
+    page.reload()
+    rows = page.get_by_test_id(ROW)
+    expect(rows).to_have_count(200)
+    posted: list[int] = []
+    page.on(
+        "request",
+        lambda r: (
+            posted.append(len(r.post_data_json["ids"]))
+            if r.url.endswith("/api/messages/actions")
+            else None
+        ),
+    )
+
+    page.get_by_test_id("select-all").check()
+    expect(page.get_by_test_id("bulk-count")).to_have_text("200 selected")
+    more = page.get_by_test_id("bulk-select-matching")
+    expect(more).to_have_text(f"Select all {total} messages")
+    more.click()
+    expect(page.get_by_test_id("bulk-count")).to_have_text(f"{total} selected")
+    expect(more).to_be_hidden()
+    page.get_by_test_id("bulk-delete").click()
+    expect(page.get_by_test_id("undo-toast")).to_contain_text(
+        f"{total} messages moved to Trash.", timeout=60_000
+    )
+    expect(page.locator("#list-empty")).to_be_visible()
+    assert _total(page, "trash") == total and _total(page, "inbox") == 0
+    page.get_by_test_id("undo").click()
+    expect(page.locator("#status")).to_have_text(
+        f"Undone: {total} messages are back.", timeout=60_000
+    )
+    expect(rows).to_have_count(200)
+    assert _total(page, "trash") == 0 and _total(page, "inbox") == total
+    assert posted == [200, 5, 200, 5]
+
+    # Unchoosing one row leaves "all": the action is for the rows chosen on the page.
+    page.get_by_test_id("select-all").check()
+    more.click()
+    expect(page.get_by_test_id("bulk-count")).to_have_text(f"{total} selected")
+    page.get_by_test_id("row-select").first.click()
+    expect(page.get_by_test_id("bulk-count")).to_have_text("199 selected")

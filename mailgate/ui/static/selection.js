@@ -12,7 +12,12 @@ import { offerUndo } from "./undo.js";
 import { $, h } from "./util.js";
 
 const DRAG_TYPE = "application/x-mailgate-messages";
+const CHUNK = 200; // ids per POST /api/messages/actions (its bound)
+export const MATCHING_MAX = 5000; // "select all" beyond the page goes up to this many
 let anchor = null; // where a Shift range starts: the last row chosen or unchosen
+// Every message of the folder (or search), past this page: {key, ids}, or null.
+let matching = null;
+const matchingKey = () => `${state.mailboxId}\n${state.q}\n${state.sort}`;
 let hooks = { removedOpen: () => {} };
 
 /** removedOpen(): the open message was moved or deleted by an action on many. */
@@ -23,8 +28,50 @@ export function initSelection(h) {
 const listedIds = () =>
   state.listMode === "conversations" ? [] : state.list.messages.map((m) => m.id);
 
-/** The chosen ids in list order. */
-export const selectedIds = () => listedIds().filter((id) => state.selected.has(id));
+/** The chosen ids: every matching message when that was chosen, else the chosen rows. */
+export function selectedIds() {
+  if (matching && matching.key === matchingKey() && state.listMode !== "conversations") {
+    return [...matching.ids];
+  }
+  return listedIds().filter((id) => state.selected.has(id));
+}
+
+/** Post one action for any number of ids, CHUNK at a time; the results of all. */
+export async function postActions(body, ids) {
+  const results = [];
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const data = await api.post("/api/messages/actions", { ...body, ids: ids.slice(i, i + CHUNK) });
+    if (Array.isArray(data?.results)) results.push(...data.results);
+  }
+  return results;
+}
+
+/** "Select all N": the ids of every message of the folder (or search), page by page. */
+async function chooseMatching() {
+  const mb = mailboxById(state.mailboxId);
+  if (!mb) return;
+  const key = matchingKey();
+  const ids = [];
+  try {
+    for (let offset = 0; offset < Math.min(state.list.total, MATCHING_MAX); offset += CHUNK) {
+      const params = new URLSearchParams({ limit: String(CHUNK), offset: String(offset), sort: state.sort });
+      if (state.q) params.set("q", state.q);
+      const data = await api.get(api.path`/api/mailboxes/${mb.id}/messages` + `?${params}`);
+      const page = Array.isArray(data?.messages) ? data.messages : [];
+      ids.push(...page.map((m) => m.id));
+      if (page.length < CHUNK) break;
+    }
+  } catch (err) {
+    reportError(err, t("bulk.failed"));
+    return;
+  }
+  if (key !== matchingKey()) return; // the list changed meanwhile
+  for (const id of listedIds()) state.selected.add(id);
+  matching = { key, ids: [...new Set(ids)] };
+  syncSelection();
+  announce(t("bulk.count", { count: matching.ids.length }));
+  $("#bulk-count")?.focus();
+}
 
 /** The checkbox before a row. Not a tab stop of its own: the list has one (the rows). */
 export function rowCheckbox(id, subject) {
@@ -49,6 +96,7 @@ function choose(id, on, range = false) {
   const from = range && anchor ? ids.indexOf(anchor) : -1;
   const to = ids.indexOf(id);
   if (to < 0) return;
+  matching = null;
   const span = from >= 0 ? ids.slice(Math.min(from, to), Math.max(from, to) + 1) : [id];
   for (const one of span) {
     if (on) state.selected.add(one);
@@ -100,6 +148,7 @@ export function toggleRow(id) {
 export function clearSelection() {
   state.selected.clear();
   anchor = null;
+  matching = null;
   syncSelection();
 }
 
@@ -114,6 +163,7 @@ export function buildSelectAll() {
       "data-testid": "select-all",
       onchange: (e) => {
         const on = e.currentTarget.checked;
+        matching = null;
         for (const id of listedIds()) {
           if (on) state.selected.add(id);
           else state.selected.delete(id);
@@ -141,7 +191,8 @@ export function buildBulkBar() {
       "data-testid": "bulk-bar",
       hidden: true,
     },
-    h("span", { id: "bulk-count", class: "bulk-count", "data-testid": "bulk-count" }),
+    h("span", { id: "bulk-count", class: "bulk-count", "data-testid": "bulk-count", tabindex: "-1" }),
+    button("bulk-select-matching", "", () => chooseMatching(), { id: "bulk-select-matching", hidden: true }),
     button("bulk-read", t("bulk.markRead"), () => run("read")),
     button("bulk-unread", t("bulk.markUnread"), () => run("unread")),
     button("bulk-flag", t("bulk.flag"), () => run("flag")),
@@ -167,6 +218,9 @@ export function buildBulkBar() {
 /** Draw the selection: the row checkboxes, "select all", and the toolbar. */
 export function syncSelection() {
   const ids = listedIds();
+  if (matching && (matching.key !== matchingKey() || ids.some((id) => !state.selected.has(id)))) {
+    matching = null; // another folder, search or order, or a row unchosen
+  }
   const count = selectedIds().length;
   for (const row of document.querySelectorAll('#message-list [data-testid="message-row"]')) {
     const on = state.selected.has(row.dataset.id);
@@ -187,6 +241,13 @@ export function syncSelection() {
   bar.hidden = count === 0;
   if (!count) return;
   $("#bulk-count").textContent = t("bulk.count", { count });
+  // All rows of this page chosen, and more beyond it: offer every one of them.
+  const more = $("#bulk-select-matching");
+  const total = Number(state.list.total) || 0;
+  more.hidden = Boolean(matching) || count !== ids.length || total <= ids.length;
+  if (!more.hidden) {
+    more.textContent = t("bulk.selectMatching", { count: Math.min(total, MATCHING_MAX) });
+  }
   const role = mailboxById(state.mailboxId)?.role;
   $("#bulk-junk").hidden = role === "junk" || role === "sent" || role === "drafts";
   if (wasHidden) fillTargets();
@@ -243,14 +304,15 @@ export async function run(action, target = null, ids = selectedIds()) {
   const focusedBefore = document.activeElement?.closest?.(".message-row")?.dataset.id || null;
   let results;
   try {
-    const body = { action, ids };
+    const body = { action };
     if (action === "move") body.mailbox = target;
-    const data = await api.post("/api/messages/actions", body);
-    results = Array.isArray(data?.results) ? data.results : [];
+    results = await postActions(body, ids);
   } catch (err) {
     reportError(err, t("bulk.failed"));
+    await Promise.all([loadList(), refreshMailboxes()]); // some chunks may have gone through
     return;
   }
+  matching = null;
   const done = results.filter((r) => !r.error);
   const failed = results.length - done.length;
   for (const id of ids) state.selected.delete(id);

@@ -1,8 +1,8 @@
 // "Undo" after a move or a delete to Trash: a toast with the button for a few seconds
 // (and the "z" key); undoing moves the messages back by the new ids the server answered.
 
-import * as api from "./api.js";
 import { t } from "./i18n.js";
+import { postActions } from "./selection.js";
 import { announce, reportError } from "./state.js";
 import { $, h } from "./util.js";
 
@@ -78,8 +78,7 @@ export async function undo() {
   const { ids, mailbox } = pending;
   dismissUndo();
   try {
-    const data = await api.post("/api/messages/actions", { action: "move", ids, mailbox });
-    const results = Array.isArray(data?.results) ? data.results : [];
+    const results = await postActions({ action: "move", mailbox }, ids);
     const back = results.filter((r) => !r.error);
     await hooks.restored(mailbox, back.map((r) => r.new_id).filter(Boolean));
     const failed = results.length - back.length;
