@@ -44,7 +44,7 @@ import {
   setTimeZone,
   t,
 } from "./i18n.js";
-import { clearRoute, onRouteChange, parseRoute, setRoute } from "./router.js";
+import { clearRoute, formatRoute, onRouteChange, parseRoute, setRoute } from "./router.js";
 import {
   acceptDrops,
   clearSelection,
@@ -176,12 +176,15 @@ function showProviders() {
 // sessionStorage (not a cookie) until the provider sends the tab back to /oidc/callback;
 // only then does the sign-in finish (docs/decisions/0021-openid-sign-in.md).
 const OIDC_BINDING = "mailgate.oidc.binding";
+const OIDC_ROUTE = "mailgate.oidc.route";
 
 async function startProvider(domain) {
   setLoginMessage("#login-error", "");
   try {
     const flow = await api.post("/api/oidc/start", { domain }, { auth: false });
     sessionStorage.setItem(OIDC_BINDING, flow.binding);
+    // A deep link opened before sign-in survives the trip to the provider.
+    if (parseRoute().mailbox) sessionStorage.setItem(OIDC_ROUTE, window.location.hash);
     window.location.assign(flow.authorization_url);
   } catch (err) {
     if (!api.isAborted(err)) setLoginMessage("#login-error", loginErrorText(err));
@@ -191,7 +194,9 @@ async function startProvider(domain) {
 /** Back from the provider: the code leaves the address bar and history at once. */
 async function finishProvider() {
   const params = new URLSearchParams(window.location.search);
-  window.history.replaceState(null, "", "/");
+  const route = parseRoute(sessionStorage.getItem(OIDC_ROUTE) || "");
+  sessionStorage.removeItem(OIDC_ROUTE);
+  window.history.replaceState(null, "", `/${formatRoute(route)}`);
   const binding = sessionStorage.getItem(OIDC_BINDING);
   sessionStorage.removeItem(OIDC_BINDING);
   const code = params.get("code");
