@@ -16,6 +16,7 @@ from mailgate.errors import NotFound, StoreUnavailable
 from mailgate.http.headers import DOWNLOAD_CSP, FRAME_CSP
 from mailgate.http.json_io import json_response
 from mailgate.http.streaming import write_or_cut
+from mailgate.mail.bulk import act_on_messages
 from mailgate.mail.drafts import UploadLimits, resume_draft
 from mailgate.mail.forward import attach_message
 from mailgate.mail.ids import MessageRef, decode_mailbox_id, decode_message_id
@@ -27,7 +28,7 @@ from mailgate.session.manager import Session
 
 from .auth import require_session
 from .models.base import read_body
-from .models.messages import FlagsUpdate, Move
+from .models.messages import BulkAction, FlagsUpdate, Move
 from .preferences import preferences_of
 from .proxy import image_proxy
 
@@ -280,7 +281,21 @@ async def delete_message(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def message_actions(request: web.Request) -> web.Response:
+    """One action on many messages (mailgate/mail/bulk.py): a result for each."""
+    session = await require_session(request)
+    svc = services(request)
+    body = await read_body(request, BulkAction, svc.config.limits.json_max_bytes)
+    target = decode_mailbox_id(body.mailbox) if isinstance(body.mailbox, str) else None
+    results = await act_on_messages(
+        reading(request), session.lookup, session.credentials, body.action, body.ids, target
+    )
+    return json_response({"results": [r.as_json() for r in results]})
+
+
 def setup(app: web.Application) -> None:
+    # Before the routes with {message_id}, whose path it would match too.
+    app.router.add_post("/api/messages/actions", message_actions)
     app.router.add_get("/api/messages/{message_id}", get_message)
     app.router.add_patch("/api/messages/{message_id}", patch_message)
     app.router.add_delete("/api/messages/{message_id}", delete_message)

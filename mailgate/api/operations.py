@@ -43,7 +43,16 @@ from .models.mailboxes import (
     SearchPage,
     Subscription,
 )
-from .models.messages import FlagsUpdate, HeaderList, Message, Move, Moved, Summary
+from .models.messages import (
+    BulkActed,
+    BulkAction,
+    FlagsUpdate,
+    HeaderList,
+    Message,
+    Move,
+    Moved,
+    Summary,
+)
 from .models.oidc import OidcFinish, OidcStart, OidcStarted
 from .models.preferences import Preferences, PreferencesAnswer
 from .models.session import DomainList, Login, Session, SessionProbe
@@ -367,6 +376,20 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
                 (*_MESSAGE, *_UNSAFE),
                 (_path("conversation_id"),),
                 body=ConversationAction,
+            )
+        },
+    ),
+    "/api/messages/actions": (
+        "messages",
+        {
+            "post": Operation(
+                "message_actions",
+                "Mark read or unread, flag or unflag, move, delete or mark as junk up to 200 "
+                "messages; a result (new id or error code) for each.",
+                _M,
+                {200: Answer("What became of each message.", BulkActed)},
+                (400, 404, 502, *_UNSAFE),
+                body=BulkAction,
             )
         },
     ),

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
+from mailgate.mail.ids import mailbox_id
 from tests.browser.conftest import OpenBrowser
 from tests.conftest import CANARIES
 from tests.integration.mailfactory import plain_message
@@ -66,8 +67,10 @@ def test_sign_in_with_the_provider_reads_the_inbox_and_signs_out(
 
     page.get_by_test_id("message-row").first.wait_for()
     expect(page.get_by_test_id("message-row")).to_contain_text("Hello from the IdP test")
-    # The code left the address bar at once, and the one mailgate cookie is set.
-    assert page.url == stack.mailgate.url + "/"
+    # The code left the address bar at once (the fragment names the open folder), and the
+    # one mailgate cookie is set.
+    assert page.url.split("#")[0] == stack.mailgate.url + "/"
+    assert "code=" not in page.url and "state=" not in page.url
     names = [c["name"] for c in session.context.cookies(stack.mailgate.url)]
     assert names.count("__Host-mailgate") == 1
     assert page.evaluate("() => sessionStorage.length") == 0
@@ -121,3 +124,24 @@ def test_a_callback_in_a_browser_that_did_not_start_the_flow_signs_nobody_in(
     )
     assert page.url == stack.mailgate.url + "/"
     assert session.context.cookies(stack.mailgate.url) == []
+
+
+def test_a_deep_link_opened_before_the_provider_sign_in_lands_there(
+    stack: Stack, open_browser: OpenBrowser
+) -> None:
+    email = stack.new_user()
+    stack.dovecot.deliver(email, plain_message(2, subject="Filed away", to=email), "Projects")
+    page = open_browser(stack.mailgate, also_trust=(stack.provider.cert_file,)).page
+    link = f"{stack.mailgate.url}/#/mailbox/{mailbox_id('Projects')}"
+    page.goto(link)
+    page.get_by_test_id("login-email").fill(email)
+    page.get_by_test_id("login-email").press("Enter")
+    page.wait_for_url(f"{stack.provider.issuer}/**")
+    page.locator('input[name="login"]').fill(email)
+    page.locator('input[name="password"]').fill("any")
+    page.locator('button[type="submit"]').click()
+    page.locator('button[type="submit"]').click()  # consent
+    expect(page.get_by_test_id("message-row")).to_contain_text("Filed away")
+    expect(page.locator("#list-title")).to_have_text("Projects")
+    assert page.url == link
+    assert page.evaluate("() => sessionStorage.length") == 0

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -13,6 +13,9 @@ from .base import RequestBody, ResponseBody
 __all__ = [
     "Address",
     "Attachment",
+    "BulkActed",
+    "BulkAction",
+    "BulkResult",
     "FlagsUpdate",
     "HeaderField",
     "HeaderList",
@@ -136,3 +139,35 @@ class HeaderList(ResponseBody):
 
     headers: list[HeaderField]
     truncated: bool
+
+
+MessageId = Annotated[str, Meta(min_length=1, max_length=2048)]
+
+
+class BulkAction(RequestBody):
+    """POST /api/messages/actions: one action on up to 200 messages (the list's selection)."""
+
+    action: Literal["read", "unread", "flag", "unflag", "move", "delete", "junk"]
+    ids: Annotated[list[MessageId], Meta(min_length=1, max_length=200)]
+    mailbox: str | UnsetType = UNSET  # the target of "move", a mailbox id
+
+    @classmethod
+    def invalid_message(cls, field: str) -> str:
+        if field == "mailbox":
+            return "The field 'mailbox' must be a mailbox id."
+        if field == "ids":
+            return "The field 'ids' must list between 1 and 200 message ids."
+        return "The field 'action' must be read, unread, flag, unflag, move, delete or junk."
+
+
+class BulkResult(ResponseBody):
+    """What became of one message: its new id (move, delete to Trash, junk; null when the
+    server did not say or it was deleted for good), or the error code that stopped it."""
+
+    id: str
+    new_id: str | None
+    error: str | None
+
+
+class BulkActed(ResponseBody):
+    results: list[BulkResult]

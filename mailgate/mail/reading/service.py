@@ -546,8 +546,9 @@ class ReadingService:
             kept.pop(key, None)
         return emptied
 
-    async def delete(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> None:
-        """Move to Trash, or delete for good when in Trash or there is none."""
+    async def delete(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> str | None:
+        """Move to Trash, or delete for good when in Trash or there is none; the id in Trash
+        when the server said (None when deleted for good)."""
 
         async def op(client: MailClient) -> str | None:
             boxes = await client.mailboxes()
@@ -570,6 +571,7 @@ class ReadingService:
         finally:
             self.cache.drop(lookup, ref.id)
         self._remember(lookup, new_id, ref.mailbox)
+        return new_id
 
     # -- lifecycle ---------------------------------------------------------------------
 

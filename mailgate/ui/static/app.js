@@ -15,6 +15,7 @@ import {
   focusRow,
   loadList,
   moveSelection,
+  rowById,
   onOpenConversation,
   onOpenMessage,
   renderList,
@@ -44,7 +45,19 @@ import {
   setTimeZone,
   t,
 } from "./i18n.js";
-import { announce, reportError, resetState, state } from "./state.js";
+import { clearRoute, formatRoute, onRouteChange, parseRoute, setRoute } from "./router.js";
+import {
+  acceptDrops,
+  clearSelection,
+  extendTo,
+  initSelection,
+  run as actOnSelection,
+  selectedIds,
+  toggleRow,
+} from "./selection.js";
+import { showShortcuts } from "./shortcuts.js";
+import { announce, mailboxById, reportError, resetState, state } from "./state.js";
+import { buildUndoToast, canUndo, dismissUndo, initUndo, undo } from "./undo.js";
 import { $, h, isTypingTarget } from "./util.js";
 
 const NARROW = window.matchMedia("(max-width: 799.98px)");
@@ -164,12 +177,15 @@ function showProviders() {
 // sessionStorage (not a cookie) until the provider sends the tab back to /oidc/callback;
 // only then does the sign-in finish (docs/decisions/0021-openid-sign-in.md).
 const OIDC_BINDING = "mailgate.oidc.binding";
+const OIDC_ROUTE = "mailgate.oidc.route";
 
 async function startProvider(domain) {
   setLoginMessage("#login-error", "");
   try {
     const flow = await api.post("/api/oidc/start", { domain }, { auth: false });
     sessionStorage.setItem(OIDC_BINDING, flow.binding);
+    // A deep link opened before sign-in survives the trip to the provider.
+    if (parseRoute().mailbox) sessionStorage.setItem(OIDC_ROUTE, window.location.hash);
     window.location.assign(flow.authorization_url);
   } catch (err) {
     if (!api.isAborted(err)) setLoginMessage("#login-error", loginErrorText(err));
@@ -179,7 +195,9 @@ async function startProvider(domain) {
 /** Back from the provider: the code leaves the address bar and history at once. */
 async function finishProvider() {
   const params = new URLSearchParams(window.location.search);
-  window.history.replaceState(null, "", "/");
+  const route = parseRoute(sessionStorage.getItem(OIDC_ROUTE) || "");
+  sessionStorage.removeItem(OIDC_ROUTE);
+  window.history.replaceState(null, "", `/${formatRoute(route)}`);
   const binding = sessionStorage.getItem(OIDC_BINDING);
   sessionStorage.removeItem(OIDC_BINDING);
   const code = params.get("code");
@@ -309,9 +327,16 @@ async function startSession(session) {
   if (!session?.features) pending.push(loadFeatures());
   await Promise.all(pending);
   if (gen !== sessionGen) return;
+  // A deep link (a bookmark, a reload) opens where it points; else the inbox.
+  const route = parseRoute();
+  const wanted = route.mailbox ? mailboxById(route.mailbox) : null;
   const inbox = state.mailboxes.find((m) => m.role === "inbox") || state.mailboxes[0];
-  if (inbox) selectMailbox(inbox.id, { focus: false });
+  const start = wanted || inbox;
+  if (start) selectMailbox(start.id, { focus: false, history: "replace" });
   $("#list-title")?.focus();
+  if (wanted && route.message) openMessage(route.message);
+  else if (wanted && route.conversation) openConversation(route.conversation);
+  if (wanted) setRoute(route, { push: false });
   eventsRetries = 0;
   openEvents();
 }
@@ -390,7 +415,9 @@ function endSession(info = "", provider = null) {
   // Blank the mail frame first so its document is discarded, then drop the whole shell.
   for (const frame of appRoot.querySelectorAll("iframe")) frame.src = "about:blank";
   appRoot.replaceChildren();
+  dismissUndo();
   resetState();
+  clearRoute();
   announce("");
   document.title = "mailgate";
   setTimeZone(null);
@@ -527,7 +554,16 @@ function showPane(view) {
 
 function buildShell() {
   appRoot.replaceChildren(
-    h("a", { class: "skip-link", href: "#list-title", text: t("shell.skip") }),
+    h("a", {
+      class: "skip-link",
+      href: "#list-title",
+      text: t("shell.skip"),
+      // Focus moves without a new history entry: the address keeps naming the view.
+      onclick: (e) => {
+        e.preventDefault();
+        $("#list-title")?.focus();
+      },
+    }),
     h(
       "header",
       { class: "topbar" },
@@ -633,7 +669,9 @@ function buildShell() {
         hidden: true,
       }),
     ),
+    buildUndoToast(),
   );
+  acceptDrops($(".pane-nav"));
   closeReader();
 }
 
@@ -644,6 +682,7 @@ function buildShell() {
  */
 async function redrawShell() {
   if (!state.account || !appRoot.firstChild) return;
+  const route = parseRoute();
   const messageId = state.message?.id;
   const conversationId = state.conversation?.id;
   const prefsWereOpen = state.prefsOpen;
@@ -659,6 +698,7 @@ async function redrawShell() {
   if (conversationId) await openConversation(conversationId, { focus: false });
   if (prefsWereOpen) await openPrefs();
   if (contactsWereOpen) await openContacts();
+  setRoute(route, { push: false });
 }
 
 async function showPrefs() {
@@ -699,8 +739,14 @@ function showMailboxes() {
   current?.focus();
 }
 
-async function selectMailbox(id, { focus = true } = {}) {
-  if (!closeCompose({ confirm: true, then: () => selectMailbox(id, { focus }) })) return;
+/** history: "push" a new entry (the user chose it), "replace" the current one, or "none"
+    (Back or Forward got here). */
+function selectMailbox(id, { focus = true, history = "push" } = {}) {
+  if (!closeCompose({ confirm: true, then: () => selectMailbox(id, { focus, history }) })) {
+    return Promise.resolve();
+  }
+  if (history !== "none") setRoute({ mailbox: id }, { push: history === "push" });
+  if (id !== state.mailboxId) state.selected.clear();
   state.mailboxId = id;
   state.list = { total: 0, offset: 0, messages: [], conversations: [] };
   state.q = "";
@@ -713,16 +759,74 @@ async function selectMailbox(id, { focus = true } = {}) {
   showPane("list");
   const done = loadList();
   if (focus && NARROW.matches) done.then(() => $("#list-title")?.focus());
+  return done;
 }
 
 async function openFromList(id) {
   if (!closeCompose({ confirm: true, then: () => openFromList(id) })) return;
+  setRoute({ mailbox: state.mailboxId, message: id });
   openMessage(id);
 }
 
 function openConversationFromList(id) {
   if (!closeCompose({ confirm: true })) return;
+  setRoute({ mailbox: state.mailboxId, conversation: id });
   openConversation(id);
+}
+
+// While Back or Forward is being followed, the reader closing does not rewrite the route.
+let followingRoute = false;
+
+/** The reader closed: the address names the mailbox alone again (in place). */
+function onReaderClosed() {
+  if (followingRoute || !state.account || !state.mailboxId) return;
+  const route = parseRoute();
+  if (route.message || route.conversation) setRoute({ mailbox: state.mailboxId }, { push: false });
+}
+
+/** Back or Forward: show the mailbox and the message the address names. */
+async function followRoute(route) {
+  if (!state.account || !appRoot.firstChild) return;
+  // An in-page anchor (the skip link's #list-title) is not a route.
+  if (!window.location.hash.startsWith("#/")) return;
+  if (state.compose && !closeCompose({ confirm: true })) return;
+  if (state.prefsOpen && !(await closePrefs({ confirm: true }))) return;
+  closeContacts();
+  followingRoute = true;
+  try {
+    const inbox = state.mailboxes.find((m) => m.role === "inbox") || state.mailboxes[0];
+    const known = route.mailbox ? mailboxById(route.mailbox) : null;
+    const mb = known || inbox;
+    if (!mb) return;
+    // A message is looked for only in the folder the link names.
+    if (!known) route = { mailbox: mb.id, message: null, conversation: null };
+    const open = state.message?.id || state.conversation?.id || null;
+    if (mb.id !== state.mailboxId) {
+      await selectMailbox(mb.id, { focus: false, history: "none" });
+    }
+    if (route.message) {
+      if (state.message?.id !== route.message) await openMessage(route.message);
+    } else if (route.conversation) {
+      if (state.conversation?.id !== route.conversation) await openConversation(route.conversation);
+    } else if (state.message || state.conversation || state.view !== "list") {
+      closeReader();
+      showPane("list");
+      if (!(open && focusRow(open))) ($("#message-list .message-row") || $("#list-title"))?.focus();
+    } else if (!$("#panes")?.contains(document.activeElement)) {
+      $("#list-title")?.focus();
+    }
+  } finally {
+    followingRoute = false;
+  }
+  // What could not be followed (an unknown folder, a gone message) leaves the address.
+  if (state.account && state.mailboxId) {
+    const shown = {
+      mailbox: state.mailboxId,
+      message: state.message?.id || null,
+      conversation: state.conversation?.id || null,
+    };
+    setRoute(shown, { push: false });
+  }
 }
 
 /** The "Messages / Conversations" toggle above the list. */
@@ -760,6 +864,14 @@ function afterComposeClosed() {
   if (!(id && focusRow(id))) $("#list-title")?.focus();
 }
 
+/** Undo moved messages back to `mailboxId`: redraw, and focus the first one if listed. */
+async function afterUndo(mailboxId, ids) {
+  await Promise.all([loadList(), refreshMailboxes()]);
+  if (mailboxId !== state.mailboxId) return;
+  const row = ids.map((id) => rowById(id)).find(Boolean);
+  if (row) row.focus();
+}
+
 // ---------------------------------------------------------------- keyboard
 
 function focusMailboxButton(id) {
@@ -794,9 +906,75 @@ function onKeyDown(e) {
     case "ArrowDown":
     case "ArrowUp": {
       const step = e.key === "ArrowDown" ? 1 : -1;
-      if (inList) moveSelection(step);
+      if (inList && e.shiftKey) {
+        // Shift+arrows choose a range, as Shift+click does.
+        const from = target.closest?.(".message-row")?.dataset.id;
+        moveSelection(step);
+        const to = document.activeElement?.closest?.(".message-row")?.dataset.id;
+        if (from && to) extendTo(from, to);
+      } else if (inList) moveSelection(step);
       else if (inNav) moveInNav(step);
       else return;
+      return handled();
+    }
+    case "Home":
+    case "End":
+      if (!inList) return;
+      moveSelection(e.key === "End" ? 1 : -1, { edge: true });
+      return handled();
+    case "?":
+      showShortcuts();
+      return handled();
+    case "x": {
+      const row = target.closest?.("#message-list .message-row");
+      if (!row || state.compose) return;
+      toggleRow(row.dataset.id);
+      return handled();
+    }
+    case "z":
+      if (!canUndo() || state.compose) return;
+      undo();
+      return handled();
+    case "Delete":
+    case "#":
+      if (state.compose) return;
+      if (selectedIds().length) actOnSelection("delete");
+      else if (state.message) $('[data-testid="delete"]')?.click();
+      else return;
+      return handled();
+    // The chosen rows, else the open message: flag, junk, read, unread.
+    case "s":
+    case "!":
+    case "I":
+    case "U": {
+      if (state.compose) return;
+      const chosen = selectedIds();
+      if (chosen.length) {
+        if (e.key === "s") {
+          const all = chosen.every((id) => state.list.messages.find((m) => m.id === id)?.flagged);
+          actOnSelection(all ? "unflag" : "flag");
+        } else if (e.key === "!") {
+          if (!$("#bulk-junk") || $("#bulk-junk").hidden) return;
+          actOnSelection("junk");
+        } else actOnSelection(e.key === "I" ? "read" : "unread");
+        return handled();
+      }
+      if (!state.message) return;
+      const testid = { s: "flag-toggle", "!": "junk", I: "mark-read", U: "mark-unread" }[e.key];
+      const button = $(`#reader-pane [data-testid="${testid}"]`);
+      if (!button) return;
+      button.click();
+      return handled();
+    }
+    // While reading: open the next or the previous message of the list.
+    case "n":
+    case "p": {
+      if (state.compose || state.listMode === "conversations") return;
+      const ids = state.list.messages.map((m) => m.id);
+      const here = ids.indexOf(state.message?.id || target.closest?.(".message-row")?.dataset.id);
+      const next = ids[here < 0 ? 0 : here + (e.key === "n" ? 1 : -1)];
+      if (!next) return;
+      openFromList(next);
       return handled();
     }
     case "j":
@@ -807,7 +985,10 @@ function onKeyDown(e) {
     case "Escape":
     case "u":
       if (!state.compose && !state.message && !state.conversation && state.view === "list") {
-        return;
+        if (e.key !== "Escape" || !selectedIds().length) return;
+        clearSelection();
+        announce(t("bulk.cleared"));
+        return handled();
       }
       backToList();
       return handled();
@@ -825,29 +1006,6 @@ function onKeyDown(e) {
       if (state.mailboxes.find((m) => m.id === state.mailboxId)?.role !== "drafts") return;
       compose("draft", state.message);
       return handled();
-    case "#":
-    case "Delete":
-    case "!":
-    case "s":
-    case "I":
-    case "U": {
-      // The open message's own buttons: the same checks, confirmations and announcements.
-      if (!state.message || state.compose) return;
-      const testids = {
-        "#": ["delete"],
-        Delete: ["delete"],
-        "!": ["junk", "not-junk"],
-        s: ["flag-toggle"],
-        I: ["mark-read"],
-        U: ["mark-unread"],
-      }[e.key];
-      const button = testids
-        .map((id) => $(`#reader-pane [data-testid="${id}"]`))
-        .find((b) => b && !b.disabled && b.offsetParent !== null);
-      if (!button) return;
-      button.click();
-      return handled();
-    }
     case "/":
       if (state.compose) return;
       // Search is in the message list: leave the conversation list for it.
@@ -901,7 +1059,15 @@ async function probeSession() {
 function init() {
   api.configure({ onActivity: () => touch(), onUnauthorized });
   initIdle({ onStay: staySignedIn, onLogout: logout, onDeadline: onIdleDeadline });
-  initReader({ showPane, compose, backToList });
+  initReader({ showPane, compose, backToList, closed: onReaderClosed });
+  initSelection({
+    removedOpen: () => {
+      closeReader();
+      showPane("list");
+    },
+  });
+  initUndo({ restored: afterUndo });
+  onRouteChange(followRoute);
   initCompose({ showPane, close: afterComposeClosed });
   initContactsView({ onClose: () => $("#contacts-button")?.focus() });
   initPrefsView({

@@ -12,17 +12,31 @@ let current = null;
  * while it is open (showModal makes the page inert; Tab wraps among its controls) and
  * returns afterwards to the element that had it before.
  */
-function modal({ title, body = "", fields = [], confirmLabel, cancelLabel, danger = false, focus }) {
+function modal({
+  title,
+  body = "",
+  fields = [],
+  confirmLabel,
+  cancelLabel,
+  danger = false,
+  focus,
+  single = false,
+  testid = "confirm-dialog",
+  extraClass = "",
+}) {
   if (current) current.close("cancel");
   const opener = document.activeElement;
   const titleId = uid("dialog-title");
   const bodyId = uid("dialog-body");
-  const cancelBtn = h("button", {
-    type: "button",
-    class: "btn",
-    "data-testid": "dialog-cancel",
-    text: cancelLabel || t("dialog.cancel"),
-  });
+  // single: one button that closes it (a dialog that only shows something).
+  const cancelBtn = single
+    ? null
+    : h("button", {
+        type: "button",
+        class: "btn",
+        "data-testid": "dialog-cancel",
+        text: cancelLabel || t("dialog.cancel"),
+      });
   const confirmBtn = h("button", {
     type: "submit",
     class: danger ? "btn btn-danger-solid" : "btn btn-primary",
@@ -40,16 +54,16 @@ function modal({ title, body = "", fields = [], confirmLabel, cancelLabel, dange
   const dlg = h(
     "dialog",
     {
-      class: "confirm-dialog",
+      class: extraClass ? `confirm-dialog ${extraClass}` : "confirm-dialog",
       "aria-labelledby": titleId,
       "aria-describedby": body ? bodyId : null,
-      "data-testid": "confirm-dialog",
+      "data-testid": testid,
     },
     form,
   );
   current = dlg;
   return new Promise((resolve) => {
-    cancelBtn.addEventListener("click", () => dlg.close("cancel"));
+    cancelBtn?.addEventListener("click", () => dlg.close("cancel"));
     // Never a real submission (the CSP has form-action 'none'): the dialog just closes.
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -74,7 +88,7 @@ function modal({ title, body = "", fields = [], confirmLabel, cancelLabel, dange
     });
     document.body.appendChild(dlg);
     dlg.showModal();
-    const first = focus || (danger ? cancelBtn : confirmBtn);
+    const first = focus || (danger && cancelBtn ? cancelBtn : confirmBtn);
     first.focus();
     if (first instanceof HTMLInputElement) first.select();
   });
@@ -125,4 +139,9 @@ export async function promptDialog({ title, label, value = "", confirmLabel, max
   const ok = await modal({ title, fields, confirmLabel, focus: input });
   if (!ok || !input.value.trim()) return null;
   return { value: input.value.trim(), choice: select ? select.value : null };
+}
+
+/** Show something (the keyboard shortcuts) in the dialog style, with one Close button. */
+export function infoDialog({ title, content, closeLabel, testid, extraClass = "" }) {
+  return modal({ title, fields: [content], confirmLabel: closeLabel, single: true, testid, extraClass });
 }

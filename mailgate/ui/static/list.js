@@ -7,6 +7,14 @@ import { refreshMailboxes } from "./mailboxes.js";
 import { buildSearchOptions, searchOptions, searchParams } from "./search-panel.js";
 import { rowMarks } from "./marks.js";
 import {
+  buildBulkBar,
+  buildSelectAll,
+  dragMessages,
+  onRowClick,
+  rowCheckbox,
+  syncSelection,
+} from "./selection.js";
+import {
   announce,
   isOwnName,
   mailboxById,
@@ -182,9 +190,11 @@ function renderRow(msg) {
   if (!msg.seen) classes.push("unread");
   if (msg.flagged) classes.push("flagged");
   if (openId() === msg.id) classes.push("open");
+  const chosen = state.selected.has(msg.id);
   return h(
     "li",
-    {},
+    { class: chosen ? "message-item selected" : "message-item" },
+    rowCheckbox(msg.id, subject),
     h(
       "button",
       {
@@ -194,7 +204,11 @@ function renderRow(msg) {
         "data-id": msg.id,
         "aria-current": openId() === msg.id ? "true" : null,
         title: people.title,
-        onclick: () => openHandler(msg.id),
+        tabindex: "-1",
+        draggable: "true",
+        ondragstart: (e) => dragMessages(e, msg.id),
+        // Shift and Ctrl (Cmd) clicks choose rows; a plain click opens the message.
+        onclick: (e) => onRowClick(e, msg.id) || openHandler(msg.id),
       },
       h("span", { class: "row-dot", "aria-hidden": "true" }),
       msg.seen ? null : h("span", { class: "visually-hidden", text: `${t("list.unread")} ` }),
@@ -266,6 +280,7 @@ function renderConversationRow(conv) {
         "data-testid": "conversation-row",
         "data-id": conv.id,
         "aria-current": openId() === conv.id ? "true" : null,
+        tabindex: "-1",
         onclick: () => openConversationHandler(conv.id),
       },
       h("span", { class: "row-dot", "aria-hidden": "true" }),
@@ -313,7 +328,14 @@ export function renderList() {
   const threads = conversationMode();
   const { total, offset } = state.list;
   const messages = threads ? state.list.conversations || [] : state.list.messages;
+  if (!threads) {
+    // The selection keeps only rows still listed (a refresh, a page turn, another folder).
+    const listed = new Set(messages.map((m) => m.id));
+    for (const id of [...state.selected]) if (!listed.has(id)) state.selected.delete(id);
+  } else state.selected.clear();
   ul.replaceChildren(...messages.map(threads ? renderConversationRow : renderRow));
+  rovingTabStop();
+  syncSelection();
   const mb = mailboxById(state.mailboxId);
   const title = $("#list-title");
   title.textContent = mailboxLabel(mb);
@@ -372,9 +394,11 @@ export function updateConversationRow(id, changes) {
   const old = rowById(id);
   if (!old || !conversationMode()) return;
   const hadFocus = document.activeElement === old;
+  const wasStop = old.tabIndex === 0;
   const li = renderConversationRow(conv);
   old.parentElement.replaceWith(li);
-  if (hadFocus) li.firstElementChild.focus();
+  if (wasStop) li.querySelector(".message-row").tabIndex = 0;
+  if (hadFocus) li.querySelector(".message-row").focus();
 }
 
 /** Switch between the list of messages and the list of conversations. */
@@ -394,9 +418,11 @@ export function updateRow(id, changes) {
   const old = rowById(id);
   if (!old) return;
   const hadFocus = document.activeElement === old;
+  const wasStop = old.tabIndex === 0;
   const li = renderRow(msg);
   old.parentElement.replaceWith(li);
-  if (hadFocus) li.firstElementChild.focus();
+  if (wasStop) li.querySelector(".message-row").tabIndex = 0;
+  if (hadFocus) li.querySelector(".message-row").focus();
 }
 
 /** Mark which row is open (or none). */
@@ -409,13 +435,33 @@ export function markOpenRow(id) {
   }
 }
 
-/** Move keyboard focus by one row (j/k, arrows). */
-export function moveSelection(step) {
+/**
+ * One tab stop for the whole list (roving tabindex): the focused row, else the open one,
+ * else the first takes part in the Tab order; the arrow keys move among the rows.
+ */
+let stopId = null; // the row that holds the list's tab stop, kept across redraws
+
+export function rovingTabStop(id = null) {
+  const rows = [...document.querySelectorAll(ROWS)];
+  if (!rows.length) return;
+  const pick =
+    rows.find((r) => r.dataset.id === id) ||
+    rows.find((r) => r === document.activeElement) ||
+    rows.find((r) => r.dataset.id === stopId) ||
+    rows.find((r) => r.dataset.id === openId()) ||
+    rows[0];
+  stopId = pick.dataset.id;
+  for (const row of rows) row.tabIndex = row === pick ? 0 : -1;
+}
+
+/** Move keyboard focus by one row (j/k, arrows), or to the first or last (Home, End). */
+export function moveSelection(step, { edge = false } = {}) {
   const rows = [...document.querySelectorAll(ROWS)];
   if (!rows.length) return;
   const current = rows.indexOf(document.activeElement);
   let index;
-  if (current >= 0) index = current + step;
+  if (edge) index = step > 0 ? rows.length - 1 : 0;
+  else if (current >= 0) index = current + step;
   else {
     const open = rows.findIndex((r) => r.dataset.id === openId());
     index = open >= 0 ? open + step : step > 0 ? 0 : rows.length - 1;
@@ -571,6 +617,7 @@ export function buildListPane({ onBack, onModeChange }) {
     h(
       "div",
       { class: "list-toolbar" },
+      buildSelectAll(),
       sortChoice(),
       h("button", {
         id: "empty-folder",
@@ -604,6 +651,7 @@ export function buildListPane({ onBack, onModeChange }) {
         }),
       ),
     ),
+    buildBulkBar(),
     h("button", {
       id: "new-mail",
       type: "button",
@@ -613,7 +661,15 @@ export function buildListPane({ onBack, onModeChange }) {
       text: t("list.newMail"),
       onclick: () => loadList(),
     }),
-    h("ul", { id: "message-list", class: "message-list", "aria-labelledby": "list-title" }),
+    h("ul", {
+      id: "message-list",
+      class: "message-list",
+      "aria-labelledby": "list-title",
+      onfocusin: (e) => {
+        const row = e.target.closest?.(".message-row");
+        if (row) rovingTabStop(row.dataset.id);
+      },
+    }),
     h("p", { id: "list-empty", class: "list-empty", hidden: true }),
   );
 }

@@ -12,10 +12,11 @@ import { readerMarks } from "./marks.js";
 import { readerTools } from "./reader-tools.js";
 import { t } from "./i18n.js";
 import { announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
+import { offerUndo } from "./undo.js";
 import { $, addrName, addrNodes, formatAddr, fullDate, h, humanSize, shortDate } from "./util.js";
 
 let openSeq = 0;
-let hooks = { showPane: () => {}, compose: () => {}, backToList: () => {} };
+let hooks = { showPane: () => {}, compose: () => {}, backToList: () => {}, closed: () => {} };
 
 /** showPane(view), compose(mode, message), backToList() come from the app. */
 export function initReader(h) {
@@ -35,6 +36,7 @@ export function closeReader() {
     h("div", { class: "reader-empty" }, h("p", { text: t("reader.empty") })),
   );
   markOpenRow(null);
+  hooks.closed();
 }
 
 /** GET /api/messages/{id} and show it. */
@@ -622,11 +624,13 @@ async function afterRemoval(id) {
 
 async function moveMessage(msg, target) {
   if (!target) return;
+  const from = state.mailboxId;
   try {
-    await api.post(api.path`/api/messages/${msg.id}/move`, { mailbox: target });
+    const moved = await api.post(api.path`/api/messages/${msg.id}/move`, { mailbox: target });
     const name = mailboxLabel(mailboxById(target));
-    announce(name ? t("reader.movedTo", { mailbox: name }) : t("reader.moved"));
+    const text = name ? t("reader.movedTo", { mailbox: name }) : t("reader.moved");
     await afterRemoval(msg.id);
+    offerUndo(text, { ids: moved?.id ? [moved.id] : [], mailbox: from });
   } catch (err) {
     handleGoneMessage(err);
   }
@@ -642,10 +646,18 @@ async function deleteMessage(msg) {
     });
     if (!sure) return;
   }
+  const from = state.mailboxId;
   try {
-    await api.del(api.path`/api/messages/${msg.id}`);
-    announce(inTrash ? t("reader.deleted") : t("reader.movedToTrash"));
+    // The action on many answers the id in Trash, which Undo moves back.
+    const data = await api.post("/api/messages/actions", { action: "delete", ids: [msg.id] });
+    const result = data?.results?.[0];
+    if (result?.error) {
+      handleGoneMessage({ code: result.error });
+      return;
+    }
     await afterRemoval(msg.id);
+    if (inTrash) announce(t("reader.deleted"));
+    else offerUndo(t("reader.movedToTrash"), { ids: result?.new_id ? [result.new_id] : [], mailbox: from });
   } catch (err) {
     handleGoneMessage(err);
   }

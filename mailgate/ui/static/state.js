@@ -17,6 +17,7 @@ function fresh() {
     conversation: null, // the open conversation (GET /api/conversations/{id})
     q: "",
     sort: "date_desc",
+    selected: new Set(), // ids of listed messages chosen for an action on many (selection.js)
     message: null, // the open message (GET /api/messages/{id})
     compose: null, // the open compose form's state
     view: "list", // which pane a narrow screen shows: mailboxes | list | reader
