@@ -373,11 +373,11 @@ class MailClient:
             commands.insert(0, tuple(self._select_command("INBOX", False)))
         if subscriptions:
             commands.append(("LSUB", '""', '"*"'))
-        replies = await conn.pipeline(*commands)
+        listed = await conn.pipeline(*commands)
         if prime:
             with contextlib.suppress(ImapNoError, ImapBadError):
-                self._selected_by("INBOX", False, replies.pop(0))  # else nothing is selected
-        resp = raise_for_status(replies[0])
+                self._selected_by("INBOX", False, listed.pop(0))  # else nothing is selected
+        resp = raise_for_status(listed[0])
         for u in resp.of_kind("STATUS"):
             raw, values = parse_status(u.data)
             counts[raw] = values
@@ -397,7 +397,7 @@ class MailClient:
                 for u in reply.of_kind("STATUS"):
                     raw, values = parse_status(u.data)
                     counts[raw] = values
-        subscribed = self._subscribed(replies[-1]) if subscriptions else None
+        subscribed = self._subscribed(listed[-1]) if subscriptions else None
         result: list[Mailbox] = []
         taken: set[str] = set()
         roles: dict[str, str | None] = {}
