@@ -202,6 +202,29 @@ async def test_flag_news_keeps_the_view_and_reaches_the_summaries(side: Side) ->
     assert sent == ["NOOP"]
 
 
+async def test_views_outlive_a_visit_to_another_mailbox_unless_it_changed(side: Side) -> None:
+    """Back from another mailbox, a view is used again when the mailbox still holds the
+    same messages (same UIDVALIDITY, UIDNEXT and EXISTS), and sorted again when not."""
+    for n in range(15):
+        await side.add(n, hours=(n * 7) % 15)
+    await side.check()
+    sent = _record(side.client.connection)
+    await side.client.list_page("INBOX", limit=5)
+    sent.clear()
+    back = await side.client.list_page(side.mailbox, offset=5, limit=5)
+    assert [s.uid for s in back.summaries] == side.expected()[5:10]
+    assert not {"UID SORT", "UID SEARCH"} & set(sent)
+
+    await side.client.list_page("INBOX", limit=5)
+    await side.add(50, hours=-3)  # while the client is elsewhere
+    sent.clear()
+    await side.check()
+    assert {"UID SORT", "UID SEARCH"} & set(sent)
+    await side.client.list_page("INBOX", limit=5)
+    await side.remove(side.expected()[2])
+    await side.check()
+
+
 async def test_first_mailbox_list_selects_inbox_once(dovecot_server: Dovecot) -> None:
     """A session's first mailbox list selects INBOX in the same round trip, so the list
     of INBOX that follows opens it no second time (no STATUS then SELECT of it)."""

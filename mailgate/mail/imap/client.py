@@ -255,11 +255,15 @@ class MailClient:
         self._selected: _Selected | None = None
         self._dirty = False
         self._wire: dict[str, str] = {}  # decoded path → wire name as the server listed it
-        # Sorted/searched UIDs of the current selection (least recently used first, at most
-        # VIEW_BUDGET bytes); valid until messages come or go (EXISTS/EXPUNGE/VANISHED news
-        # makes select() re-SELECT, which clears this). Flag news leaves them: no view
-        # depends on flags.
+        # Sorted/searched UIDs by (mailbox, sort, query), least recently used first, at most
+        # VIEW_BUDGET bytes. Valid while the mailbox holds the same messages: a SELECT that
+        # finds its UIDVALIDITY, UIDNEXT or EXISTS changed since drops its views (news of
+        # messages coming or going makes select() re-SELECT). A UID's date never changes,
+        # so views of other mailboxes are kept across selections, and flag news leaves
+        # them all: no view depends on flags.
         self._orders: dict[tuple[str, str, str | None], array[int]] = {}
+        # The (UIDVALIDITY, UIDNEXT, EXISTS) each mailbox's views were made under.
+        self._stamps: dict[str, tuple[int, int, int]] = {}
         # Parsed summaries of the current selection: cleared with _orders, and kept up to
         # date by flag news (see _note).
         self._summary_cache: dict[int, Summary] = {}
@@ -329,6 +333,18 @@ class MailClient:
         while self._orders and self.view_bytes() + size > VIEW_BUDGET:
             self._orders.pop(next(iter(self._orders)))
         self._orders[key] = uids
+
+    def _forget_views(self, path: str, delimiter: str | None) -> None:
+        """Drop the views of a renamed or deleted mailbox and of those under it."""
+        under = path + delimiter if delimiter else None
+
+        def gone(box: str) -> bool:
+            return box == path or (under is not None and box.startswith(under))
+
+        for key in [k for k in self._orders if gone(k[0])]:
+            del self._orders[key]
+        for box in [b for b in self._stamps if gone(b)]:
+            del self._stamps[box]
 
     def view_bytes(self) -> int:
         """The bytes of this connection's cached sorted and searched views (the arrays'
@@ -454,6 +470,7 @@ class MailClient:
         self._selected = None
         self._dirty = False
         self._orders.clear()
+        self._stamps.clear()
         self._summary_cache.clear()
         if self._conn.has("UNSELECT"):
             self._note(await self._conn.command("UNSELECT"))
@@ -483,6 +500,7 @@ class MailClient:
         self._note(resp)
         raise_for_status(resp)
         self._sent_dates = {k: v for k, v in self._sent_dates.items() if k[0] != path}
+        self._forget_views(path, delimiter)
 
     async def delete_mailbox(self, path: str, *, delimiter: str | None) -> None:
         arg = self._mailbox_arg(path)
@@ -491,6 +509,7 @@ class MailClient:
         self._note(resp)
         raise_for_status(resp)
         self._sent_dates = {k: v for k, v in self._sent_dates.items() if k[0] != path}
+        self._forget_views(path, delimiter)
 
     async def subscribe(self, path: str, on: bool) -> None:
         resp = await self._conn.command(
@@ -572,7 +591,6 @@ class MailClient:
             parts.append("(CONDSTORE)")
         self._selected = None  # a failed SELECT leaves no mailbox selected
         self._dirty = False
-        self._orders.clear()
         self._summary_cache.clear()
         return parts
 
@@ -596,6 +614,14 @@ class MailClient:
             highestmodseq=None if "NOMODSEQ" in codes else _int_or_none(codes.get("HIGHESTMODSEQ")),
         )
         self._selected = _Selected(path, readonly, state)
+        stamp = (validity, state.uidnext, exists) if state.uidnext is not None else None
+        if stamp is None or self._stamps.get(path) != stamp:
+            # Other messages than when its views were made (or no way to tell): drop them.
+            for key in [k for k in self._orders if k[0] == path]:
+                del self._orders[key]
+            self._stamps.pop(path, None)
+            if stamp is not None:
+                self._stamps[path] = stamp
         return state
 
     # -- listing --------------------------------------------------------------------------------
