@@ -66,7 +66,8 @@ async def list_mailboxes(request: web.Request) -> web.Response:
     svc = services(request)
 
     async def op(client: MailClient) -> list[Any]:
-        return await client.mailboxes(subscriptions=True)
+        # The list a session starts with: INBOX, listed next, is selected in passing.
+        return await client.mailboxes(subscriptions=True, prime_inbox=True)
 
     boxes = await svc.pool.run(session.lookup, session.credentials, op)
     return json_response({"mailboxes": [mailbox_json(b) for b in boxes]})

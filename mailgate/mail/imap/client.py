@@ -7,7 +7,10 @@ Operations on one mailbox SELECT it once and re-use the selection while it stays
 
 from __future__ import annotations
 
+import contextlib
 import re
+import sys
+from array import array
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -122,13 +125,20 @@ _ROLE_NAMES = {
 }
 _SECTION = re.compile(r"(?:[1-9][0-9]*(?:\.[1-9][0-9]*)*)?(?:\.?(?:HEADER|TEXT|MIME))?", re.I)
 _FLAG = re.compile(r"\\?[A-Za-z0-9$_.\-]{1,64}")
-_MAX_CACHED_ORDER = 200_000
-# Sent dates kept per connection for servers without SORT (about 100 bytes each). A mailbox
-# with more messages than this is listed in arrival order there (docs/api.md).
-_MAX_DATED = 100_000
+# Cached views (the sorted or searched UIDs of the selection) are arrays of 32-bit UIDs:
+# 4 bytes a message, 0.4 MB per view of 100,000 messages. A session keeps at most this many
+# bytes of them (the least recently used view goes first); a larger view is not kept.
+VIEW_BUDGET = 2 * 1024 * 1024
+# Sort keys kept per connection for servers without SORT (a dict entry, about 100 bytes a
+# message). A mailbox with more messages than this is listed in arrival order there
+# (docs/api.md).
+_MAX_DATED = 200_000
 # UIDs per FETCH when learning sent dates: bounded response size and parse time per command.
 _DATE_BATCH = 2_000
 _SKIP_STATUS = ("\\noselect", "\\nonexistent")
+# The items of a FETCH that tells of another client's flag change (UID and MODSEQ come with
+# CONDSTORE/QRESYNC).
+_FLAG_NEWS = frozenset({"FLAGS", "UID", "MODSEQ"})
 # Threading headers kept per connection (a few hundred bytes each), like _MAX_DATED.
 _MAX_HEADS = 50_000
 # Conversations cover the newest this many messages of a mailbox (by UID); docs/api.md.
@@ -356,11 +366,17 @@ class MailClient:
         self._selected: _Selected | None = None
         self._dirty = False
         self._wire: dict[str, str] = {}  # decoded path → wire name as the server listed it
-        # Sorted/searched UID lists of the current selection; valid until it changes (any
-        # EXISTS/EXPUNGE/FETCH news makes select() re-SELECT, which clears this).
-        self._orders: dict[tuple[str, str, str | None], list[int]] = {}
-        # Parsed summaries of the current selection, valid exactly as long as _orders:
-        # news about any message (or our own flag change) re-SELECTs, which clears it.
+        # Sorted/searched UIDs by (mailbox, sort, query), least recently used first, at most
+        # VIEW_BUDGET bytes. Valid while the mailbox holds the same messages: a SELECT that
+        # finds its UIDVALIDITY, UIDNEXT or EXISTS changed since drops its views (news of
+        # messages coming or going makes select() re-SELECT). A UID's date never changes,
+        # so views of other mailboxes are kept across selections, and flag news leaves
+        # them all: no view depends on flags.
+        self._orders: dict[tuple[str, str, str | None], array[int]] = {}
+        # The (UIDVALIDITY, UIDNEXT, EXISTS) each mailbox's views were made under.
+        self._stamps: dict[str, tuple[int, int, int]] = {}
+        # Parsed summaries of the current selection: cleared with _orders, and kept up to
+        # date by flag news (see _note).
         self._summary_cache: dict[int, Summary] = {}
         # Without SORT: each message's sort key by (mailbox, UIDVALIDITY, key) and UID: its
         # sent date (RFC 5256 DATE: the Date header, else INTERNALDATE), arrival time, sender,
@@ -396,37 +412,104 @@ class MailClient:
         return quote(self._wire.get(path) or utf7.encode(path))
 
     def _note(self, resp: Response, fetched: set[int] | None = None) -> None:
-        """Remember that the selected mailbox changed under us (cached state is stale)."""
+        """Take in the server's news about the selected mailbox. Messages that came or went
+        make the cached views stale (the next select() re-SELECTs). A flag change (a FETCH
+        of FLAGS alone) leaves the views as they are, since none depends on flags, and
+        updates the cached summary (all are forgotten when the server names no UID)."""
         for u in resp.untagged:
             if u.kind in ("EXISTS", "EXPUNGE", "VANISHED"):
                 self._dirty = True
             elif u.kind == "FETCH":
-                uid, _ = _fetch_uid(u)
-                if fetched is None or uid not in fetched:
+                uid, items = _fetch_uid(u)
+                if fetched is not None and uid in fetched:
+                    continue
+                if "FLAGS" in items and set(items) <= _FLAG_NEWS:
+                    self._flag_news(uid, _flags(items["FLAGS"]))
+                else:
                     self._dirty = True
+
+    def _flag_news(self, uid: int | None, flags: frozenset[str]) -> None:
+        if uid is None:
+            self._summary_cache.clear()
+            return
+        known = self._summary_cache.get(uid)
+        if known is not None and known.flags != flags:
+            self._summary_cache[uid] = replace(known, flags=flags)
+
+    def _keep_view(self, key: tuple[str, str, str | None], uids: array[int]) -> None:
+        """Keep one view within VIEW_BUDGET, the least recently used going first."""
+        size = len(uids) * uids.itemsize
+        if size > VIEW_BUDGET:
+            return
+        self._orders.pop(key, None)
+        while self._orders and self.view_bytes() + size > VIEW_BUDGET:
+            self._orders.pop(next(iter(self._orders)))
+        self._orders[key] = uids
+
+    def _forget_views(self, path: str, delimiter: str | None) -> None:
+        """Drop the views of a renamed or deleted mailbox and of those under it."""
+        under = path + delimiter if delimiter else None
+
+        def gone(box: str) -> bool:
+            return box == path or (under is not None and box.startswith(under))
+
+        for key in [k for k in self._orders if gone(k[0])]:
+            del self._orders[key]
+        for box in [b for b in self._stamps if gone(b)]:
+            del self._stamps[box]
+
+    def view_bytes(self) -> int:
+        """The bytes of this connection's cached sorted and searched views (the arrays'
+        items; Python's few dozen bytes per array aside)."""
+        return sum(len(v) * v.itemsize for v in self._orders.values())
+
+    def dates_bytes(self) -> int:
+        """The bytes of the sort keys kept for servers without SORT (the dicts themselves;
+        their float and short string values aside)."""
+        return sum(sys.getsizeof(d) for d in self._sort_keys.values())
 
     # -- mailboxes ------------------------------------------------------------------------------
 
-    async def mailboxes(self, *, subscriptions: bool = False) -> list[Mailbox]:
+    async def mailboxes(
+        self, *, subscriptions: bool = False, prime_inbox: bool = False
+    ) -> list[Mailbox]:
         """All mailboxes with role and MESSAGES/UNSEEN counts (\\Noselect ones count 0);
-        with ``subscriptions``, whether each is subscribed (one LSUB more)."""
+        with ``subscriptions``, whether each is subscribed (an LSUB in the same round trip).
+
+        ``prime_inbox`` (the mailbox list a session starts with): when nothing is selected,
+        INBOX is selected in the same round trip, ahead of the counts. The list of INBOX
+        that follows needs that selection, and a server counts a selected mailbox from its
+        open index: Dovecot otherwise opens a big INBOX twice, for STATUS and then SELECT,
+        each taking longer the more messages it holds (benchmarks/bigbox.py)."""
         conn = self._conn
         special = conn.has("SPECIAL-USE")
         counts: dict[str, dict[str, int]] = {}
+        listing: tuple[object, ...]
         if conn.has("LIST-STATUS"):
             ret = (
                 "(SPECIAL-USE STATUS (MESSAGES UNSEEN))"
                 if special
                 else "(STATUS (MESSAGES UNSEEN))"
             )
-            resp = await conn.command("LIST", '""', '"*"', "RETURN", ret)
-            for u in resp.of_kind("STATUS"):
-                raw, values = parse_status(u.data)
-                counts[raw] = values
+            listing = ("LIST", '""', '"*"', "RETURN", ret)
         elif special and conn.has("LIST-EXTENDED"):
-            resp = await conn.command("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE)")
+            listing = ("LIST", '""', '"*"', "RETURN", "(SPECIAL-USE)")
         else:
-            resp = await conn.command("LIST", '""', '"*"')
+            listing = ("LIST", '""', '"*"')
+        prime = prime_inbox and self._selected is None
+        commands: list[tuple[object, ...]] = [listing]
+        if prime:
+            commands.insert(0, tuple(self._select_command("INBOX", False)))
+        if subscriptions:
+            commands.append(("LSUB", '""', '"*"'))
+        listed = await conn.pipeline(*commands)
+        if prime:
+            with contextlib.suppress(ImapNoError, ImapBadError):
+                self._selected_by("INBOX", False, listed.pop(0))  # else nothing is selected
+        resp = raise_for_status(listed[0])
+        for u in resp.of_kind("STATUS"):
+            raw, values = parse_status(u.data)
+            counts[raw] = values
         self._note(resp)  # servers piggyback news of the selected mailbox on any reply
         entries = [parse_list(u.data) for u in resp.of_kind("LIST")]
         self._wire = {e.path: e.raw for e in entries}
@@ -443,7 +526,7 @@ class MailClient:
                 for u in reply.of_kind("STATUS"):
                     raw, values = parse_status(u.data)
                     counts[raw] = values
-        subscribed = await self.subscribed() if subscriptions else None
+        subscribed = self._subscribed(listed[-1]) if subscriptions else None
         result: list[Mailbox] = []
         taken: set[str] = set()
         roles: dict[str, str | None] = {}
@@ -500,6 +583,7 @@ class MailClient:
         self._selected = None
         self._dirty = False
         self._orders.clear()
+        self._stamps.clear()
         self._summary_cache.clear()
         if self._conn.has("UNSELECT"):
             self._note(await self._conn.command("UNSELECT"))
@@ -529,6 +613,7 @@ class MailClient:
         self._note(resp)
         raise_for_status(resp)
         self._sort_keys = {k: v for k, v in self._sort_keys.items() if k[0] != path}
+        self._forget_views(path, delimiter)
 
     async def delete_mailbox(self, path: str, *, delimiter: str | None) -> None:
         arg = self._mailbox_arg(path)
@@ -537,6 +622,7 @@ class MailClient:
         self._note(resp)
         raise_for_status(resp)
         self._sort_keys = {k: v for k, v in self._sort_keys.items() if k[0] != path}
+        self._forget_views(path, delimiter)
 
     async def subscribe(self, path: str, on: bool) -> None:
         resp = await self._conn.command(
@@ -547,7 +633,10 @@ class MailClient:
 
     async def subscribed(self) -> set[str]:
         """The decoded paths of the subscribed mailboxes (LSUB)."""
-        resp = await self._conn.command("LSUB", '""', '"*"')
+        return self._subscribed(await self._conn.command("LSUB", '""', '"*"'))
+
+    def _subscribed(self, resp: Response) -> set[str]:
+        raise_for_status(resp)
         self._note(resp)
         return {parse_list(u.data).path for u in resp.of_kind("LSUB")}
 
@@ -618,7 +707,7 @@ class MailClient:
         return None
 
     async def _select(self, path: str, readonly: bool, refresh: bool = True) -> SelectState:
-        arg = self._mailbox_arg(path)
+        self._mailbox_arg(path)  # a bad name fails before anything is sent
         cur = self._kept(path, readonly)
         if cur:
             if not refresh:
@@ -627,14 +716,22 @@ class MailClient:
             self._note(resp)
             if not self._dirty:
                 return cur.state
-        self._selected = None  # a failed SELECT leaves no mailbox selected
-        self._dirty = False
-        self._orders.clear()
-        self._summary_cache.clear()
-        parts: list[object] = ["EXAMINE" if readonly else "SELECT", arg]
+        resp = await self._conn.command(*self._select_command(path, readonly))
+        return self._selected_by(path, readonly, resp)
+
+    def _select_command(self, path: str, readonly: bool) -> list[object]:
+        """The SELECT (or EXAMINE) of ``path``; from here on nothing counts as selected."""
+        parts: list[object] = ["EXAMINE" if readonly else "SELECT", self._mailbox_arg(path)]
         if self._conn.has("CONDSTORE"):
             parts.append("(CONDSTORE)")
-        resp = await self._conn.command(*parts)
+        self._selected = None  # a failed SELECT leaves no mailbox selected
+        self._dirty = False
+        self._summary_cache.clear()
+        return parts
+
+    def _selected_by(self, path: str, readonly: bool, resp: Response) -> SelectState:
+        """The selection the reply to _select_command made."""
+        raise_for_status(resp)
         exists = 0
         codes: dict[str, Any] = {}
         for u in resp.untagged:
@@ -652,6 +749,14 @@ class MailClient:
             highestmodseq=None if "NOMODSEQ" in codes else _int_or_none(codes.get("HIGHESTMODSEQ")),
         )
         self._selected = _Selected(path, readonly, state)
+        stamp = (validity, state.uidnext, exists) if state.uidnext is not None else None
+        if stamp is None or self._stamps.get(path) != stamp:
+            # Other messages than when its views were made (or no way to tell): drop them.
+            for key in [k for k in self._orders if k[0] == path]:
+                del self._orders[key]
+            self._stamps.pop(path, None)
+            if stamp is not None:
+                self._stamps[path] = stamp
         return state
 
     # -- listing --------------------------------------------------------------------------------
@@ -701,9 +806,10 @@ class MailClient:
         state = await self.select(path, uidvalidity=uidvalidity)
         conn = self._conn
         order_key = (path, sort, query)
-        cached = self._orders.get(order_key)
+        cached = self._orders.pop(order_key, None)
         if cached is not None:
-            page = cached[offset : offset + limit]
+            self._orders[order_key] = cached  # the most recently used now
+            page = cached[offset : offset + limit].tolist()
             return Page(state.uidvalidity, len(cached), await self._summaries(page))
         kind, _, direction = sort.partition("_")
         descending = direction == "desc"
@@ -713,26 +819,19 @@ class MailClient:
                 key = f"DISPLAY{key}"
             order = f"(REVERSE {key})" if descending else f"({key})"
             resp = await conn.command("UID SORT", order, "UTF-8", *criteria)
-            uids = [int(t) for u in resp.of_kind("SORT") for t in u.data if str(t).isdigit()]
+            uids = _numbers_of(resp, "SORT")
         else:
             charset: list[object] = ["CHARSET", "UTF-8"] if query else []
             resp = await conn.command("UID SEARCH", *charset, *criteria)
             self._note(resp)
-            uids = await self._key_order(
-                path,
-                state.uidvalidity,
-                sorted(
-                    {int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()}
-                ),
-                kind,
-                descending,
+            found = sorted(set(_numbers_of(resp, "SEARCH")))
+            uids = array(
+                "I", await self._key_order(path, state.uidvalidity, found, kind, descending)
             )
         self._note(resp)
-        if not self._dirty and len(uids) <= _MAX_CACHED_ORDER:
-            if len(self._orders) >= 4:
-                self._orders.pop(next(iter(self._orders)))
-            self._orders[order_key] = uids
-        page = uids[offset : offset + limit]
+        if not self._dirty:
+            self._keep_view(order_key, uids)
+        page = uids[offset : offset + limit].tolist()
         return Page(state.uidvalidity, len(uids), await self._summaries(page))
 
     async def _key_order(
@@ -1172,14 +1271,18 @@ class MailClient:
         replies = await self._conn.pipeline(*commands)
         for reply in replies:
             raise_for_status(reply)
-        if add or remove:
-            self._dirty = True
+            self._note(reply, {uid})
         flags: frozenset[str] | None = None
         for reply in replies:
             for u in reply.of_kind("FETCH"):
                 got, it = _fetch_uid(u)
                 if got == uid and "FLAGS" in it:
                     flags = _flags(it["FLAGS"])
+        # Our own flag change leaves every view as it is (none depends on flags).
+        if flags is not None:
+            self._flag_news(uid, flags)
+        else:
+            self._summary_cache.pop(uid, None)
         return flags
 
     async def add_flags(
@@ -1191,7 +1294,8 @@ class MailClient:
             "UID STORE", _uid(uid), "+FLAGS.SILENT", f"({' '.join(flags)})"
         )
         raise_for_status(resp)
-        self._dirty = True
+        self._note(resp, {uid})
+        self._summary_cache.pop(uid, None)  # views stay: none depends on flags
 
     async def move(
         self, path: str, uid: int, dest: str, *, uidvalidity: int | None = None
@@ -1234,11 +1338,17 @@ class MailClient:
                 raise ValueError("invalid flag")
         suid = _uid(uid)
         await self.select(path, uidvalidity=uidvalidity)
-        self._dirty = True
+        self._summary_cache.pop(uid, None)  # views stay: none depends on flags
         if adds:
-            await self._conn.command("UID STORE", suid, "+FLAGS.SILENT", f"({' '.join(adds)})")
+            resp = await self._conn.command(
+                "UID STORE", suid, "+FLAGS.SILENT", f"({' '.join(adds)})"
+            )
+            self._note(resp, {uid})
         if removes:
-            await self._conn.command("UID STORE", suid, "-FLAGS.SILENT", f"({' '.join(removes)})")
+            resp = await self._conn.command(
+                "UID STORE", suid, "-FLAGS.SILENT", f"({' '.join(removes)})"
+            )
+            self._note(resp, {uid})
 
     async def empty_mailbox(self, path: str) -> int:
         """Delete every message of ``path`` for good; how many there were."""
@@ -1293,6 +1403,17 @@ class MailClient:
         if self._selected and self._selected.path == path:
             self._dirty = True
         return parts
+
+
+def _numbers_of(resp: Response, kind: str) -> array[int]:
+    """The numbers of the ``kind`` (SORT, SEARCH) replies, in order, as 32-bit UIDs."""
+    out = array("I")
+    for u in resp.of_kind(kind):
+        try:
+            out.extend(array("I", map(int, u.data)))  # the usual reply: nothing but numbers
+        except (TypeError, ValueError, OverflowError):
+            out.extend(int(t) for t in u.data if isinstance(t, str) and t.isdigit())
+    return out
 
 
 def _numbers(tree: Any) -> list[int]:

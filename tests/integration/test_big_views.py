@@ -1,0 +1,280 @@
+"""The cached sorted view of a selection (issue 19, big mailboxes), on Dovecot with SORT,
+on Dovecot with SORT hidden from the client, and on pymap (no SORT): a mailbox that grows
+and shrinks under another client keeps the view exactly the server's date order, checked
+after every step against the known dates and, on Dovecot, a fresh UID SORT; flag news
+keeps the view without a new SELECT or SORT; the session's first mailbox list selects INBOX
+in passing, so its list needs no second opening; and what the views hold is bounded."""
+
+from __future__ import annotations
+
+import email.policy
+import itertools
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from mailgate.mail.imap import ImapConnection, MailClient
+from mailgate.mail.imap import client as client_module
+from tests.integration.imap_servers import Pymap, running_pymap
+from tests.servers.dovecot import Dovecot, running_dovecot
+
+PASSWORD = "views-password"
+BASE = datetime(2024, 3, 1, tzinfo=UTC)
+_names = itertools.count()
+
+
+def _message(n: int, hours: int) -> bytes:
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = f"sender{n}@example.test"
+    msg["To"] = "views@example.test"
+    msg["Subject"] = f"View {n}"
+    msg["Date"] = BASE + timedelta(hours=hours)
+    msg["Message-ID"] = f"<view-{n}@example.test>"
+    msg.set_content(f"body {n}")
+    return msg.as_bytes()
+
+
+@pytest.fixture(scope="module")
+def dovecot_server() -> Iterator[Dovecot]:
+    if not Dovecot.available():
+        pytest.skip("needs dovecot and root")
+    with running_dovecot() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def pymap_server() -> Iterator[Pymap]:
+    with running_pymap() as server:
+        yield server
+
+
+class Side:
+    """Two connections to one fresh mailbox: ``client`` (whose view is tested) and
+    ``other`` (another client changing the mailbox)."""
+
+    def __init__(self, client: MailClient, other: MailClient, mailbox: str, sort: bool):
+        self.client, self.other, self.mailbox, self.sort = client, other, mailbox, sort
+        self.hours: dict[int, int] = {}  # UID → the Date header's hour offset
+
+    async def add(self, n: int, hours: int) -> int:
+        uid = await self.other.append(self.mailbox, _message(n, hours))
+        assert uid is not None
+        self.hours[uid] = hours
+        return uid
+
+    async def remove(self, uid: int) -> None:
+        await self.other.expunge_uid(self.mailbox, uid)
+        del self.hours[uid]
+
+    def expected(self) -> list[int]:
+        """Newest first by Date (all dates differ)."""
+        return sorted(self.hours, key=lambda u: self.hours[u], reverse=True)
+
+    async def server_sort(self) -> list[int] | None:
+        """A fresh UID SORT by another connection, where the server has SORT."""
+        if not self.sort:
+            return None
+        await self.other.select(self.mailbox)
+        resp = await self.other.connection.command("UID SORT", "(REVERSE DATE)", "UTF-8", "ALL")
+        return [int(t) for u in resp.of_kind("SORT") for t in u.data]
+
+    async def listed(self, page: int = 7) -> list[int]:
+        """The client's whole view, page by page (the cached order serves every page)."""
+        out: list[int] = []
+        while True:
+            got = await self.client.list_page(self.mailbox, offset=len(out), limit=page)
+            out += [s.uid for s in got.summaries]
+            if len(out) >= got.total or not got.summaries:
+                assert got.total == len(out)
+                return out
+
+    async def check(self) -> None:
+        view = await self.listed()
+        assert view == self.expected()
+        fresh = await self.server_sort()
+        if fresh is not None:
+            assert view == fresh
+
+
+def _hide_sort(client: MailClient) -> None:
+    conn = client.connection
+    conn.capabilities = frozenset(c for c in conn.capabilities if not c.startswith("SORT"))
+
+
+async def _pymap_client(server: Pymap) -> MailClient:
+    conn = await ImapConnection.open(
+        server.host, server.port, "starttls", server.client_context(), timeout=10
+    )
+    await conn.login(server.user, server.password)
+    return MailClient(conn)
+
+
+@pytest.fixture(params=["dovecot", "dovecot-without-sort", "pymap"])
+async def side(request: pytest.FixtureRequest) -> AsyncIterator[Side]:
+    mailbox = f"Views{next(_names)}"
+    if request.param == "pymap":
+        server: Pymap = request.getfixturevalue("pymap_server")
+        client, other = await _pymap_client(server), await _pymap_client(server)
+        sort = False
+    else:
+        dovecot: Dovecot = request.getfixturevalue("dovecot_server")
+        user = f"views-{next(_names)}@example.test"
+        dovecot.add_user(user, PASSWORD)
+        client = await dovecot.open_client(user, PASSWORD)
+        other = await dovecot.open_client(user, PASSWORD)
+        if request.param == "dovecot-without-sort":
+            _hide_sort(client)
+        sort = True
+    assert ("SORT" in client.connection.capabilities) == (request.param == "dovecot")
+    await other.connection.command("CREATE", f'"{mailbox}"')
+    yield Side(client, other, mailbox, sort)
+    await client.logout()
+    await other.logout()
+
+
+def _record(conn: ImapConnection) -> list[str]:
+    sent: list[str] = []
+    command, pipeline = conn.command, conn.pipeline
+
+    async def spy_command(*parts: Any, **kw: Any) -> Any:
+        sent.append(str(parts[0]))
+        return await command(*parts, **kw)
+
+    async def spy_pipeline(*commands: tuple[Any, ...], **kw: Any) -> Any:
+        sent.extend(str(c[0]) for c in commands)
+        return await pipeline(*commands, **kw)
+
+    conn.command = spy_command  # type: ignore[method-assign]
+    conn.pipeline = spy_pipeline  # type: ignore[method-assign]
+    return sent
+
+
+async def test_a_mailbox_that_grows_and_shrinks_under_another_client(side: Side) -> None:
+    # Arrival order is not date order: every third message is dated long ago.
+    for n in range(24):
+        await side.add(n, hours=n * 10 if n % 3 else -n * 100)
+    await side.check()
+
+    # Grows: new mail at the top, one restored from Trash in the middle, one very old.
+    await side.add(100, hours=1_000)
+    await side.add(101, hours=105)
+    await side.add(102, hours=-10_000)
+    await side.check()
+
+    # Shrinks: the newest, one in the middle and the oldest go.
+    ordered = side.expected()
+    for uid in (ordered[0], ordered[len(ordered) // 2], ordered[-1]):
+        await side.remove(uid)
+    await side.check()
+
+    # Both at once, between two lists.
+    await side.remove(side.expected()[3])
+    await side.add(103, hours=155)
+    await side.check()
+
+    # Emptied, then one message again.
+    for uid in list(side.hours):
+        await side.remove(uid)
+    await side.check()
+    await side.add(104, hours=5)
+    await side.check()
+
+
+async def test_flag_news_keeps_the_view_and_reaches_the_summaries(side: Side) -> None:
+    uids = [await side.add(n, hours=(n * 37) % 17) for n in range(12)]
+    await side.check()
+    target = uids[4]
+    await side.other.store_flags(side.mailbox, target, flagged=True, seen=True)
+    sent = _record(side.client.connection)
+    page = await side.client.list_page(side.mailbox, limit=50)
+    assert [s.uid for s in page.summaries] == side.expected()
+    assert {"\\Flagged", "\\Seen"} <= next(s.flags for s in page.summaries if s.uid == target)
+    assert not {"SELECT", "EXAMINE", "UID SORT", "UID SEARCH"} & set(sent)
+
+    # Our own flag change keeps the view too, and the next list shows it.
+    await side.client.store_flags(side.mailbox, uids[7], flagged=True)
+    sent.clear()
+    page = await side.client.list_page(side.mailbox, limit=50)
+    assert "\\Flagged" in next(s.flags for s in page.summaries if s.uid == uids[7])
+    assert sent == ["NOOP"]
+
+
+async def test_views_outlive_a_visit_to_another_mailbox_unless_it_changed(side: Side) -> None:
+    """Back from another mailbox, a view is used again when the mailbox still holds the
+    same messages (same UIDVALIDITY, UIDNEXT and EXISTS), and sorted again when not."""
+    for n in range(15):
+        await side.add(n, hours=(n * 7) % 15)
+    await side.check()
+    sent = _record(side.client.connection)
+    await side.client.list_page("INBOX", limit=5)
+    sent.clear()
+    back = await side.client.list_page(side.mailbox, offset=5, limit=5)
+    assert [s.uid for s in back.summaries] == side.expected()[5:10]
+    assert not {"UID SORT", "UID SEARCH"} & set(sent)
+
+    await side.client.list_page("INBOX", limit=5)
+    await side.add(50, hours=-3)  # while the client is elsewhere
+    sent.clear()
+    await side.check()
+    assert {"UID SORT", "UID SEARCH"} & set(sent)
+    await side.client.list_page("INBOX", limit=5)
+    await side.remove(side.expected()[2])
+    await side.check()
+
+
+async def test_first_mailbox_list_selects_inbox_once(dovecot_server: Dovecot) -> None:
+    """A session's first mailbox list selects INBOX in the same round trip, so the list
+    of INBOX that follows opens it no second time (no STATUS then SELECT of it)."""
+    user = f"views-{next(_names)}@example.test"
+    dovecot_server.add_user(user, PASSWORD)
+    for n in range(5):
+        dovecot_server.deliver(user, _message(n, hours=n))
+    client = await dovecot_server.open_client(user, PASSWORD)
+    sent = _record(client.connection)
+    boxes = await client.mailboxes(subscriptions=True, prime_inbox=True)
+    inbox = next(b for b in boxes if b.role == "inbox")
+    assert (inbox.total, inbox.unread) == (5, 5)
+    assert any(b.subscribed for b in boxes)
+    page = await client.list_page("INBOX")
+    assert len(page.summaries) == 5
+    assert sent.count("SELECT") == 1 and "STATUS" not in sent
+    assert sent[sent.index("SELECT") + 1 :] == ["LIST", "LSUB", "NOOP", "UID SORT", "UID FETCH"]
+    # Not asked for (or something else selected): nothing is selected in passing.
+    await client.select("Sent")
+    sent.clear()
+    await client.mailboxes(prime_inbox=True)
+    assert sent == ["LIST"]
+    await client.logout()
+
+
+async def test_views_are_bounded_and_cost_four_bytes_a_message(
+    side: Side, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(30):
+        await side.add(n, hours=n * 7 % 30)
+    await side.client.list_page(side.mailbox)
+    assert side.client.view_bytes() == 4 * 30
+    if not side.sort or "SORT" not in side.client.connection.capabilities:
+        # One dictionary entry per message's date, a bounded few dozen bytes each.
+        assert 0 < side.client.dates_bytes() <= 100 * 30
+    await side.client.list_page(side.mailbox, sort="date_asc")
+    assert side.client.view_bytes() == 4 * 60
+    # A budget of 50 UIDs keeps the most recently used view only.
+    monkeypatch.setattr(client_module, "VIEW_BUDGET", 4 * 50)
+    first = await side.client.list_page(side.mailbox, query="body")
+    assert first.total == 30 and side.client.view_bytes() == 4 * 30
+    sent = _record(side.client.connection)
+    again = await side.client.list_page(side.mailbox, query="body", offset=10)
+    assert [s.uid for s in again.summaries] == side.expected()[10:30]
+    assert not {"UID SORT", "UID SEARCH"} & set(sent)
+    # A view larger than the whole budget is not kept: asked for again, it is sorted again.
+    monkeypatch.setattr(client_module, "VIEW_BUDGET", 4 * 10)
+    await side.client.list_page(side.mailbox, sort="date_asc")
+    assert side.client.view_bytes() == 4 * 30  # the search's view, from before
+    sent.clear()
+    oldest = await side.client.list_page(side.mailbox, sort="date_asc", limit=3)
+    assert [s.uid for s in oldest.summaries] == side.expected()[::-1][:3]
+    assert {"UID SORT", "UID SEARCH"} & set(sent)
