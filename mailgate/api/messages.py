@@ -172,6 +172,24 @@ async def get_part(request: web.Request) -> web.StreamResponse:
     )
 
 
+async def get_preview(request: web.Request) -> web.Response:
+    """A small PNG of an image attachment, made and re-encoded by a reading worker."""
+    session = await require_session(request)
+    ref = _ref(request)
+    part = request.match_info["part"]
+    if not _PART.match(part):
+        raise NotFound()
+    png = await reading(request).image_preview(session.lookup, session.credentials, ref, part)
+    return web.Response(
+        body=png,
+        content_type="image/png",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+        },
+    )
+
+
 async def get_raw(request: web.Request) -> web.StreamResponse:
     session = await require_session(request)
     return await reading(request).download_raw(
@@ -303,6 +321,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/api/messages/{message_id}/raw", get_raw)
     app.router.add_get("/api/messages/{message_id}/headers", get_headers)
     app.router.add_get("/api/messages/{message_id}/parts/{part}", get_part)
+    app.router.add_get("/api/messages/{message_id}/parts/{part}/preview", get_preview)
     app.router.add_get("/api/messages/{message_id}/draft", get_draft)
     app.router.add_post("/api/messages/{message_id}/attachment", attach_as_upload)
     app.router.add_post("/api/messages/{message_id}/move", move_message)

@@ -489,6 +489,26 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
             )
         },
     ),
+    "/api/messages/{message_id}/parts/{part}/preview": (
+        "messages",
+        {
+            "get": Operation(
+                "get_preview",
+                "A preview of an image attachment: a PNG at most 320 pixels wide and high, "
+                "decoded and re-encoded by a reading worker; 404 for a part that is no PNG, "
+                "JPEG, GIF or WebP, is over 10 MiB or 40 megapixels, or does not decode.",
+                _M,
+                {
+                    200: Answer(
+                        "The preview.",
+                        media={"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                    )
+                },
+                (*_MESSAGE, *_SESSION),
+                (*_MSG, _path("part")),
+            )
+        },
+    ),
     "/api/messages/{message_id}/draft": (
         "messages",
         {

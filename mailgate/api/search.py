@@ -83,6 +83,8 @@ async def search_messages(request: web.Request) -> web.Response:
     wanted = search_filter(request)
     raw_mailbox = request.query.get("mailbox")
     mailbox = decode_mailbox_id(raw_mailbox) if raw_mailbox else None
+    if mailbox == "":
+        raise NotFound("There is no such mailbox.")
     limit = int_param(request, "limit", 50, 1, MAX_PAGE)
     offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
 

@@ -97,7 +97,9 @@ def searched_paths(boxes: list[Mailbox]) -> list[str]:
     chosen = [
         b
         for b in boxes
-        if b.role not in SKIPPED_ROLES and not {f.lower() for f in b.flags} & _NOT_SELECTABLE
+        if b.path
+        and b.role not in SKIPPED_ROLES
+        and not {f.lower() for f in b.flags} & _NOT_SELECTABLE
     ]
     chosen.sort(key=lambda b: b.role != "inbox")
     return [b.path for b in chosen[:MAX_SEARCHED]]

@@ -1,5 +1,5 @@
 """Image attachments show an inline preview in the reader (issue 17): raster images only,
-decoded by the browser from mailgate's own download URL; an SVG or a PDF gets none."""
+a small PNG the server re-encoded; an SVG or a PDF gets none."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def test_images_preview_and_others_do_not(
     expect(preview).to_have_count(1)
     expect(preview).to_have_attribute("alt", "Preview of photo.png")
     expect(page.get_by_test_id("attachment-link")).to_have_count(1)  # one tab stop per file
+    assert (preview.get_attribute("src") or "").endswith("/preview")
     page.wait_for_function(
         "() => document.querySelector('[data-testid=\"attachment-preview\"]').naturalWidth > 0"
     )

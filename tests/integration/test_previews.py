@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import quopri
 import secrets
+from typing import Any
 
 from mailgate.testing.client import ApiClient
 from tests.conftest import Upstream
@@ -72,3 +73,61 @@ async def test_list_previews_are_filled(upstream: Upstream, client: ApiClient) -
         assert "\ufffd" not in summary["preview"] and "=" not in summary["preview"], name
         assert len(summary["preview"]) <= 200, name
         assert summary["seen"] is False, name  # reading a preview marks nothing as seen
+
+
+def _huge_png_header() -> bytes:
+    """A PNG whose header claims 50,000 by 50,000 pixels (its data is cut short)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 50_000, 50_000, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 4096)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", idat)
+
+
+async def test_sec_48_image_previews_are_bounded_and_re_encoded(
+    upstream: Upstream, client: ApiClient
+) -> None:
+    import io
+
+    from PIL import Image
+
+    from tests.integration.image_server import SVG
+    from tests.integration.mailfactory import with_attachment
+
+    email, password = upstream.new_user()
+    photo = io.BytesIO()
+    Image.new("RGB", (1600, 900), (200, 30, 30)).save(photo, "JPEG")
+    cases = {
+        "photo": (photo.getvalue(), "photo.jpg", "image/jpeg"),
+        "bomb": (_huge_png_header(), "bomb.png", "image/png"),
+        "drawing": (SVG, "drawing.svg", "image/svg+xml"),
+        "fake": (b"not an image at all", "fake.png", "image/png"),
+    }
+    for name, (data, filename, ctype) in cases.items():
+        upstream.deliver(email, with_attachment(data, filename, ctype, f"preview {name}"))
+    assert (await client.login(email, password)).status == 201
+    boxes = (await client.get("/api/mailboxes")).json()["mailboxes"]
+    inbox = next(b for b in boxes if b["role"] == "inbox")
+    listed = (await client.get(f"/api/mailboxes/{inbox['id']}/messages")).json()["messages"]
+    ids = {m["subject"].split()[1]: m["id"] for m in listed if m["subject"].startswith("preview")}
+
+    async def preview(name: str) -> Any:
+        message = (await client.get(f"/api/messages/{ids[name]}?peek=1")).json()
+        (attachment,) = message["attachments"]
+        return await client.get(attachment["url"] + "/preview")
+
+    made = await preview("photo")
+    assert made.status == 200 and made.headers["Content-Type"] == "image/png", made
+    assert made.headers["Cache-Control"] == "no-store"
+    assert "sandbox" in made.headers["Content-Security-Policy"]
+    with Image.open(io.BytesIO(made.body)) as image:
+        assert image.format == "PNG" and image.size == (320, 180)  # re-encoded, shrunk
+        assert image.getpixel((160, 90))[0] > 150  # the photo's red
+    for name in ("bomb", "drawing", "fake"):
+        refused = await preview(name)
+        assert refused.status == 404 and refused.error_code == "not_found", (name, refused)

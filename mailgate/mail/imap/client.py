@@ -886,8 +886,8 @@ class MailClient:
         for rank, path in enumerate(paths):
             try:
                 state = await self.select(path, readonly=True)
-            except ImapNoError:
-                continue  # gone, or not selectable after all
+            except (ImapNoError, ImapBadError, ValueError):
+                continue  # gone, not selectable after all, or a name no command can carry
             if self._conn.has("SORT"):
                 resp = await self._conn.command("UID SORT", "(REVERSE DATE)", "UTF-8", *criteria)
                 found = [int(t) for u in resp.of_kind("SORT") for t in u.data if str(t).isdigit()]

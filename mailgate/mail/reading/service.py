@@ -46,6 +46,7 @@ from .render import (
     render_structured,
     render_whole,
 )
+from .thumbnail import PREVIEW_MAX_BYTES, PREVIEW_TYPES, thumbnail
 from .workers import WorkerFailed, WorkerPool, WorkerTimeout
 
 __all__ = ["Download", "DownloadCut", "ReadingService"]
@@ -379,6 +380,31 @@ class ReadingService:
 
         block = await self.pool.run(lookup, credentials, op)
         return header_fields(block, self.limits)
+
+    async def image_preview(
+        self, lookup: str, credentials: CredentialsFn, ref: MessageRef, part: str
+    ) -> bytes:
+        """A small PNG made from an image attachment in a worker (thumbnail.py); NotFound
+        for a part that is no raster image, too large, or does not decode."""
+
+        async def collect(download: Download, chunks: AsyncIterator[bytes]) -> bytes:
+            wanted = download.content_type.lower() in PREVIEW_TYPES
+            out = bytearray()
+            async for chunk in chunks:  # always to the end: the connection stays in step
+                if wanted and len(out) <= PREVIEW_MAX_BYTES:
+                    out += chunk
+            return bytes(out) if wanted and len(out) <= PREVIEW_MAX_BYTES else b""
+
+        data = await self.download_part(lookup, credentials, ref, part, collect)
+        png = b""
+        if data:
+            try:
+                png = await self.workers.run(lookup, self.limits.deadline_s, thumbnail, data)
+            except (WorkerTimeout, WorkerFailed):
+                png = b""
+        if not png:
+            raise NotFound("That attachment has no preview.")
+        return png
 
     async def download_raw(
         self, lookup: str, credentials: CredentialsFn, ref: MessageRef, send: Sender[T]

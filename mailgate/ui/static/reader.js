@@ -333,8 +333,8 @@ async function changeSender(sender, add) {
   }
 }
 
-// Image attachments the browser shows as a preview: raster types the server downloads
-// as themselves (never SVG, which could carry script), up to a size worth decoding.
+// Image attachments with a preview: raster types (never SVG, which could carry script) up
+// to 10 MiB; the server sends a small PNG it re-encoded (GET …/parts/{part}/preview).
 const PREVIEW_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 const PREVIEW_MAX_BYTES = 10 * 1024 * 1024;
 
@@ -345,11 +345,13 @@ function imagePreview(a, url, name) {
     "span",
     { class: "attachment-preview" },
     h("img", {
-      src: url,
+      src: `${url}/preview`,
       alt: t("reader.imagePreview", { name }),
       loading: "lazy",
       decoding: "async",
       "data-testid": "attachment-preview",
+      // No preview (too large, not an image after all): the file is still listed.
+      onerror: (e) => e.currentTarget.closest(".attachment-preview")?.remove(),
     }),
   );
 }
