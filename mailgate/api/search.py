@@ -3,6 +3,7 @@ travel to the mail server only; the request log names the route, never the query
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 from aiohttp import web
@@ -24,6 +25,7 @@ MAX_PAGE = 100
 # Each page across the account sorts offset+limit candidates per mailbox.
 MAX_OFFSET = 400
 MAX_TERM = 256
+_FIRST_YEAR, _LAST_YEAR = 1900, 9998
 _TEXT_PARAMS = {
     "q": "text",
     "from": "sender",
@@ -38,7 +40,7 @@ def _text(request: web.Request, name: str) -> str | None:
     value = request.query.get(name)
     if value is None:
         return None
-    if len(value) > MAX_TERM or any(c in value for c in "\x00\r\n"):
+    if len(value) > MAX_TERM or any(unicodedata.category(c) == "Cc" for c in value):
         raise BadRequest(f"The parameter '{name}' is too long or has control characters.")
     return value.strip() or None
 
@@ -50,9 +52,15 @@ def _day(request: web.Request, name: str) -> date | None:
     try:
         if len(value) != 10:
             raise ValueError(value)
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
+        if not _FIRST_YEAR <= day.year <= _LAST_YEAR:
+            raise ValueError(value)  # mail servers' dates end somewhere; so do ours
+        return day
     except ValueError:
-        raise BadRequest(f"The parameter '{name}' must be a date like 2026-12-31.") from None
+        raise BadRequest(
+            f"The parameter '{name}' must be a date like 2026-12-31, between the years "
+            f"{_FIRST_YEAR} and {_LAST_YEAR}."
+        ) from None
 
 
 def _flag(request: web.Request, name: str) -> bool:

@@ -106,6 +106,8 @@ async def test_search_across_folders_with_filters(upstream: Upstream, client: Ap
         ("", "no filter"),
         ("since=2025-03-05&until=2025-03-01", "since after until"),
         ("since=yesterday", "not a date"),
+        ("until=0012-12-11", "before mail"),
+        ("q=a%06b", "a control character"),
         ("unread=yes", "not true/false"),
         ("q=" + "x" * 300, "too long"),
         ("q=a&limit=500", "page too big"),
