@@ -868,8 +868,15 @@ function afterComposeClosed() {
 async function afterUndo(mailboxId, ids) {
   await Promise.all([loadList(), refreshMailboxes()]);
   if (mailboxId !== state.mailboxId) return;
-  const row = ids.map((id) => rowById(id)).find(Boolean);
-  if (row) row.focus();
+  // A newer load (a live update, say) may have superseded this one: wait for its rows.
+  for (let tries = 0; tries < 30; tries += 1) {
+    const row = ids.map((id) => rowById(id)).find(Boolean);
+    if (row) {
+      row.focus();
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 // ---------------------------------------------------------------- keyboard
