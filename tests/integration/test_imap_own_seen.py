@@ -243,3 +243,17 @@ async def test_exists_and_sections_of_a_message_expunged_elsewhere(dovecot: Read
     assert await client.fetch_sections("INBOX", also_gone, ["HEADER"]) == {}
     await client.logout()
     await other.logout()
+
+
+async def test_exists_on_a_kept_selection_is_one_round_trip(dovecot: Reader) -> None:
+    """Reopening a cached message asks only whether it is still there: one UID FETCH, no
+    NOOP first; only a "no" (possibly stale news) is asked again after a NOOP."""
+    client = await _open(dovecot)
+    page = await client.list_page("INBOX", limit=5)
+    sent = _record_commands(client.connection)
+    assert await client.exists("INBOX", page.summaries[0].uid) is True
+    assert sent == ["UID FETCH"]
+    sent.clear()
+    assert await client.exists("INBOX", max(s.uid for s in page.summaries) + 1000) is False
+    assert sent == ["UID FETCH", "NOOP", "UID FETCH"]
+    await client.logout()

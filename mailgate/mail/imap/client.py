@@ -1010,11 +1010,29 @@ class MailClient:
         return sorted({int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()})
 
     async def exists(self, path: str, uid: int, *, uidvalidity: int | None = None) -> bool:
-        """Whether ``uid`` names a message in ``path`` now."""
+        """Whether ``uid`` names a message in ``path`` now.
+
+        A kept selection is asked without a NOOP first (one round trip, not two); only
+        an answer that may be stale news (no such message, or Dovecot's ghost of one
+        expunged elsewhere, whose first byte reads as NIL) is asked again from a refreshed
+        selection."""
+        kept = self._kept(path, False) is not None
+        await self.select(path, uidvalidity=uidvalidity, refresh=False)
+        if await self._present(uid):
+            return True
+        if not kept:
+            return False
         await self.select(path, uidvalidity=uidvalidity)
-        resp = await self._conn.command("UID FETCH", _uid(uid), "(UID)")
+        return await self._present(uid)
+
+    async def _present(self, uid: int) -> bool:
+        resp = await self._conn.command("UID FETCH", _uid(uid), "(UID BODY.PEEK[]<0.1>)")
         self._note(resp, {uid})
-        return any(_fetch_uid(u)[0] == uid for u in resp.of_kind("FETCH"))
+        for item in resp.of_kind("FETCH"):
+            found, attrs = _fetch_uid(item)
+            if found == uid:
+                return bool(attrs.get("BODY[]<0>"))
+        return False
 
     async def _summaries(self, uids: Sequence[int]) -> list[Summary]:
         if not uids:
