@@ -257,3 +257,23 @@ async def test_exists_on_a_kept_selection_is_one_round_trip(dovecot: Reader) -> 
     assert await client.exists("INBOX", max(s.uid for s in page.summaries) + 1000) is False
     assert sent == ["UID FETCH", "NOOP", "UID FETCH"]
     await client.logout()
+
+
+async def test_reading_an_unread_message_is_one_fetch(dovecot: Reader) -> None:
+    """The FETCH of BODY[] marks the message read on the server: no STORE follows, and the
+    selection and its views stay (Dovecot's MODSEQ-only FETCH after it is not news)."""
+    client, other = await _open(dovecot), await _open(dovecot)
+    await other.store_flags("INBOX", 1, seen=False)
+    page = await client.list_page("INBOX", limit=5)
+    unread = next(s.uid for s in page.summaries if "\\Seen" not in s.flags)
+    await client.fetch_message("INBOX", unread, peek=True)  # a read-write selection now
+    sent = _record_commands(client.connection)
+    opened = await client.fetch_message("INBOX", unread, peek=False)
+    assert opened is not None and "\\Seen" in opened.flags
+    assert sent == ["UID FETCH"]
+    assert "\\Seen" in (await other.store_flags("INBOX", unread) or set())
+    sent.clear()
+    await client.list_page("INBOX", limit=5)
+    assert sent == ["NOOP"]
+    await client.logout()
+    await other.logout()
