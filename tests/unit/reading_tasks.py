@@ -13,3 +13,15 @@ def sleep_then_pid(seconds: float) -> int:
 
 def fail() -> None:
     raise ValueError("in the worker")
+
+
+def niceness() -> tuple[int, int]:
+    """The worker's pid and its (main thread's) niceness."""
+    return os.getpid(), os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def busy_then_niceness(seconds: float) -> tuple[int, int]:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    return niceness()

@@ -5,6 +5,7 @@ the deadline (in a real worker process for the pool's own guarantees)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 
@@ -203,6 +204,29 @@ async def test_one_session_holds_at_most_its_share_of_the_workers(pool: WorkerPo
     assert time.monotonic() - started < 0.6
     assert finished.count("greedy") <= 1
     await asyncio.gather(*greedy)
+
+
+async def test_an_expensive_task_yields_to_the_server_and_its_worker_is_replaced() -> None:
+    """Ordinary tasks run at the server's priority; one still running after demote_after_s
+    is lowered to niceness 10 while it runs, and its worker is replaced afterwards (a
+    fork of the fork server, at the server's priority again)."""
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    pool = WorkerPool(1, demote_after_s=0.1)
+    await pool.start()
+    try:
+        first, nice = await pool.run("a", 5.0, reading_tasks.niceness)
+        assert nice == base and pool.counters["demoted"] == 0
+        busy, nice = await pool.run("a", 5.0, reading_tasks.busy_then_niceness, 0.5)
+        assert busy == first and nice == min(19, base + 10)
+        for _ in range(200):
+            if pool.counters["demoted"] == 1 and pool.pids():
+                break
+            await asyncio.sleep(0.05)
+        fresh, nice = await pool.run("a", 5.0, reading_tasks.niceness)
+        assert fresh != busy and nice == base
+        assert busy not in pool.pids()
+    finally:
+        await pool.close()
 
 
 async def test_a_message_past_its_deadline_gets_the_degraded_view_with_its_headers() -> None:

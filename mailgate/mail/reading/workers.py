@@ -7,6 +7,14 @@ and replaced while the others carry on.
 
 Fairness: one owner (a session) may hold at most `per_owner` workers at a time; its
 further tasks wait on its own semaphore, never in front of other sessions' tasks.
+
+Priority: a worker runs at the server's priority, so ordinary messages (a millisecond or
+two each) are not starved when the machine is busy. A task still running after
+`demote_after_s` is an expensive message: its worker is lowered to niceness 10 at once,
+so the event loop (and everyone else's requests) come first, and the worker is replaced
+once the task ends (a process cannot raise its own priority again). Workers are forked
+from a server process that has already imported the renderer ("forkserver"), so a
+replacement costs milliseconds, not an interpreter's start-up.
 """
 
 from __future__ import annotations
@@ -35,6 +43,9 @@ _Context = SpawnContext | ForkContext | ForkServerContext
 _WORKER_MEMORY = 1024 * 1024 * 1024
 _START_TIMEOUT_S = 60.0
 _WORKER_NICENESS = 10
+# A task still running after this long is an expensive message: its worker yields to the
+# server from then on. Ordinary messages take a millisecond or two.
+DEMOTE_AFTER_S = 0.1
 
 
 class WorkerTimeout(Exception):
@@ -48,10 +59,6 @@ class WorkerFailed(Exception):
 def _serve(conn: multiprocessing.connection.Connection) -> None:
     """A worker's main loop: run (function, arguments) tasks until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when workers stop
-    with contextlib.suppress(AttributeError, OSError):
-        # Rendering yields the CPU to the server's event loop (and so to everyone else's
-        # requests) whenever both want it.
-        os.nice(_WORKER_NICENESS)
     with contextlib.suppress(ImportError, ValueError, OSError):
         import resource
 
@@ -82,6 +89,7 @@ class _Worker:
     """One worker process. Started (and waited for) in one of the pool's threads."""
 
     def __init__(self, context: _Context):
+        self.demoted = False
         parent, child = context.Pipe()
         self.conn = parent
         self.process = context.Process(
@@ -95,18 +103,38 @@ class _Worker:
             self.kill()
             raise
 
-    def call(self, fn: Callable[..., Any], args: tuple[Any, ...], deadline_s: float) -> Any:
+    def call(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        deadline_s: float,
+        demote_after_s: float | None = None,
+    ) -> Any:
         """Blocking: run in one of the pool's threads, never on the event loop."""
         try:
             self.conn.send((fn, args))
-            if not self.conn.poll(deadline_s):
-                raise WorkerTimeout()
+            first = deadline_s if demote_after_s is None else min(demote_after_s, deadline_s)
+            if not self.conn.poll(first):
+                if first >= deadline_s:
+                    raise WorkerTimeout()
+                self.demote()
+                if not self.conn.poll(deadline_s - first):
+                    raise WorkerTimeout()
             kind, value = self.conn.recv()
         except (EOFError, OSError, BrokenPipeError) as exc:
             raise WorkerFailed(type(exc).__name__) from None
         if kind == "error":
             raise WorkerFailed(value)
         return value
+
+    def demote(self) -> None:
+        """Lower the worker below the server (allowed for one's own processes; raising
+        it back is not, hence the replacement)."""
+        self.demoted = True
+        pid = self.pid
+        if pid is not None:
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, pid, _WORKER_NICENESS)
 
     def kill(self) -> None:
         with contextlib.suppress(Exception):
@@ -128,7 +156,8 @@ class WorkerPool:
         size: int = 2,
         *,
         per_owner: int | None = None,
-        start_method: str = "spawn",
+        start_method: str = "forkserver",
+        demote_after_s: float | None = DEMOTE_AFTER_S,
     ):
         if size < 1:
             raise ValueError("size must be at least 1")
@@ -136,7 +165,12 @@ class WorkerPool:
         self.per_owner = per_owner if per_owner is not None else max(1, size // 2)
         context = multiprocessing.get_context(start_method)
         assert isinstance(context, _Context)  # typeshed: get_context(str) -> BaseContext
+        if isinstance(context, ForkServerContext):
+            # The fork server imports the renderer once; each worker is a fork of it.
+            context.set_forkserver_preload(["mailgate.mail.reading.render"])
         self._context = context
+        self.demote_after_s = demote_after_s
+        self._replacing: set[asyncio.Task[None]] = set()
         self._idle: list[_Worker] = []
         self._slots = asyncio.Semaphore(size)
         # Each running task has one thread waiting on its worker's pipe (and pickling).
@@ -145,7 +179,7 @@ class WorkerPool:
             weakref.WeakValueDictionary()
         )
         self._closed = False
-        self.counters: dict[str, int] = {"tasks": 0, "timeouts": 0, "failures": 0}
+        self.counters: dict[str, int] = {"tasks": 0, "timeouts": 0, "failures": 0, "demoted": 0}
 
     def _share(self, owner: str) -> asyncio.Semaphore:
         sem = self._owners.get(owner)
@@ -185,7 +219,7 @@ class WorkerPool:
             try:
                 # What fn returned, pickled back from the worker.
                 result: T = await loop.run_in_executor(
-                    self._threads, worker.call, fn, args, deadline_s
+                    self._threads, worker.call, fn, args, deadline_s, self.demote_after_s
                 )
             except WorkerFailed as exc:
                 if str(exc) in ("EOFError", "OSError", "BrokenPipeError"):
@@ -204,12 +238,34 @@ class WorkerPool:
                 raise
             if self._closed:
                 worker.kill()
+            elif worker.demoted:
+                self._retire(worker)
             else:
                 self._idle.append(worker)
             return result
 
+    def _retire(self, worker: _Worker) -> None:
+        """Replace a demoted worker in the background; the answer does not wait for it."""
+        self.counters["demoted"] += 1
+        loop = asyncio.get_running_loop()
+
+        async def replace() -> None:
+            await loop.run_in_executor(self._threads, worker.kill)
+            with contextlib.suppress(WorkerFailed, WorkerTimeout):
+                fresh = await loop.run_in_executor(self._threads, _Worker, self._context)
+                if self._closed or len(self._idle) >= self.size:
+                    fresh.kill()
+                else:
+                    self._idle.append(fresh)
+
+        task = loop.create_task(replace())
+        self._replacing.add(task)
+        task.add_done_callback(self._replacing.discard)
+
     async def close(self) -> None:
         self._closed = True
+        for task in list(self._replacing):
+            task.cancel()
         idle, self._idle = self._idle, []
         for worker in idle:
             worker.kill()
