@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Mailbox, SignedIn
+from tests.browser.conftest import SCREENSHOTS, Mailbox, SignedIn
 from tests.conftest import Upstream
 from tests.integration.image_server import PNG, SVG
 from tests.integration.mailfactory import with_attachment
@@ -64,3 +64,5 @@ def test_a_pdf_previews_its_first_page(
     size = preview.evaluate("img => [img.naturalWidth, img.naturalHeight]")
     assert size == [248, 320], size
     expect(preview).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "reader-pdf-preview.png")
