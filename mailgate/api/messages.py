@@ -173,13 +173,13 @@ async def get_part(request: web.Request) -> web.StreamResponse:
 
 
 async def get_preview(request: web.Request) -> web.Response:
-    """A small PNG of an image attachment, made and re-encoded by a reading worker."""
+    """A small PNG of an image attachment or a PDF's first page, made by a reading worker."""
     session = await require_session(request)
     ref = _ref(request)
     part = request.match_info["part"]
     if not _PART.match(part):
         raise NotFound()
-    png = await reading(request).image_preview(session.lookup, session.credentials, ref, part)
+    png = await reading(request).attachment_preview(session.lookup, session.credentials, ref, part)
     return web.Response(
         body=png,
         content_type="image/png",

@@ -494,9 +494,11 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
         {
             "get": Operation(
                 "get_preview",
-                "A preview of an image attachment: a PNG at most 320 pixels wide and high, "
-                "decoded and re-encoded by a reading worker; 404 for a part that is no PNG, "
-                "JPEG, GIF or WebP, is over 10 MiB or 40 megapixels, or does not decode.",
+                "A preview of an image attachment or of a PDF's first page: a PNG at most 320 "
+                "pixels wide and high, made by a reading worker; 404 for a part that is no "
+                "PNG, JPEG, GIF, WebP or PDF, an image over 10 MiB or 40 megapixels, a PDF "
+                "over 20 MiB, encrypted, without pages or with a first page outside 1 to "
+                "14,400 points on a side, or a part that does not decode.",
                 _M,
                 {
                     200: Answer(

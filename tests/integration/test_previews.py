@@ -131,3 +131,66 @@ async def test_sec_48_image_previews_are_bounded_and_re_encoded(
     for name in ("bomb", "drawing", "fake"):
         refused = await preview(name)
         assert refused.status == 404 and refused.error_code == "not_found", (name, refused)
+
+
+async def test_sec_48_pdf_previews_draw_the_first_page_within_bounds(
+    upstream: Upstream, client: ApiClient
+) -> None:
+    """A PDF attachment's preview is its first page, drawn by PDFium in a reading worker and
+    re-encoded as a PNG of at most 320 pixels; a PDF that is encrypted (even one any reader
+    opens without a password), has an absurd page size, is cut short, or is no PDF at all
+    gets the same 404 as any part without a preview."""
+    import io
+
+    from PIL import Image
+
+    from tests.integration.mailfactory import with_attachment
+    from tests.integration.pdfs import pdf, pdf_with_empty_password
+
+    email, password = upstream.new_user()
+    letter = pdf()
+    assert b"Encrypt" not in letter
+    cases = {
+        "letter": letter,
+        "wide": pdf(b"1 0 0 rg 0 0 300 600 re f", media_box=(1200, 600)),
+        "huge": pdf(media_box=(100_000, 100_000)),
+        "encrypted": pdf_with_empty_password(),
+        "truncated": letter[: len(letter) // 2],
+        "fake": b"%PDF-1.4 but nothing after the header",
+    }
+    for name, data in cases.items():
+        upstream.deliver(
+            email, with_attachment(data, f"{name}.pdf", "application/pdf", f"pdf {name}")
+        )
+    assert (await client.login(email, password)).status == 201
+    boxes = (await client.get("/api/mailboxes")).json()["mailboxes"]
+    inbox = next(b for b in boxes if b["role"] == "inbox")
+    listed = (await client.get(f"/api/mailboxes/{inbox['id']}/messages")).json()["messages"]
+    ids = {m["subject"].split()[1]: m["id"] for m in listed if m["subject"].startswith("pdf ")}
+    assert set(ids) == set(cases)
+
+    async def preview(name: str) -> Any:
+        message = (await client.get(f"/api/messages/{ids[name]}?peek=1")).json()
+        (attachment,) = message["attachments"]
+        assert attachment["content_type"] == "application/pdf"
+        return await client.get(attachment["url"] + "/preview")
+
+    made = await preview("letter")
+    assert made.status == 200 and made.headers["Content-Type"] == "image/png", made
+    assert made.headers["Cache-Control"] == "no-store"
+    assert "sandbox" in made.headers["Content-Security-Policy"]
+    with Image.open(io.BytesIO(made.body)) as image:
+        # 612 by 792 points, the long side drawn at 320 pixels.
+        assert image.format == "PNG" and image.size == (248, 320), image.size
+        top, bottom = image.convert("RGB").getpixel((124, 80)), image.getpixel((124, 240))
+        assert top == (0, 0, 255) and bottom == (255, 255, 255), (top, bottom)
+        assert len(image.convert("RGB").getcolors(1 << 16) or []) > 1  # drawn, not blank
+    made = await preview("wide")
+    assert made.status == 200, made
+    with Image.open(io.BytesIO(made.body)) as image:
+        assert image.size == (320, 160), image.size
+        assert image.convert("RGB").getpixel((20, 80)) == (255, 0, 0)  # the red left quarter
+        assert image.convert("RGB").getpixel((300, 80)) == (255, 255, 255)
+    for name in ("huge", "encrypted", "truncated", "fake"):
+        refused = await preview(name)
+        assert refused.status == 404 and refused.error_code == "not_found", (name, refused)

@@ -46,7 +46,14 @@ from .render import (
     render_structured,
     render_whole,
 )
-from .thumbnail import PREVIEW_MAX_BYTES, PREVIEW_TYPES, thumbnail
+from .thumbnail import (
+    PDF_MAX_BYTES,
+    PDF_TYPES,
+    PREVIEW_MAX_BYTES,
+    PREVIEW_TYPES,
+    pdf_thumbnail,
+    thumbnail,
+)
 from .workers import WorkerFailed, WorkerPool, WorkerTimeout
 
 __all__ = ["Download", "DownloadCut", "ReadingService"]
@@ -54,6 +61,8 @@ __all__ = ["Download", "DownloadCut", "ReadingService"]
 T = TypeVar("T")
 CredentialsFn = Callable[[], Credentials]
 ImageRewriter = Callable[[str], str | None]
+# A preview maker of thumbnail.py, run in a reading worker.
+_Maker = Callable[[bytes], bytes]
 
 _CID_TOTAL_BYTES = 8 * 1024 * 1024
 # Whole messages up to this size would be rendered in-process. Measured on the 2-core
@@ -381,25 +390,34 @@ class ReadingService:
         block = await self.pool.run(lookup, credentials, op)
         return header_fields(block, self.limits)
 
-    async def image_preview(
+    async def attachment_preview(
         self, lookup: str, credentials: CredentialsFn, ref: MessageRef, part: str
     ) -> bytes:
-        """A small PNG made from an image attachment in a worker (thumbnail.py); NotFound
-        for a part that is no raster image, too large, or does not decode."""
+        """A small PNG made in a worker (thumbnail.py) from an image attachment, or from the
+        first page of a PDF; NotFound for a part of another type, too large, or that does not
+        decode (or is encrypted, or out of bounds)."""
 
-        async def collect(download: Download, chunks: AsyncIterator[bytes]) -> bytes:
-            wanted = download.content_type.lower() in PREVIEW_TYPES
+        async def collect(
+            download: Download, chunks: AsyncIterator[bytes]
+        ) -> tuple[_Maker | None, bytes]:
+            kind = download.content_type.lower()
+            maker: _Maker | None = None
+            cap = 0
+            if kind in PREVIEW_TYPES:
+                maker, cap = thumbnail, PREVIEW_MAX_BYTES
+            elif kind in PDF_TYPES:
+                maker, cap = pdf_thumbnail, PDF_MAX_BYTES
             out = bytearray()
             async for chunk in chunks:  # always to the end: the connection stays in step
-                if wanted and len(out) <= PREVIEW_MAX_BYTES:
+                if len(out) <= cap:
                     out += chunk
-            return bytes(out) if wanted and len(out) <= PREVIEW_MAX_BYTES else b""
+            return maker, bytes(out) if 0 < len(out) <= cap else b""
 
-        data = await self.download_part(lookup, credentials, ref, part, collect)
+        maker, data = await self.download_part(lookup, credentials, ref, part, collect)
         png = b""
-        if data:
+        if maker is not None and data:
             try:
-                png = await self.workers.run(lookup, self.limits.deadline_s, thumbnail, data)
+                png = await self.workers.run(lookup, self.limits.deadline_s, maker, data)
             except (WorkerTimeout, WorkerFailed):
                 png = b""
         if not png:

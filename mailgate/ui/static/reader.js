@@ -333,24 +333,29 @@ async function changeSender(sender, add) {
   }
 }
 
-// Image attachments with a preview: raster types (never SVG, which could carry script) up
-// to 10 MiB; the server sends a small PNG it re-encoded (GET …/parts/{part}/preview).
+// Attachments with a preview: raster images (never SVG, which could carry script) up to
+// 10 MiB, and PDFs up to 20 MiB (their first page). The server sends a small PNG it made
+// itself (GET …/parts/{part}/preview): PDFium draws the page in a reading worker, where
+// no script of the PDF's runs and nothing remote loads.
 const PREVIEW_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
 const PREVIEW_MAX_BYTES = 10 * 1024 * 1024;
+const PDF_PREVIEW_MAX_BYTES = 20 * 1024 * 1024;
 
-function imagePreview(a, url, name) {
+function attachmentPreview(a, url, name) {
   const type = String(a.content_type || "").toLowerCase();
-  if (!PREVIEW_TYPES.has(type) || !(Number(a.size) > 0) || a.size > PREVIEW_MAX_BYTES) return null;
+  const pdf = type === "application/pdf";
+  const cap = pdf ? PDF_PREVIEW_MAX_BYTES : PREVIEW_TYPES.has(type) ? PREVIEW_MAX_BYTES : 0;
+  if (!(Number(a.size) > 0) || a.size > cap) return null;
   return h(
     "span",
     { class: "attachment-preview" },
     h("img", {
       src: `${url}/preview`,
-      alt: t("reader.imagePreview", { name }),
+      alt: pdf ? t("reader.pdfPreview", { name }) : t("reader.imagePreview", { name }),
       loading: "lazy",
       decoding: "async",
       "data-testid": "attachment-preview",
-      // No preview (too large, not an image after all): the file is still listed.
+      // No preview (too large, encrypted, not what it claims): the file is still listed.
       onerror: (e) => e.currentTarget.closest(".attachment-preview")?.remove(),
     }),
   );
@@ -372,7 +377,7 @@ function attachmentList(msg) {
         return h(
           "li",
           {},
-          imagePreview(a, url, name),
+          attachmentPreview(a, url, name),
           h(
             "a",
             {
