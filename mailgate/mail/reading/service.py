@@ -531,6 +531,26 @@ class ReadingService:
             self._remember(lookup, new_id, ref.mailbox)
         return new_id
 
+    async def archive(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> str | None:
+        """Move to the Archive folder (``ensure_special``: the \\Archive mailbox, else a
+        top-level "Archive", made on demand); the new id. 400 when already there."""
+
+        async def op(client: MailClient) -> str | None:
+            try:
+                target = await ensure_special(client, "archive")
+            except FolderError:
+                raise NotFound("There is no Archive folder and none could be made.") from None
+            if target == ref.mailbox:
+                raise BadRequest("The message is in the Archive already.")
+            return await self._move_in(client, ref, target)
+
+        try:
+            new_id = await self.pool.run(lookup, credentials, op)
+        finally:
+            self.cache.drop(lookup, ref.id)
+        self._remember(lookup, new_id, ref.mailbox)
+        return new_id
+
     async def restore(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> str | None:
         """Back to the mailbox mailgate moved the message from, if known and still there,
         else INBOX; the new id."""
