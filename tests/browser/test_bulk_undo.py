@@ -270,7 +270,10 @@ def test_the_list_is_one_tab_stop_and_question_mark_lists_the_shortcuts(
         "x"
     )
     expect(listed.filter(has_text="Undo the last move or delete").locator("kbd")).to_have_text("z")
-    expect(listed).to_have_count(22)
+    expect(
+        listed.filter(has_text="Archive the selected messages, or the open one").locator("kbd")
+    ).to_have_text("e")
+    expect(listed).to_have_count(23)
     expect(
         listed.filter(has_text="Select every message up to this one").locator("kbd")
     ).to_have_text(["Shift + click", "Shift + ↓/↑"])

@@ -482,6 +482,7 @@ function renderReader(msg) {
     flagBtn,
     seenButton(msg),
     moveControl(msg),
+    archiveAction(msg, action),
     ...junkActions(msg, action),
     action("delete", t("reader.delete"), () => deleteMessage(msg), {
       class: "btn btn-small btn-danger",
@@ -571,6 +572,27 @@ async function setSeen(msg, seen) {
       if (hadFocus) next.focus();
     }
     announce(msg.seen ? t("reader.markedRead") : t("reader.markedUnread"));
+  } catch (err) {
+    handleGoneMessage(err);
+  }
+}
+
+/** "Archive" anywhere but in the Archive itself and in Drafts (a draft is for finishing). */
+function archiveAction(msg, action) {
+  const role = mailboxById(state.mailboxId)?.role;
+  if (role === "archive" || role === "drafts") return null;
+  return action("archive", t("reader.archive"), () => archiveMessage(msg), {
+    "aria-keyshortcuts": "e",
+  });
+}
+
+/** Move to the Archive (made on demand by the server), with Undo as for a move. */
+async function archiveMessage(msg) {
+  const from = state.mailboxId;
+  try {
+    const moved = await api.post(api.path`/api/messages/${msg.id}/archive`, {});
+    await afterRemoval(msg.id);
+    offerUndo(t("reader.archived"), { ids: moved?.id ? [moved.id] : [], mailbox: from });
   } catch (err) {
     handleGoneMessage(err);
   }
