@@ -384,8 +384,8 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
         {
             "post": Operation(
                 "message_actions",
-                "Mark read or unread, flag or unflag, move, delete, mark as junk or archive up "
-                "to 200 messages; a result (new id or error code) for each.",
+                "Mark read or unread, flag or unflag, move, delete, mark as junk, archive or "
+                "restore up to 200 messages; a result (new id or error code) for each.",
                 _M,
                 {200: Answer("What became of each message.", BulkActed)},
                 (400, 404, 502, *_UNSAFE),

@@ -333,7 +333,7 @@ def test_keys_act_on_the_open_message_or_on_the_selection(
     checks.nth(4).click()
     page.keyboard.press("!")
     expect(rows).to_have_count(3)
-    expect(page.locator("#status")).to_have_text("2 messages marked as junk.")
+    expect(page.get_by_test_id("undo-toast")).to_contain_text("2 messages marked as junk.")
     assert _listed(page, "junk") == sorted(subjects[3:])
 
 

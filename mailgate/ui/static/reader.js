@@ -611,16 +611,25 @@ function junkActions(msg, action) {
   return out;
 }
 
-/** junk, not-junk or restore: the server moves the message; the list takes its place. */
+/** junk, not-junk or restore: the server moves the message; the list takes its place.
+    "Mark as junk" can be undone: the server's restore puts it back, keywords and all. */
 async function relocate(msg, how) {
+  const from = state.mailboxId;
   try {
-    if (how === "junk") await api.post(api.path`/api/messages/${msg.id}/junk`, {});
+    let moved;
+    if (how === "junk") moved = await api.post(api.path`/api/messages/${msg.id}/junk`, {});
     else if (how === "not-junk") await api.post(api.path`/api/messages/${msg.id}/not-junk`, {});
     else await api.post(api.path`/api/messages/${msg.id}/restore`, {});
-    if (how === "junk") announce(t("reader.markedJunk"));
-    else if (how === "not-junk") announce(t("reader.markedNotJunk"));
-    else announce(t("reader.restored"));
+    if (how === "not-junk") announce(t("reader.markedNotJunk"));
+    else if (how === "restore") announce(t("reader.restored"));
     await afterRemoval(msg.id);
+    if (how === "junk") {
+      offerUndo(t("reader.markedJunk"), {
+        ids: moved?.id ? [moved.id] : [],
+        mailbox: from,
+        how: "restore",
+      });
+    }
   } catch (err) {
     handleGoneMessage(err);
   }

@@ -333,7 +333,9 @@ export async function run(action, target = null, ids = selectedIds()) {
   let text = doneText(action, done.length, target, inTrash);
   if (failed) text = `${text} ${t("bulk.someFailed", { count: failed })}`;
   const back = done.map((r) => r.new_id).filter((id) => typeof id === "string" && id);
-  if ((action === "move" || action === "archive" || (action === "delete" && !inTrash)) && back.length) {
+  if (action === "junk" && back.length) {
+    offerUndo(text, { ids: back, mailbox: from, how: "restore" });
+  } else if ((action === "move" || action === "archive" || (action === "delete" && !inTrash)) && back.length) {
     offerUndo(text, { ids: back, mailbox: from });
   } else {
     announce(text, failed ? "error" : "info");
