@@ -287,6 +287,12 @@ async def not_junk_message(request: web.Request) -> web.Response:
     return json_response({"id": new_id})
 
 
+async def archive_message(request: web.Request) -> web.Response:
+    session = await require_session(request)
+    new_id = await reading(request).archive(session.lookup, session.credentials, _ref(request))
+    return json_response({"id": new_id})
+
+
 async def restore_message(request: web.Request) -> web.Response:
     session = await require_session(request)
     new_id = await reading(request).restore(session.lookup, session.credentials, _ref(request))
@@ -327,4 +333,5 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/api/messages/{message_id}/move", move_message)
     app.router.add_post("/api/messages/{message_id}/junk", junk_message)
     app.router.add_post("/api/messages/{message_id}/not-junk", not_junk_message)
+    app.router.add_post("/api/messages/{message_id}/archive", archive_message)
     app.router.add_post("/api/messages/{message_id}/restore", restore_message)

@@ -384,8 +384,8 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
         {
             "post": Operation(
                 "message_actions",
-                "Mark read or unread, flag or unflag, move, delete or mark as junk up to 200 "
-                "messages; a result (new id or error code) for each.",
+                "Mark read or unread, flag or unflag, move, delete, mark as junk, archive or "
+                "restore up to 200 messages; a result (new id or error code) for each.",
                 _M,
                 {200: Answer("What became of each message.", BulkActed)},
                 (400, 404, 502, *_UNSAFE),
@@ -572,6 +572,20 @@ ROUTES: dict[str, tuple[str, dict[str, Operation]]] = {
             "post": Operation(
                 "not_junk_message",
                 "Not junk: set $NotJunk (clear $Junk) and move to the inbox; the new id.",
+                _M,
+                {200: Answer("The new id.", Moved)},
+                (*_MESSAGE, *_UNSAFE),
+                _MSG,
+            )
+        },
+    ),
+    "/api/messages/{message_id}/archive": (
+        "messages",
+        {
+            "post": Operation(
+                "archive_message",
+                "Move to the Archive folder (the \\Archive mailbox, else a top-level Archive "
+                "made on demand); the new id.",
                 _M,
                 {200: Answer("The new id.", Moved)},
                 (*_MESSAGE, *_UNSAFE),

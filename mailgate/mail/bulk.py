@@ -1,5 +1,5 @@
 """Actions on many messages at once (the list's selection): mark read or unread, flag or
-unflag, move, delete, mark as junk.
+unflag, move, delete, mark as junk, archive, restore (the UI's Undo of "Mark as junk").
 
 Each message goes through the same reading-service step as when it is acted on alone
 (validity check, Trash and Junk policy, the origins kept for "Restore"), so the two never
@@ -21,7 +21,9 @@ from mailgate.mail.reading.service import ReadingService
 __all__ = ["BULK_MAX", "BulkAction", "BulkResult", "act_on_messages"]
 
 BULK_MAX = 200  # the largest page the list shows
-BulkAction = Literal["read", "unread", "flag", "unflag", "move", "delete", "junk"]
+BulkAction = Literal[
+    "read", "unread", "flag", "unflag", "move", "delete", "junk", "archive", "restore"
+]
 # Refusals of one message that leave the others to go on; anything else (the mail server
 # gone, the store down) stops the whole request.
 _PER_MESSAGE = (NotFound, StaleMessage, BadRequest)
@@ -30,7 +32,7 @@ _PER_MESSAGE = (NotFound, StaleMessage, BadRequest)
 @dataclass(frozen=True)
 class BulkResult:
     id: str
-    new_id: str | None = None  # where it is now (move, delete to Trash, junk), when known
+    new_id: str | None = None  # where it is now (all but the flag changes), if known
     error: str | None = None  # the error code for this message, None when done
 
     def as_json(self) -> dict[str, str | None]:
@@ -72,6 +74,10 @@ async def act_on_messages(
                 new_id = await reading.move(lookup, credentials, ref, target)
             elif action == "delete":
                 new_id = await reading.delete(lookup, credentials, ref)
+            elif action == "archive":
+                new_id = await reading.archive(lookup, credentials, ref)
+            elif action == "restore":
+                new_id = await reading.restore(lookup, credentials, ref)
             else:
                 new_id = await reading.junk(lookup, credentials, ref, junk=True)
         except _PER_MESSAGE as err:

@@ -31,6 +31,7 @@ from mailgate.errors import BadRequest
 
 __all__ = [
     "FORWARDED_MESSAGE_TYPE",
+    "FORWARD_OF_HEADER",
     "MAX_RECIPIENTS",
     "MAX_REFERENCES",
     "AttachmentNotSevenBit",
@@ -42,6 +43,7 @@ __all__ = [
     "base64_length",
     "build_message",
     "crlf_line_ends",
+    "kept_msg_id",
     "parse_recipient",
     "reply_threading",
     "safe_filename",
@@ -49,6 +51,11 @@ __all__ = [
 ]
 
 MAX_RECIPIENTS = 100
+# In a saved draft only: the Message-ID of the message the draft forwards, so that sending
+# it later (from GET /api/messages/{id}/draft) can still mark that one $Forwarded. The
+# reference lives in the user's own mailbox, never on the server; a message built to be
+# sent never carries it.
+FORWARD_OF_HEADER = "X-Mailgate-Forward-Of"
 MAX_REFERENCES = 20
 MAX_SUBJECT_CHARS = 998
 MAX_DISPLAY_NAME_CHARS = 256
@@ -193,6 +200,8 @@ class Draft:
     # Images the HTML shows (<img src="cid:...">): (Content-ID without <>, source), sent
     # as multipart/related parts next to the HTML part.
     inline_images: list[tuple[str, AttachmentSource]] = field(default_factory=list)
+    # A draft of a forward: the Message-ID of the forwarded message (FORWARD_OF_HEADER).
+    forward_of: str | None = None
 
 
 def _invalid(field_name: str) -> BadRequest:
@@ -295,6 +304,12 @@ def _cap_references(ids: list[str]) -> list[str]:
     if len(ids) <= MAX_REFERENCES:
         return ids
     return [ids[0], *ids[-(MAX_REFERENCES - 1) :]]
+
+
+def kept_msg_id(value: str | None) -> str | None:
+    """``value`` when it is one valid msg-id (``<…>``, nothing around it), else None."""
+    found = _valid_msg_ids([(value or "").strip()])
+    return found[0] if found else None
 
 
 def kept_threading(
@@ -518,6 +533,9 @@ def build_message(draft: Draft, *, now: datetime | None = None) -> BuiltMessage:
         msg["In-Reply-To"] = in_reply_to[0]
     if references:
         msg["References"] = " ".join(references)
+    forward_of = _valid_msg_ids([draft.forward_of or ""])
+    if forward_of:
+        msg[FORWARD_OF_HEADER] = forward_of[0]
     if draft.request_receipt:
         msg["Disposition-Notification-To"] = f"<{sender.addr_spec}>"
     if draft.priority in _PRIORITY_HEADERS:

@@ -22,6 +22,7 @@ from mailgate.mail.compose import (
     FORWARDED_MESSAGE_TYPE,
     AttachmentNotSevenBit,
     crlf_line_ends,
+    kept_msg_id,
     kept_threading,
     seven_bit_only,
 )
@@ -60,6 +61,8 @@ class ResumedDraft:
     attachments: list[BlobInfo] = field(default_factory=list)
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
+    # A draft of a forward: the Message-ID of the message it forwards.
+    forwarded: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -72,7 +75,11 @@ class ResumedDraft:
             "text": self.text,
             "html": self.html,
             "attachments": [a.as_json() for a in self.attachments],
-            "thread": {"in_reply_to": self.in_reply_to, "references": self.references},
+            "thread": {
+                "in_reply_to": self.in_reply_to,
+                "references": self.references,
+                "forwarded": self.forwarded,
+            },
         }
 
 
@@ -180,4 +187,5 @@ async def resume_draft(
         attachments=copied,
         in_reply_to=in_reply_to,
         references=references,
+        forwarded=kept_msg_id(view.forward_of),
     )

@@ -167,17 +167,42 @@ def find_role(boxes: list[Mailbox], role: str) -> Mailbox | None:
     return next((b for b in boxes if b.role == role), None)
 
 
+def _marked(box: Mailbox, role: Literal["junk", "archive"]) -> bool:
+    return _USE[role].lower() in {f.lower() for f in box.flags}
+
+
+def _top_level(box: Mailbox) -> bool:
+    return not box.delimiter or box.delimiter not in box.path
+
+
 async def ensure_special(client: MailClient, role: Literal["junk", "archive"]) -> str:
-    """The path of the account's Junk or Archive folder, created when there is none."""
+    """The path of the account's Junk or Archive folder, created when there is none.
+
+    Archive is the mailbox marked ``\\Archive`` (RFC 6154), else a top-level one named as an
+    archive ("Archive", "Archives"), else one made at the top level as "Archive"; a folder
+    merely named so deeper down ("Projects/Archive") is used only when the server refuses
+    to make one."""
     boxes = await client.mailboxes()
     box = find_role(boxes, role)
-    if box:
-        return box.path
     name = SPECIAL_NAMES[role]
-    if any(b.path == name for b in boxes):
-        return name  # there, but not marked (a server without SPECIAL-USE)
+    if role == "junk":
+        if box:
+            return box.path
+        if any(b.path == name for b in boxes):
+            return name  # there, but not marked (a server without SPECIAL-USE)
+    else:
+        marked = next((b for b in boxes if _marked(b, role)), None)
+        if marked:
+            return marked.path
+        if box and _top_level(box):
+            return box.path
+        top = next((b for b in boxes if b.path.lower() == name.lower()), None)
+        if top:
+            return top.path  # there, but not marked (a server with SPECIAL-USE)
     try:
         await client.create_mailbox(name, use=_USE[role])
     except ImapNoError as exc:
+        if box is not None:
+            return box.path
         raise _refused(exc) from None
     return name

@@ -86,6 +86,9 @@ class MessageView:
     message_id_header: str | None = None
     in_reply_to: str | None = None
     references: list[str] = field(default_factory=list)
+    # A draft of a forward saved here: the Message-ID of what it forwards (the
+    # X-Mailgate-Forward-Of header, mailgate/mail/compose.py FORWARD_OF_HEADER).
+    forward_of: str | None = None
     text: str | None = None
     html: str | None = None
     attachments: list[AttachmentInfo] = field(default_factory=list)
@@ -597,6 +600,8 @@ def _view(msg: Message) -> tuple[MessageView, list[tuple[str, Message, bytes]]]:
     view.in_reply_to = ids[0] if ids else (in_reply_to or None)
     references = header_text(_raw_header(msg, "references"))
     view.references = _MSG_ID.findall(references) or references.split()
+    forwarded = _MSG_ID.findall(header_text(_raw_header(msg, "x-mailgate-forward-of")))
+    view.forward_of = forwarded[0] if forwarded else None
 
     text_part = html_part = None
     leaves: list[tuple[str, Message, bytes]] = []

@@ -22,7 +22,7 @@ from email.policy import compat32
 from typing import Any, Protocol
 
 from mailgate.config import Config
-from mailgate.errors import AuthRequired, BadRequest, NotFound
+from mailgate.errors import AuthRequired, BadRequest, NotFound, StaleMessage
 from mailgate.logs import log_event
 from mailgate.mail.compose import (
     AttachmentNotSevenBit,
@@ -32,12 +32,13 @@ from mailgate.mail.compose import (
     Draft,
     Priority,
     build_message,
+    kept_msg_id,
     parse_recipient,
     reply_threading,
 )
 from mailgate.mail.ids import MessageRef, mailbox_id, message_id
 from mailgate.mail.imap.client import MailClient
-from mailgate.mail.imap.errors import ImapError, ImapStale, ImapUnsupported
+from mailgate.mail.imap.errors import ImapError, ImapNoError, ImapStale, ImapUnsupported
 from mailgate.mail.pool import Credentials, ImapPool
 from mailgate.mail.reader import FORWARDED, check_validity
 from mailgate.mail.sanitize import clean_outgoing_html
@@ -102,6 +103,10 @@ class ComposeRequest:
     replaces: MessageRef | None = None
     # In-Reply-To and References as a saved draft holds them (not with in_reply_to).
     thread: tuple[str | None, list[str]] | None = None
+    # The Message-ID of the message a draft taken up again forwards (its FORWARD_OF_HEADER,
+    # answered as thread.forwarded): saved with the draft again, and once sent, the message
+    # with that Message-ID gets $Forwarded.
+    forwarded: str | None = None
     request_receipt: bool = False
     priority: Priority = "normal"
     # Upload ids of the images the HTML shows as <img src="cid:UPLOAD-ID">.
@@ -200,6 +205,26 @@ async def _parent_threading(
     return reply_threading(_header(headers, "Message-ID"), _header(headers, "References"))
 
 
+async def _forwarded_message_id(
+    pool: ImapPool, session: OutboxSession, original: MessageRef
+) -> str | None:
+    """The Message-ID of the message a draft forwards, to keep in the draft; None when it
+    is gone or renumbered, or has none (the draft is saved all the same)."""
+
+    async def op(client: MailClient) -> bytes | None:
+        await check_validity(client, original, readonly=True)
+        sections = await client.fetch_sections(original.mailbox, original.uid, ["HEADER"])
+        return sections.get("HEADER")
+
+    try:
+        header = await pool.run(session.lookup, session.credentials, op)
+    except (NotFound, StaleMessage):
+        return None
+    if header is None:
+        return None
+    return kept_msg_id(_header(BytesHeaderParser(policy=compat32).parsebytes(header), "Message-ID"))
+
+
 async def _build(
     request: ComposeRequest,
     session: OutboxSession,
@@ -230,6 +255,14 @@ async def _build(
         bcc = [_NOBODY]
     if bcc_self and sender.bcc_self:
         bcc.append(Address(addr_spec=from_address.addr_spec))
+    # A draft keeps what it forwards (by Message-ID: a mailgate id would not outlive a
+    # renumbering); a message to be sent never carries that header.
+    forward_of: str | None = None
+    if placeholder_recipient:
+        if request.forward_of is not None:
+            forward_of = await _forwarded_message_id(pool, session, request.forward_of)
+        else:
+            forward_of = kept_msg_id(request.forwarded)
     draft = Draft(
         from_address=from_address,
         reply_to=None
@@ -249,6 +282,7 @@ async def _build(
         references=references,
         request_receipt=request.request_receipt,
         priority=request.priority,
+        forward_of=forward_of,
     )
     return build_message(draft)
 
@@ -277,19 +311,50 @@ async def _mark_answered(
     return True
 
 
-async def _mark_answered_in_inbox(
-    pool: ImapPool, session: OutboxSession, parent_message_id: str
+# Mailboxes searched for a message known by its Message-ID only (INBOX first): a bound on
+# the SELECTs one send may cost.
+_SEARCH_MAILBOXES = 25
+_SKIP_SEARCH = ("drafts", "trash", "junk")
+
+
+async def _flag_by_message_id(
+    pool: ImapPool, session: OutboxSession, message_id_header: str, flag: str
 ) -> None:
-    """A reply sent from a draft taken up again knows its parent by Message-ID only: flag
-    the INBOX message with exactly that Message-ID \\Answered. Best effort, never raises."""
+    """A message sent from a draft taken up again knows the message it answers or forwards
+    by Message-ID only: flag the messages with exactly that Message-ID in the first mailbox
+    that has any, INBOX first, then the others (not Drafts, Trash or Junk; at most
+    _SEARCH_MAILBOXES). Best effort, never raises."""
+    wanted = kept_msg_id(message_id_header)
+    if wanted is None:
+        return
+
+    async def flag_in(client: MailClient, path: str) -> bool:
+        try:
+            found = await client.uids_with_message_id(path, wanted)
+        except ImapNoError:
+            return False  # not selectable, or gone meanwhile
+        done = False
+        for uid in found[:10]:
+            header = (await client.fetch_sections(path, uid, ["HEADER"])).get("HEADER")
+            parsed = BytesHeaderParser(policy=compat32).parsebytes(header or b"")
+            if _header(parsed, "Message-ID") == wanted:  # SEARCH is a substring match
+                await client.add_flags(path, uid, [flag])
+                done = True
+        return done
 
     async def op(client: MailClient) -> None:
-        found = await client.uids_with_message_id("INBOX", parent_message_id)
-        for uid in found[:10]:
-            header = (await client.fetch_sections("INBOX", uid, ["HEADER"])).get("HEADER")
-            parsed = BytesHeaderParser(policy=compat32).parsebytes(header or b"")
-            if _header(parsed, "Message-ID") == parent_message_id:  # SEARCH is a substring
-                await client.add_flags("INBOX", uid, ["\\Answered"])
+        if await flag_in(client, "INBOX"):
+            return
+        others = [
+            b.path
+            for b in await client.mailboxes()
+            if b.path.upper() != "INBOX"
+            and b.role not in _SKIP_SEARCH
+            and not {f.lower() for f in b.flags} & {"\\noselect", "\\nonexistent"}
+        ]
+        for path in others[: _SEARCH_MAILBOXES - 1]:
+            if await flag_in(client, path):
+                return
 
     try:
         await pool.run(session.lookup, session.credentials, op)
@@ -394,9 +459,11 @@ async def send_message(
     if request.in_reply_to is not None:
         await _mark_answered(pool, session, request.in_reply_to)
     elif request.thread is not None and request.thread[0]:
-        await _mark_answered_in_inbox(pool, session, request.thread[0])
+        await _flag_by_message_id(pool, session, request.thread[0], "\\Answered")
     if request.forward_of is not None:
         await _mark_answered(pool, session, request.forward_of, FORWARDED)
+    elif request.forwarded:
+        await _flag_by_message_id(pool, session, request.forwarded, FORWARDED)
     warning = "sent_but_not_saved" if failed else None
     if request.replaces is not None and not await _remove_sent_draft(
         pool, session, request.replaces

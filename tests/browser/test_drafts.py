@@ -341,3 +341,43 @@ def test_a_rich_draft_resumes_in_the_html_editor_with_its_html(
     assert "* apples\n* pears" in mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
     _mailbox(page, "drafts")
     expect(_row(page, subject)).to_have_count(0)
+
+
+def test_a_forward_sent_from_its_draft_marks_the_original_forwarded(
+    make_mailgate: Callable[..., RunningMailgate],
+    open_browser: OpenBrowser,
+    seeded_user: Mailbox,
+    sandbox: RunningSandbox,
+) -> None:
+    """Forward, save as a draft, close; later "Continue editing" and send: the original
+    shows the forwarded mark, and the message sent carries no reference to it."""
+    mg = make_mailgate()
+    page = open_browser(mg).page
+    login(page, mg, seeded_user.email, seeded_user.password)
+    subject = f"Fwd: Lunch plans {secrets.token_hex(3)}"
+    _row(page, "Lunch plans").click()
+    expect(page.get_by_test_id("reader-subject")).to_have_text("Lunch plans")
+    page.get_by_test_id("forward").click()
+    page.get_by_test_id("compose-to").fill("Dora <dora@example.net>")
+    page.get_by_test_id("compose-subject").fill(subject)
+    with page.expect_response(lambda r: r.url.endswith("/api/drafts")) as saved:
+        page.get_by_test_id("compose-draft").click()
+    assert saved.value.status == 201
+    _mailbox(page, "drafts")
+    expect(page.get_by_test_id("compose-send")).to_have_count(0)
+
+    _row(page, subject).click()
+    expect(page.get_by_test_id("reader-subject")).to_have_text(subject)
+    page.get_by_test_id("edit-draft").click()
+    expect(page.get_by_test_id("compose-subject")).to_have_value(subject)
+    with page.expect_response(lambda r: r.url.endswith("/api/send")) as sent:
+        page.get_by_test_id("compose-send").click()
+    assert sent.value.status == 200, sent.value.status
+    assert (sent.value.request.post_data_json or {})["thread"]["forwarded"]
+    [mail] = _received(sandbox, subject)
+    assert not [k for k in mail if k.lower().startswith("x-mailgate")]
+    assert _drafts_with(page, subject) == []
+
+    _mailbox(page, "inbox")
+    expect(_row(page, "Lunch plans").get_by_test_id("row-forwarded")).to_have_count(1)
+    expect(_row(page, "Quarterly report").get_by_test_id("row-forwarded")).to_have_count(0)

@@ -74,7 +74,7 @@ def test_junk_not_junk_and_restore_through_the_reader(
     _open(page, "Weekly newsletter")
     page.get_by_test_id("junk").click()
     expect(rows.filter(has_text="Weekly newsletter")).to_have_count(0)
-    expect(page.locator("#status")).to_have_text("Moved to Junk.")
+    expect(page.get_by_test_id("undo-toast")).to_contain_text("Moved to Junk.")
     _open_box(page, "junk")
     expect(rows).to_have_count(1)
     _open(page, "Weekly newsletter")

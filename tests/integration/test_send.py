@@ -659,7 +659,11 @@ async def test_a_reply_draft_is_taken_up_again_and_sent(
     assert draft["bcc"] == [{"name": "", "email": bcc}]
     assert draft["subject"] == subject
     assert draft["text"] == "Grüße,\nhalf written\n"
-    assert draft["thread"] == {"in_reply_to": parent_header, "references": [root, parent_header]}
+    assert draft["thread"] == {
+        "in_reply_to": parent_header,
+        "references": [root, parent_header],
+        "forwarded": None,
+    }
     (copy,) = draft["attachments"]
     assert copy["filename"] == upload["filename"] and copy["size"] == len(payload)
     assert copy["content_type"] == "application/octet-stream"
@@ -752,6 +756,7 @@ async def test_any_message_taken_up_keeps_safe_names_and_leaves_inline_parts(
     assert draft["thread"] == {
         "in_reply_to": "<parent@x.test>",
         "references": [refs[0], *refs[-19:]],  # the root and the most recent
+        "forwarded": None,
     }
     (copy,) = draft["attachments"]  # the inline logo is not among them
     name = copy["filename"]
@@ -834,3 +839,80 @@ async def test_draft_replaces_must_name_a_draft(
     assert resp.status == 400, resp
     assert len(await _find(api, "inbox", subject)) == 1  # untouched
     assert await _find(api, "drafts", "d") == []  # and nothing saved
+
+
+async def test_a_forward_saved_as_a_draft_marks_the_original_forwarded_when_sent(
+    upstream: Any, sandbox: Any, api: ApiClient, smtp_user: tuple[str, str]
+) -> None:
+    """Forward → save draft → take it up again → save again → send: the original, known to
+    the draft only by its Message-ID (a header of the draft, in the user's own mailbox),
+    gets $Forwarded, also in a folder other than INBOX; the message sent, and its copy in
+    Sent, carry no such header."""
+    made = await api.post("/api/mailboxes", json={"name": "Projects"})
+    assert made.status == 201, made
+    for where in ("INBOX", "Projects"):
+        header = f"<f.{secrets.token_hex(6)}@x.test>"
+        subject = f"To forward {secrets.token_hex(4)}"
+        other = f"Same id elsewhere {secrets.token_hex(4)}"
+        # A bystander whose Message-ID contains the original's (SEARCH is a substring match).
+        upstream.deliver(smtp_user[0], _parent(header + " (copy)", None, other))
+        upstream.deliver(smtp_user[0], _parent(header, None, subject), mailbox=where)
+        box = next(
+            b for b in (await api.get("/api/mailboxes")).json()["mailboxes"] if b["path"] == where
+        )
+        (original,) = [m for m in await _messages(api, box["id"]) if m["subject"] == subject]
+        assert original["forwarded"] is False
+
+        saved = await api.post(
+            "/api/drafts",
+            json={"subject": f"Fwd: {subject}", "text": "see below", "forward_of": original["id"]},
+        )
+        assert saved.status == 201, saved
+        raw = await api.get(f"/api/messages/{quote(saved.json()['id'])}/raw")
+        assert raw.status == 200
+        assert f"X-Mailgate-Forward-Of: {header}".encode() in raw.body
+        # Not marked by saving.
+        (original,) = [m for m in await _messages(api, box["id"]) if m["subject"] == subject]
+        assert original["forwarded"] is False
+
+        draft = (await api.get(f"/api/messages/{quote(saved.json()['id'])}/draft")).json()
+        assert draft["thread"] == {"in_reply_to": None, "references": [], "forwarded": header}
+        again = await api.post(
+            "/api/drafts",
+            json={
+                "subject": draft["subject"],
+                "text": draft["text"] + " and more",
+                "thread": draft["thread"],
+                "replaces": draft["id"],
+            },
+        )
+        assert again.status == 201, again
+        draft = (await api.get(f"/api/messages/{quote(again.json()['id'])}/draft")).json()
+        assert draft["thread"]["forwarded"] == header
+
+        sent = await api.post(
+            "/api/send",
+            json={
+                "to": [_rcpt()],
+                "subject": draft["subject"],
+                "text": draft["text"],
+                "thread": draft["thread"],
+                "replaces": draft["id"],
+            },
+        )
+        assert sent.status == 200, sent
+        assert "warning" not in sent.json()
+        mail = _received(sandbox, sent.json()["message_id_header"])
+        assert mail is not None
+        assert b"X-Mailgate" not in mail.content and header.encode() not in mail.content
+        msg = message_from_bytes(mail.content, policy=policy.default)
+        assert {k.lower() for k in msg} <= ALLOWED_HEADERS
+        (copy,) = await _find(api, "sent", draft["subject"])
+        raw = await api.get(f"/api/messages/{quote(copy['id'])}/raw")
+        assert b"X-Mailgate" not in raw.body
+
+        (original,) = [m for m in await _messages(api, box["id"]) if m["subject"] == subject]
+        assert original["forwarded"] is True and original["answered"] is False
+        (bystander,) = await _find(api, "inbox", other)
+        assert bystander["forwarded"] is False
+        assert await _find(api, "drafts", draft["subject"]) == []

@@ -162,6 +162,7 @@ class Dovecot(PrivateServer):
     and redirects sent to ``submission_port`` on 127.0.0.1 (plain SMTP, a test's sink).
     ``sieve_settings`` go into the ``plugin`` block (e.g. ``sieve_max_script_size``).
     ``quota_storage`` (e.g. ``"1G"``) turns on the quota plugin with that storage limit.
+    ``special_use`` replaces the special-use mailboxes every user gets (name → flag).
     """
 
     host = "localhost"
@@ -182,6 +183,7 @@ class Dovecot(PrivateServer):
         oauth2: OAuth2Validation | None = None,
         submission_relay_port: int | None = None,
         quota_storage: str | None = None,
+        special_use: dict[str, str] | None = None,
     ) -> None:
         if not (imaps or plain):
             raise ValueError("need at least one listener")
@@ -214,6 +216,8 @@ class Dovecot(PrivateServer):
         # With a limit ("1G"), the quota plugin counts each user's storage and IMAP offers
         # QUOTA (GETQUOTAROOT) with that limit for everyone.
         self.quota_storage = quota_storage
+        # The mailboxes made for every user, with their special use (SPECIAL_USE by default).
+        self.special_use = dict(SPECIAL_USE if special_use is None else special_use)
         self.smtp_port: int | None = free_port() if submission_relay_port else None
         self.uid, self.gid = _ensure_mail_user()
         self.ca_file = str(self.root / "ca.pem")
@@ -273,7 +277,7 @@ class Dovecot(PrivateServer):
         root = self.root
         mailboxes = "\n".join(
             f"  mailbox {name} {{\n    special_use = {flag}\n    auto = subscribe\n  }}"
-            for name, flag in SPECIAL_USE.items()
+            for name, flag in self.special_use.items()
         )
         listeners = []
         if self.plain_port is not None:

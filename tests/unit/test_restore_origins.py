@@ -19,3 +19,18 @@ def test_origins_are_bounded_per_session_and_wiped_with_it() -> None:
     svc.wipe("a")
     assert "a" not in svc.origins
     assert svc.origins["b"] == {"other": "Work"}
+
+
+def test_junk_keywords_kept_for_undo_are_bounded_and_wiped_too() -> None:
+    svc = ReadingService(cast(Any, None), cast(Any, None))
+    for i in range(MAX_ORIGINS + 3):
+        svc._remember("a", f"id{i}", "INBOX", ("$NotJunk",) if i % 2 else ())
+    svc._remember("a", "moved", "Work")  # a plain move or delete: no keywords noted
+    marks = svc.junk_marks["a"]
+    assert len(marks) == MAX_ORIGINS and "id0" not in marks and "moved" not in marks
+    assert marks[f"id{MAX_ORIGINS + 2}"] == () and marks[f"id{MAX_ORIGINS + 1}"] == ("$NotJunk",)
+    svc._forget_moved("a", f"id{MAX_ORIGINS + 2}")
+    assert f"id{MAX_ORIGINS + 2}" not in svc.junk_marks["a"]
+    assert f"id{MAX_ORIGINS + 2}" not in svc.origins["a"]
+    svc.wipe("a")
+    assert "a" not in svc.junk_marks and "a" not in svc.origins

@@ -55,8 +55,9 @@ _MESSAGES = {
     "replaces": "The field 'replaces' must be a message id.",
     "forward_of": "The field 'forward_of' must be a message id.",
     "thread": (
-        "The field 'thread' must be an object with 'in_reply_to' (a message-id or null) and "
-        f"'references' (at most {MAX_REFERENCES} message-ids)."
+        "The field 'thread' must be an object with 'in_reply_to' (a message-id or null), "
+        f"'references' (at most {MAX_REFERENCES} message-ids) and 'forwarded' (a message-id "
+        "or null)."
     ),
     "save_sent": "The field 'save_sent' must be true or false.",
     "identity": "The field 'identity' must be the id of an identity in the preferences.",
@@ -79,10 +80,14 @@ MsgId = Annotated[str, Meta(max_length=_MAX_MSG_ID)]
 
 class Thread(RequestBody):
     """The In-Reply-To and References headers as a saved draft holds them (from
-    GET /api/messages/{id}/draft): a reply taken up again keeps its thread."""
+    GET /api/messages/{id}/draft): a reply taken up again keeps its thread, and a forward
+    (``forwarded``) marks its original $Forwarded once sent."""
 
     in_reply_to: MsgId | None = None
     references: Annotated[list[MsgId], Meta(max_length=MAX_REFERENCES)] = []
+    # A draft of a forward: the Message-ID of the message it forwards (marked $Forwarded
+    # once this is sent).
+    forwarded: MsgId | None = None
 
     @classmethod
     def invalid_message(cls, field: str) -> str:
@@ -150,6 +155,7 @@ class Compose(RequestBody):
             thread=None
             if self.thread is None
             else (self.thread.in_reply_to, list(self.thread.references)),
+            forwarded=None if self.thread is None else self.thread.forwarded,
             request_receipt=self.request_receipt,
             priority=self.priority,
         )
@@ -194,6 +200,7 @@ class DraftSaved(ResponseBody):
 class ThreadOut(ResponseBody):
     in_reply_to: str | None
     references: list[str]
+    forwarded: str | None
 
 
 class DraftContent(ResponseBody):

@@ -147,7 +147,9 @@ MessageId = Annotated[str, Meta(min_length=1, max_length=2048)]
 class BulkAction(RequestBody):
     """POST /api/messages/actions: one action on up to 200 messages (the list's selection)."""
 
-    action: Literal["read", "unread", "flag", "unflag", "move", "delete", "junk"]
+    action: Literal[
+        "read", "unread", "flag", "unflag", "move", "delete", "junk", "archive", "restore"
+    ]
     ids: Annotated[list[MessageId], Meta(min_length=1, max_length=200)]
     mailbox: str | UnsetType = UNSET  # the target of "move", a mailbox id
 
@@ -157,11 +159,14 @@ class BulkAction(RequestBody):
             return "The field 'mailbox' must be a mailbox id."
         if field == "ids":
             return "The field 'ids' must list between 1 and 200 message ids."
-        return "The field 'action' must be read, unread, flag, unflag, move, delete or junk."
+        return (
+            "The field 'action' must be read, unread, flag, unflag, move, delete, junk or archive."
+        )
 
 
 class BulkResult(ResponseBody):
-    """What became of one message: its new id (move, delete to Trash, junk; null when the
+    """What became of one message: its new id (move, delete to Trash, junk, archive, restore;
+    null when the
     server did not say or it was deleted for good), or the error code that stopped it."""
 
     id: str

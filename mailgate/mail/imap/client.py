@@ -123,6 +123,8 @@ _ROLE_NAMES = {
     "archive": "archive",
     "archives": "archive",
 }
+# The special-use folders mailgate makes on demand, by their name at the top level.
+_ON_DEMAND_NAMES = {"Junk": "junk", "Archive": "archive"}
 _SECTION = re.compile(r"(?:[1-9][0-9]*(?:\.[1-9][0-9]*)*)?(?:\.?(?:HEADER|TEXT|MIME))?", re.I)
 _FLAG = re.compile(r"\\?[A-Za-z0-9$_.\-]{1,64}")
 # Cached views (the sorted or searched UIDs of the selection) are arrays of 32-bit UIDs:
@@ -543,7 +545,16 @@ class MailClient:
             roles[e.raw] = role
             if role:
                 taken.add(role)
-        if not special:
+        if special:
+            # A server with SPECIAL-USE but not CREATE-SPECIAL-USE cannot mark the Junk or
+            # Archive folder made on demand (mailgate/mail/folders.py ensure_special): the
+            # top-level one of that exact name takes a role no mailbox is marked with.
+            for e in entries:
+                role = _ON_DEMAND_NAMES.get(e.path)
+                if role and roles[e.raw] is None and role not in taken:
+                    roles[e.raw] = role
+                    taken.add(role)
+        else:
             # Well-known names at any level; the shallowest mailbox wins each role.
             by_depth = sorted(entries, key=lambda e: e.path.count(e.delimiter or "\0"))
             for e in by_depth:

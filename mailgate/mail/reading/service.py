@@ -121,6 +121,26 @@ def _extract_checked(
 
 # Origins kept per session for "Restore" (the oldest are forgotten first).
 MAX_ORIGINS = 5_000
+# The keywords spam filters learn from (IMAPSieve, rspamd, SpamAssassin set-ups).
+JUNK_KEYWORDS = ("$Junk", "$NotJunk")
+
+
+def _keep(book: dict[str, T], key: str, value: T) -> None:
+    """Note ``value`` under ``key``, newest last; the oldest go past MAX_ORIGINS."""
+    book.pop(key, None)
+    book[key] = value
+    while len(book) > MAX_ORIGINS:
+        book.pop(next(iter(book)))
+
+
+async def _set_keywords(
+    client: MailClient, ref: MessageRef, *, add: list[str], remove: list[str]
+) -> None:
+    try:
+        await client.set_keywords(ref.mailbox, ref.uid, add=add, remove=remove)
+    except ImapNoError:
+        # A server that keeps no keywords: the move alone still teaches the filter.
+        log_event("junk_keyword_refused", logging.INFO)
 
 
 class ReadingService:
@@ -140,6 +160,9 @@ class ReadingService:
         # Per session: the mailbox a message came from, by its id where mailgate moved it
         # (Trash, Junk): "Restore" puts it back there. Memory only, wiped with the session.
         self.origins: dict[str, dict[str, str]] = {}
+        # Per session: which of $Junk and $NotJunk a message marked as junk had before, by
+        # its id in Junk: "Restore" (the UI's Undo) sets them back as they were.
+        self.junk_marks: dict[str, dict[str, tuple[str, ...]]] = {}
 
     # -- opening -----------------------------------------------------------------------
 
@@ -482,14 +505,18 @@ class ReadingService:
         finally:
             self.cache.drop(lookup, ref.id)
 
-    def _remember(self, lookup: str, new_id: str | None, origin: str) -> None:
+    def _remember(
+        self, lookup: str, new_id: str | None, origin: str, marks: tuple[str, ...] | None = None
+    ) -> None:
         if new_id is None:
             return
-        kept = self.origins.setdefault(lookup, {})
-        kept.pop(new_id, None)
-        kept[new_id] = origin
-        while len(kept) > MAX_ORIGINS:
-            kept.pop(next(iter(kept)))
+        _keep(self.origins.setdefault(lookup, {}), new_id, origin)
+        if marks is not None:
+            _keep(self.junk_marks.setdefault(lookup, {}), new_id, marks)
+
+    def _forget_moved(self, lookup: str, message: str) -> None:
+        for book in (self.origins, self.junk_marks):
+            book.get(lookup, {}).pop(message, None)
 
     async def _move_in(self, client: MailClient, ref: MessageRef, target: str) -> str | None:
         """Move one message (validity checked first); its new id when the server said."""
@@ -523,7 +550,10 @@ class ReadingService:
         when there is none). Not junk: ``$NotJunk`` (and not ``$Junk``), moved to INBOX."""
         add, remove = ("$Junk", "$NotJunk") if junk else ("$NotJunk", "$Junk")
 
+        marks: tuple[str, ...] = ()
+
         async def op(client: MailClient) -> str | None:
+            nonlocal marks
             if junk:
                 try:
                     target = await ensure_special(client, "junk")
@@ -534,11 +564,13 @@ class ReadingService:
             if target == ref.mailbox:
                 raise BadRequest("The message is already there.")
             await check_validity(client, ref, readonly=False)
-            try:
-                await client.set_keywords(ref.mailbox, ref.uid, add=[add], remove=[remove])
-            except ImapNoError:
-                # A server that keeps no keywords: the move alone still teaches the filter.
-                log_event("junk_keyword_refused", logging.INFO)
+            # Its flags as they are (a FETCH: nothing changes), for Undo.
+            before = await client.store_flags(ref.mailbox, ref.uid)
+            if before is None:
+                raise NotFound("That message does not exist (any more).")
+            lowered = {f.lower() for f in before}
+            marks = tuple(k for k in JUNK_KEYWORDS if k.lower() in lowered)
+            await _set_keywords(client, ref, add=[add], remove=[remove])
             return await self._move_in(client, ref, target)
 
         try:
@@ -546,13 +578,35 @@ class ReadingService:
         finally:
             self.cache.drop(lookup, ref.id)
         if junk:
-            self._remember(lookup, new_id, ref.mailbox)
+            self._remember(lookup, new_id, ref.mailbox, marks)
+        return new_id
+
+    async def archive(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> str | None:
+        """Move to the Archive folder (``ensure_special``: the \\Archive mailbox, else a
+        top-level "Archive", made on demand); the new id. 400 when already there."""
+
+        async def op(client: MailClient) -> str | None:
+            try:
+                target = await ensure_special(client, "archive")
+            except FolderError:
+                raise NotFound("There is no Archive folder and none could be made.") from None
+            if target == ref.mailbox:
+                raise BadRequest("The message is in the Archive already.")
+            return await self._move_in(client, ref, target)
+
+        try:
+            new_id = await self.pool.run(lookup, credentials, op)
+        finally:
+            self.cache.drop(lookup, ref.id)
+        self._remember(lookup, new_id, ref.mailbox)
         return new_id
 
     async def restore(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> str | None:
         """Back to the mailbox mailgate moved the message from, if known and still there,
-        else INBOX; the new id."""
+        else INBOX; the new id. A message mailgate marked as junk gets its $Junk and
+        $NotJunk back as they were (the UI's Undo of "Mark as junk")."""
         origin = self.origins.get(lookup, {}).get(ref.id)
+        marks = self.junk_marks.get(lookup, {}).get(ref.id)
 
         async def op(client: MailClient) -> str | None:
             target = "INBOX"
@@ -562,13 +616,21 @@ class ReadingService:
                     target = origin
             if target == ref.mailbox:
                 raise BadRequest("The message is already there.")
+            if marks is not None:
+                await check_validity(client, ref, readonly=False)
+                await _set_keywords(
+                    client,
+                    ref,
+                    add=list(marks),
+                    remove=[k for k in JUNK_KEYWORDS if k not in marks],
+                )
             return await self._move_in(client, ref, target)
 
         try:
             new_id = await self.pool.run(lookup, credentials, op)
         finally:
             self.cache.drop(lookup, ref.id)
-        self.origins.get(lookup, {}).pop(ref.id, None)
+        self._forget_moved(lookup, ref.id)
         return new_id
 
     async def empty(self, lookup: str, credentials: CredentialsFn, path: str) -> int:
@@ -585,9 +647,10 @@ class ReadingService:
 
         emptied = await self.pool.run(lookup, credentials, op)
         self.cache.drop(lookup)
-        kept = self.origins.get(lookup, {})
-        for key in [k for k in kept if decode_message_id(k).mailbox == path]:
-            kept.pop(key, None)
+        for book in (self.origins, self.junk_marks):
+            kept = book.get(lookup, {})
+            for key in [k for k in kept if decode_message_id(k).mailbox == path]:
+                kept.pop(key, None)
         return emptied
 
     async def delete(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> str | None:
@@ -627,6 +690,7 @@ class ReadingService:
         """A session ends: its renderings and the origins of what it moved."""
         self.cache.drop(lookup)
         self.origins.pop(lookup, None)
+        self.junk_marks.pop(lookup, None)
 
     async def start(self) -> None:
         await self.workers.start()

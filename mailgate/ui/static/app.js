@@ -1008,11 +1008,26 @@ function onKeyDown(e) {
       if (!state.message || state.compose) return;
       compose({ r: "reply", a: "replyAll", f: "forward" }[e.key], state.message);
       return handled();
-    case "e":
-      if (!state.message || state.compose) return;
-      if (state.mailboxes.find((m) => m.id === state.mailboxId)?.role !== "drafts") return;
-      compose("draft", state.message);
+    case "e": {
+      // In Drafts: continue editing the open draft. Elsewhere: archive (as Gmail does)
+      // the chosen rows, else the open message.
+      if (state.compose) return;
+      const role = state.mailboxes.find((m) => m.id === state.mailboxId)?.role;
+      if (role === "drafts") {
+        if (!state.message) return;
+        compose("draft", state.message);
+        return handled();
+      }
+      if (selectedIds().length) {
+        if (!$("#bulk-archive") || $("#bulk-archive").hidden) return;
+        actOnSelection("archive");
+        return handled();
+      }
+      const button = state.message && $('#reader-pane [data-testid="archive"]');
+      if (!button) return;
+      button.click();
       return handled();
+    }
     case "/":
       if (state.compose) return;
       // Search is in the message list: leave the conversation list for it.

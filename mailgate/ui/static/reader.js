@@ -487,6 +487,7 @@ function renderReader(msg) {
     flagBtn,
     seenButton(msg),
     moveControl(msg),
+    archiveAction(msg, action),
     ...junkActions(msg, action),
     action("delete", t("reader.delete"), () => deleteMessage(msg), {
       class: "btn btn-small btn-danger",
@@ -581,6 +582,27 @@ async function setSeen(msg, seen) {
   }
 }
 
+/** "Archive" anywhere but in the Archive itself and in Drafts (a draft is for finishing). */
+function archiveAction(msg, action) {
+  const role = mailboxById(state.mailboxId)?.role;
+  if (role === "archive" || role === "drafts") return null;
+  return action("archive", t("reader.archive"), () => archiveMessage(msg), {
+    "aria-keyshortcuts": "e",
+  });
+}
+
+/** Move to the Archive (made on demand by the server), with Undo as for a move. */
+async function archiveMessage(msg) {
+  const from = state.mailboxId;
+  try {
+    const moved = await api.post(api.path`/api/messages/${msg.id}/archive`, {});
+    await afterRemoval(msg.id);
+    offerUndo(t("reader.archived"), { ids: moved?.id ? [moved.id] : [], mailbox: from });
+  } catch (err) {
+    handleGoneMessage(err);
+  }
+}
+
 /** "Mark as junk" outside Junk (not in Sent or Drafts), "Not junk" in it, "Restore" in Trash. */
 function junkActions(msg, action) {
   const role = mailboxById(state.mailboxId)?.role;
@@ -594,16 +616,25 @@ function junkActions(msg, action) {
   return out;
 }
 
-/** junk, not-junk or restore: the server moves the message; the list takes its place. */
+/** junk, not-junk or restore: the server moves the message; the list takes its place.
+    "Mark as junk" can be undone: the server's restore puts it back, keywords and all. */
 async function relocate(msg, how) {
+  const from = state.mailboxId;
   try {
-    if (how === "junk") await api.post(api.path`/api/messages/${msg.id}/junk`, {});
+    let moved;
+    if (how === "junk") moved = await api.post(api.path`/api/messages/${msg.id}/junk`, {});
     else if (how === "not-junk") await api.post(api.path`/api/messages/${msg.id}/not-junk`, {});
     else await api.post(api.path`/api/messages/${msg.id}/restore`, {});
-    if (how === "junk") announce(t("reader.markedJunk"));
-    else if (how === "not-junk") announce(t("reader.markedNotJunk"));
-    else announce(t("reader.restored"));
+    if (how === "not-junk") announce(t("reader.markedNotJunk"));
+    else if (how === "restore") announce(t("reader.restored"));
     await afterRemoval(msg.id);
+    if (how === "junk") {
+      offerUndo(t("reader.markedJunk"), {
+        ids: moved?.id ? [moved.id] : [],
+        mailbox: from,
+        how: "restore",
+      });
+    }
   } catch (err) {
     handleGoneMessage(err);
   }

@@ -204,6 +204,7 @@ export function buildBulkBar() {
       select,
       button("bulk-move", t("reader.move"), () => run("move", select.value)),
     ),
+    button("bulk-archive", t("reader.archive"), () => run("archive"), { id: "bulk-archive" }),
     button("bulk-junk", t("reader.junk"), () => run("junk"), { id: "bulk-junk" }),
     button("bulk-delete", t("reader.delete"), () => run("delete"), {
       class: "btn btn-small btn-danger",
@@ -250,6 +251,7 @@ export function syncSelection() {
   }
   const role = mailboxById(state.mailboxId)?.role;
   $("#bulk-junk").hidden = role === "junk" || role === "sent" || role === "drafts";
+  $("#bulk-archive").hidden = role === "archive" || role === "drafts";
   if (wasHidden) fillTargets();
 }
 
@@ -271,6 +273,7 @@ function doneText(action, count, target, inTrash) {
   }
   if (action === "delete") return inTrash ? t("bulk.deleted", { count }) : t("bulk.trashed", { count });
   if (action === "junk") return t("bulk.junked", { count });
+  if (action === "archive") return t("bulk.archived", { count });
   if (action === "read") return t("bulk.markedRead", { count });
   if (action === "unread") return t("bulk.markedUnread", { count });
   if (action === "flag") return t("bulk.flagged", { count });
@@ -295,7 +298,7 @@ export async function run(action, target = null, ids = selectedIds()) {
     });
     if (!sure) return;
   }
-  const removing = action === "move" || action === "delete" || action === "junk";
+  const removing = ["move", "delete", "junk", "archive"].includes(action);
   const before = [...document.querySelectorAll('#message-list [data-testid="message-row"]')].map(
     (r) => r.dataset.id,
   );
@@ -330,7 +333,9 @@ export async function run(action, target = null, ids = selectedIds()) {
   let text = doneText(action, done.length, target, inTrash);
   if (failed) text = `${text} ${t("bulk.someFailed", { count: failed })}`;
   const back = done.map((r) => r.new_id).filter((id) => typeof id === "string" && id);
-  if ((action === "move" || (action === "delete" && !inTrash)) && back.length) {
+  if (action === "junk" && back.length) {
+    offerUndo(text, { ids: back, mailbox: from, how: "restore" });
+  } else if ((action === "move" || action === "archive" || (action === "delete" && !inTrash)) && back.length) {
     offerUndo(text, { ids: back, mailbox: from });
   } else {
     announce(text, failed ? "error" : "info");

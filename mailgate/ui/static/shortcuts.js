@@ -17,6 +17,7 @@ function shortcuts() {
     [["n"], t("keys.openNext")],
     [["p"], t("keys.openPrevious")],
     [[t("keys.kDelete"), "#"], t("keys.delete")],
+    [["e"], t("keys.archive")],
     [["s"], t("keys.flag")],
     [["!"], t("keys.junk")],
     [["I"], t("keys.markRead")],

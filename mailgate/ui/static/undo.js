@@ -1,5 +1,7 @@
-// "Undo" after a move or a delete to Trash: a toast with the button for a few seconds
-// (and the "z" key); undoing moves the messages back by the new ids the server answered.
+// "Undo" after a move, an archive, a delete to Trash or "Mark as junk": a toast with the
+// button for a few seconds (and the "z" key); undoing moves the messages back by the new
+// ids the server answered (for junk: the server's restore, which also sets $Junk and
+// $NotJunk back as they were).
 
 import { t } from "./i18n.js";
 import { postActions } from "./selection.js";
@@ -8,7 +10,8 @@ import { $, h } from "./util.js";
 
 export const UNDO_MS = 10_000;
 
-let pending = null; // {ids, mailbox}: the messages where they are now, and where they were
+let pending = null; // {ids, mailbox, how}: the messages where they are now, where they were,
+// and how they go back ("move", or "restore" after junk)
 let timer = null;
 let hooks = { restored: async () => {} };
 
@@ -36,8 +39,9 @@ export function buildUndoToast() {
   );
 }
 
-/** Say `text` with an Undo button that moves `ids` back to `mailbox`. */
-export function offerUndo(text, { ids, mailbox }) {
+/** Say `text` with an Undo button that moves `ids` back to `mailbox` (`how`: "move", or
+    "restore" for messages marked as junk). */
+export function offerUndo(text, { ids, mailbox, how = "move" }) {
   const toast = $("#undo-toast");
   if (!toast || !ids?.length || !mailbox) {
     announce(text);
@@ -45,7 +49,7 @@ export function offerUndo(text, { ids, mailbox }) {
   }
   announce(""); // one toast at a time
   clearTimeout(timer);
-  pending = { ids: [...ids], mailbox };
+  pending = { ids: [...ids], mailbox, how };
   $("#undo-text").textContent = text;
   $("#undo-button").hidden = false;
   toast.classList.add("visible");
@@ -75,10 +79,11 @@ export function dismissUndo() {
 /** Move the last moved or deleted messages back. */
 export async function undo() {
   if (!pending) return;
-  const { ids, mailbox } = pending;
+  const { ids, mailbox, how } = pending;
   dismissUndo();
   try {
-    const results = await postActions({ action: "move", mailbox }, ids);
+    const body = how === "restore" ? { action: "restore" } : { action: "move", mailbox };
+    const results = await postActions(body, ids);
     const back = results.filter((r) => !r.error);
     await hooks.restored(mailbox, back.map((r) => r.new_id).filter(Boolean));
     const failed = results.length - back.length;
