@@ -154,3 +154,37 @@ def test_bulk_read_and_unread_count_each_message_once(
     _record(page)
     page.get_by_test_id(f"bulk-{action}").click()
     assert _watch(page) == [before, after]
+
+
+def test_opening_the_same_unread_message_twice_at_once_counts_it_once(
+    signed_in: SignedIn, seeded_user: Mailbox
+) -> None:
+    page = _signed_in(signed_in, seeded_user)
+    _hold(page, "GET", MESSAGE)
+    _hold(page, "GET", LIST, HOLD_MS + 500)  # the list still says unread at the second
+    _record(page)
+    row = page.get_by_test_id(ROW).filter(has_text=seeded_user.subjects["lunch"])
+    row.click()
+    page.wait_for_timeout(200)
+    row.click()  # the first answer is still on its way
+    expect(page.get_by_test_id("reader-subject")).to_have_text(seeded_user.subjects["lunch"])
+    assert len([p for p in _held(page) if p.startswith("/api/messages/")]) == 2
+    assert _watch(page) == ["5", "4"]
+
+
+def test_deleting_an_unread_message_and_undo_count_it_once(
+    signed_in: SignedIn, seeded_user: Mailbox
+) -> None:
+    page = _signed_in(signed_in, seeded_user)
+    _hold(page, "POST", r"^/api/messages/actions$")
+    _select(page, seeded_user.subjects["lunch"])
+    _record(page)
+    page.get_by_test_id("bulk-delete").click()
+    expect(page.get_by_test_id(ROW)).to_have_count(4)
+    assert _held(page)
+    assert _watch(page) == ["5", "4"]
+    _record(page)
+    page.get_by_test_id("undo").click()
+    expect(page.get_by_test_id(ROW)).to_have_count(5)
+    assert len(_held(page)) == 2
+    assert _watch(page) == ["4", "5"]
