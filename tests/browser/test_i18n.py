@@ -704,9 +704,6 @@ def test_inbox_screenshots(
     expect(page.locator("#list-title")).to_have_text(_catalog(language)["mailbox.inbox"])
     page.get_by_test_id(ROW).filter(has_text="Invoice attached").click()
     page.get_by_test_id("attachment-link").wait_for()
-    # The count has settled (a live event may cross the local update of the open message).
-    badge = page.locator('[data-testid="mailbox"][data-role="inbox"] .mailbox-unread')
-    expect(badge.locator("[aria-hidden]")).to_have_text("4")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     name = f"inbox-{language}-1280x800.png"
     page.screenshot(path=str(SCREENSHOTS / name))

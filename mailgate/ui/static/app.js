@@ -22,12 +22,12 @@ import {
   setListMode,
 } from "./list.js";
 import {
+  liveCounts,
   newFolder,
   onFolderChanges,
   onSelectMailbox,
   refreshMailboxes,
   renderMailboxes,
-  setCounts,
 } from "./mailboxes.js";
 import { clearTheme, loadPrefs, updatePrefs } from "./prefs.js";
 import { closePrefs, initPrefsView, openPrefs } from "./prefs-view.js";
@@ -534,7 +534,7 @@ function onMailboxEvent(event) {
     return;
   }
   if (!data || typeof data.mailbox !== "string") return;
-  setCounts(data.mailbox, { total: Number(data.total), unread: Number(data.unread) });
+  liveCounts(data.mailbox, { total: Number(data.total), unread: Number(data.unread) });
   if (data.mailbox !== state.mailboxId) return;
   const present =
     document.visibilityState === "visible" &&

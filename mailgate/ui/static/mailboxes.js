@@ -64,9 +64,22 @@ export function orderMailboxes(list) {
 
 /** GET /api/mailboxes and redraw the navigation. */
 export async function refreshMailboxes() {
+  const asked = tick();
+  // Asked after every change here was answered: this answer counts them all.
+  if (![...counting.values()].some((c) => c.busy)) clearTimeout(settleTimer);
   try {
     const data = await api.get("/api/mailboxes");
-    state.mailboxes = orderMailboxes(Array.isArray(data?.mailboxes) ? data.mailboxes : []);
+    const before = new Map(state.mailboxes.map((mb) => [mb.id, mb]));
+    const fresh = Array.isArray(data?.mailboxes) ? data.mailboxes : [];
+    for (const mb of fresh) {
+      if (countsFor(mb.id, asked)) continue;
+      // A change here was under way when the server counted: keep the count shown.
+      const shown = before.get(mb.id);
+      if (shown) mb.unread = shown.unread;
+      if (!counting.get(mb.id).busy) settleSoon(); // else its end() asks
+
+    }
+    state.mailboxes = orderMailboxes(fresh);
     renderMailboxes();
     refreshQuota();
   } catch (err) {
@@ -74,15 +87,94 @@ export async function refreshMailboxes() {
   }
 }
 
+// ---------------------------------------------------------------- unread counts
+//
+// A mailbox's unread count comes from two places: the server's counts (GET /api/mailboxes,
+// and the live events of GET /api/events, both STATUS, so absolute) and the page's own
+// changes (a message opened, marked read or unread), shown at once. A server count may or
+// may not include a change still under way, so the two are never added blindly: while a
+// change to a mailbox is under way, server counts for it are set aside; once every change
+// there has been answered, one GET /api/mailboxes asked after that gives the count. And
+// each message counts once: the page remembers which messages it counted read or unread
+// since the last server count it took, so a second answer for the same message changes
+// nothing.
+
+let clock = 0;
+const tick = () => ++clock;
+// mailbox id -> {busy: changes under way, settledAt: the clock at the last answer,
+// counted: message id -> seen, for the messages counted here since the last server count}
+const counting = new Map();
 let settleTimer = null;
 
-/** Show a change made here at once, then ask the server: a live event computed just
-    before the change may still arrive and would otherwise leave a stale count. */
-export function adjustUnread(id, delta) {
-  const mb = state.mailboxes.find((m) => m.id === id);
-  if (mb) setCounts(mb.id, { unread: (Number(mb.unread) || 0) + delta });
+function counter(id) {
+  let c = counting.get(id);
+  if (!c) {
+    c = { busy: 0, settledAt: 0, counted: new Map() };
+    counting.set(id, c);
+  }
+  return c;
+}
+
+/** Whether a server count for mailbox `id` taken at `asked` (a live event: now) may be
+    shown, and if so, forget the messages counted here: the server's count has them. */
+function countsFor(id, asked = tick()) {
+  const c = counting.get(id);
+  if (!c) return true;
+  if (c.busy || c.settledAt > asked) return false;
+  c.counted.clear();
+  return true;
+}
+
+function settleSoon() {
   clearTimeout(settleTimer);
   settleTimer = setTimeout(refreshMailboxes, 1000);
+}
+
+/**
+ * A request that may change the unread count of mailbox `id` is about to go out (opening
+ * an unread message, marking read or unread, a bulk action). Until `end()`, server counts
+ * for the mailbox are set aside; after it, the server is asked. `counted(messageId,
+ * wasSeen, seen)` shows the change the answer says at once, once per message.
+ */
+export function countChange(id) {
+  const c = counter(id);
+  c.busy += 1;
+  let open = true;
+  return {
+    counted(messageId, wasSeen, seen) {
+      if (!open) return;
+      const before = c.counted.has(messageId) ? c.counted.get(messageId) : wasSeen;
+      c.counted.set(messageId, seen);
+      if (before === seen) return;
+      const mb = state.mailboxes.find((m) => m.id === id);
+      if (mb) setCounts(id, { unread: (Number(mb.unread) || 0) + (seen ? -1 : 1) });
+    },
+    end() {
+      if (!open) return;
+      open = false;
+      c.busy -= 1;
+      c.settledAt = tick();
+      if (!c.busy) settleSoon();
+    },
+  };
+}
+
+/**
+ * Around an action on many messages (bulk, conversation, undo): server counts for the
+ * given mailboxes and the inbox are set aside until it is answered, so that the badge
+ * does not step through the server's counts in between. Returns `end`; the caller asks
+ * GET /api/mailboxes after it.
+ */
+export function holdCounts(ids) {
+  const inbox = state.mailboxes.find((m) => m.role === "inbox")?.id;
+  const changes = [...new Set([...ids, inbox].filter(Boolean))].map(countChange);
+  return () => changes.forEach((c) => c.end());
+}
+
+/** A live event's counts for mailbox `id`: the total always, the unread count unless a
+    change here is under way or unconfirmed (the refresh after it has the count). */
+export function liveCounts(id, { total, unread }) {
+  return setCounts(id, countsFor(id) ? { total, unread } : { total });
 }
 
 /** Redraw the mailbox list from state (keeps keyboard focus on the same mailbox). */

@@ -4,7 +4,7 @@ import * as api from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { touch } from "./idle.js";
 import { loadList, markOpenRow, rowById, updateConversationRow, updateRow } from "./list.js";
-import { adjustUnread, refreshMailboxes } from "./mailboxes.js";
+import { countChange, holdCounts, refreshMailboxes } from "./mailboxes.js";
 import { identityFor } from "./identities.js";
 import { remoteSenders, setRemoteSenders, updatePrefs } from "./prefs.js";
 import { addSender } from "./contacts-view.js";
@@ -44,6 +44,9 @@ export async function openMessage(id, { focus = true } = {}) {
   const seq = ++openSeq;
   state.conversation = null;
   const listed = state.list.messages.find((m) => m.id === id);
+  const wasUnread = Boolean(listed && !listed.seen);
+  // Opening an unread message (or one not listed here) marks it read on the server.
+  const change = listed?.seen ? null : countChange(state.mailboxId);
   markOpenRow(id);
   hooks.showPane("reader");
   pane().replaceChildren(
@@ -55,22 +58,25 @@ export async function openMessage(id, { focus = true } = {}) {
   );
   try {
     const msg = await api.get(api.path`/api/messages/${id}`);
+    if (msg && wasUnread) {
+      // Reading marked it seen on the server (even if another message was opened
+      // meanwhile); mirror that locally.
+      change.counted(id, false, true);
+      updateRow(id, { seen: true });
+    }
     if (seq !== openSeq || !msg) return;
     // Opening (without peek) marked it seen, whatever flags the answer was built from.
     msg.seen = true;
     state.message = msg;
     renderReader(msg);
-    if (listed && !listed.seen) {
-      // Reading marked it seen on the server; mirror that locally.
-      updateRow(id, { seen: true });
-      adjustUnread(state.mailboxId, -1);
-    }
     if (focus) $("#reader-subject")?.focus();
   } catch (err) {
     if (seq !== openSeq) return;
     closeReader();
     hooks.showPane("list");
     handleGoneMessage(err);
+  } finally {
+    change?.end();
   }
 }
 
@@ -563,10 +569,12 @@ function seenButton(msg) {
 }
 
 async function setSeen(msg, seen) {
+  const listed = state.list.messages.find((m) => m.id === msg.id);
+  const wasSeen = listed ? Boolean(listed.seen) : null;
+  const change = countChange(state.mailboxId);
   try {
     const updated = await api.patch(api.path`/api/messages/${msg.id}`, { seen });
-    const listed = state.list.messages.find((m) => m.id === msg.id);
-    if (listed && listed.seen !== seen) adjustUnread(state.mailboxId, seen ? -1 : +1);
+    if (listed) change.counted(msg.id, wasSeen, seen);
     msg.seen = updated && typeof updated.seen === "boolean" ? updated.seen : seen;
     updateRow(msg.id, { seen: msg.seen });
     if (state.message?.id === msg.id) {
@@ -579,6 +587,8 @@ async function setSeen(msg, seen) {
     announce(msg.seen ? t("reader.markedRead") : t("reader.markedUnread"));
   } catch (err) {
     handleGoneMessage(err);
+  } finally {
+    change.end();
   }
 }
 
@@ -820,8 +830,12 @@ function conversationItem(conv, m) {
   }
   async function load() {
     body.replaceChildren(h("p", { class: "muted", text: t("status.loading") }));
+    const wasSeen = Boolean(m.seen);
+    // Reading an unread message marks it read in its own mailbox.
+    const change = wasSeen ? null : countChange(m.mailbox || state.mailboxId);
     try {
       const msg = await api.get(api.path`/api/messages/${m.id}`);
+      if (msg && !wasSeen) change.counted(m.id, false, true);
       if (!body.isConnected || !msg) return;
       body.replaceChildren(
         h(
@@ -841,7 +855,6 @@ function conversationItem(conv, m) {
         // Reading marked it seen on the server; mirror that locally.
         m.seen = true;
         item.classList.remove("unread");
-        if (m.mailbox === state.mailboxId) adjustUnread(state.mailboxId, -1);
         const left = Math.max(0, (Number(conv.unread) || 0) - 1);
         conv.unread = left;
         updateConversationRow(conv.id, { unread: left });
@@ -850,6 +863,8 @@ function conversationItem(conv, m) {
       loading = null;
       body.replaceChildren();
       reportError(err);
+    } finally {
+      change?.end();
     }
   }
   if (!m.seen) expand(true);
@@ -867,8 +882,13 @@ async function conversationAction(conv, action) {
     });
     if (!sure) return;
   }
+  const end = holdCounts([state.mailboxId]);
   try {
-    await api.post(api.path`/api/conversations/${conv.id}/actions`, { action });
+    try {
+      await api.post(api.path`/api/conversations/${conv.id}/actions`, { action });
+    } finally {
+      end(); // counts from the server again, asked for below
+    }
     if (action === "delete") {
       announce(t("conv.deleted"));
       await afterRemoval(conv.id);

@@ -6,7 +6,7 @@ import * as api from "./api.js";
 import { confirmDialog } from "./dialog.js";
 import { t } from "./i18n.js";
 import { loadList, rowById } from "./list.js";
-import { refreshMailboxes } from "./mailboxes.js";
+import { holdCounts, refreshMailboxes } from "./mailboxes.js";
 import { announce, mailboxById, mailboxLabel, reportError, state } from "./state.js";
 import { offerUndo } from "./undo.js";
 import { $, h } from "./util.js";
@@ -39,9 +39,15 @@ export function selectedIds() {
 /** Post one action for any number of ids, CHUNK at a time; the results of all. */
 export async function postActions(body, ids) {
   const results = [];
-  for (let i = 0; i < ids.length; i += CHUNK) {
-    const data = await api.post("/api/messages/actions", { ...body, ids: ids.slice(i, i + CHUNK) });
-    if (Array.isArray(data?.results)) results.push(...data.results);
+  // The caller asks for the counts afterwards; none from the server meanwhile.
+  const end = holdCounts([state.mailboxId, body.mailbox]);
+  try {
+    for (let i = 0; i < ids.length; i += CHUNK) {
+      const data = await api.post("/api/messages/actions", { ...body, ids: ids.slice(i, i + CHUNK) });
+      if (Array.isArray(data?.results)) results.push(...data.results);
+    }
+  } finally {
+    end();
   }
   return results;
 }
