@@ -282,13 +282,13 @@ async def test_sent_replies_come_from_the_newest_window_only(dovecot, monkeypatc
     client = await dovecot.open_client(email, password)
     try:
         monkeypatch.setattr(conversations, "SENT_WINDOW", 2)
-        (conv,) = await conversations._conversations(client, "INBOX")
+        _, (conv,) = await conversations._conversations(client, "INBOX")
         assert [(m.mailbox, m.date) for m in conv.members] == [
             ("INBOX", (BASE + timedelta(minutes=1)).timestamp()),
             ("Sent", (BASE + timedelta(minutes=4)).timestamp()),
         ]
         monkeypatch.setattr(conversations, "SENT_WINDOW", 3)
-        (conv,) = await conversations._conversations(client, "INBOX")
+        _, (conv,) = await conversations._conversations(client, "INBOX")
         assert [m.mailbox for m in conv.members] == ["INBOX", "Sent", "Sent"]
     finally:
         client.close()
