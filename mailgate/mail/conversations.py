@@ -1,10 +1,13 @@
 """Conversations: a mailbox's threads, with the user's own replies from Sent.
 
-A conversation is one thread of a mailbox (`MailClient.threads`: the server's THREAD
-REFERENCES, or RFC 5256 computed here) plus the messages among the newest `SENT_WINDOW`
-of the Sent mailbox whose Message-ID or References link to it. It is named by its first
-message in the mailbox (by UID; `conversation_id`), so the id stays while new replies
-arrive; a renumbered mailbox makes it stale (409) like a message id.
+A conversation is one thread of a mailbox (the server's THREAD REFERENCES, or RFC 5256
+computed here) plus the messages among the newest `SENT_WINDOW` of the Sent mailbox whose
+Message-ID or References link to one of its messages. The threads and their order (newest
+first by each one's newest message in the mailbox) are the connection's kept conversation
+view (`MailClient.conversation_page`); a page reads the threading headers of its own
+conversations' messages only, and links the Sent replies to those. A conversation is named
+by its first message in the mailbox (by UID; `conversation_id`), so the id stays while new
+replies arrive; a renumbered mailbox makes it stale (409) like a message id.
 """
 
 from __future__ import annotations
