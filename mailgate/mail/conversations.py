@@ -84,10 +84,13 @@ async def _conversations(
     offset: int = 0,
     limit: int | None = None,
     holding: int | None = None,
+    read: dict[str, dict[int, Summary]] | None = None,
 ) -> tuple[int, list[_Conversation]]:
     """The total and ``limit`` conversations of ``path`` from ``offset`` (all when None),
     newest first by their newest message in ``path``; with ``holding``, the one holding that
-    UID (or none). Each with the replies from Sent that link to its messages.
+    UID (or none). Each with the replies from Sent that link to its messages. With
+    ``read``, the summaries of the conversations' messages in ``path`` are read into it
+    before Sent is selected (``path`` then needs no second opening for them).
 
     The order and the threads come from the connection's kept conversation view (one SORT
     and one THREAD a selection); only the shown conversations' threading headers are read.
@@ -120,6 +123,10 @@ async def _conversations(
                     owner.setdefault(ref, index)
     extra: dict[int, list[_Member]] = {}
     if sent is not None and owner:
+        if read is not None:
+            uids = [u for g in chosen for u in g]
+            mine = await client.summaries(path, uids, uidvalidity=validity)
+            read[path] = {x.uid: x for x in mine}
         sent_validity, sent_heads = 0, dict[int, Head]()
         with contextlib.suppress(ImapNoError):
             sent_validity, sent_heads = await client.recent_heads(sent, SENT_WINDOW)
@@ -143,9 +150,13 @@ def _date(head: Head | None) -> float:
 
 
 async def _summaries(
-    client: MailClient, members: list[_Member], path: str
+    client: MailClient,
+    members: list[_Member],
+    path: str,
+    read: dict[str, dict[int, Summary]] | None = None,
 ) -> dict[tuple[str, int], tuple[_Member, Summary]]:
-    """Summaries of ``members`` by (mailbox, UID); vanished ones are left out."""
+    """Summaries of ``members`` by (mailbox, UID), from ``read`` for a mailbox read
+    already; vanished ones are left out."""
     by_box: dict[str, list[_Member]] = {}
     for m in members:
         by_box.setdefault(m.mailbox, []).append(m)
@@ -154,10 +165,15 @@ async def _summaries(
     boxes = sorted(by_box.items(), key=lambda item: item[0] != path)
     for box, ms in boxes:
         known = {m.uid: m for m in ms}
-        own = box == path  # read-write; Sent is only read
-        for s in await client.summaries(
-            box, list(known), uidvalidity=ms[0].uidvalidity, readonly=not own
-        ):
+        done = (read or {}).get(box)
+        if done is not None:
+            got = [done[u] for u in known if u in done]
+        else:
+            own = box == path  # read-write; Sent is only read
+            got = await client.summaries(
+                box, list(known), uidvalidity=ms[0].uidvalidity, readonly=not own
+            )
+        for s in got:
             found[(box, s.uid)] = (known[s.uid], s)
     return found
 
@@ -203,15 +219,25 @@ class ConversationService:
         self, lookup: str, credentials: CredentialsFn, path: str, *, offset: int, limit: int
     ) -> dict[str, Any]:
         async def op(client: MailClient) -> dict[str, Any]:
-            total, chosen = await _conversations(client, path, offset=offset, limit=limit)
-            got = await _summaries(client, [m for c in chosen for m in c.members], path)
+            read: dict[str, dict[int, Summary]] = {}
+            total, chosen = await _conversations(
+                client, path, offset=offset, limit=limit, read=read
+            )
+            got = await _summaries(client, [m for c in chosen for m in c.members], path, read)
             items = [i for c in chosen if (i := _item(c, got)) is not None]
             return {"total": total, "offset": offset, "conversations": items}
 
         return await self.pool.run(lookup, credentials, op)
 
-    async def _find(self, client: MailClient, ref: MessageRef) -> _Conversation:
-        _, found = await _conversations(client, ref.mailbox, ref.uidvalidity, holding=ref.uid)
+    async def _find(
+        self,
+        client: MailClient,
+        ref: MessageRef,
+        read: dict[str, dict[int, Summary]] | None = None,
+    ) -> _Conversation:
+        _, found = await _conversations(
+            client, ref.mailbox, ref.uidvalidity, holding=ref.uid, read=read
+        )
         for conv in found:
             if conv.anchor.uid == ref.uid:
                 return conv
@@ -219,8 +245,9 @@ class ConversationService:
 
     async def get(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> Any:
         async def op(client: MailClient) -> dict[str, Any]:
-            conv = await self._find(client, ref)
-            got = await _summaries(client, conv.members, ref.mailbox)
+            read: dict[str, dict[int, Summary]] = {}
+            conv = await self._find(client, ref, read)
+            got = await _summaries(client, conv.members, ref.mailbox, read)
             item = _item(conv, got)
             if item is None:
                 raise NotFound("That conversation does not exist (any more).")
