@@ -402,3 +402,63 @@ async def test_a_conversation_page_reads_the_headers_of_its_own_messages_only(
         assert fetched[0][1] == client_module.uid_set(u for g in page.groups for u in g)
     finally:
         await client.logout()
+
+
+def _record_parts(conn: ImapConnection) -> list[tuple[str, ...]]:
+    sent: list[tuple[str, ...]] = []
+    command = conn.command
+
+    async def spy(*parts: Any, **kw: Any) -> Any:
+        sent.append(tuple(str(p) for p in parts))
+        return await command(*parts, **kw)
+
+    conn.command = spy  # type: ignore[method-assign]
+    return sent
+
+
+async def test_a_kept_view_is_patched_from_news_where_that_is_exact(side: Side) -> None:
+    """New mail with the newest (or, oldest first, the oldest) date is put in front of the
+    kept order and expunged UIDs are taken out, without sorting the mailbox again; a new
+    message dated in the middle is sorted afresh. Checked against a fresh SORT each time."""
+    for n in range(20):
+        await side.add(n, hours=(n * 13) % 40)
+    await side.check()
+    oldest_first = await side.client.list_page(side.mailbox, sort="date_asc", limit=100)
+    assert [s.uid for s in oldest_first.summaries] == side.expected()[::-1]
+    patching = "SORT" in side.client.connection.capabilities  # else keys kept here
+    sent = _record_parts(side.client.connection)
+    whole_sorts = lambda: [p for p in sent if p[0] == "UID SORT" and p[-1] == "ALL"]  # noqa: E731
+
+    await side.add(100, hours=500)  # the newest
+    await side.add(101, hours=501)  # newer still
+    await side.check()
+    if patching:  # no full SORT: the view was patched
+        assert not whole_sorts()
+        assert any(p[0] == "UID SORT" and p[-2] == "UID" for p in sent)
+
+    ordered = side.expected()
+    for uid in (ordered[0], ordered[7], ordered[-1]):
+        await side.remove(uid)
+    sent.clear()
+    await side.check()
+    if patching:
+        assert not [p for p in sent if p[0] == "UID SORT"]
+
+    # The oldest-first view (kept since the last change): a message older than all goes
+    # to its front while another is expunged.
+    await side.client.list_page(side.mailbox, sort="date_asc", limit=100)
+    await side.add(102, hours=-900)
+    await side.remove(side.expected()[3])
+    sent.clear()
+    page = await side.client.list_page(side.mailbox, sort="date_asc", limit=100)
+    assert [s.uid for s in page.summaries] == side.expected()[::-1]
+    await side.check()
+    if patching:
+        assert not whole_sorts()
+
+    # Dated in the middle: sorted afresh, still exact.
+    await side.add(103, hours=20)
+    sent.clear()
+    await side.check()
+    if patching:
+        assert whole_sorts()

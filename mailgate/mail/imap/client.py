@@ -80,6 +80,7 @@ Sort = Literal[
     "size_asc",
 ]
 SORTS: tuple[Sort, ...] = get_args(Sort)  # the API offers them in this order
+_SORT_NAMES = frozenset(SORTS)
 # The SORT key (RFC 5256; DISPLAYFROM and DISPLAYTO are RFC 5957) of each order's first word.
 _SORT_KEYS = {
     "date": "DATE",
@@ -388,6 +389,11 @@ class MailClient:
         self._orders: dict[tuple[str, str, str | None], array[int]] = {}
         # The (UIDVALIDITY, UIDNEXT, EXISTS) each mailbox's views were made under.
         self._stamps: dict[str, tuple[int, int, int]] = {}
+        # Sorted views of a mailbox whose messages changed since, with the stamp they were
+        # made under: patched from the change alone where that is exact (_patched).
+        self._stale: dict[
+            str, tuple[tuple[int, int, int], dict[tuple[str, str, str | None], array[int]]]
+        ] = {}
         # Parsed summaries of the current selection: cleared with _orders, and kept up to
         # date by flag news (see _note).
         self._summary_cache: dict[int, Summary] = {}
@@ -455,6 +461,8 @@ class MailClient:
         if size > VIEW_BUDGET:
             return
         self._orders.pop(key, None)
+        if self.view_bytes() + size > VIEW_BUDGET:
+            self._stale.clear()  # views waiting to be patched go first
         while self._orders and self.view_bytes() + size > VIEW_BUDGET:
             self._orders.pop(next(iter(self._orders)))
         self._orders[key] = uids
@@ -470,11 +478,16 @@ class MailClient:
             del self._orders[key]
         for box in [b for b in self._stamps if gone(b)]:
             del self._stamps[box]
+        for box in [b for b in self._stale if gone(b)]:
+            del self._stale[box]
 
     def view_bytes(self) -> int:
         """The bytes of this connection's cached sorted and searched views (the arrays'
         items; Python's few dozen bytes per array aside)."""
-        return sum(len(v) * v.itemsize for v in self._orders.values())
+        kept = sum(len(v) * v.itemsize for v in self._orders.values())
+        return kept + sum(
+            len(v) * v.itemsize for _, views in self._stale.values() for v in views.values()
+        )
 
     def dates_bytes(self) -> int:
         """The bytes of the sort keys kept for servers without SORT (the dicts themselves;
@@ -763,10 +776,19 @@ class MailClient:
         )
         self._selected = _Selected(path, readonly, state)
         stamp = (validity, state.uidnext, exists) if state.uidnext is not None else None
-        if stamp is None or self._stamps.get(path) != stamp:
-            # Other messages than when its views were made (or no way to tell): drop them.
+        old = self._stamps.get(path)
+        if stamp is None or old != stamp:
+            # Other messages than when its views were made (or no way to tell): drop them,
+            # but keep the whole-mailbox sorted views aside to be patched (_patched) when
+            # only the UIDs since then came and went.
+            stale: dict[tuple[str, str, str | None], array[int]] = {}
             for key in [k for k in self._orders if k[0] == path]:
-                del self._orders[key]
+                view = self._orders.pop(key)
+                if key[2] is None and key[1] in _SORT_NAMES:
+                    stale[key] = view
+            self._stale.clear()  # one mailbox's at most, counted in VIEW_BUDGET
+            if stale and stamp is not None and old is not None and old[0] == validity:
+                self._stale[path] = (old, stale)
             self._stamps.pop(path, None)
             if stamp is not None:
                 self._stamps[path] = stamp
@@ -840,10 +862,10 @@ class MailClient:
         kind, _, direction = sort.partition("_")
         descending = direction == "desc"
         if conn.has("SORT"):
-            key = _SORT_KEYS[kind]
-            if kind in ("from", "to") and conn.has("SORT=DISPLAY"):
-                key = f"DISPLAY{key}"
-            order = f"(REVERSE {key})" if descending else f"({key})"
+            patched = await self._patched(path, state, order_key)
+            if patched is not None:
+                return patched
+            order = self._sort_order(sort)
             resp = await conn.command("UID SORT", order, "UTF-8", *criteria)
             uids = _numbers_of(resp, "SORT")
         else:
@@ -858,6 +880,75 @@ class MailClient:
         if not self._dirty:
             self._keep_view(order_key, uids)
         return uids
+
+    def _sort_order(self, sort: Sort) -> str:
+        """The SORT program of ``sort`` (with SORT=DISPLAY, the display names)."""
+        kind, _, direction = sort.partition("_")
+        key = _SORT_KEYS[kind]
+        if kind in ("from", "to") and self._conn.has("SORT=DISPLAY"):
+            key = f"DISPLAY{key}"
+        return f"(REVERSE {key})" if direction == "desc" else f"({key})"
+
+    async def _patched(
+        self, path: str, state: SelectState, key: tuple[str, str, str | None]
+    ) -> array[int] | None:
+        """A sorted view of the whole mailbox made before messages came or went, brought up
+        to date from the change alone, or None (then it is sorted afresh).
+
+        Expunged UIDs are taken out (what remains keeps its order: the server's order of a
+        subset is the subset of its order). New UIDs go to the front when the server,
+        sorting them together with the view's first message, puts that one last (a new
+        message with the newest date in a newest-first view), or to the end when it puts
+        the view's last message first; anywhere else, the view is sorted afresh."""
+        kept = self._stale.get(path)
+        if kept is None or key not in kept[1] or state.uidnext is None:
+            return None
+        (_, old_next, old_exists), views = kept
+        view = views.pop(key)
+        if not views:
+            del self._stale[path]
+        conn = self._conn
+        resp = await conn.command("UID SEARCH", "UID", f"{old_next}:*")
+        self._note(resp)
+        new = sorted({u for u in _numbers_of(resp, "SEARCH") if u >= old_next})
+        gone = old_exists + len(new) - state.exists
+        if resp.status != "OK" or gone < 0 or len(new) > _PATCH_MAX or self._dirty:
+            return None
+        if gone:
+            resp = await conn.command("UID SEARCH", "ALL")
+            self._note(resp)
+            if resp.status != "OK" or self._dirty:
+                return None
+            present = _numbers_of(resp, "SEARCH")
+            view = await _off_loop(len(view), _keep_present, view, present)
+            if len(view) + len(new) != state.exists:
+                return None
+        if new:
+            order = self._sort_order(key[1])  # type: ignore[arg-type]
+            merged: array[int] | None = None
+            for edge in ([view[0]] if view else []) + ([view[-1]] if len(view) > 1 else []):
+                resp = await conn.command("UID SORT", order, "UTF-8", "UID", uid_set([edge, *new]))
+                self._note(resp)
+                got = _numbers_of(resp, "SORT")
+                if resp.status != "OK" or self._dirty or len(got) != len(new) + 1:
+                    return None
+                if got[-1] == edge == view[0]:
+                    merged = got[:-1] + view
+                    break
+                if got[0] == edge == view[-1]:
+                    merged = view + got[1:]
+                    break
+            if not view:
+                resp = await conn.command("UID SORT", order, "UTF-8", "UID", uid_set(new))
+                self._note(resp)
+                merged = _numbers_of(resp, "SORT")
+                if resp.status != "OK" or self._dirty or len(merged) != len(new):
+                    return None
+            if merged is None:
+                return None
+            view = merged
+        self._keep_view(key, view)
+        return view
 
     async def _key_order(
         self, path: str, uidvalidity: int, uids: list[int], kind: str, descending: bool
@@ -1503,6 +1594,16 @@ class MailClient:
         if self._selected and self._selected.path == path:
             self._dirty = True
         return parts
+
+
+# At most this many new messages are placed into a kept sorted view (_patched).
+_PATCH_MAX = 200
+
+
+def _keep_present(view: array[int], present: array[int]) -> array[int]:
+    """``view`` without the UIDs not in ``present`` (its order kept)."""
+    here = set(present)
+    return array("I", (u for u in view if u in here))
 
 
 # Work on more numbers than this (a mailbox's UIDs) runs in a thread, so the event loop
