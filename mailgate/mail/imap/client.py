@@ -383,7 +383,8 @@ class MailClient:
         # Sorted/searched UIDs by (mailbox, sort, query), least recently used first, at most
         # VIEW_BUDGET bytes. Valid while the mailbox holds the same messages: a SELECT that
         # finds its UIDVALIDITY, UIDNEXT or EXISTS changed since drops its views (news of
-        # messages coming or going makes select() re-SELECT). A UID's date never changes,
+        # messages coming or going makes select() re-SELECT), keeping its sorted views of
+        # the whole mailbox aside in _stale to be patched (_patched). A UID's date never changes,
         # so views of other mailboxes are kept across selections, and flag news leaves
         # them all: no view depends on flags.
         self._orders: dict[tuple[str, str, str | None], array[int]] = {}
