@@ -18,6 +18,9 @@ daily use has them. mailgate and the direct client use their own copy (hard link
                         contain the word) + UID FETCH of hits   |
   conversations         UID THREAD REFERENCES + UID FETCH of    | GET .../conversations
                         the messages of the newest 50 threads   |   ?limit=50
+  first page after      (another client appends a message with  | the first page again
+    new mail            the newest date to each copy) UID SORT  |   (no target: a
+                        + UID FETCH of 50                       |   re-SELECT is needed)
 
 Direct and mailgate steps alternate within each round (medians of ``--rounds`` rounds).
 Memory: before the rounds, ``--sessions`` mailgate sessions each list the first and the
@@ -281,6 +284,10 @@ async def rounds(bench: Bench, args: argparse.Namespace, out: dict[str, Samples]
             await _timed(out["conversations"].direct, direct_threads(conn))
             if not args.no_conversations:
                 await _timed(out["conversations"].mailgate, mailgate_threads(tab))
+            await new_mail(bench, n)
+            await _timed(out["after new mail"].direct, direct_page(conn, 0))
+            got = await _timed(out["after new mail"].mailgate, mailgate_page(tab, 0))
+            assert decode_message_id(got[0]["id"]).uid == (await _sorted(conn))[0]
             if n == 0:
                 await check_order(conn, tab, deep)
             await conn.logout()
@@ -288,6 +295,19 @@ async def rounds(bench: Bench, args: argparse.Namespace, out: dict[str, Samples]
         finally:
             await tab.close()
         print(f"round {n + 1} done", flush=True)
+
+
+async def new_mail(bench: Bench, n: int) -> None:
+    """Another client appends one message dated now to both copies of the INBOX."""
+    raw = (
+        f"From: Alice Martin <alice@example.test>\r\nTo: {EMAIL}\r\n"
+        f"Subject: arrived {n}\r\nDate: {format_datetime(datetime.now(UTC))}\r\n"
+        f"Message-ID: <new-{n}@example.test>\r\n\r\nnew mail {n}\r\n"
+    ).encode()
+    for user in (EMAIL, DIRECT_USER):
+        other = await direct_login(bench.dovecot.port, bench.imap_ssl, user, PASSWORD)
+        await other.append("INBOX", raw)
+        await other.logout()
 
 
 async def check_order(conn: RawImap, tab: BrowserTab, deep: int) -> None:
@@ -349,7 +369,14 @@ def _row(name: str, s: Samples, target: str, ok: bool | None) -> str:
 
 
 async def run(args: argparse.Namespace) -> int:
-    names = ("log in + first page", "same page again", "deep page", "search", "conversations")
+    names = (
+        "log in + first page",
+        "same page again",
+        "deep page",
+        "search",
+        "conversations",
+        "after new mail",
+    )
     out = {n: Samples() for n in names}
     with running(users=2) as bench:
         size, took = write_mailbox(bench, args.messages, args.hits)
@@ -386,6 +413,7 @@ async def run(args: argparse.Namespace) -> int:
         print(_row("conversations", out["conversations"], "(not run)", None))
     else:
         print(ratio_row("conversations", 1.5))
+    print(_row("after new mail", out["after new mail"], "(info)", None))
     mem_ok = per_session < 4096
     checks.append(mem_ok)
     print(

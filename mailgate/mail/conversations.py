@@ -1,14 +1,18 @@
 """Conversations: a mailbox's threads, with the user's own replies from Sent.
 
-A conversation is one thread of a mailbox (`MailClient.threads`: the server's THREAD
-REFERENCES, or RFC 5256 computed here) plus the messages among the newest `SENT_WINDOW`
-of the Sent mailbox whose Message-ID or References link to it. It is named by its first
-message in the mailbox (by UID; `conversation_id`), so the id stays while new replies
-arrive; a renumbered mailbox makes it stale (409) like a message id.
+A conversation is one thread of a mailbox (the server's THREAD REFERENCES, or RFC 5256
+computed here) plus the messages among the newest `SENT_WINDOW` of the Sent mailbox whose
+Message-ID or References link to one of its messages. The threads and their order (newest
+first by each one's newest message in the mailbox) are the connection's kept conversation
+view (`MailClient.conversation_page`); a page reads the threading headers of its own
+conversations' messages only, and links the Sent replies to those. A conversation is named
+by its first message in the mailbox (by UID; `conversation_id`), so the id stays while new
+replies arrive; a renumbered mailbox makes it stale (409) like a message id.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +20,7 @@ from typing import Any, Literal
 
 from mailgate.errors import BadRequest, NotFound, StaleMessage
 from mailgate.mail.ids import MessageRef, conversation_id, mailbox_id, message_id
-from mailgate.mail.imap.client import MailClient, Summary, Threads
+from mailgate.mail.imap.client import MailClient, Summary
 from mailgate.mail.imap.errors import ImapNoError, ImapStale
 from mailgate.mail.pool import Credentials, ImapPool
 from mailgate.mail.reader import summary_json
@@ -64,33 +68,52 @@ def _iso(ts: float) -> str | None:
         return None
 
 
-async def _sent_path(client: MailClient, path: str) -> str | None:
+async def _sent_box(client: MailClient, path: str) -> str | None:
+    """The Sent mailbox to take the user's replies from: None when there is none, it is
+    ``path`` itself, or it holds nothing."""
     boxes = await client.mailboxes()
-    sent = next((b.path for b in boxes if b.role == "sent"), None)
-    return None if sent is None or sent == path else sent
+    sent = next((b for b in boxes if b.role == "sent"), None)
+    return None if sent is None or sent.path == path or sent.total == 0 else sent.path
 
 
 async def _conversations(
-    client: MailClient, path: str, uidvalidity: int | None = None
-) -> list[_Conversation]:
-    """Every conversation of ``path``, newest (by its newest message) first."""
-    sent = await _sent_path(client, path)
-    sent_validity, sent_heads = 0, dict[int, Head]()
-    if sent is not None:
-        try:
-            sent_validity, sent_heads = await client.recent_heads(sent, SENT_WINDOW)
-        except ImapNoError:
-            sent = None
+    client: MailClient,
+    path: str,
+    uidvalidity: int | None = None,
+    *,
+    offset: int = 0,
+    limit: int | None = None,
+    holding: int | None = None,
+    read: dict[str, dict[int, Summary]] | None = None,
+) -> tuple[int, list[_Conversation]]:
+    """The total and ``limit`` conversations of ``path`` from ``offset`` (all when None),
+    newest first by their newest message in ``path``; with ``holding``, the one holding that
+    UID (or none). Each with the replies from Sent that link to its messages. With
+    ``read``, the summaries of the conversations' messages in ``path`` are read into it
+    before Sent is selected (``path`` then needs no second opening for them).
+
+    The order and the threads come from the connection's kept conversation view (one SORT
+    and one THREAD a selection); only the shown conversations' threading headers are read.
+    """
+    sent = await _sent_box(client, path)
     try:
-        threads: Threads = await client.threads(path, uidvalidity=uidvalidity)
+        if holding is None:
+            page = await client.conversation_page(
+                path, offset=offset, limit=limit, uidvalidity=uidvalidity
+            )
+            validity, total, chosen = page.uidvalidity, page.total, page.groups
+        else:
+            validity, group = await client.conversation_of(path, holding, uidvalidity=uidvalidity)
+            total, chosen = (1, [group]) if group is not None else (0, [])
+        heads = await client.heads(path, [u for g in chosen for u in g], uidvalidity=validity)
     except ImapStale:
         raise StaleMessage() from None
     except ImapNoError:
         raise NotFound("There is no such mailbox.") from None
-    heads = threads.heads
-    # Which thread each Message-ID belongs to (its messages' own ids and the ids they cite).
+    # Which conversation each Message-ID belongs to (its messages' own ids and the ids
+    # they cite).
     owner: dict[str, int] = {}
-    for index, group in enumerate(threads.groups):
+    for index, group in enumerate(chosen):
         for uid in group:
             head = heads.get(uid)
             if head is None:
@@ -99,22 +122,27 @@ async def _conversations(
                 if ref:
                     owner.setdefault(ref, index)
     extra: dict[int, list[_Member]] = {}
-    if sent is not None:
+    if sent is not None and owner:
+        if read is not None:
+            uids = [u for g in chosen for u in g]
+            mine = await client.summaries(path, uids, uidvalidity=validity)
+            read[path] = {x.uid: x for x in mine}
+        sent_validity, sent_heads = 0, dict[int, Head]()
+        with contextlib.suppress(ImapNoError):
+            sent_validity, sent_heads = await client.recent_heads(sent, SENT_WINDOW)
         for uid, head in sorted(sent_heads.items()):
-            # A folder message replying to it, else the nearest message it replies to.
+            # A conversation's message replying to it, else the nearest message it replies to.
             links = (head.message_id, *reversed(head.references))
             found = next((owner[r] for r in links if r and r in owner), None)
             if found is not None:
                 extra.setdefault(found, []).append(_Member(sent, sent_validity, uid, head.date))
     out: list[_Conversation] = []
-    for index, group in enumerate(threads.groups):
-        members = [_Member(path, threads.uidvalidity, uid, _date(heads.get(uid))) for uid in group]
+    for index, group in enumerate(chosen):
+        members = [_Member(path, validity, uid, _date(heads.get(uid))) for uid in group]
         members += extra.get(index, [])
         members.sort(key=lambda m: (m.date, m.mailbox != path, m.uid))
-        anchor = MessageRef(path, threads.uidvalidity, min(group))
-        out.append(_Conversation(anchor, members))
-    out.sort(key=lambda c: (c.newest, c.anchor.uid), reverse=True)
-    return out
+        out.append(_Conversation(MessageRef(path, validity, min(group)), members))
+    return total, out
 
 
 def _date(head: Head | None) -> float:
@@ -122,16 +150,30 @@ def _date(head: Head | None) -> float:
 
 
 async def _summaries(
-    client: MailClient, members: list[_Member]
+    client: MailClient,
+    members: list[_Member],
+    path: str,
+    read: dict[str, dict[int, Summary]] | None = None,
 ) -> dict[tuple[str, int], tuple[_Member, Summary]]:
-    """Summaries of ``members`` by (mailbox, UID); vanished ones are left out."""
+    """Summaries of ``members`` by (mailbox, UID), from ``read`` for a mailbox read
+    already; vanished ones are left out."""
     by_box: dict[str, list[_Member]] = {}
     for m in members:
         by_box.setdefault(m.mailbox, []).append(m)
     found: dict[tuple[str, int], tuple[_Member, Summary]] = {}
-    for box, ms in by_box.items():
+    # The conversations' own mailbox first: it is selected already (Sent is read after).
+    boxes = sorted(by_box.items(), key=lambda item: item[0] != path)
+    for box, ms in boxes:
         known = {m.uid: m for m in ms}
-        for s in await client.summaries(box, list(known), uidvalidity=ms[0].uidvalidity):
+        done = (read or {}).get(box)
+        if done is not None:
+            got = [done[u] for u in known if u in done]
+        else:
+            own = box == path  # read-write; Sent is only read
+            got = await client.summaries(
+                box, list(known), uidvalidity=ms[0].uidvalidity, readonly=not own
+            )
+        for s in got:
             found[(box, s.uid)] = (known[s.uid], s)
     return found
 
@@ -177,24 +219,35 @@ class ConversationService:
         self, lookup: str, credentials: CredentialsFn, path: str, *, offset: int, limit: int
     ) -> dict[str, Any]:
         async def op(client: MailClient) -> dict[str, Any]:
-            convs = await _conversations(client, path)
-            chosen = convs[offset : offset + limit]
-            got = await _summaries(client, [m for c in chosen for m in c.members])
+            read: dict[str, dict[int, Summary]] = {}
+            total, chosen = await _conversations(
+                client, path, offset=offset, limit=limit, read=read
+            )
+            got = await _summaries(client, [m for c in chosen for m in c.members], path, read)
             items = [i for c in chosen if (i := _item(c, got)) is not None]
-            return {"total": len(convs), "offset": offset, "conversations": items}
+            return {"total": total, "offset": offset, "conversations": items}
 
         return await self.pool.run(lookup, credentials, op)
 
-    async def _find(self, client: MailClient, ref: MessageRef) -> _Conversation:
-        for conv in await _conversations(client, ref.mailbox, ref.uidvalidity):
+    async def _find(
+        self,
+        client: MailClient,
+        ref: MessageRef,
+        read: dict[str, dict[int, Summary]] | None = None,
+    ) -> _Conversation:
+        _, found = await _conversations(
+            client, ref.mailbox, ref.uidvalidity, holding=ref.uid, read=read
+        )
+        for conv in found:
             if conv.anchor.uid == ref.uid:
                 return conv
         raise NotFound("That conversation does not exist (any more).")
 
     async def get(self, lookup: str, credentials: CredentialsFn, ref: MessageRef) -> Any:
         async def op(client: MailClient) -> dict[str, Any]:
-            conv = await self._find(client, ref)
-            got = await _summaries(client, conv.members)
+            read: dict[str, dict[int, Summary]] = {}
+            conv = await self._find(client, ref, read)
+            got = await _summaries(client, conv.members, ref.mailbox, read)
             item = _item(conv, got)
             if item is None:
                 raise NotFound("That conversation does not exist (any more).")

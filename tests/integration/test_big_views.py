@@ -278,3 +278,187 @@ async def test_views_are_bounded_and_cost_four_bytes_a_message(
     oldest = await side.client.list_page(side.mailbox, sort="date_asc", limit=3)
     assert [s.uid for s in oldest.summaries] == side.expected()[::-1][:3]
     assert {"UID SORT", "UID SEARCH"} & set(sent)
+
+
+# -- conversations: kept like the sorted views ----------------------------------------------
+
+
+def _post(n: int, hours: int, refs: tuple[int, ...] = ()) -> bytes:
+    """Message ``n``, a reply (References) to the messages ``refs`` when given."""
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = f"sender{n}@example.test"
+    msg["To"] = "views@example.test"
+    msg["Subject"] = f"Re: Topic {refs[0]}" if refs else f"Topic {n}"
+    msg["Date"] = BASE + timedelta(hours=hours)
+    msg["Message-ID"] = f"<conv-{n}@example.test>"
+    if refs:
+        msg["References"] = " ".join(f"<conv-{r}@example.test>" for r in refs)
+    msg.set_content(f"body {n}")
+    return msg.as_bytes()
+
+
+async def _add_post(side: Side, n: int, hours: int, refs: tuple[int, ...] = ()) -> int:
+    uid = await side.other.append(side.mailbox, _post(n, hours, refs))
+    assert uid is not None
+    side.hours[uid] = hours
+    return uid
+
+
+def _hide_thread(client: MailClient) -> None:
+    conn = client.connection
+    conn.capabilities = frozenset(c for c in conn.capabilities if not c.startswith("THREAD"))
+
+
+async def _check_conversations(side: Side) -> list[list[int]]:
+    """The client's kept conversations, whole and page by page, against threads computed
+    afresh by the other connection (its own THREAD, or RFC 5256 here on pymap), newest
+    first by each one's newest message."""
+    whole = await side.client.conversation_page(side.mailbox)
+    paged: list[list[int]] = []
+    while len(paged) < whole.total:
+        page = await side.client.conversation_page(side.mailbox, offset=len(paged), limit=2)
+        assert page.total == whole.total and page.groups
+        paged += page.groups
+    assert paged == whole.groups
+    fresh = await side.other.threads(side.mailbox)
+    expected = sorted(fresh.groups, key=lambda g: max(side.hours[u] for u in g), reverse=True)
+    assert [sorted(g) for g in whole.groups] == [sorted(g) for g in expected]
+    assert whole.total == len(expected)
+    return whole.groups
+
+
+async def test_conversations_stay_right_as_the_mailbox_grows_and_shrinks(side: Side) -> None:
+    if "SORT" not in side.client.connection.capabilities:
+        _hide_thread(side.client)  # Dovecot without SORT: without THREAD too
+    # Three conversations, replies dated apart from their arrival.
+    a = await _add_post(side, 1, hours=0)
+    await _add_post(side, 2, hours=10)
+    await _add_post(side, 3, hours=20)
+    await _add_post(side, 4, hours=30, refs=(1,))
+    await _add_post(side, 5, hours=25, refs=(2,))
+    await _add_post(side, 6, hours=-50)  # imported: dated long ago, arrived last
+    first = await _check_conversations(side)
+    assert a in first[0]  # message 4 (hours 30) is the newest
+
+    # The view is kept: asking again sends no SORT, THREAD or header FETCH.
+    sent = _record(side.client.connection)
+    again = await side.client.conversation_page(side.mailbox, offset=1, limit=2)
+    assert again.groups == first[1:3]
+    assert not {"UID SORT", "UID THREAD", "UID SEARCH", "SELECT"} & set(sent)
+
+    # A reply arriving in the middle of the oldest conversation brings it to the top.
+    reply = await _add_post(side, 7, hours=40, refs=(6,))
+    grown = await _check_conversations(side)
+    assert reply in grown[0] and len(grown[0]) == 2
+
+    # A restored message dated in the middle, and one dated before everything.
+    await _add_post(side, 8, hours=22, refs=(3,))
+    await _add_post(side, 9, hours=-500)
+    await _check_conversations(side)
+
+    # Shrinks: that reply goes (its conversation falls back), then a whole conversation.
+    await side.remove(reply)
+    shrunk = await _check_conversations(side)
+    assert all(reply not in g for g in shrunk)
+    for uid in shrunk[0]:
+        await side.remove(uid)
+    await _check_conversations(side)
+
+    # Both at once between two pages; then emptied.
+    await side.remove(side.expected()[0])
+    await _add_post(side, 10, hours=100, refs=(2, 5))
+    await _check_conversations(side)
+    for uid in list(side.hours):
+        await side.remove(uid)
+    assert (await _check_conversations(side)) == []
+
+
+async def test_a_conversation_page_reads_the_headers_of_its_own_messages_only(
+    dovecot_server: Dovecot,
+) -> None:
+    user = f"views-{next(_names)}@example.test"
+    dovecot_server.add_user(user, PASSWORD)
+    client = await dovecot_server.open_client(user, PASSWORD)
+    try:
+        for n in range(30):
+            await client.append("INBOX", _post(n, hours=(n * 7) % 31))
+        sent: list[tuple[str, ...]] = []
+        command = client.connection.command
+
+        async def spy(*parts: Any, **kw: Any) -> Any:
+            sent.append(tuple(str(p) for p in parts))
+            return await command(*parts, **kw)
+
+        client.connection.command = spy  # type: ignore[method-assign]
+        page = await client.conversation_page("INBOX", limit=3)
+        assert page.total == 30 and len(page.groups) == 3
+        heads = await client.heads("INBOX", [u for g in page.groups for u in g])
+        assert len(heads) == 3
+        threads = [p for p in sent if p[0] == "UID THREAD"]
+        assert len(threads) == 1
+        fetched = [p for p in sent if p[0] == "UID FETCH"]
+        # one FETCH of the page's three messages' headers, none for the other 27
+        assert len(fetched) == 1 and "HEADER.FIELDS" in fetched[0][2]
+        assert fetched[0][1] == client_module.uid_set(u for g in page.groups for u in g)
+    finally:
+        await client.logout()
+
+
+def _record_parts(conn: ImapConnection) -> list[tuple[str, ...]]:
+    sent: list[tuple[str, ...]] = []
+    command = conn.command
+
+    async def spy(*parts: Any, **kw: Any) -> Any:
+        sent.append(tuple(str(p) for p in parts))
+        return await command(*parts, **kw)
+
+    conn.command = spy  # type: ignore[method-assign]
+    return sent
+
+
+async def test_a_kept_view_is_patched_from_news_where_that_is_exact(side: Side) -> None:
+    """New mail with the newest (or, oldest first, the oldest) date is put in front of the
+    kept order and expunged UIDs are taken out, without sorting the mailbox again; a new
+    message dated in the middle is sorted afresh. Checked against a fresh SORT each time."""
+    for n in range(20):
+        await side.add(n, hours=(n * 13) % 40)
+    await side.check()
+    oldest_first = await side.client.list_page(side.mailbox, sort="date_asc", limit=100)
+    assert [s.uid for s in oldest_first.summaries] == side.expected()[::-1]
+    patching = "SORT" in side.client.connection.capabilities  # else keys kept here
+    sent = _record_parts(side.client.connection)
+    whole_sorts = lambda: [p for p in sent if p[0] == "UID SORT" and p[-1] == "ALL"]  # noqa: E731
+
+    await side.add(100, hours=500)  # the newest
+    await side.add(101, hours=501)  # newer still
+    await side.check()
+    if patching:  # no full SORT: the view was patched
+        assert not whole_sorts()
+        assert any(p[0] == "UID SORT" and p[-2] == "UID" for p in sent)
+
+    ordered = side.expected()
+    for uid in (ordered[0], ordered[7], ordered[-1]):
+        await side.remove(uid)
+    sent.clear()
+    await side.check()
+    if patching:
+        assert not [p for p in sent if p[0] == "UID SORT"]
+
+    # The oldest-first view (kept since the last change): a message older than all goes
+    # to its front while another is expunged.
+    await side.client.list_page(side.mailbox, sort="date_asc", limit=100)
+    await side.add(102, hours=-900)
+    await side.remove(side.expected()[3])
+    sent.clear()
+    page = await side.client.list_page(side.mailbox, sort="date_asc", limit=100)
+    assert [s.uid for s in page.summaries] == side.expected()[::-1]
+    await side.check()
+    if patching:
+        assert not whole_sorts()
+
+    # Dated in the middle: sorted afresh, still exact.
+    await side.add(103, hours=20)
+    sent.clear()
+    await side.check()
+    if patching:
+        assert whole_sorts()

@@ -282,13 +282,13 @@ async def test_sent_replies_come_from_the_newest_window_only(dovecot, monkeypatc
     client = await dovecot.open_client(email, password)
     try:
         monkeypatch.setattr(conversations, "SENT_WINDOW", 2)
-        (conv,) = await conversations._conversations(client, "INBOX")
+        _, (conv,) = await conversations._conversations(client, "INBOX")
         assert [(m.mailbox, m.date) for m in conv.members] == [
             ("INBOX", (BASE + timedelta(minutes=1)).timestamp()),
             ("Sent", (BASE + timedelta(minutes=4)).timestamp()),
         ]
         monkeypatch.setattr(conversations, "SENT_WINDOW", 3)
-        (conv,) = await conversations._conversations(client, "INBOX")
+        _, (conv,) = await conversations._conversations(client, "INBOX")
         assert [m.mailbox for m in conv.members] == ["INBOX", "Sent", "Sent"]
     finally:
         client.close()
@@ -313,5 +313,47 @@ async def test_learned_headers_are_bounded_per_connection(dovecot, monkeypatch):
         assert sum(len(v) for v in client._heads.values()) <= 4
         again = await client.threads("INBOX")
         assert again.groups == inbox.groups and again.heads == inbox.heads
+    finally:
+        client.close()
+
+
+class _OnePool:
+    """What ConversationService needs of the pool: run an operation on one client."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    async def run(self, lookup, credentials, op):
+        return await op(self.client)
+
+
+async def test_a_page_with_sent_replies_opens_each_mailbox_once(dovecot):
+    """The mailbox's summaries are read before Sent is selected (no second SELECT of a big
+    INBOX), and the kept view serves the next page without SORT or THREAD."""
+    email, password = f"threads-{random.randrange(10**9)}@example.test", "pw-threads-5"
+    dovecot.add_user(email, password)
+    _seed_thread(dovecot, email)
+    client = await dovecot.open_client(email, password)
+    try:
+        await client.list_page("INBOX", limit=50)  # as the UI does first
+        sent: list[str] = []
+        command = client.connection.command
+
+        async def spy(*parts, **kw):
+            sent.append(" ".join(str(p) for p in parts[:2]))
+            return await command(*parts, **kw)
+
+        client.connection.command = spy
+        service = conversations.ConversationService(_OnePool(client), lambda *a: None)
+        page = await service.page("lookup", lambda: None, "INBOX", offset=0, limit=50)
+        first, unrelated = page["conversations"]
+        assert (first["subject"], first["count"], first["unread"]) == ("Holiday rota", 4, 2)
+        assert unrelated["count"] == 1
+        assert [c.split()[0] for c in sent if c.startswith(("SELECT", "EXAMINE"))] == ["EXAMINE"]
+        assert sum(c.startswith("UID THREAD") for c in sent) == 1
+        sent.clear()
+        page = await service.page("lookup", lambda: None, "INBOX", offset=1, limit=1)
+        assert [c["id"] for c in page["conversations"]] == [unrelated["id"]]
+        assert not [c for c in sent if c.startswith(("UID THREAD", "UID SORT"))]
     finally:
         client.close()

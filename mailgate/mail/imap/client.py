@@ -7,16 +7,17 @@ Operations on one mailbox SELECT it once and re-use the selection while it stays
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import sys
 from array import array
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_to_datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from ..decoding import decode_prefix
 from ..mime_read import preview as one_line_preview
@@ -49,6 +50,7 @@ from .protocol import (
 
 __all__ = [
     "SORTS",
+    "ConversationPage",
     "FetchedMessage",
     "MailClient",
     "Mailbox",
@@ -78,6 +80,7 @@ Sort = Literal[
     "size_asc",
 ]
 SORTS: tuple[Sort, ...] = get_args(Sort)  # the API offers them in this order
+_SORT_NAMES = frozenset(SORTS)
 # The SORT key (RFC 5256; DISPLAYFROM and DISPLAYTO are RFC 5957) of each order's first word.
 _SORT_KEYS = {
     "date": "DATE",
@@ -98,6 +101,8 @@ _KEY_ITEMS = {
 }
 # Sender and subject keys are compared on this many characters (bounded memory).
 _KEY_CHARS = 64
+
+_R = TypeVar("_R")
 
 _ROLE_FLAGS = {
     "\\sent": "sent",
@@ -225,6 +230,15 @@ class Threads:
     uidvalidity: int
     groups: list[list[int]]
     heads: dict[int, Head]
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPage:
+    """Conversations of a mailbox, newest first: each the UIDs of its messages there."""
+
+    uidvalidity: int
+    total: int
+    groups: list[list[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,12 +385,18 @@ class MailClient:
         # Sorted/searched UIDs by (mailbox, sort, query), least recently used first, at most
         # VIEW_BUDGET bytes. Valid while the mailbox holds the same messages: a SELECT that
         # finds its UIDVALIDITY, UIDNEXT or EXISTS changed since drops its views (news of
-        # messages coming or going makes select() re-SELECT). A UID's date never changes,
+        # messages coming or going makes select() re-SELECT), keeping its sorted views of
+        # the whole mailbox aside in _stale to be patched (_patched). A UID's date never changes,
         # so views of other mailboxes are kept across selections, and flag news leaves
         # them all: no view depends on flags.
         self._orders: dict[tuple[str, str, str | None], array[int]] = {}
         # The (UIDVALIDITY, UIDNEXT, EXISTS) each mailbox's views were made under.
         self._stamps: dict[str, tuple[int, int, int]] = {}
+        # Sorted views of a mailbox whose messages changed since, with the stamp they were
+        # made under: patched from the change alone where that is exact (_patched).
+        self._stale: dict[
+            str, tuple[tuple[int, int, int], dict[tuple[str, str, str | None], array[int]]]
+        ] = {}
         # Parsed summaries of the current selection: cleared with _orders, and kept up to
         # date by flag news (see _note).
         self._summary_cache: dict[int, Summary] = {}
@@ -446,6 +466,8 @@ class MailClient:
         if size > VIEW_BUDGET:
             return
         self._orders.pop(key, None)
+        if self.view_bytes() + size > VIEW_BUDGET:
+            self._stale.clear()  # views waiting to be patched go first
         while self._orders and self.view_bytes() + size > VIEW_BUDGET:
             self._orders.pop(next(iter(self._orders)))
         self._orders[key] = uids
@@ -461,11 +483,16 @@ class MailClient:
             del self._orders[key]
         for box in [b for b in self._stamps if gone(b)]:
             del self._stamps[box]
+        for box in [b for b in self._stale if gone(b)]:
+            del self._stale[box]
 
     def view_bytes(self) -> int:
         """The bytes of this connection's cached sorted and searched views (the arrays'
         items; Python's few dozen bytes per array aside)."""
-        return sum(len(v) * v.itemsize for v in self._orders.values())
+        kept = sum(len(v) * v.itemsize for v in self._orders.values())
+        return kept + sum(
+            len(v) * v.itemsize for _, views in self._stale.values() for v in views.values()
+        )
 
     def dates_bytes(self) -> int:
         """The bytes of the sort keys kept for servers without SORT (the dicts themselves;
@@ -763,10 +790,19 @@ class MailClient:
         )
         self._selected = _Selected(path, readonly, state)
         stamp = (validity, state.uidnext, exists) if state.uidnext is not None else None
-        if stamp is None or self._stamps.get(path) != stamp:
-            # Other messages than when its views were made (or no way to tell): drop them.
+        old = self._stamps.get(path)
+        if stamp is None or old != stamp:
+            # Other messages than when its views were made (or no way to tell): drop them,
+            # but keep the whole-mailbox sorted views aside to be patched (_patched) when
+            # only the UIDs since then came and went.
+            stale: dict[tuple[str, str, str | None], array[int]] = {}
             for key in [k for k in self._orders if k[0] == path]:
-                del self._orders[key]
+                view = self._orders.pop(key)
+                if key[2] is None and key[1] in _SORT_NAMES:
+                    stale[key] = view
+            self._stale.clear()  # one mailbox's at most, counted in VIEW_BUDGET
+            if stale and stamp is not None and old is not None and old[0] == validity:
+                self._stale[path] = (old, stale)
             self._stamps.pop(path, None)
             if stamp is not None:
                 self._stamps[path] = stamp
@@ -817,20 +853,33 @@ class MailClient:
         query = query.strip() if query else None
         criteria = self._criteria(query)  # validates before anything is sent
         state = await self.select(path, uidvalidity=uidvalidity)
+        uids = await self._view(path, state, sort, query, criteria)
+        page = uids[offset : offset + limit].tolist()
+        return Page(state.uidvalidity, len(uids), await self._summaries(page))
+
+    async def _view(
+        self,
+        path: str,
+        state: SelectState,
+        sort: Sort,
+        query: str | None,
+        criteria: list[object],
+    ) -> array[int]:
+        """The UIDs of the selected ``path`` matching ``criteria`` in the order ``sort``:
+        the kept view, else sorted (and kept within VIEW_BUDGET)."""
         conn = self._conn
         order_key = (path, sort, query)
         cached = self._orders.pop(order_key, None)
         if cached is not None:
             self._orders[order_key] = cached  # the most recently used now
-            page = cached[offset : offset + limit].tolist()
-            return Page(state.uidvalidity, len(cached), await self._summaries(page))
+            return cached
         kind, _, direction = sort.partition("_")
         descending = direction == "desc"
         if conn.has("SORT"):
-            key = _SORT_KEYS[kind]
-            if kind in ("from", "to") and conn.has("SORT=DISPLAY"):
-                key = f"DISPLAY{key}"
-            order = f"(REVERSE {key})" if descending else f"({key})"
+            patched = await self._patched(path, state, order_key)
+            if patched is not None:
+                return patched
+            order = self._sort_order(sort)
             resp = await conn.command("UID SORT", order, "UTF-8", *criteria)
             uids = _numbers_of(resp, "SORT")
         else:
@@ -844,8 +893,76 @@ class MailClient:
         self._note(resp)
         if not self._dirty:
             self._keep_view(order_key, uids)
-        page = uids[offset : offset + limit].tolist()
-        return Page(state.uidvalidity, len(uids), await self._summaries(page))
+        return uids
+
+    def _sort_order(self, sort: Sort) -> str:
+        """The SORT program of ``sort`` (with SORT=DISPLAY, the display names)."""
+        kind, _, direction = sort.partition("_")
+        key = _SORT_KEYS[kind]
+        if kind in ("from", "to") and self._conn.has("SORT=DISPLAY"):
+            key = f"DISPLAY{key}"
+        return f"(REVERSE {key})" if direction == "desc" else f"({key})"
+
+    async def _patched(
+        self, path: str, state: SelectState, key: tuple[str, str, str | None]
+    ) -> array[int] | None:
+        """A sorted view of the whole mailbox made before messages came or went, brought up
+        to date from the change alone, or None (then it is sorted afresh).
+
+        Expunged UIDs are taken out (what remains keeps its order: the server's order of a
+        subset is the subset of its order). New UIDs go to the front when the server,
+        sorting them together with the view's first message, puts that one last (a new
+        message with the newest date in a newest-first view), or to the end when it puts
+        the view's last message first; anywhere else, the view is sorted afresh."""
+        kept = self._stale.get(path)
+        if kept is None or key not in kept[1] or state.uidnext is None:
+            return None
+        (_, old_next, old_exists), views = kept
+        view = views.pop(key)
+        if not views:
+            del self._stale[path]
+        conn = self._conn
+        resp = await conn.command("UID SEARCH", "UID", f"{old_next}:*")
+        self._note(resp)
+        new = sorted({u for u in _numbers_of(resp, "SEARCH") if u >= old_next})
+        gone = old_exists + len(new) - state.exists
+        if resp.status != "OK" or gone < 0 or len(new) > _PATCH_MAX or self._dirty:
+            return None
+        if gone:
+            resp = await conn.command("UID SEARCH", "ALL")
+            self._note(resp)
+            if resp.status != "OK" or self._dirty:
+                return None
+            present = _numbers_of(resp, "SEARCH")
+            view = await _off_loop(len(view), _keep_present, view, present)
+            if len(view) + len(new) != state.exists:
+                return None
+        if new:
+            order = self._sort_order(key[1])  # type: ignore[arg-type]
+            merged: array[int] | None = None
+            for edge in ([view[0]] if view else []) + ([view[-1]] if len(view) > 1 else []):
+                resp = await conn.command("UID SORT", order, "UTF-8", "UID", uid_set([edge, *new]))
+                self._note(resp)
+                got = _numbers_of(resp, "SORT")
+                if resp.status != "OK" or self._dirty or len(got) != len(new) + 1:
+                    return None
+                if got[-1] == edge == view[0]:
+                    merged = got[:-1] + view
+                    break
+                if got[0] == edge == view[-1]:
+                    merged = view + got[1:]
+                    break
+            if not view:
+                resp = await conn.command("UID SORT", order, "UTF-8", "UID", uid_set(new))
+                self._note(resp)
+                merged = _numbers_of(resp, "SORT")
+                if resp.status != "OK" or self._dirty or len(merged) != len(new):
+                    return None
+            if merged is None:
+                return None
+            view = merged
+        self._keep_view(key, view)
+        return view
 
     async def _key_order(
         self, path: str, uidvalidity: int, uids: list[int], kind: str, descending: bool
@@ -942,30 +1059,82 @@ class MailClient:
         return sorted({int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()})
 
     async def threads(self, path: str, *, uidvalidity: int | None = None) -> Threads:
-        """The threads of ``path`` (its newest MAX_THREADED messages): the server's
-        ``THREAD=REFERENCES`` where advertised, else RFC 5256's algorithm run here on the
-        headers this connection learns once per message."""
+        """The threads of ``path`` (its newest MAX_THREADED messages) with every message's
+        threading headers: the server's ``THREAD=REFERENCES`` where advertised, else RFC
+        5256's algorithm run here on the headers this connection learns once per message."""
         state = await self.select(path, uidvalidity=uidvalidity)
         uids = (await self._all_uids())[-MAX_THREADED:]
         heads = await self._heads_of(path, state.uidvalidity, uids)
+        return Threads(state.uidvalidity, await self._thread_groups(path, state, uids), heads)
+
+    async def _thread_groups(
+        self, path: str, state: SelectState, uids: list[int]
+    ) -> list[list[int]]:
+        """The threads of ``uids`` (ascending, the newest of the selected ``path``), each
+        its UIDs in the server's THREAD order. With THREAD=REFERENCES nothing is fetched per
+        message; else the threading headers are (once per connection)."""
         if not uids:
-            return Threads(state.uidvalidity, [], heads)
-        found: list[list[int]] | None = None
+            return []
         if self._conn.has("THREAD=REFERENCES"):
             criteria = "ALL" if uids[0] == 1 else f"UID {uids[0]}:*"
             resp = await self._conn.command("UID THREAD", "REFERENCES", "UTF-8", criteria)
             self._note(resp)
             if resp.status == "OK":  # else (a server refusing UTF-8, say): computed here
-                wanted = set(uids)
-                found = []
-                for u in resp.of_kind("THREAD"):
-                    for tree in u.data:
-                        group = [n for n in _numbers(tree) if n in wanted]
-                        if group:
-                            found.append(group)
-        if found is None:
-            found = groups(thread((u, heads[u]) for u in uids if u in heads))
-        return Threads(state.uidvalidity, found, heads)
+                trees = [tree for u in resp.of_kind("THREAD") for tree in u.data]
+                return await _off_loop(len(uids), _thread_answer, trees, set(uids))
+        heads = await self._heads_of(path, state.uidvalidity, uids)
+        return groups(thread((u, heads[u]) for u in uids if u in heads))
+
+    async def _conversation_view(self, path: str, state: SelectState) -> array[int]:
+        """The threads of the selected ``path``, newest first by the sent date of each
+        one's newest message, kept like a sorted view: ``[count, n1, uids…, n2, uids…]``.
+
+        Built from the date order (the kept list view, else one SORT) and the server's
+        THREAD (or our threading), with no per-message work beyond those two answers'
+        numbers; kept within VIEW_BUDGET and dropped with the other views of ``path`` when
+        messages come or go."""
+        key: tuple[str, str, str | None] = (path, "conversations", None)
+        cached = self._orders.pop(key, None)
+        if cached is not None:
+            self._orders[key] = cached
+            return cached
+        dates = await self._view(path, state, "date_desc", None, ["ALL"])
+        uids = await _off_loop(len(dates), _newest_uids, dates, MAX_THREADED)
+        found = await self._thread_groups(path, state, uids)
+        view = await _off_loop(len(dates), _conversation_order, dates, found)
+        if not self._dirty:
+            self._keep_view(key, view)
+        return view
+
+    async def conversation_page(
+        self,
+        path: str,
+        *,
+        offset: int = 0,
+        limit: int | None = None,
+        uidvalidity: int | None = None,
+    ) -> ConversationPage:
+        """One page of ``path``'s conversations (all from ``offset`` when ``limit`` is
+        None), newest first; see _conversation_view."""
+        state = await self.select(path, uidvalidity=uidvalidity)
+        view = await self._conversation_view(path, state)
+        return ConversationPage(state.uidvalidity, view[0], _groups_of(view, offset, limit, None))
+
+    async def conversation_of(
+        self, path: str, uid: int, *, uidvalidity: int | None = None
+    ) -> tuple[int, list[int] | None]:
+        """UIDVALIDITY and the UIDs of the conversation holding ``uid`` (None: none does)."""
+        state = await self.select(path, uidvalidity=uidvalidity)
+        view = await self._conversation_view(path, state)
+        found = _groups_of(view, 0, None, uid)
+        return state.uidvalidity, (found[0] if found else None)
+
+    async def heads(
+        self, path: str, uids: list[int], *, uidvalidity: int | None = None
+    ) -> dict[int, Head]:
+        """The threading headers of ``uids`` of ``path`` (learnt once per connection)."""
+        state = await self.select(path, uidvalidity=uidvalidity, refresh=False)
+        return await self._heads_of(path, state.uidvalidity, uids)
 
     async def recent_heads(self, path: str, count: int) -> tuple[int, dict[int, Head]]:
         """UIDVALIDITY and the threading headers of the newest ``count`` messages."""
@@ -1007,10 +1176,15 @@ class MailClient:
         return {u: h for u, h in heads.items() if u in wanted}
 
     async def summaries(
-        self, path: str, uids: Sequence[int], *, uidvalidity: int | None = None
+        self,
+        path: str,
+        uids: Sequence[int],
+        *,
+        uidvalidity: int | None = None,
+        readonly: bool = False,
     ) -> list[Summary]:
         """Summaries of the given UIDs of ``path`` (missing UIDs are left out)."""
-        await self.select(path, uidvalidity=uidvalidity)
+        await self.select(path, uidvalidity=uidvalidity, readonly=readonly)
         return await self._summaries(uids)
 
     async def uids_with_message_id(self, path: str, message_id_header: str) -> list[int]:
@@ -1434,6 +1608,92 @@ class MailClient:
         if self._selected and self._selected.path == path:
             self._dirty = True
         return parts
+
+
+# At most this many new messages are placed into a kept sorted view (_patched).
+_PATCH_MAX = 200
+
+
+def _keep_present(view: array[int], present: array[int]) -> array[int]:
+    """``view`` without the UIDs not in ``present`` (its order kept)."""
+    here = set(present)
+    return array("I", (u for u in view if u in here))
+
+
+# Work on more numbers than this (a mailbox's UIDs) runs in a thread, so the event loop
+# keeps its turns while 100,000 UIDs are ordered.
+_INLINE_NUMBERS = 5_000
+
+
+async def _off_loop(size: int, fn: Callable[..., _R], *args: Any) -> _R:
+    """``fn(*args)`` inline when ``size`` is small, else in the default executor."""
+    if size <= _INLINE_NUMBERS:
+        return fn(*args)
+    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+
+
+def _newest_uids(uids: array[int], count: int) -> list[int]:
+    """The ``count`` highest of ``uids``, ascending."""
+    return sorted(uids)[-count:] if count > 0 else []
+
+
+def _thread_answer(trees: list[Any], wanted: set[int]) -> list[list[int]]:
+    """Each THREAD answer tree as its UIDs among ``wanted``, trees without any left out."""
+    out: list[list[int]] = []
+    for tree in trees:
+        group = [n for n in _numbers(tree) if n in wanted]
+        if group:
+            out.append(group)
+    return out
+
+
+def _conversation_order(dates: array[int], found: list[list[int]]) -> array[int]:
+    """``found`` threads newest first, where a thread's place is that of its newest
+    message in ``dates`` (UIDs newest first); encoded ``[count, n1, uids…, n2, uids…]``."""
+    index: dict[int, int] = {}
+    for i, group in enumerate(found):
+        for uid in group:
+            index[uid] = i
+    out = array("I", [0])
+    placed = bytearray(len(found))
+    count = 0
+    for uid in dates:
+        at = index.get(uid)
+        if at is None or placed[at]:
+            continue
+        placed[at] = 1
+        out.append(len(found[at]))
+        out.extend(found[at])
+        count += 1
+        if count == len(found):
+            break
+    for i, group in enumerate(found):  # gone from the date order meanwhile: last
+        if not placed[i]:
+            out.append(len(group))
+            out.extend(group)
+            count += 1
+    out[0] = count
+    return out
+
+
+def _groups_of(
+    view: array[int], offset: int, limit: int | None, holding: int | None
+) -> list[list[int]]:
+    """Threads of a conversation view: ``limit`` of them from ``offset``, or the one
+    whose messages include ``holding``."""
+    out: list[list[int]] = []
+    pos, n = 1, 0
+    while pos < len(view) and (limit is None or len(out) < limit):
+        size = view[pos]
+        if holding is not None:
+            group = view[pos + 1 : pos + 1 + size]
+            if holding in group:
+                return [group.tolist()]
+        elif n >= offset:
+            out.append(view[pos + 1 : pos + 1 + size].tolist())
+        pos += 1 + size
+        n += 1
+    return [] if holding is not None else out
 
 
 def _numbers_of(resp: Response, kind: str) -> array[int]:
