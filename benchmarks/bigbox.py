@@ -27,13 +27,20 @@ Memory: before the rounds, ``--sessions`` mailgate sessions each list the first 
 deep page; mailgate's RSS growth per session (the cached views of a 100,000-message
 selection) and Dovecot's imap process RSS per session are printed.
 
-    python benchmarks/bigbox.py [--messages 100000] [--rounds 3] [--sessions 4]
+With ``--fts`` Dovecot has its full-text index (dovecot-fts-xapian, built for both users
+with ``doveadm index`` before anything is timed; the time it took is printed), and a
+second, plain Dovecot with a hard-linked copy of the same INBOX and no index answers the
+direct search too in each round: the search row then reads with the index, direct and
+through mailgate, against the same search without it.
+
+    python benchmarks/bigbox.py [--messages 100000] [--rounds 3] [--sessions 4] [--fts]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -44,6 +51,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
+from ssl import SSLContext, create_default_context
 from typing import Any, TypeVar
 
 from harness import EMAIL, PASSWORD, Bench, dovecot_pids, rss_kb, running, user_email
@@ -52,6 +60,7 @@ from stats import ms, percentile, verdict
 from webclient import BrowserTab, HttpFailed
 
 from mailgate.mail.ids import decode_message_id
+from tests.servers.dovecot import Dovecot
 
 DIRECT_USER = user_email(1)
 WORD = "zanzibarite"  # the searched word: in ``--hits`` bodies only
@@ -139,13 +148,62 @@ def write_mailbox(bench: Bench, count: int, hits: int, seed: int = 19) -> tuple[
 
 async def fill_index(bench: Bench, user: str) -> None:
     """Dovecot's index and cache, as in daily use: every summary item, SORT and THREAD."""
-    conn = await direct_login(bench.dovecot.port, bench.imap_ssl, user, PASSWORD)
+    assert bench.dovecot.port is not None
+    await fill_index_at(bench.dovecot.port, bench.imap_ssl, user)
+
+
+async def fill_index_at(port: int, ctx: SSLContext, user: str) -> None:
+    conn = await direct_login(port, ctx, user, PASSWORD)
     await conn.command("SELECT INBOX")
     await conn.command(f"UID FETCH 1:* ({SUMMARY_ITEMS})")
     await conn.command("UID FETCH 1:* (BODY.PEEK[HEADER.FIELDS (DATE)])")
     await conn.sort_newest()
     await conn.command("UID THREAD REFERENCES UTF-8 ALL")
     await conn.logout()
+
+
+@dataclass
+class Unindexed:
+    """The plain Dovecot of ``--fts``: the same INBOX (hard links), no full-text index."""
+
+    dovecot: Dovecot
+    ctx: SSLContext
+
+    async def open(self) -> RawImap:
+        assert self.dovecot.port is not None
+        conn = await direct_login(self.dovecot.port, self.ctx, EMAIL, PASSWORD)
+        await conn.command("SELECT INBOX")
+        return conn
+
+
+@contextlib.asynccontextmanager
+async def unindexed_copy(bench: Bench) -> Any:
+    """Start a plain Dovecot whose EMAIL has EMAIL's INBOX of ``bench`` (hard links),
+    with Dovecot's index and cache filled as for the others."""
+    dc = Dovecot()
+    try:
+        dc.start()
+        dc.add_user(EMAIL, PASSWORD)
+        source = bench.dovecot.maildir(EMAIL) / "cur"
+        target = dc.maildir(EMAIL) / "cur"
+        for entry in os.scandir(source):
+            os.link(entry.path, target / entry.name)
+        copy = Unindexed(dc, create_default_context(cafile=dc.ca_file))
+        assert dc.port is not None
+        await fill_index_at(dc.port, copy.ctx, EMAIL)
+        yield copy
+    finally:
+        dc.cleanup()
+
+
+def build_fts(bench: Bench, users: list[str]) -> list[float]:
+    """``doveadm index`` of INBOX for each user in turn; the seconds each took."""
+    took = []
+    for user in users:
+        started = time.perf_counter()
+        bench.dovecot.index(user)
+        took.append(time.perf_counter() - started)
+    return took
 
 
 # -- the direct client --------------------------------------------------------------------
@@ -264,7 +322,12 @@ async def _timed(into: list[float], step: Awaitable[T]) -> T:
     return result
 
 
-async def rounds(bench: Bench, args: argparse.Namespace, out: dict[str, Samples]) -> None:
+async def rounds(
+    bench: Bench,
+    args: argparse.Namespace,
+    out: dict[str, Samples],
+    unindexed: Unindexed | None = None,
+) -> None:
     deep = min(DEEP, args.messages // 2)
     for n in range(args.rounds):
         tab = await mailgate_first(bench)
@@ -281,6 +344,11 @@ async def rounds(bench: Bench, args: argparse.Namespace, out: dict[str, Samples]
             found = await _timed(out["search"].direct, direct_search(conn))
             total = await _timed(out["search"].mailgate, mailgate_search(tab))
             assert found == total == args.hits, (found, total)
+            if unindexed is not None:
+                plain = await unindexed.open()
+                found = await _timed(out["search, no index"].direct, direct_search(plain))
+                assert found == args.hits, found
+                await plain.logout()
             await _timed(out["conversations"].direct, direct_threads(conn))
             if not args.no_conversations:
                 await _timed(out["conversations"].mailgate, mailgate_threads(tab))
@@ -377,21 +445,31 @@ async def run(args: argparse.Namespace) -> int:
         "conversations",
         "after new mail",
     )
-    out = {n: Samples() for n in names}
-    with running(users=2) as bench:
+    out = {n: Samples() for n in (*names, "search, no index")}
+    with running(users=2, fts=args.fts) as bench:
         size, took = write_mailbox(bench, args.messages, args.hits)
         print(f"wrote {args.messages} messages ({size / 1048576:.0f} MiB) in {took:.1f} s")
         started = time.perf_counter()
         await asyncio.gather(fill_index(bench, EMAIL), fill_index(bench, DIRECT_USER))
         print(f"Dovecot's index and cache built in {time.perf_counter() - started:.1f} s")
-        # Memory first, while mailgate's process has held no big view yet (freed memory
-        # it keeps for reuse would hide the growth).
-        per_session, imap_per_session = await memory(
-            bench, args.sessions, min(DEEP, args.messages // 2)
-        )
-        await rounds(bench, args, out)
+        async with contextlib.AsyncExitStack() as stack:
+            unindexed = None
+            if args.fts:
+                each = build_fts(bench, [EMAIL, DIRECT_USER])
+                print(
+                    f"full-text index (doveadm index INBOX) of {args.messages} messages built"
+                    f" in {' s and '.join(f'{t:.1f}' for t in each)} s (one user, then the other)"
+                )
+                unindexed = await stack.enter_async_context(unindexed_copy(bench))
+            # Memory first, while mailgate's process has held no big view yet (freed
+            # memory it keeps for reuse would hide the growth).
+            per_session, imap_per_session = await memory(
+                bench, args.sessions, min(DEEP, args.messages // 2)
+            )
+            await rounds(bench, args, out, unindexed)
 
-    print(f"\n{args.messages} messages, medians of {args.rounds} interleaved rounds")
+    fts = ", Dovecot with its full-text index (fts-xapian)" if args.fts else ""
+    print(f"\n{args.messages} messages, medians of {args.rounds} interleaved rounds{fts}")
     print(f"{'step':<22}{'direct':>10}  {'mailgate':>10}  {'ratio':>7}")
     checks: list[bool] = []
 
@@ -409,6 +487,14 @@ async def run(args: argparse.Namespace) -> int:
     print(absolute_row("same page again", 0.020))
     print(absolute_row("deep page", 0.020))
     print(ratio_row("search", 1.1))
+    if args.fts:
+        plain = percentile(out["search, no index"].direct, 50)
+        print(_row("search, no index", out["search, no index"], "direct, no FTS (info)", None))
+        print(
+            f"search with the index: direct {plain / percentile(out['search'].direct, 50):.0f}x,"
+            f" mailgate {plain / percentile(out['search'].mailgate, 50):.0f}x faster than"
+            " the direct search without it"
+        )
     if args.no_conversations:
         print(_row("conversations", out["conversations"], "(not run)", None))
     else:
@@ -431,6 +517,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sessions", type=int, default=4, help="sessions for the memory row")
     parser.add_argument("--no-conversations", action="store_true")
+    parser.add_argument(
+        "--fts", action="store_true", help="Dovecot with fts-xapian, and a plain one to compare"
+    )
     return asyncio.run(run(parser.parse_args()))
 
 

@@ -66,6 +66,7 @@ _IMAP_TO_MAILDIR = {
     "\\Draft": "D",
 }
 _DH_FILE = "/usr/share/dovecot/dh.pem"
+_FTS_XAPIAN_MODULE = "/usr/lib/dovecot/modules/lib21_fts_xapian_plugin.so"
 _HOSTNAME = socket.gethostname().replace("/", "_").replace(":", "_")
 
 
@@ -163,6 +164,9 @@ class Dovecot(PrivateServer):
     ``sieve_settings`` go into the ``plugin`` block (e.g. ``sieve_max_script_size``).
     ``quota_storage`` (e.g. ``"1G"``) turns on the quota plugin with that storage limit.
     ``special_use`` replaces the special-use mailboxes every user gets (name → flag).
+    ``fts`` turns on full-text search with Debian's ``dovecot-fts-xapian`` (see
+    :meth:`fts_available`): SEARCH BODY/TEXT are answered from a Xapian index kept in each
+    user's home, built on first search (``fts_autoindex``) or by :meth:`index`.
     """
 
     host = "localhost"
@@ -184,6 +188,7 @@ class Dovecot(PrivateServer):
         submission_relay_port: int | None = None,
         quota_storage: str | None = None,
         special_use: dict[str, str] | None = None,
+        fts: bool = False,
     ) -> None:
         if not (imaps or plain):
             raise ValueError("need at least one listener")
@@ -218,6 +223,9 @@ class Dovecot(PrivateServer):
         self.quota_storage = quota_storage
         # The mailboxes made for every user, with their special use (SPECIAL_USE by default).
         self.special_use = dict(SPECIAL_USE if special_use is None else special_use)
+        if fts and not self.fts_available():
+            raise RuntimeError("fts=True needs the dovecot-fts-xapian package")
+        self.fts = fts
         self.smtp_port: int | None = free_port() if submission_relay_port else None
         self.uid, self.gid = _ensure_mail_user()
         self.ca_file = str(self.root / "ca.pem")
@@ -244,6 +252,11 @@ class Dovecot(PrivateServer):
     def available() -> bool:
         """Whether this machine can run a private Dovecot (binary present, running as root)."""
         return shutil.which("dovecot") is not None and os.geteuid() == 0
+
+    @staticmethod
+    def fts_available() -> bool:
+        """Whether the Xapian full-text search plugin (``dovecot-fts-xapian``) is installed."""
+        return Path(_FTS_XAPIAN_MODULE).exists()
 
     # -- config -------------------------------------------------------------------------------
 
@@ -329,7 +342,7 @@ first_valid_gid = {self.gid}
 last_valid_gid = {self.gid}
 mail_location = maildir:~/Maildir
 mail_fsync = never
-{self._quota_config()}{self._oauth2_passdb()}passdb {{
+{self._quota_config()}{self._fts_config()}{self._oauth2_passdb()}passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {self.passwd_dir}/%u
 }}
@@ -366,6 +379,24 @@ plugin {{
   quota_vsizes = yes
   quota_rule = *:storage={self.quota_storage}
 }}
+"""
+
+    def _fts_config(self) -> str:
+        if not self.fts:
+            return ""
+        # fts-xapian 1.5.5 (its README): n-grams of 3 to 20 characters for header fields,
+        # whole words for bodies; fts_enforced: a search never falls back to reading mail.
+        return """# Full-text search: the Xapian index (dovecot-fts-xapian), in each user's home.
+mail_plugins = $mail_plugins fts fts_xapian
+plugin {
+  fts = xapian
+  fts_xapian = partial=3 full=20
+  fts_autoindex = yes
+  fts_enforced = yes
+}
+service indexer-worker {
+  vsz_limit = 2G
+}
 """
 
     def _submission_config(self) -> str:
@@ -550,6 +581,19 @@ plugin {{
             refused = lmtp.sendmail(sender, [recipient], raw)
         if refused:
             raise RuntimeError("LMTP refused the recipient")
+
+    def index(self, email_addr: str, mailbox: str = "INBOX", timeout: float = 3600) -> None:
+        """Build (or bring up to date) the full-text index of ``mailbox`` now, with
+        ``doveadm index`` (``fts=True``); without it the first search builds it."""
+        if not self.fts:
+            raise RuntimeError("index() needs Dovecot(fts=True)")
+        subprocess.run(
+            ["doveadm", "-c", str(self.config_file), "index", "-u", email_addr, mailbox],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            check=True,
+            timeout=timeout,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
 
