@@ -274,7 +274,15 @@ async def test_redis_vault_unreachable_is_503():
 def _store_settings(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
     if backend == "memory":
         return {"backend": "memory"}
-    return {"backend": "redis", "redis_url": request.getfixturevalue("redis_server").url}
+    server = request.getfixturevalue("redis_server")
+    # Asked for here, not as an argument, so _empty_redis did not see it: empty it now, or
+    # keys another test left behind (an interrupted wipe) would show in this test's dumps.
+    raw = _raw(server)
+    try:
+        raw.flushall()
+    finally:
+        raw.close()
+    return {"backend": "redis", "redis_url": server.url}
 
 
 @pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
