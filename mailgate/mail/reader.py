@@ -83,6 +83,7 @@ def summary_json(mailbox: str, uidvalidity: int, s: Any) -> dict[str, Any]:
         **flag_json(s.flags),
         "size": s.size,
         "has_attachments": bool(s.has_attachments),
+        "has_html": bool(s.has_html),
         "preview": s.preview or "",
     }
 

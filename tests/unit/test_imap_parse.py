@@ -10,6 +10,7 @@ from mailgate.mail.imap.errors import ImapProtocolError
 from mailgate.mail.imap.parse import (
     decode_words,
     has_attachments,
+    has_html_body,
     parse_bodystructure,
     parse_envelope,
     parse_internaldate,
@@ -260,3 +261,39 @@ def test_list_decodes_utf7_and_keeps_wire_name() -> None:
 def test_status() -> None:
     u = _parse_untagged([b'* STATUS "Sent" (MESSAGES 3 UNSEEN 1)'], [])
     assert parse_status(u.data) == ("Sent", {"MESSAGES": 3, "UNSEEN": 1})
+
+
+@pytest.mark.parametrize(
+    ("structure", "expected"),
+    [
+        (b'("text" "html" ("charset" "utf-8") NIL NIL "7bit" 5 1)', True),
+        (b'("text" "plain" NIL NIL NIL "7bit" 5 1)', False),
+        # multipart/alternative inside multipart/mixed, as most newsletters with a file
+        (
+            b'((("text" "plain" NIL NIL NIL "7bit" 1 1)("text" "html" NIL NIL NIL "7bit" 1 1)'
+            b' "alternative")("application" "pdf" NIL NIL NIL "base64" 9 NIL'
+            b' ("attachment" ("filename" "a.pdf")) NIL) "mixed")',
+            True,
+        ),
+        # an HTML file attached, or only named: not a body
+        (
+            b'(("text" "plain" NIL NIL NIL "7bit" 1 1)("text" "html" NIL NIL NIL "7bit" 1 1 NIL'
+            b' ("attachment" NIL) NIL) "mixed")',
+            False,
+        ),
+        (
+            b'(("text" "plain" NIL NIL NIL "7bit" 1 1)("text" "html" ("name" "p.html") NIL NIL'
+            b' "7bit" 1 1) "mixed")',
+            False,
+        ),
+        # HTML inside an attached message is that message's, not this one's
+        (
+            b'(("text" "plain" NIL NIL NIL "7bit" 1 1)("message" "rfc822" NIL NIL NIL "7bit" 9 '
+            b'(NIL "s" NIL NIL NIL NIL NIL NIL NIL NIL) ("text" "html" NIL NIL NIL "7bit" 2 1) 3)'
+            b' "mixed")',
+            False,
+        ),
+    ],
+)
+def test_has_html_body_as_opening_chooses_it(structure: bytes, expected: bool) -> None:
+    assert has_html_body(parse_bodystructure(tok(structure)[0])) is expected

@@ -49,6 +49,9 @@ class Summary(ResponseBody):
     forwarded: bool
     size: Count | None
     has_attachments: bool
+    # An HTML body, judged from BODYSTRUCTURE as opening the message chooses it: a client
+    # may ask for body.html at once, beside the message itself.
+    has_html: bool
     preview: str
 
 
@@ -86,7 +89,6 @@ class Message(Summary):
     text: str | None
     # The links in `text` (messages without HTML only), cleaned as links in HTML mail are.
     text_links: list[TextLink]
-    has_html: bool
     html_url: str
     remote_content_blocked: Count
     remote_allowed: bool

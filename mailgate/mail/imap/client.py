@@ -28,6 +28,7 @@ from .parse import (
     BodyPart,
     Envelope,
     has_attachments,
+    has_html_body,
     parse_bodystructure,
     parse_envelope,
     parse_internaldate,
@@ -200,6 +201,8 @@ class Summary:
     envelope: Envelope
     has_attachments: bool
     preview: str | None
+    # An HTML body, as opening the message will find it (`has_html_body`).
+    has_html: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -1267,6 +1270,7 @@ class MailClient:
                 envelope=parse_envelope(it.get("ENVELOPE")),
                 has_attachments=has_attachments(body),
                 preview=text(preview),
+                has_html=has_html_body(body),
             )
         if sources:
             await self._fill_previews(found, sources)

@@ -24,6 +24,7 @@ __all__ = [
     "ListEntry",
     "decode_words",
     "has_attachments",
+    "has_html_body",
     "mailbox_name",
     "parse_bodystructure",
     "parse_date",
@@ -352,6 +353,34 @@ def has_attachments(root: BodyPart) -> bool:
         if part is not root and part.type == "message" and part.subtype in ("rfc822", "global"):
             return True
         if part.filename and part.disposition != "inline":
+            return True
+    return False
+
+
+# As far as mailgate.mail.mime_read walks a message's parts.
+_HTML_MAX_DEPTH = 64
+_HTML_MAX_PARTS = 2000
+
+
+def has_html_body(root: BodyPart) -> bool:
+    """True if the message has an HTML body, chosen as ``mime_read`` chooses it: a
+    ``text/html`` leaf (an attached message is a leaf, not looked into) that is not
+    an attachment (disposition ``attachment``) and has no filename."""
+    stack: list[tuple[BodyPart, int]] = [(root, 0)]
+    leaves = 0
+    while stack and leaves < _HTML_MAX_PARTS:
+        part, depth = stack.pop()
+        if part.is_multipart:
+            if depth < _HTML_MAX_DEPTH:
+                stack.extend((child, depth + 1) for child in reversed(part.children))
+            continue
+        leaves += 1
+        if (
+            part.type == "text"
+            and part.subtype == "html"
+            and (part.disposition or "").lower() != "attachment"
+            and not part.filename
+        ):
             return True
     return False
 

@@ -8,6 +8,7 @@ one (readable headers, a notice, the raw download), never an error of ours.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import time
@@ -71,6 +72,10 @@ _CID_TOTAL_BYTES = 8 * 1024 * 1024
 # (~5 ms over rendering), while `open` through the pool stays at 1.03x its direct
 # baseline (`benchmarks/latency.py`). So nothing is rendered on the event loop.
 INPROCESS_MAX = 0
+
+
+class _Abandoned(Exception):
+    """The request that was opening a message went away before the open ended."""
 
 
 class DownloadCut(Exception):
@@ -163,19 +168,59 @@ class ReadingService:
         # Per session: which of $Junk and $NotJunk a message marked as junk had before, by
         # its id in Junk: "Restore" (the UI's Undo) sets them back as they were.
         self.junk_marks: dict[str, dict[str, tuple[str, ...]]] = {}
+        # Opens under way, by (session, message id): their shared result and whether
+        # they are a peek.
+        self._opening: dict[tuple[str, str], tuple[asyncio.Future[OpenedMessage], bool]] = {}
 
     # -- opening -----------------------------------------------------------------------
 
     async def open(
         self, lookup: str, credentials: CredentialsFn, ref: MessageRef, *, peek: bool
     ) -> OpenedMessage:
-        """The message's view; unless ``peek``, it is marked \\Seen on the server."""
-        cached = self.cache.get(lookup, ref.id)
-        if cached is not None:
-            if not peek:
-                await self._mark_seen(lookup, credentials, cached)
-            return cached
+        """The message's view; unless ``peek``, it is marked \\Seen on the server.
 
+        Requests for a message whose open is under way share it (the message JSON and its
+        frame document are asked for at once): one FETCH, one rendering. A request that
+        is not a peek, joining a peek, marks the message \\Seen afterwards, as a cache hit
+        does; an error reaches every request that shares the open."""
+        key = (lookup, ref.id)
+        while True:
+            cached = self.cache.get(lookup, ref.id)
+            if cached is not None:
+                if not peek:
+                    await self._mark_seen(lookup, credentials, cached)
+                return cached
+            pending = self._opening.get(key)
+            if pending is None:
+                break
+            shared, shared_peek = pending
+            try:
+                # Shielded: a request that goes away leaves the open to the others.
+                opened = await asyncio.shield(shared)
+            except _Abandoned:
+                continue  # the request that opened it went away: open it anew
+            if shared_peek and not peek:
+                await self._mark_seen(lookup, credentials, opened)
+            return opened
+        shared = asyncio.get_running_loop().create_future()
+        self._opening[key] = (shared, peek)
+        try:
+            opened = await self._fetch_and_render(lookup, credentials, ref, peek)
+        except Exception as exc:
+            shared.set_exception(exc)
+            raise
+        else:
+            shared.set_result(opened)
+        finally:
+            del self._opening[key]
+            if not shared.done():  # cancelled (the request went away), or worse
+                shared.set_exception(_Abandoned())
+            shared.exception()  # marks an error retrieved: no one may have shared it
+        return opened
+
+    async def _fetch_and_render(
+        self, lookup: str, credentials: CredentialsFn, ref: MessageRef, peek: bool
+    ) -> OpenedMessage:
         async def op(client: MailClient) -> FetchedForReading:
             return await fetch_for_reading(client, ref, peek=peek)
 
