@@ -71,6 +71,7 @@ class _Session:
         self.tab: BrowserTab | None = None
         self.conn: RawImap | None = None
         self.ids: list[Any] = []
+        self.html: list[bool] = []  # the summaries' has_html hints
 
     async def start(self, web_ctx: ssl.SSLContext, imap_ctx: ssl.SSLContext) -> None:
         if self.plan.kind == "mailgate":
@@ -78,7 +79,9 @@ class _Session:
             await self.tab.warm()
             await self.tab.login(self.user, self.plan.password)
             await self.tab.find_inbox()
-            self.ids = [m["id"] for m in await self.tab.list()]
+            summaries = await self.tab.list()
+            self.ids = [m["id"] for m in summaries]
+            self.html = [bool(m["has_html"]) for m in summaries]
         else:
             self.conn = await direct_login(
                 self.plan.imap_port, imap_ctx, self.user, self.plan.password
@@ -92,7 +95,8 @@ class _Session:
             if name == "list":
                 await self.tab.list(parse=False)
                 return 1
-            message = await self.tab.open(self.ids[k % len(self.ids)])
+            i = k % len(self.ids)
+            message = await self.tab.open(self.ids[i], has_html=self.html[i])
             return 2 if message["has_html"] else 1
         assert self.conn is not None
         if name == "list":

@@ -1,9 +1,12 @@
-"""What a browser tab does against mailgate, one HTTPS keep-alive connection per tab:
-log in, list the newest 50, open a message (its JSON, then its HTML document when it has
-HTML, as mailgate/ui/static/reader.js does), download, upload, send, log out."""
+"""What a browser tab does against mailgate, over HTTPS keep-alive connections (two per
+tab, as a browser keeps several): log in, list the newest 50, open a message (as
+mailgate/ui/static/reader.js does: when the list said `has_html`, its JSON and its HTML
+document at once; else the JSON, then the document if the JSON says there is HTML),
+download, upload, send, log out."""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from collections.abc import AsyncIterable
 from typing import Any
@@ -22,9 +25,10 @@ class HttpFailed(Exception):
 class BrowserTab:
     def __init__(self, url: str, ctx: ssl.SSLContext, *, timeout: float = 60) -> None:
         self.url = url
-        # One connection, kept alive; the cookie jar holds the session cookie.
+        # Two connections, kept alive (an open with HTML uses both at once); the cookie
+        # jar holds the session cookie.
         self.http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(ssl=ctx, limit=1),
+            connector=aiohttp.TCPConnector(ssl=ctx, limit=2),
             timeout=aiohttp.ClientTimeout(total=timeout),
         )
         self.csrf = ""
@@ -37,9 +41,14 @@ class BrowserTab:
         return {"Origin": self.url, "X-CSRF-Token": self.csrf}
 
     async def warm(self) -> None:
-        """Open the keep-alive connection (the browser loaded the login page over it)."""
-        async with self.http.get(f"{self.url}/healthz") as r:
-            await r.read()
+        """Open the keep-alive connections (the browser loaded the login page and its
+        files over them)."""
+
+        async def one() -> None:
+            async with self.http.get(f"{self.url}/healthz") as r:
+                await r.read()
+
+        await asyncio.gather(one(), one())
 
     async def login(self, email: str, password: str) -> None:
         body = {"email": email, "password": password}
@@ -71,17 +80,38 @@ class BrowserTab:
                 return []
             return (await r.json())["messages"]
 
-    async def open(self, message_id: str, *, html: bool = True) -> dict[str, Any]:
+    async def open(
+        self, message_id: str, *, has_html: bool = False, html: bool = True
+    ) -> dict[str, Any]:
+        """Open a message. ``has_html`` is the list summary's hint: then the frame's
+        document is asked for at once, beside the JSON (the server shares one open)."""
+        if not html:
+            return await self._message(message_id)
+        if has_html:
+            message, _ = await asyncio.gather(
+                self._message(message_id),
+                self._document(f"/api/messages/{message_id}/body.html"),
+            )
+            if message["has_html"] and message["html_url"].endswith("?remote=allow"):
+                await self._document(message["html_url"])  # the frame pointed anew
+        else:
+            message = await self._message(message_id)
+            if message["has_html"]:
+                await self._document(message["html_url"])
+        return message
+
+    async def _message(self, message_id: str) -> dict[str, Any]:
         async with self.http.get(f"{self.url}/api/messages/{message_id}") as r:
             if r.status != 200:
                 raise HttpFailed("open", r.status)
-            message = await r.json()
-        if html and message["has_html"]:
-            async with self.http.get(f"{self.url}{message['html_url']}") as r:
-                if r.status != 200:
-                    raise HttpFailed("body.html", r.status)
-                await r.read()
-        return message
+            message: dict[str, Any] = await r.json()
+            return message
+
+    async def _document(self, path: str) -> None:
+        async with self.http.get(f"{self.url}{path}") as r:
+            if r.status != 200:
+                raise HttpFailed("body.html", r.status)
+            await r.read()
 
     async def download(self, message_id: str, part: str) -> int:
         got = 0

@@ -59,3 +59,47 @@ def test_dark_mode_keeps_mail_on_a_white_page(signed_in: SignedIn, seeded_user: 
                     page: getComputedStyle(h.ownerDocument.documentElement).backgroundColor})"""
     )
     assert inside == {"text": "rgb(0, 0, 0)", "page": "rgb(255, 255, 255)"}, inside
+
+
+def test_the_frame_loads_beside_the_message_when_the_list_says_html(
+    signed_in: SignedIn, seeded_user: Mailbox
+):
+    """The list's `has_html` lets the reader ask for the frame's document at once: its
+    request starts before the message JSON answers (held back here for half a second),
+    and the headers are filled in around the same frame (not loaded a second time)."""
+    session = signed_in(seeded_user)
+    page = session.page
+    events: list[tuple[str, str]] = []
+
+    def hold(route):  # type: ignore[no-untyped-def]
+        page.wait_for_timeout(500)
+        route.continue_()
+
+    page.route("**/api/messages/*", hold)
+    page.on("request", lambda r: events.append(("request", r.url)))
+    page.on("response", lambda r: events.append(("response", r.url)))
+    _open_newsletter(session, seeded_user)
+    expect(page.get_by_test_id("reader-subject")).to_have_text(seeded_user.subjects["news"])
+    inner = page.frame_locator('[data-testid="reader-frame"]').locator("h1")
+    expect(inner).to_have_text("Hello reader")
+    frames = [i for i, (kind, url) in enumerate(events) if url.endswith("/body.html")]
+    answered = [
+        i
+        for i, (kind, url) in enumerate(events)
+        if kind == "response" and "/api/messages/" in url and not url.endswith("/body.html")
+    ]
+    assert frames and answered, events
+    assert events[frames[0]][0] == "request" and frames[0] < answered[0], events
+    assert len([i for i in frames if events[i][0] == "request"]) == 1, events
+    expect(page.get_by_test_id("reader-frame")).to_have_count(1)
+
+
+def test_a_message_without_html_opens_as_text(signed_in: SignedIn, seeded_user: Mailbox):
+    session = signed_in(seeded_user)
+    page = session.page
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.get_by_test_id("message-row").filter(has_text=seeded_user.subjects["lunch"]).click()
+    expect(page.get_by_test_id("reader-text")).to_be_visible()
+    expect(page.get_by_test_id("reader-frame")).to_have_count(0)
+    assert not [u for u in requests if u.endswith("/body.html")], requests

@@ -39,7 +39,12 @@ export function closeReader() {
   hooks.closed();
 }
 
-/** GET /api/messages/{id} and show it. */
+/**
+ * GET /api/messages/{id} and show it. When the list's summary says the message has HTML,
+ * the body frame is put in at once and loads beside the message JSON (the server shares
+ * one open between the two requests); the headers are filled in around it. Without a
+ * summary (a deep link) the frame follows the JSON, as the JSON says.
+ */
 export async function openMessage(id, { focus = true } = {}) {
   const seq = ++openSeq;
   state.conversation = null;
@@ -49,15 +54,17 @@ export async function openMessage(id, { focus = true } = {}) {
   const change = listed?.seen ? null : countChange(state.mailboxId);
   markOpenRow(id);
   hooks.showPane("reader");
-  pane().replaceChildren(
-    h(
-      "div",
-      { class: "reader-empty", "aria-busy": "true" },
-      h("p", { text: t("status.loading") }),
-    ),
+  const loading = h(
+    "div",
+    { class: "reader-empty", "aria-busy": "true" },
+    h("p", { text: t("status.loading") }),
   );
+  // The message's own request goes first: the frame's (a peek) then joins its open.
+  const answer = api.get(api.path`/api/messages/${id}`);
+  const early = listed?.has_html === true ? bodyFrame(api.path`/api/messages/${id}/body.html`) : null;
+  pane().replaceChildren(early ? h("article", { class: "reader" }, loading, early) : loading);
   try {
-    const msg = await api.get(api.path`/api/messages/${id}`);
+    const msg = await answer;
     if (msg && wasUnread) {
       // Reading marked it seen on the server (even if another message was opened
       // meanwhile); mirror that locally.
@@ -68,7 +75,7 @@ export async function openMessage(id, { focus = true } = {}) {
     // Opening (without peek) marked it seen, whatever flags the answer was built from.
     msg.seen = true;
     state.message = msg;
-    renderReader(msg);
+    renderReader(msg, early);
     if (focus) $("#reader-subject")?.focus();
   } catch (err) {
     if (seq !== openSeq) return;
@@ -153,19 +160,29 @@ function linkedText(text, links) {
   return out;
 }
 
-function renderBody(msg) {
+/** The sandboxed frame for an HTML body at ``src``. */
+function bodyFrame(src) {
+  // No scripts, opaque origin, no forms, no top navigation. Popups only, so that a link
+  // (target=_blank, rel=noopener noreferrer, set by the server's sanitizer) opens a new
+  // tab that is not itself sandboxed. Never allow-scripts or allow-same-origin.
+  return h("iframe", {
+    sandbox: "allow-popups allow-popups-to-escape-sandbox",
+    src,
+    referrerpolicy: "no-referrer",
+    title: t("reader.frameTitle"),
+    class: "reader-frame",
+    "data-testid": "reader-frame",
+  });
+}
+
+/** The body: the frame (``early``, the one already loading, when given) or the text. */
+function renderBody(msg, early = null) {
   if (msg.has_html) {
-    // No scripts, opaque origin, no forms, no top navigation. Popups only, so that a link
-    // (target=_blank, rel=noopener noreferrer, set by the server's sanitizer) opens a new
-    // tab that is not itself sandboxed. Never allow-scripts or allow-same-origin.
-    return h("iframe", {
-      sandbox: "allow-popups allow-popups-to-escape-sandbox",
-      src: bodyUrl(msg),
-      referrerpolicy: "no-referrer",
-      title: t("reader.frameTitle"),
-      class: "reader-frame",
-      "data-testid": "reader-frame",
-    });
+    const src = bodyUrl(msg);
+    if (!early) return bodyFrame(src);
+    // The JSON's URL wins: it asks for remote images when the reader always loads them.
+    if (early.getAttribute("src") !== src) early.src = src;
+    return early;
   }
   if (typeof msg.text === "string") {
     return h(
@@ -431,8 +448,8 @@ function moveControl(msg) {
   );
 }
 
-function renderReader(msg) {
-  const body = renderBody(msg);
+function renderReader(msg, early = null) {
+  const body = renderBody(msg, early);
   const flagBtn = h("button", {
     type: "button",
     class: "btn btn-small",
@@ -500,39 +517,49 @@ function renderReader(msg) {
     }),
   );
   const subject = (msg.subject || "").trim() || t("list.noSubject");
-  pane().replaceChildren(
+  const parts = [
+    toolbar,
+    h("h2", {
+      id: "reader-subject",
+      class: "reader-subject",
+      tabindex: "-1",
+      "data-testid": "reader-subject",
+      dir: "auto",
+      translate: (msg.subject || "").trim() ? "no" : null,
+      text: subject,
+    }),
     h(
-      "article",
-      { class: "reader", "aria-labelledby": "reader-subject" },
-      toolbar,
-      h("h2", {
-        id: "reader-subject",
-        class: "reader-subject",
-        tabindex: "-1",
-        "data-testid": "reader-subject",
-        dir: "auto",
-        translate: (msg.subject || "").trim() ? "no" : null,
-        text: subject,
-      }),
-      h(
-        "dl",
-        { class: "reader-headers" },
-        headerRow(t("reader.from"), addrNodes(msg.from), "reader-from"),
-        headerRow(t("reader.to"), addrNodes(msg.to), "reader-to"),
-        headerRow(t("reader.cc"), addrNodes(msg.cc), "reader-cc"),
-        headerRow(
-          t("reader.date"),
-          msg.date ? h("time", { datetime: msg.date, text: fullDate(msg.date) }) : null,
-          "reader-date",
-        ),
+      "dl",
+      { class: "reader-headers" },
+      headerRow(t("reader.from"), addrNodes(msg.from), "reader-from"),
+      headerRow(t("reader.to"), addrNodes(msg.to), "reader-to"),
+      headerRow(t("reader.cc"), addrNodes(msg.cc), "reader-cc"),
+      headerRow(
+        t("reader.date"),
+        msg.date ? h("time", { datetime: msg.date, text: fullDate(msg.date) }) : null,
+        "reader-date",
       ),
-      readerMarks(msg),
-      receiptNotice(msg),
-      remoteNotice(msg, body),
-      body,
-      attachmentList(msg),
-      readerTools(msg),
     ),
+    readerMarks(msg),
+    receiptNotice(msg),
+    remoteNotice(msg, body),
+    body,
+    attachmentList(msg),
+    readerTools(msg),
+  ];
+  const article = body === early ? early.parentElement : null;
+  if (article?.isConnected) {
+    // Filled in around the frame already loading: moving a frame would load it again.
+    const nodes = (list) => list.flat(Infinity).filter((n) => n instanceof Node);
+    const at = parts.indexOf(body);
+    for (const node of [...article.childNodes]) if (node !== body) node.remove();
+    body.before(...nodes(parts.slice(0, at)));
+    body.after(...nodes(parts.slice(at + 1)));
+    article.setAttribute("aria-labelledby", "reader-subject");
+    return;
+  }
+  pane().replaceChildren(
+    h("article", { class: "reader", "aria-labelledby": "reader-subject" }, ...parts),
   );
 }
 
