@@ -25,3 +25,12 @@ def busy_then_niceness(seconds: float) -> tuple[int, int]:
     while time.monotonic() < end:
         pass
     return niceness()
+
+
+def die() -> None:
+    """The worker process ends in the middle of its task (as a crash would)."""
+    os._exit(3)
+
+
+def echo_reversed(data: bytes) -> bytes:
+    return data[::-1]

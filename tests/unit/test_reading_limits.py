@@ -188,6 +188,28 @@ async def test_an_error_in_the_worker_is_reported_by_class_only(pool: WorkerPool
     assert await pool.run("a", 5.0, reading_tasks.sleep_then_pid, 0.0) > 0
 
 
+async def test_a_worker_that_dies_mid_task_is_reported_lost_and_replaced(pool: WorkerPool) -> None:
+    with pytest.raises(WorkerFailed) as failed:
+        await pool.run("a", 5.0, reading_tasks.die)
+    assert failed.value.lost
+    assert pool.counters["failures"] == 1
+    # The dead worker was not put back: two tasks at once still get two live workers.
+    pids = await asyncio.gather(
+        pool.run("b", 5.0, reading_tasks.sleep_then_pid, 0.3),
+        pool.run("c", 5.0, reading_tasks.sleep_then_pid, 0.3),
+    )
+    assert len(set(pids)) == 2 and all(p > 0 for p in pids)
+
+
+async def test_payloads_larger_than_the_socket_buffer_travel_whole(pool: WorkerPool) -> None:
+    """The event loop writes and reads the worker's socket itself: a task and a reply of
+    several MiB (far beyond one socket buffer) arrive intact, in both directions."""
+    data = os.urandom(3 * 1024 * 1024 + 7)
+    for _ in range(3):
+        assert await pool.run("a", 10.0, reading_tasks.echo_reversed, data) == data[::-1]
+    assert await pool.run("a", 5.0, reading_tasks.echo_reversed, b"") == b""
+
+
 async def test_one_session_holds_at_most_its_share_of_the_workers(pool: WorkerPool) -> None:
     assert pool.per_owner == 1
     finished: list[str] = []
