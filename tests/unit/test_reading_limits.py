@@ -201,6 +201,29 @@ async def test_a_worker_that_dies_mid_task_is_reported_lost_and_replaced(pool: W
     assert len(set(pids)) == 2 and all(p > 0 for p in pids)
 
 
+async def test_a_request_that_goes_away_frees_its_worker_and_its_place(pool: WorkerPool) -> None:
+    """Cancelled while running: the worker (computing for nobody) is killed and replaced.
+    Cancelled while waiting: the task never runs, and the owner's share is not held."""
+    running = asyncio.create_task(pool.run("a", 30.0, reading_tasks.sleep_then_pid, 30.0))
+    waiting = asyncio.create_task(pool.run("a", 30.0, reading_tasks.sleep_then_pid, 0.0))
+    await asyncio.sleep(0.3)
+    first = set(pool.pids())
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    running.cancel()
+    for task in (running, waiting):
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert pool.counters["tasks"] == 1  # the waiting one never reached a worker
+    pids = await asyncio.gather(
+        pool.run("a", 5.0, reading_tasks.sleep_then_pid, 0.3),
+        pool.run("b", 5.0, reading_tasks.sleep_then_pid, 0.3),
+    )
+    assert len(set(pids)) == 2
+    assert not first <= set(pool.pids())  # the cancelled task's worker was replaced
+
+
 async def test_payloads_larger_than_the_socket_buffer_travel_whole(pool: WorkerPool) -> None:
     """The event loop writes and reads the worker's socket itself: a task and a reply of
     several MiB (far beyond one socket buffer) arrive intact, in both directions."""
