@@ -462,3 +462,33 @@ async def test_a_kept_view_is_patched_from_news_where_that_is_exact(side: Side) 
     await side.check()
     if patching:
         assert whole_sorts()
+
+
+async def test_new_mail_under_another_client_needs_no_new_select(side: Side) -> None:
+    """News of new messages alone (EXISTS) brings the kept selection up to date with one
+    UID SEARCH from the old UIDNEXT on: no SELECT (whose cost grows with the mailbox). The
+    view and the cached summaries stay exact; news of an expunge still re-SELECTs."""
+    for n in range(12):
+        await side.add(n, hours=(n * 5) % 13)
+    await side.check()
+    sent = _record(side.client.connection)
+    await side.add(100, hours=900)
+    await side.add(101, hours=-900)
+    page = await side.client.list_page(side.mailbox, limit=50)
+    assert [s.uid for s in page.summaries] == side.expected()
+    assert not {"SELECT", "EXAMINE"} & set(sent)
+    assert "UID SEARCH" in sent
+
+    # Flags seen in the summaries before are still right after the growth.
+    await side.other.store_flags(side.mailbox, side.expected()[1], flagged=True)
+    await side.add(102, hours=950)
+    sent.clear()
+    page = await side.client.list_page(side.mailbox, limit=50)
+    assert [s.uid for s in page.summaries] == side.expected()
+    assert "\\Flagged" in next(s.flags for s in page.summaries if s.uid == side.expected()[2])
+    assert not {"SELECT", "EXAMINE"} & set(sent)
+
+    await side.remove(side.expected()[4])
+    sent.clear()
+    await side.check()
+    assert {"SELECT", "EXAMINE"} & set(sent)

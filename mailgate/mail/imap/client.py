@@ -384,11 +384,15 @@ class MailClient:
         self._conn = conn
         self._selected: _Selected | None = None
         self._dirty = False
+        # While the only news since the selection is new messages: the count EXISTS gave
+        # (then _grown brings the selection up to date without a re-SELECT).
+        self._growth: int | None = None
         self._wire: dict[str, str] = {}  # decoded path → wire name as the server listed it
         # Sorted/searched UIDs by (mailbox, sort, query), least recently used first, at most
-        # VIEW_BUDGET bytes. Valid while the mailbox holds the same messages: a SELECT that
-        # finds its UIDVALIDITY, UIDNEXT or EXISTS changed since drops its views (news of
-        # messages coming or going makes select() re-SELECT), keeping its sorted views of
+        # VIEW_BUDGET bytes. Valid while the mailbox holds the same messages: a selection
+        # that finds its UIDVALIDITY, UIDNEXT or EXISTS changed since drops its views (news
+        # of messages that went makes select() re-SELECT; of new ones alone, _grown brings
+        # the kept selection up to date), keeping its sorted views of
         # the whole mailbox aside in _stale to be patched (_patched). A UID's date never changes,
         # so views of other mailboxes are kept across selections, and flag news leaves
         # them all: no view depends on flags.
@@ -438,12 +442,15 @@ class MailClient:
 
     def _note(self, resp: Response, fetched: set[int] | None = None) -> None:
         """Take in the server's news about the selected mailbox. Messages that came or went
-        make the cached views stale (the next select() re-SELECTs). A flag change (a FETCH
+        make the cached views stale (the next select() re-SELECTs, or, when messages only
+        came, asks for their UIDs: _grown). A flag change (a FETCH
         of FLAGS alone) leaves the views as they are, since none depends on flags, and
         updates the cached summary (all are forgotten when the server names no UID)."""
         for u in resp.untagged:
-            if u.kind in ("EXISTS", "EXPUNGE", "VANISHED"):
-                self._dirty = True
+            if u.kind == "EXISTS":
+                self._changed(u.number)
+            elif u.kind in ("EXPUNGE", "VANISHED"):
+                self._changed()
             elif u.kind == "FETCH":
                 uid, items = _fetch_uid(u)
                 if fetched is not None and uid in fetched:
@@ -453,7 +460,16 @@ class MailClient:
                     if "FLAGS" in items:
                         self._flag_news(uid, _flags(items["FLAGS"]))
                 else:
-                    self._dirty = True
+                    self._changed()
+
+    def _changed(self, exists: int | None = None) -> None:
+        """The selected mailbox's messages changed; ``exists``: it now holds that many,
+        news of growth alone so far (see _grown)."""
+        if exists is not None and (not self._dirty or self._growth is not None):
+            self._growth = max(self._growth or 0, exists)
+        else:
+            self._growth = None
+        self._dirty = True
 
     def _flag_news(self, uid: int | None, flags: frozenset[str]) -> None:
         if uid is None:
@@ -624,7 +640,7 @@ class MailClient:
         if not inside:
             return
         self._selected = None
-        self._dirty = False
+        self._dirty, self._growth = False, None
         self._orders.clear()
         self._stamps.clear()
         self._summary_cache.clear()
@@ -759,8 +775,40 @@ class MailClient:
             self._note(resp)
             if not self._dirty:
                 return cur.state
+        grown = await self._grown(path, readonly)
+        if grown is not None:
+            return grown
         resp = await self._conn.command(*self._select_command(path, readonly))
         return self._selected_by(path, readonly, resp)
+
+    async def _grown(self, path: str, readonly: bool) -> SelectState | None:
+        """The kept selection of ``path`` brought up to date without a re-SELECT, when the
+        only news since is new messages (EXISTS): their UIDs come from one ``UID SEARCH``
+        from the old UIDNEXT on, so nothing here costs in proportion to the mailbox. None
+        when anything else changed (or the count does not add up): then re-SELECT."""
+        cur, growth = self._selected, self._growth
+        if (
+            cur is None
+            or cur.path != path
+            or (cur.readonly and not readonly)
+            or growth is None
+            or cur.state.uidnext is None
+            or growth < cur.state.exists
+        ):
+            return None
+        old = cur.state
+        assert old.uidnext is not None  # for mypy: checked above
+        self._dirty, self._growth = False, None  # news during the search sets them again
+        resp = await self._conn.command("UID SEARCH", "UID", f"{old.uidnext}:*")
+        self._note(resp)
+        new = sorted({u for u in _numbers_of(resp, "SEARCH") if u >= old.uidnext})
+        if self._dirty or len(new) != growth - old.exists:
+            self._changed()
+            return None
+        state = replace(old, exists=growth, uidnext=new[-1] + 1 if new else old.uidnext)
+        self._selected = _Selected(path, cur.readonly, state)
+        self._restamp(path, state)
+        return state
 
     def _select_command(self, path: str, readonly: bool) -> list[object]:
         """The SELECT (or EXAMINE) of ``path``; from here on nothing counts as selected."""
@@ -768,7 +816,7 @@ class MailClient:
         if self._conn.has("CONDSTORE"):
             parts.append("(CONDSTORE)")
         self._selected = None  # a failed SELECT leaves no mailbox selected
-        self._dirty = False
+        self._dirty, self._growth = False, None
         self._summary_cache.clear()
         return parts
 
@@ -792,6 +840,12 @@ class MailClient:
             highestmodseq=None if "NOMODSEQ" in codes else _int_or_none(codes.get("HIGHESTMODSEQ")),
         )
         self._selected = _Selected(path, readonly, state)
+        self._restamp(path, state)
+        return state
+
+    def _restamp(self, path: str, state: SelectState) -> None:
+        """Note the messages ``path`` now holds; views made under other messages go."""
+        validity, exists = state.uidvalidity, state.exists
         stamp = (validity, state.uidnext, exists) if state.uidnext is not None else None
         old = self._stamps.get(path)
         if stamp is None or old != stamp:
@@ -809,7 +863,6 @@ class MailClient:
             self._stamps.pop(path, None)
             if stamp is not None:
                 self._stamps[path] = stamp
-        return state
 
     # -- listing --------------------------------------------------------------------------------
 
@@ -1519,7 +1572,7 @@ class MailClient:
         dest_arg = self._mailbox_arg(dest)
         await self.select(path, uidvalidity=uidvalidity)
         conn = self._conn
-        self._dirty = True
+        self._changed()
         if conn.has("MOVE"):
             resp = await conn.command("UID MOVE", suid, dest_arg)
         else:
@@ -1564,7 +1617,7 @@ class MailClient:
         state = await self.select(path)
         if not state.exists:
             return 0
-        self._dirty = True
+        self._changed()
         replies = await self._conn.pipeline(
             ("STORE", "1:*", "+FLAGS.SILENT", "(\\Deleted)"), ("EXPUNGE",)
         )
@@ -1578,7 +1631,7 @@ class MailClient:
         if not self._conn.has("UIDPLUS"):
             raise ImapUnsupported("uidplus_required")
         await self.select(path, uidvalidity=uidvalidity)
-        self._dirty = True
+        self._changed()
         replies = await self._conn.pipeline(
             ("UID STORE", suid, "+FLAGS.SILENT", "(\\Deleted)"), ("UID EXPUNGE", suid)
         )
@@ -1610,7 +1663,7 @@ class MailClient:
         if flag_list:
             parts.append(f"({' '.join(flag_list)})")
         if self._selected and self._selected.path == path:
-            self._dirty = True
+            self._changed()
         return parts
 
 
