@@ -467,7 +467,8 @@ async def test_a_kept_view_is_patched_from_news_where_that_is_exact(side: Side) 
 async def test_new_mail_under_another_client_needs_no_new_select(side: Side) -> None:
     """News of new messages alone (EXISTS) brings the kept selection up to date with one
     UID SEARCH from the old UIDNEXT on: no SELECT (whose cost grows with the mailbox). The
-    view and the cached summaries stay exact; news of an expunge still re-SELECTs."""
+    view and the cached summaries stay exact; news of an expunge re-SELECTs unless the
+    server named the UID (QRESYNC)."""
     for n in range(12):
         await side.add(n, hours=(n * 5) % 13)
     await side.check()
@@ -491,4 +492,42 @@ async def test_new_mail_under_another_client_needs_no_new_select(side: Side) -> 
     await side.remove(side.expected()[4])
     sent.clear()
     await side.check()
-    assert {"SELECT", "EXAMINE"} & set(sent)
+    # An expunge: exact news only where QRESYNC names the UID (next test).
+    assert bool({"SELECT", "EXAMINE"} & set(sent)) != side.client._qresync
+
+
+async def test_expunges_named_by_qresync_need_no_new_select(side: Side) -> None:
+    """Where the server has QRESYNC (Dovecot), mailgate enables it before its first
+    selection, so another client's expunges arrive as UIDs (VANISHED): the kept selection
+    and its views follow them without a SELECT and without asking for every UID (UID
+    SEARCH ALL). Our own moves out of the mailbox count the same way. Without QRESYNC
+    (pymap) an expunge still re-SELECTs. Exact against a fresh SORT after each step."""
+    for n in range(16):
+        await side.add(n, hours=(n * 11) % 29)
+    await side.check()
+    qresync = "QRESYNC" in side.client.connection.capabilities
+    assert side.client._qresync == qresync
+    sent = _record_parts(side.client.connection)
+
+    await side.remove(side.expected()[0])
+    await side.remove(side.expected()[5])
+    await side.add(40, hours=300)
+    sent.clear()
+    await side.check()
+    selects = [p for p in sent if p[0] in ("SELECT", "EXAMINE")]
+    asked_all = [p for p in sent if p[0] == "UID SEARCH" and p[-1] == "ALL"]
+    if qresync:
+        assert not selects
+        # Without SORT every list asks for the UIDs and orders them by keys kept here.
+        assert not asked_all or "SORT" not in side.client.connection.capabilities
+    else:
+        assert selects
+
+    # Our own move to another mailbox: the reply names the UID.
+    moved = side.expected()[2]
+    await side.client.move(side.mailbox, moved, "INBOX")
+    del side.hours[moved]
+    sent.clear()
+    await side.check()
+    if qresync:
+        assert not [p for p in sent if p[0] in ("SELECT", "EXAMINE")]

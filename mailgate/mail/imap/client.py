@@ -384,15 +384,20 @@ class MailClient:
         self._conn = conn
         self._selected: _Selected | None = None
         self._dirty = False
-        # While the only news since the selection is new messages: the count EXISTS gave
-        # (then _grown brings the selection up to date without a re-SELECT).
+        # While the news since the selection is exact (messages that came, by EXISTS, and
+        # went, by QRESYNC's VANISHED UIDs): how many the mailbox holds now and the UIDs
+        # gone. Then _caught_up brings the selection up to date without a re-SELECT.
         self._growth: int | None = None
+        self._vanished: set[int] = set()
+        # QRESYNC is enabled once, before the connection's first selection (RFC 5161).
+        self._enable_pending = True
+        self._qresync = False
         self._wire: dict[str, str] = {}  # decoded path → wire name as the server listed it
         # Sorted/searched UIDs by (mailbox, sort, query), least recently used first, at most
         # VIEW_BUDGET bytes. Valid while the mailbox holds the same messages: a selection
         # that finds its UIDVALIDITY, UIDNEXT or EXISTS changed since drops its views (news
-        # of messages that went makes select() re-SELECT; of new ones alone, _grown brings
-        # the kept selection up to date), keeping its sorted views of
+        # that is not exact makes select() re-SELECT; else _caught_up brings the kept
+        # selection up to date), keeping its sorted views of
         # the whole mailbox aside in _stale to be patched (_patched). A UID's date never changes,
         # so views of other mailboxes are kept across selections, and flag news leaves
         # them all: no view depends on flags.
@@ -404,6 +409,8 @@ class MailClient:
         self._stale: dict[
             str, tuple[tuple[int, int, int], dict[tuple[str, str, str | None], array[int]]]
         ] = {}
+        # The UIDs known to have left each mailbox with _stale views since (VANISHED).
+        self._stale_gone: dict[str, frozenset[int]] = {}
         # Parsed summaries of the current selection: cleared with _orders, and kept up to
         # date by flag news (see _note).
         self._summary_cache: dict[int, Summary] = {}
@@ -442,15 +449,17 @@ class MailClient:
 
     def _note(self, resp: Response, fetched: set[int] | None = None) -> None:
         """Take in the server's news about the selected mailbox. Messages that came or went
-        make the cached views stale (the next select() re-SELECTs, or, when messages only
-        came, asks for their UIDs: _grown). A flag change (a FETCH
+        make the cached views stale (the next select() re-SELECTs, or, when the news says
+        exactly what came and went, asks for the new UIDs: _caught_up). A flag change (a FETCH
         of FLAGS alone) leaves the views as they are, since none depends on flags, and
         updates the cached summary (all are forgotten when the server names no UID)."""
         for u in resp.untagged:
             if u.kind == "EXISTS":
-                self._changed(u.number)
-            elif u.kind in ("EXPUNGE", "VANISHED"):
-                self._changed()
+                self._changed(exists=u.number)
+            elif u.kind == "VANISHED":
+                self._changed(vanished=_vanished_uids(u))
+            elif u.kind == "EXPUNGE":
+                self._changed()  # a sequence number: which UID went is unknown here
             elif u.kind == "FETCH":
                 uid, items = _fetch_uid(u)
                 if fetched is not None and uid in fetched:
@@ -462,14 +471,24 @@ class MailClient:
                 else:
                     self._changed()
 
-    def _changed(self, exists: int | None = None) -> None:
-        """The selected mailbox's messages changed; ``exists``: it now holds that many,
-        news of growth alone so far (see _grown)."""
-        if exists is not None and (not self._dirty or self._growth is not None):
-            self._growth = max(self._growth or 0, exists)
-        else:
-            self._growth = None
+    def _changed(self, *, exists: int | None = None, vanished: set[int] | None = None) -> None:
+        """The selected mailbox's messages changed: it now holds ``exists``, or the UIDs
+        ``vanished`` went; with neither (or after a change that said neither), what
+        changed is not known exactly and the next selection re-SELECTs (see _caught_up)."""
+        exact = self._selected is not None and (not self._dirty or self._growth is not None)
         self._dirty = True
+        if not exact or (exists is None and not vanished):
+            self._growth, self._vanished = None, set()
+            return
+        assert self._selected is not None  # for mypy: exact says so
+        count = self._selected.state.exists if self._growth is None else self._growth
+        if exists is not None:
+            count = exists
+        if vanished:
+            fresh = vanished - self._vanished
+            count -= len(fresh)
+            self._vanished |= fresh
+        self._growth = count
 
     def _flag_news(self, uid: int | None, flags: frozenset[str]) -> None:
         if uid is None:
@@ -487,6 +506,7 @@ class MailClient:
         self._orders.pop(key, None)
         if self.view_bytes() + size > VIEW_BUDGET:
             self._stale.clear()  # views waiting to be patched go first
+            self._stale_gone.clear()
         while self._orders and self.view_bytes() + size > VIEW_BUDGET:
             self._orders.pop(next(iter(self._orders)))
         self._orders[key] = uids
@@ -504,6 +524,7 @@ class MailClient:
             del self._stamps[box]
         for box in [b for b in self._stale if gone(b)]:
             del self._stale[box]
+            self._stale_gone.pop(box, None)
 
     def view_bytes(self) -> int:
         """The bytes of this connection's cached sorted and searched views (the arrays'
@@ -548,11 +569,15 @@ class MailClient:
             listing = ("LIST", '""', '"*"')
         prime = prime_inbox and self._selected is None
         commands: list[tuple[object, ...]] = [listing]
+        enable: list[tuple[object, ...]] = []
         if prime:
             commands.insert(0, tuple(self._select_command("INBOX", False)))
+            enable = self._enable_first()
         if subscriptions:
             commands.append(("LSUB", '""', '"*"'))
-        listed = await conn.pipeline(*commands)
+        listed = await conn.pipeline(*enable, *commands)
+        if enable:
+            self._enabled_by(listed.pop(0))
         if prime:
             with contextlib.suppress(ImapNoError, ImapBadError):
                 self._selected_by("INBOX", False, listed.pop(0))  # else nothing is selected
@@ -640,7 +665,7 @@ class MailClient:
         if not inside:
             return
         self._selected = None
-        self._dirty, self._growth = False, None
+        self._dirty, self._growth, self._vanished = False, None, set()
         self._orders.clear()
         self._stamps.clear()
         self._summary_cache.clear()
@@ -775,39 +800,63 @@ class MailClient:
             self._note(resp)
             if not self._dirty:
                 return cur.state
-        grown = await self._grown(path, readonly)
-        if grown is not None:
-            return grown
-        resp = await self._conn.command(*self._select_command(path, readonly))
+        caught_up = await self._caught_up(path, readonly)
+        if caught_up is not None:
+            return caught_up
+        command = self._select_command(path, readonly)
+        enable = self._enable_first()
+        if enable:
+            enabled, resp = await self._conn.pipeline(*enable, command)
+            self._enabled_by(enabled)
+        else:
+            resp = await self._conn.command(*command)
         return self._selected_by(path, readonly, resp)
 
-    async def _grown(self, path: str, readonly: bool) -> SelectState | None:
+    def _enabled_by(self, resp: Response) -> None:
+        self._qresync = resp.status == "OK" and any(
+            str(t).upper() == "QRESYNC" for u in resp.of_kind("ENABLED") for t in u.data
+        )
+
+    def _enable_first(self) -> list[tuple[object, ...]]:
+        """ENABLE QRESYNC, to go before the connection's first selection (later it is not
+        allowed): expunges are then reported as UIDs (VANISHED), so a kept selection
+        follows them without a re-SELECT. Nothing when the server has no QRESYNC."""
+        if not self._enable_pending:
+            return []
+        self._enable_pending = False
+        return [("ENABLE", "QRESYNC")] if self._conn.has("QRESYNC") else []
+
+    async def _caught_up(self, path: str, readonly: bool) -> SelectState | None:
         """The kept selection of ``path`` brought up to date without a re-SELECT, when the
-        only news since is new messages (EXISTS): their UIDs come from one ``UID SEARCH``
-        from the old UIDNEXT on, so nothing here costs in proportion to the mailbox. None
-        when anything else changed (or the count does not add up): then re-SELECT."""
-        cur, growth = self._selected, self._growth
+        news since says exactly what changed: new messages (EXISTS), whose UIDs come from
+        one ``UID SEARCH`` from the old UIDNEXT on, and, with QRESYNC, the UIDs that went
+        (VANISHED). Nothing here costs in proportion to the mailbox. None when anything
+        else changed (or the counts do not add up): then re-SELECT."""
+        cur, growth, vanished = self._selected, self._growth, self._vanished
         if (
             cur is None
             or cur.path != path
             or (cur.readonly and not readonly)
             or growth is None
             or cur.state.uidnext is None
-            or growth < cur.state.exists
         ):
             return None
         old = cur.state
         assert old.uidnext is not None  # for mypy: checked above
-        self._dirty, self._growth = False, None  # news during the search sets them again
+        # News during the search starts a new account of changes.
+        self._dirty, self._growth, self._vanished = False, None, set()
         resp = await self._conn.command("UID SEARCH", "UID", f"{old.uidnext}:*")
         self._note(resp)
         new = sorted({u for u in _numbers_of(resp, "SEARCH") if u >= old.uidnext})
-        if self._dirty or len(new) != growth - old.exists:
+        gone = {u for u in vanished if u < old.uidnext}
+        if self._dirty or resp.status != "OK" or old.exists - len(gone) + len(new) != growth:
             self._changed()
             return None
         state = replace(old, exists=growth, uidnext=new[-1] + 1 if new else old.uidnext)
         self._selected = _Selected(path, cur.readonly, state)
-        self._restamp(path, state)
+        for uid in gone:
+            self._summary_cache.pop(uid, None)
+        self._restamp(path, state, gone=frozenset(gone))
         return state
 
     def _select_command(self, path: str, readonly: bool) -> list[object]:
@@ -816,7 +865,7 @@ class MailClient:
         if self._conn.has("CONDSTORE"):
             parts.append("(CONDSTORE)")
         self._selected = None  # a failed SELECT leaves no mailbox selected
-        self._dirty, self._growth = False, None
+        self._dirty, self._growth, self._vanished = False, None, set()
         self._summary_cache.clear()
         return parts
 
@@ -843,8 +892,9 @@ class MailClient:
         self._restamp(path, state)
         return state
 
-    def _restamp(self, path: str, state: SelectState) -> None:
-        """Note the messages ``path`` now holds; views made under other messages go."""
+    def _restamp(self, path: str, state: SelectState, gone: frozenset[int] = frozenset()) -> None:
+        """Note the messages ``path`` now holds; views made under other messages go
+        (``gone``: UIDs known to have left since, for _patched)."""
         validity, exists = state.uidvalidity, state.exists
         stamp = (validity, state.uidnext, exists) if state.uidnext is not None else None
         old = self._stamps.get(path)
@@ -858,8 +908,10 @@ class MailClient:
                 if key[2] is None and key[1] in _SORT_NAMES:
                     stale[key] = view
             self._stale.clear()  # one mailbox's at most, counted in VIEW_BUDGET
+            self._stale_gone.clear()
             if stale and stamp is not None and old is not None and old[0] == validity:
                 self._stale[path] = (old, stale)
+                self._stale_gone[path] = gone
             self._stamps.pop(path, None)
             if stamp is not None:
                 self._stamps[path] = stamp
@@ -975,8 +1027,10 @@ class MailClient:
             return None
         (_, old_next, old_exists), views = kept
         view = views.pop(key)
+        known = self._stale_gone.get(path, frozenset())
         if not views:
             del self._stale[path]
+            self._stale_gone.pop(path, None)
         conn = self._conn
         resp = await conn.command("UID SEARCH", "UID", f"{old_next}:*")
         self._note(resp)
@@ -984,7 +1038,10 @@ class MailClient:
         gone = old_exists + len(new) - state.exists
         if resp.status != "OK" or gone < 0 or len(new) > _PATCH_MAX or self._dirty:
             return None
-        if gone:
+        if gone and len(known) == gone:
+            # The server named them (VANISHED): no need to ask which UIDs are left.
+            view = await _off_loop(len(view), _without, view, known)
+        elif gone:
             resp = await conn.command("UID SEARCH", "ALL")
             self._note(resp)
             if resp.status != "OK" or self._dirty:
@@ -1572,17 +1629,26 @@ class MailClient:
         dest_arg = self._mailbox_arg(dest)
         await self.select(path, uidvalidity=uidvalidity)
         conn = self._conn
-        self._changed()
+        self._expunging()
         if conn.has("MOVE"):
             resp = await conn.command("UID MOVE", suid, dest_arg)
+            self._note(resp)
         else:
             resp = await conn.command("UID COPY", suid, dest_arg)
             cmds: list[tuple[object, ...]] = [("UID STORE", suid, "+FLAGS.SILENT", "(\\Deleted)")]
             if conn.has("UIDPLUS"):
                 cmds.append(("UID EXPUNGE", suid))
             for reply in await conn.pipeline(*cmds):
+                self._note(reply, {uid})
                 raise_for_status(reply)
         return _copied_uid(resp, uid)
+
+    def _expunging(self) -> None:
+        """Before our own command removes messages from the selection: with QRESYNC its
+        reply names them (VANISHED, exact); otherwise count the selection as changed
+        whatever the reply says."""
+        if not self._qresync:
+            self._changed()
 
     async def set_keywords(
         self,
@@ -1631,11 +1697,12 @@ class MailClient:
         if not self._conn.has("UIDPLUS"):
             raise ImapUnsupported("uidplus_required")
         await self.select(path, uidvalidity=uidvalidity)
-        self._changed()
+        self._expunging()
         replies = await self._conn.pipeline(
             ("UID STORE", suid, "+FLAGS.SILENT", "(\\Deleted)"), ("UID EXPUNGE", suid)
         )
         for reply in replies:
+            self._note(reply, {uid})
             raise_for_status(reply)
 
     async def append(self, path: str, message: bytes, *, flags: Iterable[str] = ()) -> int | None:
@@ -1669,6 +1736,19 @@ class MailClient:
 
 # At most this many new messages are placed into a kept sorted view (_patched).
 _PATCH_MAX = 200
+
+
+def _without(view: array[int], gone: frozenset[int]) -> array[int]:
+    """``view`` without the UIDs in ``gone`` (its order kept)."""
+    return array("I", (u for u in view if u not in gone))
+
+
+def _vanished_uids(u: Untagged) -> set[int] | None:
+    """The UIDs of a ``* VANISHED`` response; None when they cannot be read (or name
+    a range too large to expand: then the change is treated as unknown)."""
+    sets = [t for t in u.data if isinstance(t, str)]
+    uids = _expand(sets[-1]) if sets else []
+    return set(uids) or None
 
 
 def _keep_present(view: array[int], present: array[int]) -> array[int]:
