@@ -531,3 +531,63 @@ async def test_expunges_named_by_qresync_need_no_new_select(side: Side) -> None:
     await side.check()
     if qresync:
         assert not [p for p in sent if p[0] in ("SELECT", "EXAMINE")]
+
+
+def _fruit_message(n: int, hours: int, word: str) -> bytes:
+    msg = EmailMessage(policy=email.policy.SMTP)
+    msg["From"] = f"grower{n}@example.test"
+    msg["To"] = "views@example.test"
+    msg["Subject"] = f"Crate {n}"
+    msg["Date"] = BASE + timedelta(hours=hours)
+    msg["Message-ID"] = f"<crate-{n}@example.test>"
+    msg.set_content(f"This crate holds {word} number {n}.")
+    return msg.as_bytes()
+
+
+async def test_a_kept_search_follows_new_mail_without_searching_the_mailbox_again(
+    side: Side,
+) -> None:
+    """A search's kept order takes in new mail by asking the search of the new UIDs alone
+    (a body search of a big mailbox takes seconds); with QRESYNC, expunged hits go without
+    searching again. Exact against the server's own fresh search after each step."""
+    if "SORT" not in side.client.connection.capabilities:
+        pytest.skip("searches are patched where the server sorts")
+    hits: dict[int, int] = {}
+
+    async def add(n: int, hours: int, word: str) -> None:
+        uid = await side.other.append(side.mailbox, _fruit_message(n, hours, word))
+        assert uid is not None
+        if word == "kiwi":
+            hits[uid] = hours
+
+    async def searched() -> list[int]:
+        page = await side.client.list_page(side.mailbox, query="kiwi", limit=100)
+        return [s.uid for s in page.summaries]
+
+    async def server_search() -> list[int]:
+        await side.other.select(side.mailbox)
+        resp = await side.other.connection.command(
+            "UID SORT", "(REVERSE DATE)", "UTF-8", "BODY", '"kiwi"'
+        )
+        return [int(t) for u in resp.of_kind("SORT") for t in u.data]
+
+    for n in range(12):
+        await add(n, hours=(n * 7) % 19, word="kiwi" if n % 2 else "plum")
+    assert await searched() == sorted(hits, key=hits.__getitem__, reverse=True)
+    sent = _record_parts(side.client.connection)
+    whole = lambda: [p for p in sent if p[0] == "UID SORT" and "BODY" in p]  # noqa: E731
+
+    await add(50, hours=400, word="kiwi")  # the newest, a hit
+    await add(51, hours=500, word="plum")  # newer still, not a hit
+    sent.clear()
+    got = await searched()
+    assert got == await server_search() == sorted(hits, key=hits.__getitem__, reverse=True)
+    assert not whole()
+    assert any(p[0] == "UID SEARCH" and "BODY" in p for p in sent)  # of the new UIDs only
+
+    gone = got[1]
+    await side.other.expunge_uid(side.mailbox, gone)
+    del hits[gone]
+    sent.clear()
+    assert await searched() == await server_search()
+    assert bool(whole()) != side.client._qresync

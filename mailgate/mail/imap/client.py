@@ -905,7 +905,7 @@ class MailClient:
             stale: dict[tuple[str, str, str | None], array[int]] = {}
             for key in [k for k in self._orders if k[0] == path]:
                 view = self._orders.pop(key)
-                if key[2] is None and key[1] in _SORT_NAMES:
+                if key[1] in _SORT_NAMES:  # sorted orders and searches, not conversations
                     stale[key] = view
             self._stale.clear()  # one mailbox's at most, counted in VIEW_BUDGET
             self._stale_gone.clear()
@@ -984,7 +984,7 @@ class MailClient:
         kind, _, direction = sort.partition("_")
         descending = direction == "desc"
         if conn.has("SORT"):
-            patched = await self._patched(path, state, order_key)
+            patched = await self._patched(path, state, order_key, criteria)
             if patched is not None:
                 return patched
             order = self._sort_order(sort)
@@ -1012,16 +1012,24 @@ class MailClient:
         return f"(REVERSE {key})" if direction == "desc" else f"({key})"
 
     async def _patched(
-        self, path: str, state: SelectState, key: tuple[str, str, str | None]
+        self,
+        path: str,
+        state: SelectState,
+        key: tuple[str, str, str | None],
+        criteria: list[object],
     ) -> array[int] | None:
-        """A sorted view of the whole mailbox made before messages came or went, brought up
-        to date from the change alone, or None (then it is sorted afresh).
+        """A sorted view of the mailbox (or of a search in it, ``criteria``) made before
+        messages came or went, brought up to date from the change alone, or None (then it
+        is sorted afresh).
 
         Expunged UIDs are taken out (what remains keeps its order: the server's order of a
-        subset is the subset of its order). New UIDs go to the front when the server,
-        sorting them together with the view's first message, puts that one last (a new
-        message with the newest date in a newest-first view), or to the end when it puts
-        the view's last message first; anywhere else, the view is sorted afresh."""
+        subset is the subset of its order); for a search, only when the server named them
+        (VANISHED). Of the new UIDs a search keeps those that match it, asked of the new
+        UIDs alone (a body search of a big mailbox takes seconds). New UIDs go to the front
+        when the server, sorting them together with the view's first message, puts that
+        one last (a new message with the newest date in a newest-first view), or to the
+        end when it puts the view's last message first; anywhere else, the view is sorted
+        afresh."""
         kept = self._stale.get(path)
         if kept is None or key not in kept[1] or state.uidnext is None:
             return None
@@ -1041,6 +1049,8 @@ class MailClient:
         if gone and len(known) == gone:
             # The server named them (VANISHED): no need to ask which UIDs are left.
             view = await _off_loop(len(view), _without, view, known)
+        elif gone and key[2] is not None:
+            return None  # which of a search's messages went would take the search again
         elif gone:
             resp = await conn.command("UID SEARCH", "ALL")
             self._note(resp)
@@ -1050,6 +1060,15 @@ class MailClient:
             view = await _off_loop(len(view), _keep_present, view, present)
             if len(view) + len(new) != state.exists:
                 return None
+        if new and key[2] is not None:
+            resp = await conn.command(
+                "UID SEARCH", "CHARSET", "UTF-8", "UID", uid_set(new), *criteria
+            )
+            self._note(resp)
+            if resp.status != "OK" or self._dirty:
+                return None
+            candidates = set(new)
+            new = sorted({u for u in _numbers_of(resp, "SEARCH") if u in candidates})
         if new:
             order = self._sort_order(key[1])  # type: ignore[arg-type]
             merged: array[int] | None = None
