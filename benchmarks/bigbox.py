@@ -19,8 +19,10 @@ daily use has them. mailgate and the direct client use their own copy (hard link
   conversations         UID THREAD REFERENCES + UID FETCH of    | GET .../conversations
                         the messages of the newest 50 threads   |   ?limit=50
   first page after      (another client appends a message with  | the first page again
-    new mail            the newest date to each copy) UID SORT  |   (no target: a
-                        + UID FETCH of 50                       |   re-SELECT is needed)
+    new mail            the newest date to each copy) UID SORT  |   (no target)
+                        + UID FETCH of 50                       |
+  search after new mail the same search again                   | the same search again
+                                                                |   (no target)
 
 Direct and mailgate steps alternate within each round (medians of ``--rounds`` rounds).
 Memory: before the rounds, ``--sessions`` mailgate sessions each list the first and the
@@ -356,6 +358,11 @@ async def rounds(
             await _timed(out["after new mail"].direct, direct_page(conn, 0))
             got = await _timed(out["after new mail"].mailgate, mailgate_page(tab, 0))
             assert decode_message_id(got[0]["id"]).uid == (await _sorted(conn))[0]
+            # The same search again: the direct client searches again; mailgate asks the
+            # search of the new message alone (its kept search view, patched).
+            found = await _timed(out["search after new mail"].direct, direct_search(conn))
+            total = await _timed(out["search after new mail"].mailgate, mailgate_search(tab))
+            assert found == total == args.hits, (found, total)
             if n == 0:
                 await check_order(conn, tab, deep)
             await conn.logout()
@@ -444,6 +451,7 @@ async def run(args: argparse.Namespace) -> int:
         "search",
         "conversations",
         "after new mail",
+        "search after new mail",
     )
     out = {n: Samples() for n in (*names, "search, no index")}
     with running(users=2, fts=args.fts) as bench:
@@ -500,6 +508,7 @@ async def run(args: argparse.Namespace) -> int:
     else:
         print(ratio_row("conversations", 1.5))
     print(_row("after new mail", out["after new mail"], "(info)", None))
+    print(_row("search after new mail", out["search after new mail"], "(info)", None))
     mem_ok = per_session < 4096
     checks.append(mem_ok)
     print(
