@@ -23,7 +23,7 @@ import pytest
 import trustme
 
 from mailgate.config import Config
-from mailgate.mail.sieve import PlainMechanism, SieveConnection
+from mailgate.mail.sieve import PlainMechanism, SieveConnection, SieveUnavailable
 from mailgate.testing.client import ApiClient
 from mailgate.testing.servers import RunningMailgate
 from mailgate.tls import upstream_context
@@ -494,14 +494,31 @@ async def test_implicit_tls_listener() -> None:
     try:
         server.start()
         server.add_user("tls@example.test", "tls-password")
-        # A first login process is forked for this connection: generous on a loaded machine.
-        conn = await SieveConnection.open(
-            server.host, server.sieve_port or 0, "tls", upstream_context(server.ca_file), timeout=30
-        )
-        assert conn.is_tls
-        await conn.authenticate(PlainMechanism("tls@example.test", "tls-password"))
-        assert await conn.list_scripts() == []
-        await conn.logout()
+        # Pigeonhole 0.5's managesieve-login waits for readability of the raw socket, not of
+        # its TLS stream: a command that arrives while it is still flushing its TLS greeting
+        # is read into the TLS buffer and then never handled (seen in ~5% of connections on a
+        # loaded machine; 0 of 60 with a pause before AUTHENTICATE, 0 of 50 over STARTTLS). So
+        # up to three fresh connections here; the client itself is what this test is about.
+        last: Exception | None = None
+        for _ in range(3):
+            conn = await SieveConnection.open(
+                server.host,
+                server.sieve_port or 0,
+                "tls",
+                upstream_context(server.ca_file),
+                timeout=10,
+            )
+            assert conn.is_tls
+            try:
+                await conn.authenticate(PlainMechanism("tls@example.test", "tls-password"))
+            except SieveUnavailable as exc:
+                last = exc
+                continue
+            assert await conn.list_scripts() == []
+            await conn.logout()
+            break
+        else:
+            raise AssertionError(f"three connections timed out: {last}\n{server.log()[-3000:]}")
     finally:
         server.cleanup()
 
