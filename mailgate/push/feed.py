@@ -22,6 +22,8 @@ from mailgate.mail.imap.errors import ImapError
 __all__ = ["Listener", "MailboxCounts", "SessionFeed"]
 
 WATCHED = "INBOX"
+# Counts asked for in a row, before IDLE, because replies brought news (see _wait_for_change).
+_MAX_RECOUNTS = 3
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,10 @@ class SessionFeed:
         self._listeners: set[Listener] = set()
         self._task: asyncio.Task[None] | None = None
         self.latest: MailboxCounts | None = None
+        # The connection's news counter when the last count was asked for, and how many
+        # counts in a row were asked for because of news taken in outside IDLE.
+        self._counted_at = 0
+        self._recounts = 0
         self.uses_idle = config.idle and client.connection.has("IDLE")
 
     @property
@@ -82,6 +88,7 @@ class SessionFeed:
         await self._client.logout()
 
     async def _counts(self) -> MailboxCounts:
+        self._counted_at = self._client.news_taken
         async with asyncio.timeout(self._timeout):
             total, unread = await self._client.status(WATCHED)
         return MailboxCounts(mailbox_id(WATCHED), total, unread)
@@ -93,6 +100,13 @@ class SessionFeed:
         async with asyncio.timeout(self._timeout):
             # No NOOP on a kept selection: IDLE itself reports what changed since.
             await self._client.select(WATCHED, readonly=True, refresh=False)
+        if self._client.news_taken != self._counted_at and self._recounts < _MAX_RECOUNTS:
+            # A reply since the last count (the STATUS itself, say, counted just before a
+            # message came) brought news: IDLE would not report it again, so count first.
+            # Bounded, in case a server attaches news to every reply.
+            self._recounts += 1
+            return
+        self._recounts = 0
         # Returns at the first untagged response (new mail, a flag change, a keep-alive)
         # or when it is time to renew the IDLE.
         await self._client.idle(self._config.idle_renew_s)

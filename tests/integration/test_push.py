@@ -203,3 +203,43 @@ async def test_a_busy_stream_still_ends_when_another_instance_wipes(make_mailgat
         while mg.services.push_hub.open_count():
             assert time.monotonic() < deadline
             await asyncio.sleep(0.05)
+
+
+async def test_news_taken_in_outside_idle_is_counted_before_idling(
+    make_mailgate, upstream, sandbox, smtp_delivery
+):
+    """A message that arrives just after the feed's STATUS has counted, and that a reply
+    before the next IDLE reports (servers attach news of the selected mailbox to any
+    reply), would never be reported again by IDLE. So the feed counts again before it
+    IDLEs. Fault injection: once, the feed's STATUS answers, then a message is delivered
+    and a NOOP takes in its news, and the count from before it is returned. (Without the
+    second count, no event with two messages comes: checked on both servers.)"""
+    from tests.integration.mailfactory import plain_message
+
+    mg = make_mailgate(push={"idle": True})
+    email, password = upstream.new_user()
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(email, password)).status == 201
+        async with api.events() as stream:
+            assert (await _next_mailbox_event(stream, 5))["total"] == 0
+            feed = next(iter(mg.services.push_hub._feeds.values()))
+            assert feed.uses_idle
+            client = feed._client
+            real_status = client.status
+            armed = [True]
+
+            async def status(path: str) -> tuple[int, int]:
+                counts = await real_status(path)
+                if armed:
+                    armed.clear()
+                    await asyncio.to_thread(upstream.deliver, email, plain_message(2))
+                    client._note(await client.connection.command("NOOP"))
+                return counts
+
+            client.status = status
+            await _submit(sandbox, email, "Wakes the IDLE")
+            first = await _next_mailbox_event(stream, 5)
+            assert (first["total"], first["unread"]) == (1, 1)
+            assert not armed
+            second = await _next_mailbox_event(stream, 5)
+            assert (second["total"], second["unread"]) == (2, 2)

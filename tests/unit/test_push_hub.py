@@ -21,6 +21,7 @@ class _Conn:
 
 class _Client:
     connection = _Conn()
+    news_taken = 0
 
     def __init__(self, opened: list[_Client]):
         self.closed = False

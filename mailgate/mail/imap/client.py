@@ -384,6 +384,10 @@ class MailClient:
         self._conn = conn
         self._selected: _Selected | None = None
         self._dirty = False
+        # How many pieces of news about the selected mailbox (messages that came or went,
+        # flag changes) this connection has taken in: a watcher compares it before and after
+        # a command to learn that the reply brought news (mailgate/push/feed.py).
+        self.news_taken = 0
         # While the news since the selection is exact (messages that came, by EXISTS, and
         # went, by QRESYNC's VANISHED UIDs): how many the mailbox holds now and the UIDs
         # gone. Then _caught_up brings the selection up to date without a re-SELECT.
@@ -454,6 +458,8 @@ class MailClient:
         of FLAGS alone) leaves the views as they are, since none depends on flags, and
         updates the cached summary (all are forgotten when the server names no UID)."""
         for u in resp.untagged:
+            if u.kind in ("EXISTS", "VANISHED", "EXPUNGE"):
+                self.news_taken += 1
             if u.kind == "EXISTS":
                 self._changed(exists=u.number)
             elif u.kind == "VANISHED":
@@ -464,6 +470,7 @@ class MailClient:
                 uid, items = _fetch_uid(u)
                 if fetched is not None and uid in fetched:
                     continue
+                self.news_taken += 1
                 if set(items) <= _FLAG_NEWS:
                     # MODSEQ alone follows Dovecot's own \Seen of a message read by BODY[].
                     if "FLAGS" in items:
