@@ -26,14 +26,14 @@ BASE = datetime(2024, 3, 1, tzinfo=UTC)
 _names = itertools.count()
 
 
-def _message(n: int, hours: int) -> bytes:
+def _message(n: int, hours: int, body: str | None = None) -> bytes:
     msg = EmailMessage(policy=email.policy.SMTP)
     msg["From"] = f"sender{n}@example.test"
     msg["To"] = "views@example.test"
     msg["Subject"] = f"View {n}"
     msg["Date"] = BASE + timedelta(hours=hours)
     msg["Message-ID"] = f"<view-{n}@example.test>"
-    msg.set_content(f"body {n}")
+    msg.set_content(body if body is not None else f"body {n}")
     return msg.as_bytes()
 
 
@@ -533,17 +533,6 @@ async def test_expunges_named_by_qresync_need_no_new_select(side: Side) -> None:
         assert not [p for p in sent if p[0] in ("SELECT", "EXAMINE")]
 
 
-def _fruit_message(n: int, hours: int, word: str) -> bytes:
-    msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = f"grower{n}@example.test"
-    msg["To"] = "views@example.test"
-    msg["Subject"] = f"Crate {n}"
-    msg["Date"] = BASE + timedelta(hours=hours)
-    msg["Message-ID"] = f"<crate-{n}@example.test>"
-    msg.set_content(f"This crate holds {word} number {n}.")
-    return msg.as_bytes()
-
-
 async def test_a_kept_search_follows_new_mail_without_searching_the_mailbox_again(
     side: Side,
 ) -> None:
@@ -555,7 +544,9 @@ async def test_a_kept_search_follows_new_mail_without_searching_the_mailbox_agai
     hits: dict[int, int] = {}
 
     async def add(n: int, hours: int, word: str) -> None:
-        uid = await side.other.append(side.mailbox, _fruit_message(n, hours, word))
+        uid = await side.other.append(
+            side.mailbox, _message(n, hours, f"This crate holds {word} number {n}.")
+        )
         assert uid is not None
         if word == "kiwi":
             hits[uid] = hours
