@@ -23,6 +23,8 @@ daily use has them. mailgate and the direct client use their own copy (hard link
                         + UID FETCH of 50                       |
   search after new mail the same search again                   | the same search again
                                                                 |   (no target)
+  conversations after   the same THREAD + FETCH again           | the same GET again
+    new mail                                                    |   (no target)
 
 Direct and mailgate steps alternate within each round (medians of ``--rounds`` rounds).
 Memory: before the rounds, ``--sessions`` mailgate sessions each list the first and the
@@ -363,6 +365,9 @@ async def rounds(
             found = await _timed(out["search after new mail"].direct, direct_search(conn))
             total = await _timed(out["search after new mail"].mailgate, mailgate_search(tab))
             assert found == total == args.hits, (found, total)
+            await _timed(out["conversations after new mail"].direct, direct_threads(conn))
+            if not args.no_conversations:
+                await _timed(out["conversations after new mail"].mailgate, mailgate_threads(tab))
             if n == 0:
                 await check_order(conn, tab, deep)
             await conn.logout()
@@ -440,7 +445,7 @@ def _row(name: str, s: Samples, target: str, ok: bool | None) -> str:
     m = f"{ms(percentile(s.mailgate, 50)):>10}" if s.mailgate else f"{'-':>10}"
     ratio = f"{s.ratio():6.2f}x" if s.direct and s.mailgate else "    -  "
     tail = f"  {target}: {verdict(ok)}" if ok is not None else f"  {target}"
-    return f"{name:<22}{d}  {m}  {ratio}{tail}"
+    return f"{name:<29}{d}  {m}  {ratio}{tail}"
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -452,6 +457,7 @@ async def run(args: argparse.Namespace) -> int:
         "conversations",
         "after new mail",
         "search after new mail",
+        "conversations after new mail",
     )
     out = {n: Samples() for n in (*names, "search, no index")}
     with running(users=2, fts=args.fts) as bench:
@@ -478,7 +484,7 @@ async def run(args: argparse.Namespace) -> int:
 
     fts = ", Dovecot with its full-text index (fts-xapian)" if args.fts else ""
     print(f"\n{args.messages} messages, medians of {args.rounds} interleaved rounds{fts}")
-    print(f"{'step':<22}{'direct':>10}  {'mailgate':>10}  {'ratio':>7}")
+    print(f"{'step':<29}{'direct':>10}  {'mailgate':>10}  {'ratio':>7}")
     checks: list[bool] = []
 
     def ratio_row(name: str, limit: float) -> str:
@@ -509,6 +515,12 @@ async def run(args: argparse.Namespace) -> int:
         print(ratio_row("conversations", 1.5))
     print(_row("after new mail", out["after new mail"], "(info)", None))
     print(_row("search after new mail", out["search after new mail"], "(info)", None))
+    if not args.no_conversations:
+        print(
+            _row(
+                "conversations after new mail", out["conversations after new mail"], "(info)", None
+            )
+        )
     mem_ok = per_session < 4096
     checks.append(mem_ok)
     print(
