@@ -243,3 +243,35 @@ async def test_news_taken_in_outside_idle_is_counted_before_idling(
             assert not armed
             second = await _next_mailbox_event(stream, 5)
             assert (second["total"], second["unread"]) == (2, 2)
+
+
+async def test_mail_between_the_first_count_and_the_first_selection_is_pushed(
+    make_mailgate, upstream, monkeypatch
+):
+    """The feed counts (STATUS), then selects INBOX and IDLEs. A message that arrives in
+    between is in the selection, so IDLE never reports it: the new selection counts as news
+    and the feed counts again first. Fault injection: the feed's first count returns only
+    once a message has been delivered after it was taken."""
+    from mailgate.push.feed import SessionFeed
+    from tests.integration.mailfactory import plain_message
+
+    real_counts = SessionFeed._counts
+    armed = [True]
+
+    async def counts(self: SessionFeed) -> Any:
+        taken = await real_counts(self)
+        if armed:
+            armed.clear()
+            await asyncio.to_thread(upstream.deliver, email, plain_message(1))
+        return taken
+
+    monkeypatch.setattr(SessionFeed, "_counts", counts)
+    mg = make_mailgate(push={"idle": True})
+    email, password = upstream.new_user()
+    async with ApiClient(mg.url, mg.client_ssl()) as api:
+        assert (await api.login(email, password)).status == 201
+        async with api.events() as stream:
+            first = await _next_mailbox_event(stream, 5)
+            assert first["total"] == 0 and not armed
+            second = await _next_mailbox_event(stream, 5)
+            assert (second["total"], second["unread"]) == (1, 1)

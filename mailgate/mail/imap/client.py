@@ -385,8 +385,9 @@ class MailClient:
         self._selected: _Selected | None = None
         self._dirty = False
         # How many pieces of news about the selected mailbox (messages that came or went,
-        # flag changes) this connection has taken in: a watcher compares it before and after
-        # a command to learn that the reply brought news (mailgate/push/feed.py).
+        # flag changes, a new selection) this connection has taken in: a watcher compares
+        # it before and after a command to learn that the reply brought news
+        # (mailgate/push/feed.py).
         self.news_taken = 0
         # While the news since the selection is exact (messages that came, by EXISTS, and
         # went, by QRESYNC's VANISHED UIDs): how many the mailbox holds now and the UIDs
@@ -897,6 +898,7 @@ class MailClient:
         )
         self._selected = _Selected(path, readonly, state)
         self._restamp(path, state)
+        self.news_taken += 1  # a new baseline: what came before it is news to a watcher
         return state
 
     def _restamp(self, path: str, state: SelectState, gone: frozenset[int] = frozenset()) -> None:
