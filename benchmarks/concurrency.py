@@ -101,25 +101,29 @@ def _phase(
         for w in range(workers)
     ]
     marks: dict[str, float] = {}
-    groups: dict[str, list[int]] = {}
+    roots = {"mailgate": bench.pid, "dovecot": bench.dovecot_master}
+    started: dict[str, dict[int, float]] = {}
 
     def on_start() -> None:
-        # The server and its reading workers (their CPU is the server's too).
-        groups["mailgate"] = dovecot_pids(bench.pid)
-        groups["dovecot"] = dovecot_pids(bench.dovecot_master)
-        for group, pids in groups.items():
-            marks[group] = cpu_seconds(pids)
+        # The server and its reading workers (their CPU is the server's too), per process:
+        # processes that start during the phase (the reading workers start on the first
+        # open, Dovecot forks imap processes) count from zero.
+        for group, root in roots.items():
+            started[group] = {pid: cpu_seconds([pid]) for pid in dovecot_pids(root)}
         marks["rss"] = rss_kb(bench.pid) / 1024
         marks["t"] = time.monotonic()
 
     def on_stop() -> None:
         marks["seconds"] = time.monotonic() - marks["t"]
-        for group, pids in groups.items():
-            marks[group] = cpu_seconds(pids) - marks[group]
+        for group, root in roots.items():
+            # (A process that ended during the phase, a retired worker, is not counted.)
+            marks[group] = sum(
+                cpu_seconds([pid]) - started[group].get(pid, 0.0) for pid in dovecot_pids(root)
+            )
 
     result = run_workers(plans, on_start, on_stop)
     seconds = marks["seconds"]
-    cpu = {group: marks[group] / seconds for group in groups}
+    cpu = {group: marks[group] / seconds for group in roots}
     cpu["load generator"] = result.cpu_s / seconds
     return Phase(name, result, seconds, cpu, marks["rss"])
 
