@@ -55,8 +55,11 @@ class Side:
     """Two connections to one fresh mailbox: ``client`` (whose view is tested) and
     ``other`` (another client changing the mailbox)."""
 
-    def __init__(self, client: MailClient, other: MailClient, mailbox: str, sort: bool):
+    def __init__(
+        self, client: MailClient, other: MailClient, mailbox: str, sort: bool, server: str
+    ):
         self.client, self.other, self.mailbox, self.sort = client, other, mailbox, sort
+        self.server = server  # the fixture's parameter
         self.hours: dict[int, int] = {}  # UID → the Date header's hour offset
 
     async def add(self, n: int, hours: int) -> int:
@@ -130,7 +133,7 @@ async def side(request: pytest.FixtureRequest) -> AsyncIterator[Side]:
         sort = True
     assert ("SORT" in client.connection.capabilities) == (request.param == "dovecot")
     await other.connection.command("CREATE", f'"{mailbox}"')
-    yield Side(client, other, mailbox, sort)
+    yield Side(client, other, mailbox, sort, request.param)
     await client.logout()
     await other.logout()
 
@@ -582,3 +585,28 @@ async def test_a_kept_search_follows_new_mail_without_searching_the_mailbox_agai
     sent.clear()
     assert await searched() == await server_search()
     assert bool(whole()) != side.client._qresync
+
+
+async def test_all_uids_come_as_ranges_where_the_server_offers_esearch(side: Side) -> None:
+    """The newest messages of a mailbox (the Sent window of conversations) are read from
+    all its UIDs: with ESEARCH (Dovecot) as ranges, ``UID SEARCH RETURN (ALL) ALL``, else
+    as the plain list; the same UIDs either way, gaps and an empty mailbox included."""
+    sent = _record_parts(side.client.connection)
+    assert (await side.client.recent_heads(side.mailbox, 5))[1] == {}
+    for n in range(12):
+        await side.add(n, hours=n)
+    for uid in sorted(side.hours)[3:6]:
+        await side.remove(uid)  # UIDs 1:3,7:12 are left
+    for count in (4, 9, 50):
+        _, heads = await side.client.recent_heads(side.mailbox, count)
+        assert sorted(heads) == sorted(side.hours)[-count:]
+    # (Besides the searches for new UIDs after news: UID SEARCH UID <n>:*.)
+    searches = [p for p in sent if p[0] == "UID SEARCH" and p[-1] == "ALL"]
+    assert searches
+    # Dovecot offers ESEARCH (with SORT hidden too); pymap does not.
+    esearch = "ESEARCH" in side.client.connection.capabilities
+    assert esearch == side.server.startswith("dovecot")
+    if esearch:
+        assert set(searches) == {("UID SEARCH", "RETURN", "(ALL)", "ALL")}
+    else:
+        assert set(searches) == {("UID SEARCH", "ALL")}
