@@ -100,7 +100,8 @@ class SessionFeed:
         async with asyncio.timeout(self._timeout):
             # No NOOP on a kept selection: IDLE itself reports what changed since.
             await self._client.select(WATCHED, readonly=True, refresh=False)
-        if self._client.news_taken != self._counted_at and self._recounts < _MAX_RECOUNTS:
+        pending = self._client.news_taken != self._counted_at
+        if pending and self._recounts < _MAX_RECOUNTS:
             # A reply since the last count (the STATUS itself, say, counted just before a
             # message came) brought news: IDLE would not report it again, so count first.
             # Bounded, in case a server attaches news to every reply.
@@ -108,8 +109,12 @@ class SessionFeed:
             return
         self._recounts = 0
         # Returns at the first untagged response (new mail, a flag change, a keep-alive)
-        # or when it is time to renew the IDLE.
-        await self._client.idle(self._config.idle_renew_s)
+        # or when it is time to renew the IDLE; with news still pending after the recounts,
+        # at the latest when the next poll would have come.
+        renew = self._config.idle_renew_s
+        if pending:
+            renew = min(renew, self._config.poll_interval_s)
+        await self._client.idle(renew)
 
     async def _run(self) -> None:
         try:

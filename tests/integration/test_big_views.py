@@ -408,14 +408,15 @@ async def test_a_conversation_page_reads_the_headers_of_its_own_messages_only(
 
 
 def _record_parts(conn: ImapConnection) -> list[tuple[str, ...]]:
+    """Every command sent one at a time (``command`` runs through ``execute``)."""
     sent: list[tuple[str, ...]] = []
-    command = conn.command
+    execute = conn.execute
 
     async def spy(*parts: Any, **kw: Any) -> Any:
         sent.append(tuple(str(p) for p in parts))
-        return await command(*parts, **kw)
+        return await execute(*parts, **kw)
 
-    conn.command = spy  # type: ignore[method-assign]
+    conn.execute = spy  # type: ignore[method-assign]
     return sent
 
 
@@ -610,3 +611,28 @@ async def test_all_uids_come_as_ranges_where_the_server_offers_esearch(side: Sid
         assert set(searches) == {("UID SEARCH", "RETURN", "(ALL)", "ALL")}
     else:
         assert set(searches) == {("UID SEARCH", "ALL")}
+
+
+async def test_a_refused_esearch_falls_back_to_the_plain_search(side: Side) -> None:
+    """A server that offers ESEARCH but refuses the form (fault injection: the command
+    goes out with an unknown RETURN option, which Dovecot answers BAD) gets the plain
+    UID SEARCH ALL, and the newest UIDs are right."""
+    if side.server == "pymap":
+        pytest.skip("pymap offers no ESEARCH")
+    conn = side.client.connection
+    execute = conn.execute
+    refused: list[str] = []
+
+    async def refusing(*parts: Any, **kw: Any) -> Any:
+        if "RETURN" in parts:
+            resp = await execute("UID SEARCH", "RETURN", "(NO-SUCH-OPTION)", "ALL")
+            refused.append(resp.status)
+            return resp
+        return await execute(*parts, **kw)
+
+    conn.execute = refusing  # type: ignore[method-assign]
+    for n in range(6):
+        await side.add(n, hours=n)
+    _, heads = await side.client.recent_heads(side.mailbox, 4)
+    assert sorted(heads) == sorted(side.hours)[-4:]
+    assert refused == ["BAD"]

@@ -1,35 +1,47 @@
-"""Reading an ESEARCH ``ALL`` reply (RFC 4731): ranges in any order and direction, the
-ALL item left out when nothing matched, and a reply naming more UIDs than the mailbox
-holds refused before anything is expanded (a server cannot make mailgate build a list of
-four billion numbers)."""
+"""Reading an ESEARCH ``ALL`` reply (RFC 4731) for the newest UIDs of a mailbox: replies
+as the wire has them (the TAG correlator, any case, ALL after other items, ranges in any
+order and direction, overlapping), the ALL item left out when nothing matched, and
+replies that are not UID sets refused. Only the UIDs wanted are ever made: a set that
+names four billion of them costs what its text costs."""
 
 from __future__ import annotations
 
-from mailgate.mail.imap.client import _esearch_all, _expand_ranges
-from mailgate.mail.imap.protocol import Response, Untagged
+import tracemalloc
+
+from mailgate.mail.imap.client import _esearch_all, _newest_in_set
+from mailgate.mail.imap.protocol import Response, _parse_untagged
 
 
-def _reply(*data: object) -> Response:
-    return Response("OK", untagged=[Untagged(None, "ESEARCH", [["TAG", "A1"], *data])])  # type: ignore[list-item]
+def _reply(line: bytes) -> Response:
+    return Response("OK", untagged=[_parse_untagged([line], [])])
 
 
-def test_ranges_are_read_and_expanded_once_each() -> None:
-    ranges = _esearch_all(_reply("UID", "ALL", "7:9,1,12:10,8"), most=10)
-    assert ranges == [(7, 9), (1, 1), (10, 12), (8, 8)]
-    assert _expand_ranges(ranges) == [1, 7, 8, 9, 10, 11, 12]
+def test_the_all_item_is_found_wherever_it_is() -> None:
+    assert _esearch_all(_reply(b'* ESEARCH (TAG "A1") UID ALL 1:3,7')) == "1:3,7"
+    assert _esearch_all(_reply(b'* esearch (tag "ALL") uid min 1 all 4:2')) == "4:2"
+    assert _esearch_all(_reply(b'* ESEARCH (TAG "A1") UID')) == ""  # nothing matched
+    assert _esearch_all(_reply(b'* ESEARCH (TAG "A1") UID ALL')) is None
+    assert _esearch_all(Response("OK")) is None  # no ESEARCH reply at all
 
 
-def test_nothing_matched_leaves_the_all_item_out() -> None:
-    assert _esearch_all(_reply("UID"), most=0) == []
+def test_the_newest_are_taken_from_merged_ranges() -> None:
+    assert _newest_in_set("7:9,1,12:10,8", 4) == [9, 10, 11, 12]
+    assert _newest_in_set("7:9,1,12:10,8", 50) == [1, 7, 8, 9, 10, 11, 12]
+    assert _newest_in_set("1:5,3:8,20", 3) == [7, 8, 20]
+    assert _newest_in_set("", 10) == []
 
 
-def test_more_uids_than_messages_is_refused_before_expanding() -> None:
-    assert _esearch_all(_reply("UID", "ALL", "1:4294967295"), most=100_000) is None
-    assert _esearch_all(_reply("UID", "ALL", "1:50,60:110"), most=100) is None
-    assert _esearch_all(_reply("UID", "ALL", "1:50,60:109"), most=100) == [(1, 50), (60, 109)]
+def test_a_huge_set_costs_only_what_is_taken() -> None:
+    tracemalloc.start()
+    try:
+        newest = _newest_in_set("1:4294967295,1:4294967295", 500)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert newest == list(range(4294967295 - 499, 4294967296))
+    assert peak < 256 * 1024  # the 500 taken, not the 4 billion named
 
 
-def test_unreadable_or_missing_replies_fall_back() -> None:
-    assert _esearch_all(_reply("UID", "ALL", "1:x"), most=10) is None
-    assert _esearch_all(_reply("UID", "ALL"), most=10) is None
-    assert _esearch_all(Response("OK"), most=10) is None
+def test_what_is_not_a_uid_set_is_refused() -> None:
+    for bad in ("1:x", "0:5", "4294967296", "²", "1" * 4301, "1,,2", "1:2:3"):
+        assert _newest_in_set(bad, 10) is None, bad

@@ -69,9 +69,10 @@ _CID_TOTAL_BYTES = 8 * 1024 * 1024
 # Whole messages up to this size would be rendered in-process. Measured on the 2-core
 # bench machine: shapes built to be slow within the limits cost up to ~47 ms at 8 KiB
 # in-process (`benchmarks/hostile.py --inline-bound`), far more than a worker round trip
-# (~0.13 ms: the event loop writes to the worker's socket itself), while `open` through
-# the pool stays within its 1.5x target (`benchmarks/latency.py`: 1.23-1.42x). So nothing
-# is rendered on the event loop.
+# (~0.13 ms on a quiet server, where the event loop writes to the worker's socket itself;
+# several ms under 50 busy sessions, benchmarks/README.md), while `open` through the pool
+# stays within its 1.5x target (`benchmarks/latency.py`: 1.23-1.42x). So nothing is
+# rendered on the event loop.
 INPROCESS_MAX = 0
 
 
