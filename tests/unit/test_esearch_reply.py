@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import tracemalloc
 
-from mailgate.mail.imap.client import _esearch_all, _newest_in_set
+from mailgate.mail.imap.client import _esearch_all, _expand, _newest_in_set
 from mailgate.mail.imap.protocol import Response, _parse_untagged
 
 
@@ -45,3 +45,12 @@ def test_a_huge_set_costs_only_what_is_taken() -> None:
 def test_what_is_not_a_uid_set_is_refused() -> None:
     for bad in ("1:x", "0:5", "4294967296", "²", "1" * 4301, "1,,2", "1:2:3"):
         assert _newest_in_set(bad, 10) is None, bad
+
+
+def test_the_same_reading_serves_copyuid_and_vanished_sets_in_their_order() -> None:
+    # COPYUID pairs source and destination UIDs by position, so direction is kept.
+    assert _expand("5:3,7") == [5, 4, 3, 7]
+    assert len(_expand("1:10001")) == 10_001
+    assert _expand("1:10002") == []  # a range too large to expand: unknown
+    for bad in ("²", "1:x", "0", ""):
+        assert _expand(bad) == [], bad  # once "²" passed isdigit() and broke int()

@@ -1952,10 +1952,9 @@ def _esearch_all(resp: Response) -> str | None:
 _UID_RANGE = re.compile(r"([0-9]{1,10})(?::([0-9]{1,10}))?")
 
 
-def _newest_in_set(value: str, count: int) -> list[int] | None:
-    """The ``count`` highest UIDs of the sequence set ``value``, ascending, each once;
-    None when a piece is not a range of UIDs. The ranges are merged, not expanded, so a
-    set naming four billion UIDs costs what its text costs."""
+def _uid_ranges(value: str) -> list[tuple[int, int]] | None:
+    """The pieces of the UID set ``value`` as (first, last), in their order and direction
+    (``5:3`` stays (5, 3)); None when a piece is not a UID or a range of UIDs."""
     ranges: list[tuple[int, int]] = []
     for piece in value.split(",") if value else []:
         m = _UID_RANGE.fullmatch(piece)
@@ -1964,10 +1963,19 @@ def _newest_in_set(value: str, count: int) -> list[int] | None:
         a, b = int(m[1]), int(m[2] or m[1])
         if not (0 < a < 2**32 and 0 < b < 2**32):
             return None
-        ranges.append((min(a, b), max(a, b)))
-    ranges.sort()
+        ranges.append((a, b))
+    return ranges
+
+
+def _newest_in_set(value: str, count: int) -> list[int] | None:
+    """The ``count`` highest UIDs of the sequence set ``value``, ascending, each once;
+    None when a piece is not a range of UIDs. The ranges are merged, not expanded, so a
+    set naming four billion UIDs costs what its text costs."""
+    pieces = _uid_ranges(value)
+    if pieces is None:
+        return None
     merged: list[list[int]] = []
-    for a, b in ranges:
+    for a, b in sorted((min(a, b), max(a, b)) for a, b in pieces):
         if merged and a <= merged[-1][1] + 1:
             merged[-1][1] = max(merged[-1][1], b)
         else:
@@ -1983,14 +1991,13 @@ def _newest_in_set(value: str, count: int) -> list[int] | None:
 
 
 def _expand(value: str) -> list[int]:
+    """The UIDs of the set ``value`` in its order (COPYUID pairs them by position); empty
+    when it cannot be read or a range spans more than 10,000 UIDs."""
+    pieces = _uid_ranges(value)
+    if not pieces or any(abs(b - a) > 10_000 for a, b in pieces):
+        return []
     out: list[int] = []
-    for piece in value.split(","):
-        lo, _, hi = piece.partition(":")
-        if not lo.isdigit() or (hi and not hi.isdigit()):
-            return []
-        a, b = int(lo), int(hi or lo)
-        if abs(b - a) > 10_000:
-            return []
+    for a, b in pieces:
         step = 1 if b >= a else -1
         out.extend(range(a, b + step, step))
     return out
