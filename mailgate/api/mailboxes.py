@@ -16,13 +16,13 @@ from mailgate.errors import (
     MailboxRefused,
     NotFound,
 )
-from mailgate.http.json_io import json_response
+from mailgate.http.json_io import json_body_response, json_response
 from mailgate.mail import folders
 from mailgate.mail.folders import FolderError
 from mailgate.mail.ids import decode_mailbox_id, mailbox_id
 from mailgate.mail.imap.client import SORTS, MailClient, Quota, Sort
 from mailgate.mail.imap.errors import ImapNoError
-from mailgate.mail.reader import summary_json
+from mailgate.mail.listing import page_json
 from mailgate.services import services
 
 from .auth import require_session
@@ -177,20 +177,13 @@ async def list_messages(request: web.Request) -> web.Response:
     if query is not None and not query.strip():
         query = None
 
-    async def op(client: MailClient) -> Any:
+    async def op(client: MailClient) -> bytes:
         try:
-            return await client.list_page(path, offset=offset, limit=limit, sort=sort, query=query)
+            return await page_json(client, path, offset=offset, limit=limit, sort=sort, query=query)
         except ImapNoError:
             raise NotFound("There is no such mailbox.") from None
 
-    page = await svc.pool.run(session.lookup, session.credentials, op)
-    return json_response(
-        {
-            "total": page.total,
-            "offset": offset,
-            "messages": [summary_json(path, page.uidvalidity, s) for s in page.summaries],
-        }
-    )
+    return json_body_response(await svc.pool.run(session.lookup, session.credentials, op))
 
 
 async def get_quota(request: web.Request) -> web.Response:

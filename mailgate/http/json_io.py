@@ -10,16 +10,28 @@ from aiohttp import web
 
 from mailgate.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
-__all__ = ["json_response", "read_json"]
+__all__ = ["encode_json", "json_body_response", "json_response", "read_json"]
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def encode_json(data: Any) -> bytes:
+    """``data`` as compact UTF-8 JSON, as every response sends it."""
+    return _dumps(data).encode()
 
 
 def json_response(
     data: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
+    return json_body_response(encode_json(data), status, headers)
+
+
+def json_body_response(
+    body: bytes, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A response of JSON already encoded (by ``encode_json``)."""
     return web.Response(
-        body=_dumps(data).encode(),
+        body=body,
         status=status,
         headers=headers,
         content_type="application/json",

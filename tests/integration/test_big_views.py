@@ -3,12 +3,14 @@ on Dovecot with SORT hidden from the client, and on pymap (no SORT): a mailbox t
 and shrinks under another client keeps the view exactly the server's date order, checked
 after every step against the known dates and, on Dovecot, a fresh UID SORT; flag news
 keeps the view without a new SELECT or SORT; the session's first mailbox list selects INBOX
-in passing, so its list needs no second opening; and what the views hold is bounded."""
+in passing, so its list needs no second opening; what the views hold is bounded; and a
+page's JSON is made again only when the page changed."""
 
 from __future__ import annotations
 
 import email.policy
 import itertools
+import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -16,8 +18,10 @@ from typing import Any
 
 import pytest
 
+from mailgate.mail.ids import message_id
 from mailgate.mail.imap import ImapConnection, MailClient
 from mailgate.mail.imap import client as client_module
+from mailgate.mail.listing import page_json
 from tests.integration.imap_servers import Pymap, running_pymap
 from tests.servers.dovecot import Dovecot, running_dovecot
 
@@ -636,3 +640,46 @@ async def test_a_refused_esearch_falls_back_to_the_plain_search(side: Side) -> N
     _, heads = await side.client.recent_heads(side.mailbox, 4)
     assert sorted(heads) == sorted(side.hours)[-4:]
     assert refused == ["BAD"]
+
+
+async def test_an_unchanged_page_is_sent_as_encoded_before(side: Side) -> None:
+    """The list's JSON is made once per page (mailgate/mail/listing.py): the same bytes
+    while the page is unchanged, and after every kind of change exactly what a
+    connection without that memo makes of the same page."""
+    for n in range(12):
+        await side.add(n, hours=(n * 37) % 17)
+
+    async def listed(offset: int = 0) -> bytes:
+        side.other.derived.clear()  # the reference: made anew from its own summaries
+        fresh = await page_json(
+            side.other, side.mailbox, offset=offset, limit=5, sort="date_desc", query=None
+        )
+        ours = await page_json(
+            side.client, side.mailbox, offset=offset, limit=5, sort="date_desc", query=None
+        )
+        assert json.loads(ours) == json.loads(fresh)
+        return ours
+
+    first = await listed()
+    assert await listed() is first  # nothing changed: not made again
+    assert json.loads(await listed(offset=5))["offset"] == 5
+    assert json.loads(await listed()) == json.loads(first)
+
+    # Another client flags the newest; we flag the second (flag news, no new selection).
+    newest, second = side.expected()[:2]
+    await side.other.store_flags(side.mailbox, newest, flagged=True)
+    flagged = json.loads(await listed())["messages"]
+    assert flagged[0]["flagged"] is True
+    await side.client.store_flags(side.mailbox, second, seen=True)
+    assert json.loads(await listed())["messages"][1]["seen"] is True
+
+    # New mail at the top, then gone again.
+    added = await side.add(99, hours=1_000)
+    page = json.loads(await listed())
+    assert page["total"] == 13
+    uidvalidity = (await side.client.select(side.mailbox)).uidvalidity
+    assert page["messages"][0]["id"] == message_id(side.mailbox, uidvalidity, added)
+    await side.remove(added)
+    page = json.loads(await listed())
+    assert page["total"] == 12
+    assert [m["flagged"] for m in page["messages"][:2]] == [True, False]

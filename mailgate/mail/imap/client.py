@@ -427,6 +427,10 @@ class MailClient:
         # Threading headers by (mailbox, UIDVALIDITY) and UID: fixed for a UID, so kept
         # across re-SELECTs like _sort_keys (bounded by _MAX_HEADS).
         self._heads: dict[tuple[str, int], dict[int, Head]] = {}
+        # What layers above make of this connection's summaries and keep for reuse (the
+        # encoded list page: mailgate/mail/listing.py), by their own key: kept here so that
+        # it lives and ends with the connection, like the summaries it came from.
+        self.derived: dict[str, object] = {}
 
     @property
     def connection(self) -> ImapConnection:
