@@ -64,6 +64,13 @@ class _Slot:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     client: MailClient | None = None
     last_used: float = 0.0
+    ended: bool = False  # the session ended (close()): never connect for it again
+
+
+# How long a session that ended here is remembered, so that a request which resumed it
+# just before the wipe cannot open a new connection for it afterwards (longer than any
+# request can take to reach the pool).
+_ENDED_KEEP_S = 900.0
 
 
 def map_imap_error(exc: ImapError, *, at_login: bool = False) -> ApiError:
@@ -97,6 +104,7 @@ class ImapPool:
         self._ssl = ssl_context
         self._upstreams = upstreams
         self._slots: dict[str, _Slot] = {}
+        self._ended: dict[str, float] = {}  # session key → when it ended (monotonic)
         # Called with the session's key when its connection is closed for idleness, so
         # features can drop what they keep for an active reader (decrypted messages).
         self.idle_hooks: list[Callable[[str], None]] = []
@@ -135,6 +143,7 @@ class ImapPool:
 
     def adopt(self, key: str, client: MailClient) -> None:
         """Keep a logged-in connection for a session (the one made at login)."""
+        self._ended.pop(key, None)  # a live session again
         slot = self._slots.setdefault(key, _Slot())
         slot.client = client
         slot.last_used = time.monotonic()
@@ -146,10 +155,17 @@ class ImapPool:
         operation: Callable[[MailClient], Awaitable[T]],
     ) -> T:
         """Run one operation on the session's connection, serialised with the
-        session's other requests; reconnect once if the server went away."""
+        session's other requests; reconnect once if the server went away.
+
+        A session that ended (``close``) while the request was on its way gets a 401, and
+        no connection: what a connection caches is the session's mail."""
+        if key in self._ended:
+            raise AuthRequired()
         slot = self._slots.setdefault(key, _Slot())
         async with slot.lock:
             for attempt in (1, 2):
+                if slot.ended:
+                    raise AuthRequired()
                 try:
                     if slot.client is None or slot.client.closed:
                         slot.client = await self.connect(credentials())
@@ -169,12 +185,21 @@ class ImapPool:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self, key: str) -> None:
+        """The session ended: log its connection out, and refuse it from now on."""
+        self._ended[key] = time.monotonic()
         slot = self._slots.pop(key, None)
-        if slot is not None and slot.client is not None:
-            await _logout_quietly(slot.client)
+        if slot is not None:
+            slot.ended = True
+            if slot.client is not None:
+                client, slot.client = slot.client, None
+                await _logout_quietly(client)
 
     async def close_idle(self) -> None:
-        horizon = time.monotonic() - self._config.idle_close_s
+        now = time.monotonic()
+        for key, ended_at in list(self._ended.items()):
+            if now - ended_at > _ENDED_KEEP_S:
+                del self._ended[key]
+        horizon = now - self._config.idle_close_s
         for key, slot in list(self._slots.items()):
             if slot.client is not None and slot.last_used < horizon and not slot.lock.locked():
                 client, slot.client = slot.client, None

@@ -239,3 +239,49 @@ async def test_an_unused_session_keeps_no_connection_and_no_decrypted_mail(
         assert cache.get(lookup, message_id) is None  # no decrypted message left behind
         resp = await api.get(f"/api/messages/{message_id}")
         assert resp.status == 200 and resp.json()["subject"] == "Message number 1"
+
+
+async def test_a_request_that_outlives_its_session_opens_no_connection(logged_in, mailgate, user):
+    """A request that resumed its session just before a logout reaches the mail pool
+    after the wipe: it gets a 401 and no new connection (which would cache the session's
+    mail for up to idle_close_s, or for good on a slot the wipe had already removed)."""
+    from mailgate.errors import AuthRequired
+    from mailgate.mail.pool import Credentials
+
+    pool = mailgate.services.pool
+    token = parse_token(logged_in.cookie)
+    assert token is not None
+    boxes = await logged_in.get("/api/mailboxes")
+    assert boxes.status == 200 and pool.open_count() == 1
+
+    def credentials() -> Credentials:  # what the resumed request still holds
+        return Credentials(*user)
+
+    async def listed(client):
+        return await client.mailboxes()
+
+    async def race() -> list[object]:
+        """One request holds the session's connection, a second waits for it; the
+        session ends meanwhile; then a third arrives."""
+
+        async def holding(client):
+            await asyncio.sleep(0.3)
+            return await client.mailboxes()
+
+        first = asyncio.ensure_future(pool.run(token.lookup, credentials, holding))
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(pool.run(token.lookup, credentials, listed))
+        await asyncio.sleep(0.05)
+        await pool.close(token.lookup)  # what the logout's wipe does
+        results = await asyncio.gather(first, second, return_exceptions=True)
+        try:
+            results.append(await pool.run(token.lookup, credentials, listed))
+        except AuthRequired as exc:
+            results.append(exc)
+        return results
+
+    first, second, third = mailgate.call(race())
+    assert isinstance(second, AuthRequired) and isinstance(third, AuthRequired)
+    assert isinstance(first, AuthRequired)  # its connection was logged out under it
+    assert pool.open_count() == 0
+    assert not any(slot.client for slot in pool._slots.values())
