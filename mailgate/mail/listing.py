@@ -17,8 +17,6 @@ from mailgate.mail.reader import summary_json
 
 __all__ = ["page_json"]
 
-_MEMO = "list-page"
-
 
 @dataclass(frozen=True, slots=True)
 class _Encoded:
@@ -46,7 +44,7 @@ async def page_json(
     """The JSON body of one page of ``path``'s list, as docs/api.md describes
     ``GET /api/mailboxes/{mailbox_id}/messages``."""
     page = await client.list_page(path, offset=offset, limit=limit, sort=sort, query=query)
-    memo = client.derived.get(_MEMO)
+    memo = client.list_memo
     if isinstance(memo, _Encoded) and memo.serves(path, offset, page):
         return memo.body
     body = encode_json(
@@ -56,7 +54,7 @@ async def page_json(
             "messages": [summary_json(path, page.uidvalidity, s) for s in page.summaries],
         }
     )
-    client.derived[_MEMO] = _Encoded(
+    client.list_memo = _Encoded(
         path, offset, page.uidvalidity, page.total, tuple(page.summaries), body
     )
     return body

@@ -650,7 +650,7 @@ async def test_an_unchanged_page_is_sent_as_encoded_before(side: Side) -> None:
         await side.add(n, hours=(n * 37) % 17)
 
     async def listed(offset: int = 0) -> bytes:
-        side.other.derived.clear()  # the reference: made anew from its own summaries
+        side.other.list_memo = None  # the reference: made anew from its own summaries
         fresh = await page_json(
             side.other, side.mailbox, offset=offset, limit=5, sort="date_desc", query=None
         )

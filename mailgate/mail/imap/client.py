@@ -194,6 +194,10 @@ class SelectState:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
+    """A message as the list shows it. Never changed in place (news makes a new one with
+    `replace`), nor its envelope: the encoded list page is reused while its summaries are
+    the same objects (mailgate/mail/listing.py)."""
+
     uid: int
     flags: frozenset[str]
     internaldate: datetime | None
@@ -427,10 +431,10 @@ class MailClient:
         # Threading headers by (mailbox, UIDVALIDITY) and UID: fixed for a UID, so kept
         # across re-SELECTs like _sort_keys (bounded by _MAX_HEADS).
         self._heads: dict[tuple[str, int], dict[int, Head]] = {}
-        # What layers above make of this connection's summaries and keep for reuse (the
-        # encoded list page: mailgate/mail/listing.py), by their own key: kept here so that
-        # it lives and ends with the connection, like the summaries it came from.
-        self.derived: dict[str, object] = {}
+        # The last list page as mailgate/mail/listing.py encoded it (one page: bounded),
+        # kept here so that it lives and ends with the connection, like the summaries it
+        # was made from.
+        self.list_memo: object | None = None
 
     @property
     def connection(self) -> ImapConnection:
