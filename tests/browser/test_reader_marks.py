@@ -4,10 +4,11 @@ again from the reader, which stays open, and the list's attachment mark."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from mailgate.testing.servers import RunningMailgate
 from tests.browser.conftest import OpenBrowser, login, page_json
@@ -18,6 +19,18 @@ pytestmark = pytest.mark.browser
 
 ROW = "message-row"
 UNREAD = re.compile(r"(^|\s)unread(\s|$)")
+
+
+def _drawn_size(locator: Locator) -> tuple[float, float]:
+    """Width and height as drawn. The live update after login may draw the list again,
+    and an element replaced between finding and measuring measures nothing: then the
+    current one is measured."""
+    for _ in range(50):
+        box = locator.bounding_box()
+        if box is not None and box["width"] > 0:
+            return box["width"], box["height"]
+        time.sleep(0.1)
+    raise AssertionError("the element was never drawn")
 
 
 def _server_seen(page: Page, message_id: str) -> bool:
@@ -96,8 +109,8 @@ def test_the_attachment_mark_is_a_paper_clip_with_a_spoken_label(
     icon = mark.locator("svg")
     expect(icon).to_have_attribute("aria-hidden", "true")
     assert icon.locator("path").get_attribute("d")
-    box = icon.bounding_box()
-    assert box and box["width"] > 0 and box["height"] > box["width"]
+    width, height = _drawn_size(icon)
+    assert height > width > 0
     visible_text = mark.evaluate(
         "(el) => [...el.childNodes].filter((n) => !n.classList?.contains('visually-hidden'))"
         ".map((n) => n.textContent).join('').trim()"
