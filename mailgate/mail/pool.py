@@ -208,8 +208,13 @@ class ImapPool:
                 await _logout_quietly(client)
 
     async def close_all(self) -> None:
-        for key in list(self._slots):
-            await self.close(key)
+        """Log every connection out (shutdown, or a test forcing reconnects). The sessions
+        live on (another instance may serve them from a shared store), so nothing is
+        marked ended: a session that ended says so through ``close``."""
+        for slot in list(self._slots.values()):
+            if slot.client is not None:
+                client, slot.client = slot.client, None
+                await _logout_quietly(client)
 
     def open_count(self) -> int:
         return sum(1 for s in self._slots.values() if s.client is not None and not s.client.closed)
