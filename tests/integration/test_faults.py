@@ -351,6 +351,11 @@ async def _drip(
         try:
             writer.write(piece)
             await writer.drain()
+        except (ConnectionError, ssl.SSLError):
+            # The server answered and closed while we waited to send this piece: the
+            # answer is still in the reader (a failed drain says nothing about it).
+            pass
+        try:
             first = await asyncio.wait_for(reader.read(65536), 0.2)
         except TimeoutError:
             continue
