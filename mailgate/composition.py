@@ -134,7 +134,7 @@ def build_services(
         reading=reading,
         push_hub=push_hub,
         image_proxy=ImageProxy(config.proxy, secret) if config.proxy.enabled else None,
-        metrics=Metrics(sessions, store) if config.metrics.enabled else None,
+        metrics=Metrics(sessions, store, reading.workers) if config.metrics.enabled else None,
         sieve=SieveService(config.sieve, upstream_ssl, upstreams),
         conversations=ConversationService(pool, reading.forget),
         oidc=OidcService(config, upstream_ssl, clock, _flow_store(config)),

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
+from mailgate.mail.reading.workers import WorkerPool
 from mailgate.session.manager import SessionManager
 from mailgate.store.interface import SessionStore, StoreError
 
@@ -66,10 +67,54 @@ class _SessionCounters(Collector):
         yield wipes
 
 
+class _ReadingCounters(Collector):
+    """Reads the reading workers' counters at scrape time (nothing is counted twice on the
+    event loop): what they ran, how it ended, and how long the tasks waited for one."""
+
+    def __init__(self, workers: WorkerPool):
+        self.workers = workers
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        counts = dict(self.workers.counters)
+        for name, key, text in (
+            ("mailgate_reading_tasks", "tasks", "Tasks given to a reading worker."),
+            (
+                "mailgate_reading_timeouts",
+                "timeouts",
+                "Reading tasks past their deadline (the worker was killed; an opened "
+                "message shows its degraded view).",
+            ),
+            (
+                "mailgate_reading_failures",
+                "failures",
+                "Reading tasks that raised, or whose worker died.",
+            ),
+            (
+                "mailgate_reading_demoted",
+                "demoted",
+                "Reading tasks that ran long enough for their worker to yield to the server.",
+            ),
+        ):
+            yield CounterMetricFamily(name, text, value=counts.get(key, 0))
+        yield CounterMetricFamily(
+            "mailgate_reading_queue_wait_seconds",
+            "Seconds reading tasks waited for a free worker, summed (divided by the tasks: "
+            "the mean wait).",
+            value=self.workers.queue_wait_s,
+        )
+        yield GaugeMetricFamily(
+            "mailgate_reading_queue_length",
+            "Reading tasks waiting for a free worker at the scrape.",
+            value=self.workers.waiting,
+        )
+
+
 class Metrics:
     """One app's registry and instruments."""
 
-    def __init__(self, sessions: SessionManager, store: SessionStore):
+    def __init__(
+        self, sessions: SessionManager, store: SessionStore, reading: WorkerPool | None = None
+    ):
         self.store = store
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
@@ -114,6 +159,8 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_SessionCounters(sessions))
+        if reading is not None:
+            self.registry.register(_ReadingCounters(reading))
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """One answered request; `route` is a route template, never a path."""

@@ -62,7 +62,7 @@ def test_alert_rules_pass_promtool_check_and_unit_tests() -> None:
         [promtool, "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 4 rules found" in checked.stdout
+    assert "SUCCESS: 5 rules found" in checked.stdout
     tested = subprocess.run(
         [promtool, "test", "rules", str(ALERT_TESTS)], capture_output=True, text=True, timeout=60
     )
@@ -88,6 +88,7 @@ def test_alert_rules_pass_promtool_check_and_unit_tests() -> None:
             "MailgateUpstreamUnreachable",
             "MailgateLoginFailureRate",
             "MailgateEventLoopLag",
+            "MailgateReadingSaturated",
         }
     )
 

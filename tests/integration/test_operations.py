@@ -92,11 +92,13 @@ async def test_sec_metrics_hold_no_personal_data_and_counters_add_up(
         boxes = (await a.get("/api/mailboxes")).json()["mailboxes"]
         names = {box["name"] for box in boxes} | {box["path"] for box in boxes}
         assert folder in names
+        opened = 0
         for box in boxes:
             listing = await a.get(f"/api/mailboxes/{box['id']}/messages")
             assert listing.status == 200
             for summary in listing.json()["messages"]:
                 assert (await a.get(f"/api/messages/{summary['id']}")).status == 200
+                opened += 1
         up = await a.request("POST", "/api/uploads", data=_form(filename, b"secret bytes"))
         assert up.status == 201, up
         assert (await a.login(email, password)).status == 201  # wipes the first: relogin
@@ -155,6 +157,14 @@ async def test_sec_metrics_hold_no_personal_data_and_counters_add_up(
     routes = {dict(labels).get("route") for (_, labels) in s if dict(labels).get("route")}
     assert all(r.startswith("/") or r == "unmatched" for r in routes)
     assert not any(len(r) > 20 and "{" not in r and r.count("/") > 3 for r in routes)
+    # The reading workers: one rendering per message opened, none past its deadline, and
+    # nothing left waiting; the summed wait is a duration (one request at a time here).
+    assert opened == 2
+    assert s[("mailgate_reading_tasks_total", ())] == opened
+    assert s[("mailgate_reading_timeouts_total", ())] == 0
+    assert s[("mailgate_reading_failures_total", ())] == 0
+    assert s[("mailgate_reading_queue_length", ())] == 0
+    assert 0 <= s[("mailgate_reading_queue_wait_seconds_total", ())] < 1.0
 
 
 @PYMAP

@@ -182,6 +182,23 @@ async def test_a_worker_past_its_deadline_is_killed_and_replaced(pool: WorkerPoo
     assert len(set(pids)) == 2
 
 
+async def test_the_wait_for_a_worker_is_summed_for_metrics(pool: WorkerPool) -> None:
+    """One owner holds one worker at a time: its second task waits for the first (0.4 s)
+    while the other worker is free; a task that finds a worker waits (almost) nothing."""
+    assert pool.queue_wait_s == 0.0 and pool.waiting == 0
+    first = asyncio.create_task(pool.run("a", 5.0, reading_tasks.sleep_then_pid, 0.4))
+    second = asyncio.create_task(pool.run("a", 5.0, reading_tasks.sleep_then_pid, 0.0))
+    await asyncio.sleep(0.1)
+    assert pool.waiting == 1  # the second, behind its owner's share
+    await asyncio.gather(first, second)
+    assert pool.waiting == 0
+    assert 0.25 <= pool.queue_wait_s < 2.0
+    before = pool.queue_wait_s
+    await pool.run("b", 5.0, reading_tasks.sleep_then_pid, 0.0)
+    assert pool.queue_wait_s - before < 0.05
+    assert pool.counters["tasks"] == 3
+
+
 async def test_an_error_in_the_worker_is_reported_by_class_only(pool: WorkerPool) -> None:
     with pytest.raises(WorkerFailed, match=r"^ValueError$"):
         await pool.run("a", 5.0, reading_tasks.fail)

@@ -117,6 +117,7 @@ class _Task:
     payload: bytes | memoryview  # the pickled (function, arguments)
     deadline_s: float
     future: asyncio.Future[Any]
+    queued_at: float  # the loop's clock when the task was asked for
     timers: list[asyncio.TimerHandle] = field(default_factory=list)
 
 
@@ -247,6 +248,14 @@ class WorkerPool:
         self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="reading")
         self._closed = False
         self.counters: dict[str, int] = {"tasks": 0, "timeouts": 0, "failures": 0, "demoted": 0}
+        # Seconds the tasks given to a worker waited for one, summed: with "tasks", the
+        # mean wait (/metrics), which says when reading needs more cores.
+        self.queue_wait_s = 0.0
+
+    @property
+    def waiting(self) -> int:
+        """Tasks waiting for a worker now."""
+        return len(self._queue)
 
     async def start(self) -> None:
         """Start every worker now (each takes a moment to import), so no request waits."""
@@ -282,7 +291,8 @@ class WorkerPool:
         if self._closed:
             raise WorkerFailed("closed")
         loop = asyncio.get_running_loop()
-        task = _Task(owner, ForkingPickler.dumps((fn, args)), deadline_s, loop.create_future())
+        payload = ForkingPickler.dumps((fn, args))
+        task = _Task(owner, payload, deadline_s, loop.create_future(), loop.time())
         self._queue.append(task)
         self._dispatch()
         try:
@@ -323,6 +333,7 @@ class WorkerPool:
         self._busy.add(worker)
         self._running[task.owner] = self._running.get(task.owner, 0) + 1
         self.counters["tasks"] += 1
+        self.queue_wait_s += loop.time() - task.queued_at
         task.timers.append(loop.call_later(task.deadline_s, self._expired, worker, task))
         if self.demote_after_s is not None and self.demote_after_s < task.deadline_s:
             task.timers.append(loop.call_later(self.demote_after_s, worker.demote))
