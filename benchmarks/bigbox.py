@@ -417,9 +417,9 @@ def _imap_rss_kb(bench: Bench) -> list[int]:
 FIRST_SESSIONS = 4
 
 
-async def memory(bench: Bench, sessions: int, deep: int) -> tuple[float, float, float]:
+async def memory(bench: Bench, sessions: int, first: int, deep: int) -> tuple[float, float, float]:
     """(mailgate RSS growth per session over all ``sessions``, the growth per session after
-    the first FIRST_SESSIONS, Dovecot imap RSS per session), in KiB: each session logs in
+    the ``first`` ones, Dovecot imap RSS per session), in KiB: each session logs in
     and lists the first and the deep page; all stay open while measured.
 
     What a list allocates only while it runs (the SORT reply, 590 KB of text parsed into
@@ -434,7 +434,6 @@ async def memory(bench: Bench, sessions: int, deep: int) -> tuple[float, float, 
     await warm.logout()
     await warm.close()
     await asyncio.sleep(0.5)
-    first = min(FIRST_SESSIONS, sessions - 1)
     tabs = [await mailgate_first(bench) for _ in range(sessions)]
     before = rss_kb(bench.pid)
     try:
@@ -477,6 +476,7 @@ async def run(args: argparse.Namespace) -> int:
         "conversations after new mail",
     )
     out = {n: Samples() for n in (*names, "search, no index")}
+    first = min(FIRST_SESSIONS, args.sessions - 1)  # sessions before the marginal growth
     with running(users=2, fts=args.fts) as bench:
         size, took = write_mailbox(bench, args.messages, args.hits)
         print(f"wrote {args.messages} messages ({size / 1048576:.0f} MiB) in {took:.1f} s")
@@ -495,7 +495,7 @@ async def run(args: argparse.Namespace) -> int:
             # Memory first, while mailgate's process has held no big view yet (freed
             # memory it keeps for reuse would hide the growth).
             per_session, marginal, imap_per_session = await memory(
-                bench, args.sessions, min(DEEP, args.messages // 2)
+                bench, args.sessions, first, min(DEEP, args.messages // 2)
             )
             await rounds(bench, args, out, unindexed)
 
@@ -540,7 +540,6 @@ async def run(args: argparse.Namespace) -> int:
         )
     mem_ok = marginal < 4096
     checks.append(mem_ok)
-    first = min(FIRST_SESSIONS, args.sessions - 1)
     print(
         f"\nmailgate RSS growth per session (first + deep page of {args.messages}), "
         f"sessions {first + 1}-{args.sessions}: {marginal / 1024:.2f} MiB (< 4 MB): "

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import json
 import os
@@ -30,6 +29,7 @@ from mailgate.session.tokens import COOKIE_NAME
 from mailgate.testing.client import ApiClient
 from mailgate.testing.servers import RunningMailgate, RunningSandbox, free_port
 from tests.integration.fake_imap import FakeImap
+from tests.servers.process import alive, descendants
 from tests.servers.redis import RedisServer
 
 PYMAP = pytest.mark.parametrize("upstream", ["pymap"], indirect=True)
@@ -477,29 +477,6 @@ def _wait_healthy(env: dict[str, str], proc: subprocess.Popen[bytes], deadline: 
     raise AssertionError("mailgate serve did not become healthy")
 
 
-def _descendants(pid: int) -> set[int]:
-    """The processes under ``pid`` (children, their children...), from /proc."""
-    parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
-            parents[int(stat.parent.name)] = int(stat.read_text().rpartition(")")[2].split()[1])
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        found |= frontier
-    return found
-
-
-def _running(pid: int) -> bool:
-    """Whether ``pid`` is a process that has not ended (a zombie has)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
 def _files_under(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
@@ -569,7 +546,7 @@ async def test_sigterm_drains_and_wipes_within_the_bound(
         _wait_healthy(env, proc, time.monotonic() + 30)
         # The reading workers (a fork server and two workers under it) run before the
         # first open, so that open does not wait for them to start.
-        workers = _descendants(proc.pid)
+        workers = descendants(proc.pid)
         assert len(workers) >= 3, workers
         client_ssl = ssl.create_default_context(cafile=ca.ca_pem_path)
         async with ApiClient(f"https://localhost:{port}", client_ssl) as api:
@@ -604,9 +581,9 @@ async def test_sigterm_drains_and_wipes_within_the_bound(
     assert returncode == 0, output
     # The workers went with it (dead: a zombie until whoever inherits it reaps it).
     give_up = time.monotonic() + 5
-    while any(_running(pid) for pid in workers) and time.monotonic() < give_up:
+    while any(alive(pid) for pid in workers) and time.monotonic() < give_up:
         time.sleep(0.1)
-    assert not [pid for pid in workers if _running(pid)], "reading workers outlived serve"
+    assert not [pid for pid in workers if alive(pid)], "reading workers outlived serve"
     # The stuck upload held the drain for the whole bound, and no longer.
     assert bound - 0.5 <= elapsed < bound + 5, f"took {elapsed:.1f}s to stop"
     assert _files_under(tmpdir) == [], "vault files survived shutdown"

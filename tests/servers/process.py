@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Self
 
-__all__ = ["PrivateServer", "alive", "read_text"]
+__all__ = ["PrivateServer", "alive", "descendants", "read_text"]
 
 
 def read_text(path: Path) -> str:
@@ -24,6 +24,25 @@ def alive(pid: int) -> bool:
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
+
+
+def descendants(pid: int) -> set[int]:
+    """The processes under ``pid``: its children, their children, and so on."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                # "pid (comm) state ppid ...": comm may hold spaces, so split after its ")".
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
 
 
 class PrivateServer:
