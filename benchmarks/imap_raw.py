@@ -11,6 +11,9 @@ import re
 import ssl
 import time
 
+from mailgate.mail.imap.parse import parse_bodystructure, parse_envelope, parse_internaldate
+from mailgate.mail.imap.protocol import Untagged, fetch_items, tokenize
+
 __all__ = ["SUMMARY_ITEMS", "RawImap", "direct_login"]
 
 #: What mailgate's list FETCHes per message (mailgate/mail/imap/client.py `_summaries`).
@@ -107,6 +110,54 @@ class RawImap:
         """The direct "list": SORT, then FETCH the summaries of the newest ``limit``."""
         uids = await self.sort_newest(limit)
         return await self.command(f"UID FETCH {','.join(map(str, uids))} ({SUMMARY_ITEMS})")
+
+    async def list_newest_parsed(self, limit: int = 50) -> list[dict[str, object]]:
+        """The same list, and what any client must do to show it: each summary parsed
+        (flags, date, size, envelope, structure), with mailgate's own IMAP tokenizer and
+        parsers, so the difference to mailgate is everything but the parsing."""
+        uids = await self.sort_newest(limit)
+        tag = self._next_tag()
+        fetch = f"UID FETCH {','.join(map(str, uids))} ({SUMMARY_ITEMS})"
+        self.writer.write(tag + fetch.encode() + b"\r\n")
+        summaries = []
+        for frags, lits in await self._responses(tag):
+            tokens = tokenize([frags[0][2:], *frags[1:]], lits)
+            if len(tokens) < 3 or tokens[1] != "FETCH":
+                continue
+            items = fetch_items(Untagged(int(str(tokens[0])), "FETCH", tokens[2:]))
+            summaries.append(
+                {
+                    "uid": items.get("UID"),
+                    "flags": items.get("FLAGS"),
+                    "date": parse_internaldate(items.get("INTERNALDATE")),
+                    "size": items.get("RFC822.SIZE"),
+                    "envelope": parse_envelope(items.get("ENVELOPE")),
+                    "body": parse_bodystructure(items.get("BODYSTRUCTURE")),
+                    "preview": items.get("PREVIEW"),
+                }
+            )
+        return summaries
+
+    async def _responses(self, tag: bytes) -> list[tuple[list[bytes], list[bytes]]]:
+        """The untagged responses up to the tagged one, each as its line fragments and
+        literals."""
+        out: list[tuple[list[bytes], list[bytes]]] = []
+        frags: list[bytes] = []
+        lits: list[bytes] = []
+        while True:
+            line = await self.reader.readuntil(b"\r\n")
+            match = _LITERAL.search(line)
+            if match:
+                frags.append(line[: match.start()] + b"{0}")
+                lits.append(await self.reader.readexactly(int(match.group(1))))
+                continue
+            frags.append(line[:-2])
+            if not lits and line.startswith(tag):
+                if line[len(tag) : len(tag) + 3] != b"OK ":
+                    raise ImapFailed(line[:120].decode(errors="replace"))
+                return out
+            out.append((frags, lits))
+            frags, lits = [], []
 
     async def open(self, uid: int) -> int:
         return await self.command(f"UID FETCH {uid} ({OPEN_ITEMS})")

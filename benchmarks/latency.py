@@ -8,6 +8,8 @@ third. Through mailgate = what a browser tab does over two HTTPS keep-alive conn
   login     TLS connect + LOGIN                     | POST /api/session
   list      warm connection, INBOX selected:        | GET .../messages?limit=50
             UID SORT + UID FETCH of 50 summaries    |
+  first     after login: SELECT + the same list,    | the first GET .../messages
+    list    its summaries parsed (mailgate's parser)|   of a session
   open      UID FETCH (flags, structure, body),     | GET /api/messages/{id}, and body.html
             then what any client needs to show it   |   at the same time when the list's
             (stdlib parse: shown headers, body,     |   summary says has_html (as the UI)
@@ -79,9 +81,10 @@ async def _fill_index(bench: Bench, user: str) -> None:
 
 
 async def _select_and_list(conn: RawImap) -> None:
-    """The direct "first list": what a fresh connection does before it can list."""
+    """The direct "first list": what a fresh connection does before it can show the list
+    (issue 19's baseline: the same 50 summaries fetched and parsed)."""
     await conn.command("SELECT INBOX")
-    await conn.list_newest()
+    await conn.list_newest_parsed()
 
 
 async def _login_rounds(bench: Bench, rounds: int, out: dict[str, Samples]) -> None:
@@ -256,7 +259,9 @@ async def run(args: argparse.Namespace) -> int:
         return _row(name, out[name], f"median <= {limit}x direct", ok)
 
     print(check("login", 1.5))
-    print(_row("first list", out["first list"]))
+    # Issue 19: the first list of a session <= 2x a direct client that fetches and parses
+    # the same 50 summaries (with mailgate's own IMAP parser: benchmarks/imap_raw.py).
+    print(check("first list", 2.0))
     print(check("list", 1.5))
     print(_row("list, repeated", out["list, repeated"]))
     # Opening a message directly means fetching it and reading what a reader shows
