@@ -540,7 +540,9 @@ function onMailboxEvent(event) {
     document.visibilityState === "visible" &&
     Date.now() - state.lastInputAt < PRESENCE_MS &&
     $("#idle-warning").hidden;
-  if (present && state.list.offset === 0) loadList({ keepFocus: true });
+  // While an action on many messages is answered, its own reload comes after it; should
+  // that not happen (it failed), the hint stays to load the news.
+  if (present && state.list.offset === 0 && !state.actionsUnderWay) loadList({ keepFocus: true });
   else $("#new-mail")?.removeAttribute("hidden");
 }
 

@@ -162,13 +162,22 @@ export function countChange(id) {
 /**
  * Around an action on many messages (bulk, conversation, undo): server counts for the
  * given mailboxes and the inbox are set aside until it is answered, so that the badge
- * does not step through the server's counts in between. Returns `end`; the caller asks
- * GET /api/mailboxes after it.
+ * does not step through the server's counts in between, and live events do not reload
+ * the list meanwhile (each message acted on is news; a reload between the messages takes
+ * the session's mail connection from the action). Returns `end`; the caller asks
+ * GET /api/mailboxes after it and loads the list again.
  */
 export function holdCounts(ids) {
   const inbox = state.mailboxes.find((m) => m.role === "inbox")?.id;
   const changes = [...new Set([...ids, inbox].filter(Boolean))].map(countChange);
-  return () => changes.forEach((c) => c.end());
+  state.actionsUnderWay += 1;
+  let ended = false;
+  return () => {
+    if (ended) return;
+    ended = true;
+    state.actionsUnderWay -= 1;
+    changes.forEach((c) => c.end());
+  };
 }
 
 /** A live event's counts for mailbox `id`: the total always, the unread count unless a

@@ -22,6 +22,7 @@ function fresh() {
     compose: null, // the open compose form's state
     view: "list", // which pane a narrow screen shows: mailboxes | list | reader
     lastInputAt: 0, // last keyboard/pointer input, to decide about live refreshes
+    actionsUnderWay: 0, // actions on many messages not yet answered (holdCounts)
     prefs: {}, // the saved preferences (GET /api/preferences), the only server-kept data
     prefsRetainedUntil: null, // ISO date the server keeps them until without a login
     prefsRetentionDays: null, // the operator's period, known before anything is stored
