@@ -392,10 +392,9 @@ async def search_twice(
 ) -> None:
     """Two searches each way, in the order direct, mailgate, mailgate, direct (odd rounds
     the other way round), so a drift of the machine's speed during the round weighs on
-    both sides alike. A search on this VM varies by up to 30 % from one run to the next
-    (3.1-4.4 s for the same command), and the second of two in a row was the slower more
-    often: with one search each in a fixed order, three rounds read anywhere from 1.02x to
-    1.18x for the same code (benchmarks/README.md, 2026-12-07). mailgate's second search
+    both sides alike. The same search varied from 3.2 to 5.5 s on one VM, and one search
+    each way, direct first, read 1.18x there where twelve counterbalanced pairs of the
+    same code read 1.02x (benchmarks/README.md, 2026-12-07). mailgate's second search
     comes from a second session logged in beforehand (untimed), since the first session
     now keeps that search's view and would answer it from memory."""
     spare = await mailgate_first(bench)
