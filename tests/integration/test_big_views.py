@@ -21,6 +21,7 @@ import pytest
 from mailgate.mail.ids import message_id
 from mailgate.mail.imap import ImapConnection, MailClient
 from mailgate.mail.imap import client as client_module
+from mailgate.mail.imap.protocol import numbers_of
 from mailgate.mail.listing import page_json
 from tests.integration.imap_servers import Pymap, running_pymap
 from tests.servers.dovecot import Dovecot, running_dovecot
@@ -86,7 +87,7 @@ class Side:
             return None
         await self.other.select(self.mailbox)
         resp = await self.other.connection.command("UID SORT", "(REVERSE DATE)", "UTF-8", "ALL")
-        return [int(t) for u in resp.of_kind("SORT") for t in u.data]
+        return numbers_of(resp, "SORT").tolist()
 
     async def listed(self, page: int = 7) -> list[int]:
         """The client's whole view, page by page (the cached order serves every page)."""
@@ -568,7 +569,7 @@ async def test_a_kept_search_follows_new_mail_without_searching_the_mailbox_agai
         resp = await side.other.connection.command(
             "UID SORT", "(REVERSE DATE)", "UTF-8", "BODY", '"kiwi"'
         )
-        return [int(t) for u in resp.of_kind("SORT") for t in u.data]
+        return numbers_of(resp, "SORT").tolist()
 
     for n in range(12):
         await add(n, hours=(n * 7) % 19, word="kiwi" if n % 2 else "plum")

@@ -20,9 +20,11 @@ from mailgate.mail.imap.parse import (
 from mailgate.mail.imap.protocol import (
     LiteralArg,
     QuotedArg,
+    Response,
     _parse_tagged,
     _parse_untagged,
     fetch_items,
+    numbers_of,
     quote,
     tokenize,
 )
@@ -78,6 +80,33 @@ def test_untagged_status_line_keeps_code_but_not_text() -> None:
     assert (u.kind, u.code, u.data) == ("OK", "UIDVALIDITY", ["UIDVALIDITY", "1234"])
     u = _parse_untagged([b"* 12 EXISTS"], [])
     assert (u.number, u.kind, u.data) == (12, "EXISTS", [])
+
+
+def _numbers(*lines: bytes, kind: str) -> list[int]:
+    resp = Response("OK", untagged=[_parse_untagged([x], []) for x in lines])
+    return numbers_of(resp, kind).tolist()
+
+
+def test_sort_and_search_replies_are_read_as_numbers() -> None:
+    assert _numbers(b"* SORT 9 3 12", kind="SORT") == [9, 3, 12]
+    assert _numbers(b"* search 4 2", b"* SEARCH 5", kind="SEARCH") == [4, 2, 5]
+    assert _numbers(b"* SEARCH", kind="SEARCH") == []  # nothing matched
+    assert _numbers(b"* SEARCH 4294967295", kind="SEARCH") == [4294967295]
+    # With CONDSTORE the reply ends in a MODSEQ: the tokenizer reads it, the numbers stay.
+    assert _numbers(b"* SEARCH 2 7 (MODSEQ 917162500)", kind="SEARCH") == [2, 7]
+    big = _parse_untagged([b"* SORT " + b" ".join(b"%d" % n for n in range(1, 100_001))], [])
+    assert (big.kind, big.data, len(big.numbers or [])) == ("SORT", [], 100_000)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"* SEARCH 4294967296", b"* SORT 3 0 5", b"* SEARCH 2 99999999999999999999 (MODSEQ 1)"],
+)
+def test_numbers_outside_32_bits_are_a_protocol_error(line: bytes) -> None:
+    # A UID or message number is a 32-bit nz-number (RFC 3501); more is a broken server,
+    # not a 500.
+    with pytest.raises(ImapProtocolError):
+        _numbers(line, kind=line.split()[1].decode())
 
 
 def test_tagged_with_code() -> None:

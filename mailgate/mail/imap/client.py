@@ -45,6 +45,7 @@ from .protocol import (
     SectionStream,
     Untagged,
     fetch_items,
+    numbers_of,
     quote,
     raise_for_status,
 )
@@ -871,7 +872,7 @@ class MailClient:
         self._dirty, self._growth, self._vanished = False, None, set()
         resp = await self._conn.command("UID SEARCH", "UID", f"{old.uidnext}:*")
         self._note(resp)
-        new = sorted({u for u in _numbers_of(resp, "SEARCH") if u >= old.uidnext})
+        new = sorted({u for u in numbers_of(resp, "SEARCH") if u >= old.uidnext})
         gone = {u for u in vanished if u < old.uidnext}
         if self._dirty or resp.status != "OK" or old.exists - len(gone) + len(new) != growth:
             self._changed()
@@ -1014,12 +1015,12 @@ class MailClient:
                 return patched
             order = self._sort_order(sort)
             resp = await conn.command("UID SORT", order, "UTF-8", *criteria)
-            uids = _numbers_of(resp, "SORT")
+            uids = numbers_of(resp, "SORT")
         else:
             charset: list[object] = ["CHARSET", "UTF-8"] if query else []
             resp = await conn.command("UID SEARCH", *charset, *criteria)
             self._note(resp)
-            found = sorted(set(_numbers_of(resp, "SEARCH")))
+            found = sorted(set(numbers_of(resp, "SEARCH")))
             uids = array(
                 "I", await self._key_order(path, state.uidvalidity, found, kind, descending)
             )
@@ -1067,7 +1068,7 @@ class MailClient:
         conn = self._conn
         resp = await conn.command("UID SEARCH", "UID", f"{old_next}:*")
         self._note(resp)
-        new = sorted({u for u in _numbers_of(resp, "SEARCH") if u >= old_next})
+        new = sorted({u for u in numbers_of(resp, "SEARCH") if u >= old_next})
         gone = old_exists + len(new) - state.exists
         if resp.status != "OK" or gone < 0 or len(new) > _PATCH_MAX or self._dirty:
             return None
@@ -1081,7 +1082,7 @@ class MailClient:
             self._note(resp)
             if resp.status != "OK" or self._dirty:
                 return None
-            present = _numbers_of(resp, "SEARCH")
+            present = numbers_of(resp, "SEARCH")
             view = await _off_loop(len(view), _keep_present, view, present)
             if len(view) + len(new) != state.exists:
                 return None
@@ -1093,14 +1094,14 @@ class MailClient:
             if resp.status != "OK" or self._dirty:
                 return None
             candidates = set(new)
-            new = sorted({u for u in _numbers_of(resp, "SEARCH") if u in candidates})
+            new = sorted({u for u in numbers_of(resp, "SEARCH") if u in candidates})
         if new:
             order = self._sort_order(key[1])  # type: ignore[arg-type]
             merged: array[int] | None = None
             for edge in ([view[0]] if view else []) + ([view[-1]] if len(view) > 1 else []):
                 resp = await conn.command("UID SORT", order, "UTF-8", "UID", uid_set([edge, *new]))
                 self._note(resp)
-                got = _numbers_of(resp, "SORT")
+                got = numbers_of(resp, "SORT")
                 if resp.status != "OK" or self._dirty or len(got) != len(new) + 1:
                     return None
                 if got[-1] == edge == view[0]:
@@ -1112,7 +1113,7 @@ class MailClient:
             if not view:
                 resp = await conn.command("UID SORT", order, "UTF-8", "UID", uid_set(new))
                 self._note(resp)
-                merged = _numbers_of(resp, "SORT")
+                merged = numbers_of(resp, "SORT")
                 if resp.status != "OK" or self._dirty or len(merged) != len(new):
                     return None
             if merged is None:
@@ -1177,13 +1178,11 @@ class MailClient:
                 continue  # gone, not selectable after all, or a name no command can carry
             if self._conn.has("SORT"):
                 resp = await self._conn.command("UID SORT", "(REVERSE DATE)", "UTF-8", *criteria)
-                found = [int(t) for u in resp.of_kind("SORT") for t in u.data if str(t).isdigit()]
+                found = numbers_of(resp, "SORT").tolist()
                 newest = found[:wanted][::-1]
             else:
                 resp = await self._conn.command("UID SEARCH", "CHARSET", "UTF-8", *criteria)
-                found = sorted(
-                    {int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()}
-                )
+                found = sorted(set(numbers_of(resp, "SEARCH")))
                 newest = found
             self._note(resp)
             if resp.status != "OK":
@@ -1228,7 +1227,7 @@ class MailClient:
                     return found
         resp = await self._conn.command("UID SEARCH", "ALL")
         self._note(resp)
-        uids = _numbers_of(resp, "SEARCH")
+        uids = numbers_of(resp, "SEARCH")
         return await _off_loop(len(uids), _newest_uids, uids, count)
 
     async def threads(self, path: str, *, uidvalidity: int | None = None) -> Threads:
@@ -1367,7 +1366,7 @@ class MailClient:
         await self.select(path)
         resp = await self._conn.command("UID SEARCH", "HEADER", "Message-ID", term)
         self._note(resp)
-        return sorted({int(t) for u in resp.of_kind("SEARCH") for t in u.data if str(t).isdigit()})
+        return sorted(set(numbers_of(resp, "SEARCH")))
 
     async def exists(self, path: str, uid: int, *, uidvalidity: int | None = None) -> bool:
         """Whether ``uid`` names a message in ``path`` now.
@@ -1891,17 +1890,6 @@ def _groups_of(
         pos += 1 + size
         n += 1
     return [] if holding is not None else out
-
-
-def _numbers_of(resp: Response, kind: str) -> array[int]:
-    """The numbers of the ``kind`` (SORT, SEARCH) replies, in order, as 32-bit UIDs."""
-    out = array("I")
-    for u in resp.of_kind(kind):
-        try:
-            out.extend(array("I", map(int, u.data)))  # the usual reply: nothing but numbers
-        except (TypeError, ValueError, OverflowError):
-            out.extend(int(t) for t in u.data if isinstance(t, str) and t.isdigit())
-    return out
 
 
 def _numbers(tree: Any) -> list[int]:

@@ -14,6 +14,7 @@ import base64
 import itertools
 import re
 import ssl
+from array import array
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ __all__ = [
     "Token",
     "Untagged",
     "fetch_items",
+    "numbers_of",
     "quote",
     "tokenize",
 ]
@@ -75,7 +77,8 @@ _TOKEN = re.compile(
 _UNESCAPE = re.compile(rb"\\(.)", re.S)
 _LIT_TAIL = re.compile(rb"~?\{(\d+)\}\r\n\Z")
 _STATUS = re.compile(rb"(OK|NO|BAD|BYE|PREAUTH)(?= |\r|$)(?: \[([^\]]*)\])?", re.I)
-_NUMBERS = re.compile(rb"(?:SORT|SEARCH)(?: \d+)*", re.I)
+_NUMBER_REPLY = re.compile(rb"(SORT|SEARCH)(?= |$)", re.I)
+_DIGITS_AND_SPACES = b"0123456789 "
 _QUOTABLE = re.compile(rb"[\x20-\x7e]*")
 _SAFE_ATOM_TEXT = re.compile(r"[\x20-\x7e]*")
 
@@ -143,14 +146,23 @@ def quote(value: str | bytes) -> QuotedArg | LiteralArg:
 
 class Untagged:
     """``* [number] KIND data…``; for status lines (OK/NO/BAD/BYE/PREAUTH) ``data`` is the
-    tokenized response code (``[UIDVALIDITY 3]`` → ``["UIDVALIDITY", "3"]``)."""
+    tokenized response code (``[UIDVALIDITY 3]`` → ``["UIDVALIDITY", "3"]``). A SORT or
+    SEARCH reply of nothing but numbers has them in ``numbers`` and no ``data``: read
+    both kinds with ``numbers_of``."""
 
-    __slots__ = ("data", "kind", "number")
+    __slots__ = ("data", "kind", "number", "numbers")
 
-    def __init__(self, number: int | None, kind: str, data: list[Token]) -> None:
+    def __init__(
+        self,
+        number: int | None,
+        kind: str,
+        data: list[Token],
+        numbers: array[int] | None = None,
+    ) -> None:
         self.number = number
         self.kind = kind
         self.data = data
+        self.numbers = numbers
 
     @property
     def code(self) -> str | None:
@@ -181,6 +193,25 @@ class Response:
         if self.code == name:
             found.append(self.code_data)
         return found
+
+
+def numbers_of(resp: Response, kind: str) -> array[int]:
+    """The numbers of the ``kind`` (SORT, SEARCH) replies, in order, as 32-bit UIDs or
+    message numbers; in a reply that also holds other data (a MODSEQ), its numbers."""
+    out = array("I")
+    for u in resp.of_kind(kind):
+        if u.numbers is not None:
+            out.extend(u.numbers)
+        else:
+            out.extend(_in_range(t) for t in u.data if isinstance(t, str) and t.isdigit())
+    return out
+
+
+def _in_range(token: str) -> int:
+    value = int(token)
+    if not 0 < value < 1 << 32:
+        raise ImapProtocolError("number_out_of_range")
+    return value
 
 
 def fetch_items(untagged: Untagged) -> dict[str, Token]:
@@ -244,10 +275,8 @@ async def _parse_untagged_off_loop(frags: list[bytes], lits: list[bytes]) -> Unt
 
 def _parse_untagged(frags: list[bytes], lits: list[bytes]) -> Untagged:
     body = frags[0][2:]
-    if body[:5] in (b"SORT ", b"SEARC") and len(frags) == 1 and _NUMBERS.fullmatch(body):
-        # fast path: a long list of numbers needs no tokenizer (1000s of UIDs)
-        words = body.decode("ascii").split()
-        return Untagged(None, words[0].upper(), words[1:])
+    if len(frags) == 1 and (numbers := _number_reply(body)) is not None:
+        return numbers
     status = _STATUS.match(body)
     if status:
         code = status.group(2)
@@ -258,6 +287,25 @@ def _parse_untagged(frags: list[bytes], lits: list[bytes]) -> Untagged:
     if tokens[0].isdigit() and len(tokens) > 1 and isinstance(tokens[1], str):
         return Untagged(int(tokens[0]), tokens[1].upper(), tokens[2:])
     return Untagged(None, tokens[0].upper(), tokens[1:])
+
+
+def _number_reply(body: bytes) -> Untagged | None:
+    """A SORT or SEARCH reply of nothing but numbers, read straight into an array: the
+    reply to a list of 100,000 messages is 590 KB, and going through the tokenizer and
+    100,000 strings cost twice as long (25 ms against 12 ms here)."""
+    kind = _NUMBER_REPLY.match(body)
+    if kind is None:
+        return None
+    rest = body[kind.end() :]
+    if rest.translate(None, _DIGITS_AND_SPACES):
+        return None  # something else too (a MODSEQ): the tokenizer reads it
+    try:
+        numbers = array("I", map(int, rest.split()))
+    except OverflowError:
+        raise ImapProtocolError("number_out_of_range") from None
+    if 0 in numbers:
+        raise ImapProtocolError("number_out_of_range")
+    return Untagged(None, kind.group(1).decode("ascii").upper(), [], numbers)
 
 
 def _parse_tagged(line: bytes, tag_len: int, untagged: list[Untagged]) -> Response:
