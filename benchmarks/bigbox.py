@@ -28,8 +28,10 @@ daily use has them. mailgate and the direct client use their own copy (hard link
 
 Direct and mailgate steps alternate within each round (medians of ``--rounds`` rounds;
 mailgate logs in first in odd rounds). The search, the slowest and most variable step,
-runs twice each way per round in a counterbalanced order (direct, mailgate, mailgate,
-direct; odd rounds the reverse). Every sample is printed after the table.
+runs ``--searches`` times each way per round (4), each time for another word, from the
+round's one session or connection, in blocks of a counterbalanced order (direct,
+mailgate, mailgate, direct; odd rounds the reverse). Every sample is printed after the
+table.
 Memory: before the rounds, ``--sessions`` mailgate sessions each list the first and the
 deep page; mailgate's RSS growth per session after the first four (the cached views of a
 100,000-message selection, and the rest of a session), the same over all of them (with the
@@ -42,7 +44,8 @@ second, plain Dovecot with a hard-linked copy of the same INBOX and no index ans
 direct search too in each round: the search row then reads with the index, direct and
 through mailgate, against the same search without it.
 
-    python benchmarks/bigbox.py [--messages 100000] [--rounds 3] [--sessions 12] [--fts]
+    python benchmarks/bigbox.py [--messages 100000] [--rounds 3] [--sessions 12]
+                               [--searches 4] [--fts]
 """
 
 from __future__ import annotations
@@ -72,7 +75,13 @@ from mailgate.mail.ids import decode_message_id
 from tests.servers.dovecot import Dovecot
 
 DIRECT_USER = user_email(1)
-WORD = "zanzibarite"  # the searched word: in ``--hits`` bodies only
+#: The searched words, each in ``--hits`` bodies only (its own sample of them): each
+#: search of a round asks another, so that both sides ask every search of one process.
+WORDS = (
+    "zanzibarite", "quillometric", "brontoglyph", "marzipanoid",
+    "thundersnood", "gazpachology", "flibbertine", "wombatique",
+)  # fmt: skip
+WORD = WORDS[0]  # the search asked again after new mail, and by --fts's plain Dovecot
 DEEP = 50_000  # the deep page's offset (half the mailbox when it is smaller)
 PAGE = 50
 T = TypeVar("T")
@@ -105,7 +114,11 @@ def write_mailbox(bench: Bench, count: int, hits: int, seed: int = 19) -> tuple[
     twin = dc.maildir(DIRECT_USER) / "cur"
     span = 2 * 365 * 86400
     first = int(time.time()) - span
-    with_word = set(rng.sample(range(count), hits))
+    # The other words draw from a generator of their own, so that WORD's messages and
+    # everything else are the same mailbox as before there were several words.
+    other = random.Random(seed + 1)
+    with_word = {w: set(rng.sample(range(count), hits)) for w in WORDS[:1]}
+    with_word |= {w: set(other.sample(range(count), hits)) for w in WORDS[1:]}
     refs: list[tuple[str, str]] = []  # (Message-ID, References) of recent messages
     total = 0
     host = "bigbox"
@@ -130,8 +143,7 @@ def write_mailbox(bench: Bench, count: int, hits: int, seed: int = 19) -> tuple[
             del refs[:500]
         name = rng.choice(_NAMES)
         words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(20, 120)))
-        if i in with_word:
-            words += f" {WORD}"
+        words += "".join(f" {w}" for w, chosen in with_word.items() if i in chosen)
         raw = (
             f"From: {name} <{name.split()[0].lower()}@example.test>\r\n"
             f"To: {EMAIL}\r\nSubject: {subject} {rng.choice(_WORDS)}\r\n"
@@ -245,8 +257,8 @@ def _criteria(word: str) -> str:
     return f'OR OR OR OR FROM "{word}" TO "{word}" CC "{word}" SUBJECT "{word}" BODY "{word}"'
 
 
-async def direct_search(conn: RawImap) -> int:
-    lines = await conn.lines(f"UID SEARCH CHARSET UTF-8 {_criteria(WORD)}")
+async def direct_search(conn: RawImap, word: str = WORD) -> int:
+    lines = await conn.lines(f"UID SEARCH CHARSET UTF-8 {_criteria(word)}")
     uids = [int(t) for line in lines if line.startswith(b"* SEARCH") for t in line.split()[2:]]
     await _fetch(conn, sorted(uids, reverse=True)[:PAGE])
     return len(uids)
@@ -311,8 +323,8 @@ async def mailgate_page(tab: BrowserTab, offset: int) -> list[dict[str, Any]]:
     return list(page["messages"])
 
 
-async def mailgate_search(tab: BrowserTab) -> int:
-    page = await _get(tab, f"/api/mailboxes/{tab.inbox}/messages", limit=str(PAGE), q=WORD)
+async def mailgate_search(tab: BrowserTab, word: str = WORD) -> int:
+    page = await _get(tab, f"/api/mailboxes/{tab.inbox}/messages", limit=str(PAGE), q=word)
     return int(page["total"])
 
 
@@ -357,7 +369,7 @@ async def rounds(
             await _timed(out["deep page"].direct, direct_page(conn, deep))
             got = await _timed(out["deep page"].mailgate, mailgate_page(tab, deep))
             assert len(got) == PAGE
-            await search_twice(bench, conn, tab, out["search"], n, args.hits)
+            await searches(conn, tab, out["search"], n, args)
             if unindexed is not None:
                 plain = await unindexed.open()
                 found = await _timed(out["search, no index"].direct, direct_search(plain))
@@ -387,41 +399,41 @@ async def rounds(
         print(f"round {n + 1} done", flush=True)
 
 
-async def search_twice(
-    bench: Bench, conn: RawImap, tab: BrowserTab, into: Samples, n: int, hits: int
+async def searches(
+    conn: RawImap, tab: BrowserTab, into: Samples, n: int, args: argparse.Namespace
 ) -> None:
-    """Two searches each way, in the order direct, mailgate, mailgate, direct (odd rounds
-    the other way round), so a drift of the machine's speed during the round weighs on
-    both sides alike. The same search varied from 3.2 to 5.5 s on one VM, and one search
-    each way, direct first, read 1.18x there where twelve counterbalanced pairs of the
-    same code read 1.02x (benchmarks/README.md, 2026-12-07). mailgate's second search
-    comes from a second session logged in beforehand (untimed), since the first session
-    now keeps that search's view and would answer it from memory."""
-    spare = await mailgate_first(bench)
-    try:
-        await mailgate_login_and_list(spare)
+    """``args.searches`` searches each way (an even number), in blocks of direct, mailgate,
+    mailgate, direct (odd rounds the other way round), so a drift of the machine's speed
+    during the round weighs on both sides alike. The same search varied from 2.5 to 5.5 s
+    on one VM, and one search each way, direct first, read 1.18x there where twelve
+    counterbalanced pairs of the same code read 1.02x (benchmarks/README.md,
+    2026-12-07).
 
-        async def direct() -> None:
-            found = await _timed(into.direct, direct_search(conn))
-            assert found == hits, found
+    Each side's k-th search asks WORDS[k], all from the round's one session (mailgate)
+    or connection (direct). A session keeps its search's view and would answer the same
+    search again from memory; asking it from fresh sessions instead charged mailgate a
+    fresh Dovecot process's first search, 11 % slower than a kept process's (2,572
+    against 2,305 ms, medians of 8 alternating pairs on the direct client alone)."""
+    asked = {"direct": 0, "mailgate": 0}
 
-        async def through(t: BrowserTab) -> None:
-            total = await _timed(into.mailgate, mailgate_search(t))
-            assert total == hits, total
+    async def direct() -> None:
+        word = WORDS[asked["direct"]]
+        asked["direct"] += 1
+        found = await _timed(into.direct, direct_search(conn, word))
+        assert found == args.hits, (word, found)
 
-        if n % 2 == 0:
-            await direct()
-            await through(tab)
-            await through(spare)
-            await direct()
-        else:
-            await through(spare)
-            await direct()
-            await direct()
-            await through(tab)
-        await spare.logout()
-    finally:
-        await spare.close()
+    async def through() -> None:
+        word = WORDS[asked["mailgate"]]
+        asked["mailgate"] += 1
+        total = await _timed(into.mailgate, mailgate_search(tab, word))
+        assert total == args.hits, (word, total)
+
+    block = (direct, through, through, direct)
+    if n % 2:
+        block = (through, direct, direct, through)
+    for _ in range(args.searches // 2):
+        for step in block:
+            await step()
 
 
 async def new_mail(bench: Bench, n: int) -> None:
@@ -547,7 +559,7 @@ async def run(args: argparse.Namespace) -> int:
     fts = ", Dovecot with its full-text index (fts-xapian)" if args.fts else ""
     print(
         f"\n{args.messages} messages, medians of {args.rounds} interleaved rounds"
-        f" (the search: {2 * args.rounds} each way, counterbalanced){fts}"
+        f" (the search: {args.searches * args.rounds} each way, counterbalanced){fts}"
     )
     print(f"{'step':<29}{'direct':>10}  {'mailgate':>10}  {'ratio':>7}")
     checks: list[bool] = []
@@ -600,7 +612,8 @@ async def run(args: argparse.Namespace) -> int:
     print(f"Dovecot imap process RSS per session: {imap_per_session / 1024:.1f} MiB (info)")
     # Every sample, in the order taken: a median of three hides one slow round (in some
     # rounds a fresh Dovecot process rereads the 100,000 names of the maildir's cur/
-    # inside a FETCH of old messages, 240-570 ms on either side; benchmarks/README.md).
+    # inside a FETCH of old messages, 240-570 ms on either side; benchmarks/README.md,
+    # and deep_page_dovecot.py for the same without mailgate).
     print("\nsamples in ms, direct | mailgate:")
     for name, s in out.items():
         if s.direct or s.mailgate:
@@ -616,13 +629,19 @@ def main() -> int:
     parser.add_argument("--hits", type=int, default=20, help="messages with the searched word")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--searches", type=int, default=4, help="searches each way per round (even)"
+    )
+    parser.add_argument(
         "--sessions", type=int, default=12, help=f"sessions for the memory row (> {FIRST_SESSIONS})"
     )
     parser.add_argument("--no-conversations", action="store_true")
     parser.add_argument(
         "--fts", action="store_true", help="Dovecot with fts-xapian, and a plain one to compare"
     )
-    return asyncio.run(run(parser.parse_args()))
+    args = parser.parse_args()
+    if not 2 <= args.searches <= len(WORDS) or args.searches % 2:
+        parser.error(f"--searches must be an even number from 2 to {len(WORDS)}")
+    return asyncio.run(run(args))
 
 
 if __name__ == "__main__":
