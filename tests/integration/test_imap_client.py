@@ -29,6 +29,7 @@ from mailgate.mail.imap import (
     ImapUnavailable,
     MailClient,
 )
+from mailgate.mail.imap.protocol import numbers_of
 from mailgate.tls import upstream_context
 from tests.integration.imap_servers import Pymap, fake_imap, running_pymap
 from tests.servers.dovecot import Dovecot, running_dovecot
@@ -164,6 +165,38 @@ async def test_sec_14_password_sent_byte_for_byte() -> None:
     assert b"{%d}\r\n" % len("user ü".encode()) + "user ü".encode() in fake.received
     with pytest.raises(ValueError):
         await conn.login("a", "b\r\nX")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"* SEARCH 7 4294967296\r\n",  # one above 32 bits: read as numbers only
+        b"* SEARCH 7 0\r\n",  # no UID or message number is 0
+        b"* SEARCH 7 99999999999999999999 (MODSEQ 12)\r\n",  # read by the tokenizer
+    ],
+)
+async def test_search_reply_with_a_number_outside_32_bits_is_a_protocol_error(
+    answer: bytes,
+) -> None:
+    """A broken server's SEARCH reply is the server's failure (502), never a 500; where the
+    reply could not be read to its end, the connection is closed rather than reused."""
+    caps = b"[CAPABILITY IMAP4rev1]"
+
+    def reply(tag: bytes, line: bytes) -> bytes:
+        if b"SEARCH" in line:
+            return answer + tag + b" OK done\r\n"
+        return tag + b" OK " + caps + b" done\r\n"
+
+    server_ctx, client_ctx = _tls_pair()
+    async with fake_imap(b"* OK " + caps + b" hi\r\n", reply, server_ctx=server_ctx) as fake:
+        conn = await ImapConnection.open("localhost", fake.port, "tls", client_ctx, timeout=5)
+        await conn.login("user", "password")
+        with pytest.raises(ImapUnavailable) as err:
+            numbers_of(await conn.command("UID SEARCH", "ALL"), "SEARCH")
+        assert err.value.reason == "number_out_of_range"
+        if b"MODSEQ" not in answer:
+            assert conn.closed
+        conn.close()
 
 
 async def test_sec_43_preauth_greeting_aborts_with_nothing_sent() -> None:
