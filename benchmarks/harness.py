@@ -165,16 +165,22 @@ def _smtp_sink(dc: Dovecot) -> Iterator[int]:
 
 @contextlib.contextmanager
 def running(
-    *, users: int = 1, smtp: bool = False, fts: bool = False, **extra_env: str
+    *,
+    users: int = 1,
+    smtp: bool = False,
+    fts: bool = False,
+    dovecot_settings: str = "",
+    **extra_env: str,
 ) -> Iterator[Bench]:
     """Dovecot with ``users`` benchmark users (all with PASSWORD), optionally an SMTP
     submission server, and mailgate serving HTTPS in a subprocess. ``fts`` gives Dovecot
-    its full-text index (dovecot-fts-xapian, see tests/servers/dovecot.py).
+    its full-text index (dovecot-fts-xapian, see tests/servers/dovecot.py);
+    ``dovecot_settings`` are lines added to its configuration.
 
     ``extra_env`` are MAILGATE_* settings for the server."""
     dc = Dovecot(fts=fts)
     with dc.config_file.open("a") as conf:
-        conf.write(_DOVECOT_LIMITS)
+        conf.write(_DOVECOT_LIMITS + dovecot_settings)
     dc.start()
     ca = LocalCA()
     proc = None
