@@ -94,6 +94,8 @@ def test_sort_and_search_replies_are_read_as_numbers() -> None:
     assert _numbers(b"* SEARCH 4294967295", kind="SEARCH") == [4294967295]
     # With CONDSTORE the reply ends in a MODSEQ: the tokenizer reads it, the numbers stay.
     assert _numbers(b"* SEARCH 2 7 (MODSEQ 917162500)", kind="SEARCH") == [2, 7]
+    # A digit int() refuses ("²", U+00B2) is not a number here, not a ValueError.
+    assert _numbers("* SEARCH 2 \u00b2 (MODSEQ 1)".encode(), kind="SEARCH") == [2]
     big = _parse_untagged([b"* SORT " + b" ".join(b"%d" % n for n in range(1, 100_001))], [])
     assert (big.kind, big.data, len(big.numbers or [])) == ("SORT", [], 100_000)
 
