@@ -34,3 +34,9 @@ def die() -> None:
 
 def echo_reversed(data: bytes) -> bytes:
     return data[::-1]
+
+
+def sleep_then_die(seconds: float) -> None:
+    """Busy for a while, then the worker process ends (a crash after some work)."""
+    time.sleep(seconds)
+    os._exit(3)

@@ -268,6 +268,83 @@ async def test_one_session_holds_at_most_its_share_of_the_workers(pool: WorkerPo
     await asyncio.gather(*greedy)
 
 
+async def test_a_busy_worker_takes_the_next_task_into_its_pipe() -> None:
+    """With a pipeline, a task for a busy (young) worker is written to its pipe at once,
+    not held in the queue: the worker goes on to it without waiting for the event loop.
+    A task abandoned in the pipe runs and is dropped; the worker is not replaced."""
+    for depth, waiting in ((1, 1), (3, 0)):
+        pool = WorkerPool(
+            1, start_method="spawn", pipeline=depth, withdraw_after_s=5.0, demote_after_s=None
+        )
+        await pool.start()
+        try:
+            first = asyncio.create_task(pool.run("a", 5.0, reading_tasks.sleep_then_pid, 0.4))
+            await asyncio.sleep(0.05)
+            second = asyncio.create_task(pool.run("b", 5.0, reading_tasks.sleep_then_pid, 0.0))
+            dropped = asyncio.create_task(pool.run("c", 5.0, reading_tasks.sleep_then_pid, 0.0))
+            await asyncio.sleep(0.05)
+            assert pool.waiting == 2 * waiting
+            dropped.cancel()
+            pids = await asyncio.gather(first, second)
+            assert len(set(pids)) == 1
+            assert await pool.run("d", 5.0, reading_tasks.sleep_then_pid, 0.0) == pids[0]
+            assert pool.counters["tasks"] == 4 - waiting  # a queued task cancelled never ran
+        finally:
+            await pool.close()
+
+
+async def test_a_slow_task_gives_back_what_waits_behind_it() -> None:
+    """A task queued behind one that turns out slow goes back to the queue and is served
+    by the next idle worker, long before the slow one ends (not queued behind another busy
+    one again); the slow one's worker, whose pipe held the copy, is replaced afterwards."""
+    pool = WorkerPool(2, start_method="spawn", withdraw_after_s=0.1, demote_after_s=None)
+    await pool.start()
+    try:
+        slow = asyncio.create_task(pool.run("a", 10.0, reading_tasks.sleep_then_pid, 2.0))
+        await asyncio.sleep(0.02)
+        medium = asyncio.create_task(pool.run("b", 10.0, reading_tasks.sleep_then_pid, 0.5))
+        await asyncio.sleep(0.02)
+        started = time.monotonic()
+        # Both workers are young: it goes behind the task that started first (the slow one).
+        behind = await pool.run("c", 10.0, reading_tasks.sleep_then_pid, 0.0)
+        assert time.monotonic() - started < 1.2
+        assert not slow.done()
+        assert behind == await medium
+        slow_pid = await slow
+        assert slow_pid != behind
+        for _ in range(100):
+            if slow_pid not in pool.pids() and len(pool.pids()) == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert slow_pid not in pool.pids() and len(pool.pids()) == 2
+    finally:
+        await pool.close()
+
+
+@pytest.mark.parametrize("fate", ["overrun", "crash"])
+async def test_a_task_behind_one_that_overruns_or_dies_runs_on_a_new_worker(fate: str) -> None:
+    pool = WorkerPool(1, start_method="spawn", withdraw_after_s=30.0, demote_after_s=None)
+    await pool.start()
+    try:
+        (old,) = pool.pids()
+        if fate == "overrun":
+            doomed = pool.run("a", 0.5, reading_tasks.sleep_then_pid, 30.0)
+            expected: type[Exception] = WorkerTimeout
+        else:
+            doomed = pool.run("a", 5.0, reading_tasks.sleep_then_die, 0.3)
+            expected = WorkerFailed
+        first = asyncio.create_task(doomed)
+        await asyncio.sleep(0.05)
+        behind = asyncio.create_task(pool.run("b", 5.0, reading_tasks.sleep_then_pid, 0.0))
+        await asyncio.sleep(0.05)
+        assert pool.waiting == 0  # in the doomed worker's pipe
+        with pytest.raises(expected):
+            await first
+        assert await behind not in (old, 0)
+    finally:
+        await pool.close()
+
+
 async def test_an_expensive_task_yields_to_the_server_and_its_worker_is_replaced() -> None:
     """Ordinary tasks run at the server's priority; one still running after demote_after_s
     is lowered to niceness 10 while it runs, and its worker is replaced afterwards (a
