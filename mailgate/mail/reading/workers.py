@@ -25,9 +25,11 @@ queued 130 ms for them (benchmarks/README.md). A task waits behind another only 
 that one is young: a task still running after `withdraw_after_s` gets nothing more behind
 it, and what was already behind it goes back to the front of the queue for the next idle
 worker; its worker, whose pipe still holds those copies, is replaced once its task ends.
-So an ordinary task waits behind others at most (pipeline - 1) x withdraw_after_s, once. Each
-task's deadline, demotion and withdrawal clocks start when it starts in the worker, not
-when it is sent.
+While a withdrawn task waits, no pipe is filled, so the next worker to drain its pipe (at
+most `pipeline` tasks, each young or withdrawn in turn) takes it, even under load. So a slow
+task delays what was written behind it by at most (pipeline - 1) x withdraw_after_s, once,
+plus the drain of another worker's pipe. Each task's deadline, demotion and withdrawal
+clocks start when it starts in the worker, not when it is sent.
 
 Priority: a worker runs at the server's priority, so ordinary messages (a millisecond or
 two each) are not starved when the machine is busy. A task still running after
@@ -344,7 +346,15 @@ class WorkerPool:
             return
         while self._queue:
             idle = bool(self._idle)
-            worker = self._idle[-1] if idle else self._with_room()
+            if idle:
+                worker: _Worker | None = self._idle[-1]
+            elif self._withdrawn_waiting():
+                # Pipes are not filled while a withdrawn task waits: the next worker
+                # whose pipe drains is idle and takes it. Filled pipes would keep every
+                # worker busy under load, and the task would wait for the slow one after all.
+                break
+            else:
+                worker = self._with_room()
             if worker is None:
                 break
             task = next(
@@ -363,6 +373,12 @@ class WorkerPool:
             self._assign(worker, task)
         if self._queue:
             self._replenish()
+
+    def _withdrawn_waiting(self) -> bool:
+        """A withdrawn task waits that its owner's share lets run now."""
+        return any(
+            t.withdrawn and self._running.get(t.owner, 0) < self.per_owner for t in self._queue
+        )
 
     def _with_room(self) -> _Worker | None:
         """The busy worker to queue a task behind: room in its pipe, a young running task
@@ -469,6 +485,8 @@ class WorkerPool:
         while len(worker.tasks) > keep:
             task = worker.tasks.pop()
             self._finish(task)
+            if task.future.done():
+                continue  # abandoned while in the pipe: nobody waits for it any more
             task.withdrawn = True
             self._queue.appendleft(task)
 
@@ -542,6 +560,8 @@ class WorkerPool:
         for worker in workers:
             worker.close()
             for sent in worker.tasks:
+                for timer in sent.timers:
+                    timer.cancel()  # a late deadline would kill through a closed executor
                 if not sent.future.done():
                     sent.future.set_exception(WorkerFailed("closed"))
             worker.process.kill()
