@@ -94,12 +94,17 @@ class _ReadingCounters(Collector):
                 "demoted",
                 "Reading tasks that ran long enough for their worker to yield to the server.",
             ),
+            (
+                "mailgate_reading_withdrawn",
+                "withdrawn",
+                "Reading tasks given back to the queue from behind a slow one in a worker's pipe.",
+            ),
         ):
             yield CounterMetricFamily(name, text, value=counts.get(key, 0))
         yield CounterMetricFamily(
             "mailgate_reading_queue_wait_seconds",
-            "Seconds reading tasks waited for a free worker, summed (divided by the tasks: "
-            "the mean wait).",
+            "Seconds reading tasks waited before they started in a worker, summed (divided "
+            "by the tasks: the mean wait).",
             value=self.workers.queue_wait_s,
         )
         yield GaugeMetricFamily(

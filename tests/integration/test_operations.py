@@ -164,6 +164,7 @@ async def test_sec_metrics_hold_no_personal_data_and_counters_add_up(
     assert s[("mailgate_reading_tasks_total", ())] == opened
     assert s[("mailgate_reading_timeouts_total", ())] == 0
     assert s[("mailgate_reading_failures_total", ())] == 0
+    assert s[("mailgate_reading_withdrawn_total", ())] == 0
     assert s[("mailgate_reading_queue_length", ())] == 0
     assert 0 <= s[("mailgate_reading_queue_wait_seconds_total", ())] < 1.0
 

@@ -281,7 +281,13 @@ class WorkerPool:
         # For starting and stopping workers (blocking steps), never for a task's round trip.
         self._threads = ThreadPoolExecutor(max_workers=size, thread_name_prefix="reading")
         self._closed = False
-        self.counters: dict[str, int] = {"tasks": 0, "timeouts": 0, "failures": 0, "demoted": 0}
+        self.counters: dict[str, int] = {
+            "tasks": 0,
+            "timeouts": 0,
+            "failures": 0,
+            "demoted": 0,
+            "withdrawn": 0,
+        }
         # Seconds the tasks given to a worker waited for one (for a place in its pipe),
         # summed: with "tasks", the mean wait (/metrics), which says when reading needs
         # more cores.
@@ -405,19 +411,20 @@ class WorkerPool:
                 self._spawn(self._start_one())
 
     def _assign(self, worker: _Worker, task: _Task) -> None:
-        loop = asyncio.get_running_loop()
         self._busy.add(worker)
         self._running[task.owner] = self._running.get(task.owner, 0) + 1
-        self.counters["tasks"] += 1
-        self.queue_wait_s += loop.time() - task.queued_at
         worker.send(task)
         if len(worker.tasks) == 1:
             self._started(worker, task)
 
     def _started(self, worker: _Worker, task: _Task) -> None:
-        """``task`` is the one ``worker`` runs now: its clocks start."""
+        """``task`` is the one ``worker`` runs now: its clocks start. It is counted here,
+        once, with its whole wait (in the queue and in a pipe): a task given back was
+        written to a worker before and never started there."""
         loop = asyncio.get_running_loop()
         task.started_at = loop.time()
+        self.counters["tasks"] += 1
+        self.queue_wait_s += task.started_at - task.queued_at
         task.timers.append(loop.call_later(task.deadline_s, self._expired, worker, task))
         if self.demote_after_s is not None and self.demote_after_s < task.deadline_s:
             task.timers.append(loop.call_later(self.demote_after_s, self._demote, worker))
@@ -487,6 +494,7 @@ class WorkerPool:
             self._finish(task)
             if task.future.done():
                 continue  # abandoned while in the pipe: nobody waits for it any more
+            self.counters["withdrawn"] += 1
             task.withdrawn = True
             self._queue.appendleft(task)
 
