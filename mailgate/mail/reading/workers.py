@@ -28,8 +28,11 @@ worker; its worker, whose pipe still holds those copies, is replaced once its ta
 While a withdrawn task waits, no pipe is filled, so the next worker to drain its pipe (at
 most `pipeline` tasks, each young or withdrawn in turn) takes it, even under load. So a slow
 task delays what was written behind it by at most (pipeline - 1) x withdraw_after_s, once,
-plus the drain of another worker's pipe. Each task's deadline, demotion and withdrawal
-clocks start when it starts in the worker, not when it is sent.
+plus the drain of another worker's pipe, as long as one worker runs an ordinary task.
+When every worker runs a slow task at once (one per owner at most), every waiting task
+waits for the first of them to end, pipelined or not: that is the pool's size. Each task's
+deadline, demotion and withdrawal clocks start when it starts in the worker, not when it
+is sent.
 
 Priority: a worker runs at the server's priority, so ordinary messages (a millisecond or
 two each) are not starved when the machine is busy. A task still running after
@@ -288,7 +291,7 @@ class WorkerPool:
             "demoted": 0,
             "withdrawn": 0,
         }
-        # Seconds the tasks given to a worker waited for one (for a place in its pipe),
+        # Seconds the tasks that started waited for that (in the queue, then in a pipe),
         # summed: with "tasks", the mean wait (/metrics), which says when reading needs
         # more cores.
         self.queue_wait_s = 0.0
@@ -483,10 +486,10 @@ class WorkerPool:
         queue, and the worker (their copies still in its pipe) is replaced after it."""
         if len(worker.tasks) > 1:
             worker.closing = True
-            self._requeue(worker, keep=1)
+            self._requeue(worker, keep=1, withdrawn=True)
             self._dispatch()
 
-    def _requeue(self, worker: _Worker, *, keep: int) -> None:
+    def _requeue(self, worker: _Worker, *, keep: int, withdrawn: bool = False) -> None:
         """The tasks sent to ``worker`` after its first ``keep`` never started: back to
         the front of the queue, in their order."""
         while len(worker.tasks) > keep:
@@ -494,8 +497,9 @@ class WorkerPool:
             self._finish(task)
             if task.future.done():
                 continue  # abandoned while in the pipe: nobody waits for it any more
-            self.counters["withdrawn"] += 1
-            task.withdrawn = True
+            if withdrawn:  # from behind a slow task: for an idle worker only
+                self.counters["withdrawn"] += 1
+                task.withdrawn = True
             self._queue.appendleft(task)
 
     def _lost(self, worker: _Worker) -> None:
@@ -520,6 +524,8 @@ class WorkerPool:
         its result is dropped."""
         if task in self._queue:
             self._queue.remove(task)
+            if task.withdrawn:
+                self._dispatch()  # pipes may be filled again
             return
         worker = next((w for w in self._busy if w.task is task), None)
         if worker is not None:
